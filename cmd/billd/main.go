@@ -1,0 +1,172 @@
+// Command billd is the billd package billing engine.
+//
+//	billd serve     serve the GraphQL API (default)
+//	billd migrate   apply pending database migrations and exit
+//	billd version   print the version
+//
+// Configuration comes from flags or the environment: BILLD_ADDR (default
+// 127.0.0.1:8080), BILLD_DATABASE_URL (default an SQLite file billd.db in the working
+// directory; a postgres:// URL uses PostgreSQL) and BILLD_LOG_LEVEL (debug, info,
+// warn, error).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/billd/billd/internal/server"
+	"github.com/billd/billd/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "billd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args)
+	case "migrate":
+		return migrate(ctx, args)
+	case "version":
+		fmt.Println("billd", version)
+		return nil
+	case "help", "-h", "--help":
+		usage()
+		return nil
+	default:
+		usage()
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `billd: package billing engine
+
+Usage:
+  billd serve   [-addr ADDR] [-db URL]   serve GraphQL on /query, GraphiQL on /
+  billd migrate [-db URL]                apply pending migrations and exit
+  billd version
+
+Environment: BILLD_ADDR, BILLD_DATABASE_URL, BILLD_LOG_LEVEL.
+`)
+}
+
+// common holds the flags every command shares.
+type common struct {
+	db       string
+	logLevel string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.db, "db", env("BILLD_DATABASE_URL", store.DefaultURL), "database URL: postgres://... or an SQLite path (env BILLD_DATABASE_URL)")
+	fs.StringVar(&c.logLevel, "log-level", env("BILLD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env BILLD_LOG_LEVEL)")
+}
+
+func (c *common) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.logLevel, err)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	addr := fs.String("addr", env("BILLD_ADDR", "127.0.0.1:8080"), "listen address (env BILLD_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	log.Info("billd serving", "addr", "http://"+ln.Addr().String(), "graphiql", "http://"+ln.Addr().String()+"/",
+		"database", srv.DB.Dialect, "url", store.Redact(c.db), "version", version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("billd migrate: %d migration(s) applied to %s\n", len(applied), store.Redact(c.db))
+	return nil
+}

@@ -1,0 +1,63 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/billd/billd/internal/calendar"
+)
+
+// AccountPackage is one package provisioned to an account, with its billing position
+// (nextBillDate, billedThrough) and its scheduled cancellation.
+type AccountPackage struct{ ent.Schema }
+
+// Fields of the AccountPackage.
+func (AccountPackage) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("account_id").Immutable(),
+		field.Int("package_id").Immutable(),
+		field.Int("frequency_id").Immutable(),
+		field.Int("status_id"),
+		field.Int("bulk_quantity").Min(1).Default(1),
+		field.Other("effective_date", calendar.Date{}).SchemaType(dateColumn),
+		field.Other("end_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		field.Other("cancellation_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		field.Enum("cancel_billing_option").Values("PRORATED", "FULL_PERIOD", "NONE").Optional().Nillable(),
+		// own_bill_day is the package's own bill day; null means the account's.
+		field.Int("own_bill_day").Min(1).Max(31).Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int("new_bill_day").Min(1).Max(31).Optional().Nillable(),
+		field.Other("next_bill_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		field.Other("billed_through", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		field.Bool("charge_full_period"),
+		field.Bool("postpaid"),
+	}
+}
+
+// Edges of the AccountPackage.
+func (AccountPackage) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("account", Account.Type).Ref("account_packages").Field("account_id").Unique().Required().Immutable(),
+		edge.From("package", CatalogPackage.Type).Ref("account_packages").Field("package_id").Unique().Required().Immutable(),
+		edge.To("frequency", PackageFrequency.Type).Field("frequency_id").Unique().Required().Immutable(),
+		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
+		edge.To("services", AccountService.Type),
+		edge.To("charges", Charge.Type),
+	}
+}
+
+// Indexes of the AccountPackage.
+func (AccountPackage) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("account_id", "next_bill_date"),
+		index.Fields("package_id"),
+	}
+}
+
+// Annotations of the AccountPackage.
+func (AccountPackage) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

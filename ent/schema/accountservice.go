@@ -1,0 +1,42 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"github.com/billd/billd/internal/calendar"
+)
+
+// AccountService is one service of an account-package; quantity counts its instances.
+type AccountService struct{ ent.Schema }
+
+// Fields of the AccountService.
+func (AccountService) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("account_package_id").Immutable(),
+		field.Int("service_id").Immutable(),
+		field.Int("status_id"),
+		field.Int("quantity").Min(0),
+		field.Other("effective_date", calendar.Date{}).SchemaType(dateColumn),
+		field.Other("end_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+	}
+}
+
+// Edges of the AccountService.
+func (AccountService) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("account_package", AccountPackage.Type).Ref("services").Field("account_package_id").Unique().Required().Immutable(),
+		edge.To("service", Service.Type).Field("service_id").Unique().Required().Immutable(),
+		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
+		edge.To("price_overrides", StatusPrice.Type),
+		edge.To("charges", Charge.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of the AccountService.
+func (AccountService) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+}

@@ -1,0 +1,51 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
+)
+
+// Charge is one invoice line: a recurring, one-time, transition or credit amount.
+type Charge struct{ ent.Schema }
+
+// Fields of the Charge.
+func (Charge) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("kind").Values("RECURRING", "ONE_TIME", "TRANSITION", "CREDIT").Immutable(),
+		field.String("description"),
+		field.Int("account_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("account_package_id").Optional().Nillable(),
+		field.Int("account_service_id").Optional().Nillable(),
+		field.Int("service_id").Optional().Nillable().Immutable(),
+		field.Int("invoice_id").Optional().Nillable(),
+		field.Other("period_start", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Immutable(),
+		field.Other("period_end", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Immutable(),
+		field.Int("quantity").Immutable(),
+		field.Other("unit_amount", money.Decimal{}).SchemaType(decimalColumn).Immutable(),
+		field.Other("amount", money.Decimal{}).SchemaType(decimalColumn).Immutable(),
+		// guard names what was charged (account-service, kind, period or event). Its
+		// unique index is what makes charging exactly-once, whatever the code does.
+		field.String("guard").Unique().Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the Charge.
+func (Charge) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("account_package", AccountPackage.Type).Ref("charges").Field("account_package_id").Unique(),
+		edge.From("account_service", AccountService.Type).Ref("charges").Field("account_service_id").Unique(),
+		edge.To("service", Service.Type).Field("service_id").Unique().Immutable(),
+		edge.From("invoice", Invoice.Type).Ref("lines").Field("invoice_id").Unique(),
+	}
+}
+
+// Annotations of the Charge.
+func (Charge) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+}

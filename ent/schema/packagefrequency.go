@@ -1,0 +1,34 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// PackageFrequency is a billing cadence of a package; prices live on it.
+type PackageFrequency struct{ ent.Schema }
+
+// Fields of the PackageFrequency.
+func (PackageFrequency) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("package_id").Immutable(),
+		field.String("name").NotEmpty().MaxLen(100),
+		field.Enum("interval").Values("DAY", "WEEK", "MONTH", "YEAR").Immutable(),
+		field.Int("interval_count").Min(1).Immutable(),
+	}
+}
+
+// Edges of the PackageFrequency.
+func (PackageFrequency) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("package", CatalogPackage.Type).Ref("frequencies").Field("package_id").Unique().Required().Immutable(),
+		edge.To("prices", ServicePrice.Type),
+	}
+}
+
+// Indexes of the PackageFrequency.
+func (PackageFrequency) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("package_id", "name").Unique()}
+}

@@ -1,0 +1,25 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+)
+
+// Service is the line item charges are configured on; packages group services.
+type Service struct{ ent.Schema }
+
+// Fields of the Service.
+func (Service) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().MaxLen(200),
+		field.String("description").Optional().Nillable(),
+		field.Enum("kind").Values("RECURRING", "ONE_TIME").Immutable(),
+	}
+}
+
+// Annotations of the Service.
+func (Service) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
+}

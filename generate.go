@@ -1,0 +1,7 @@
+// Package billd is the billd module root. It holds no code: see cmd/billd for the
+// binary and internal/ for the domain. The directives below regenerate the Ent client
+// and the GraphQL server (`make generate`).
+package billd
+
+//go:generate go run -mod=mod ./ent/entc.go
+//go:generate go run -mod=mod github.com/99designs/gqlgen generate

@@ -1,0 +1,94 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/billd/billd/internal/fault"
+)
+
+// ErrorPresenter is the one place where errors become GraphQL errors. A *fault.Error
+// keeps its message and gets extensions.code (and extensions.field for bad input); a
+// request the schema rejects is BAD_USER_INPUT; anything else is logged with its
+// path and shown only as INTERNAL with no detail.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if fe, ok := fault.As(err); ok {
+			gqlErr.Message = fe.Message
+			ext := map[string]any{"code": string(fe.Code)}
+			field := fe.Field
+			if field == "" && fe.Code == fault.Invalid {
+				// A scalar that failed to decode knows no field; gqlgen's path does.
+				field = inputPath(gqlErr.Path)
+			}
+			if field != "" {
+				ext["field"] = field
+				if !strings.Contains(gqlErr.Message, field) && fe.Field == "" {
+					gqlErr.Message = field + ": " + gqlErr.Message
+				}
+			}
+			gqlErr.Extensions = ext
+			return gqlErr
+		}
+		if code, _ := gqlErr.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {
+			// The document or its variables do not fit the schema: the client's input.
+			gqlErr.Extensions = map[string]any{"code": string(fault.Invalid), "reason": code}
+			return gqlErr
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return &gqlerror.Error{Message: "the request was canceled or timed out", Path: gqlErr.Path,
+				Extensions: map[string]any{"code": string(fault.Internal)}}
+		}
+		log.ErrorContext(ctx, "internal error in a GraphQL request", "path", gqlErr.Path.String(), "error", err)
+		return &gqlerror.Error{Message: "internal error", Path: gqlErr.Path,
+			Extensions: map[string]any{"code": string(fault.Internal)}}
+	}
+}
+
+// RecoverFunc turns a resolver panic into a logged INTERNAL error.
+func RecoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in a GraphQL resolver", "panic", fmt.Sprint(p))
+		return errors.New("panic in resolver")
+	}
+}
+
+// inputPath renders gqlgen's path of an argument ("input", "prices", 0, "amount") as
+// the contract's field path ("input.prices[0].amount"), dropping the operation field.
+func inputPath(p ast.Path) string {
+	var parts []any
+	for i, el := range p {
+		switch v := el.(type) {
+		case ast.PathName:
+			if i == 0 && len(p) > 1 && isOperationField(p) {
+				continue
+			}
+			parts = append(parts, string(v))
+		case ast.PathIndex:
+			parts = append(parts, int(v))
+		}
+	}
+	return fault.Path(parts...)
+}
+
+// isOperationField reports whether the path starts with the field being resolved
+// rather than an argument name; argument paths in gqlgen start at the argument.
+func isOperationField(p ast.Path) bool {
+	first, ok := p[0].(ast.PathName)
+	if !ok {
+		return false
+	}
+	switch string(first) {
+	case "input", "id", "ids", "packageId", "first", "last", "after", "before", "code":
+		return false
+	}
+	return true
+}

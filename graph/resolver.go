@@ -1,0 +1,20 @@
+// Package graph serves billd's GraphQL API: the schema's generated executor, thin
+// resolvers that decode, make one call into internal/ and map the result, and the one
+// place where coded errors become GraphQL errors (errors.go).
+package graph
+
+import (
+	"log/slog"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/catalog"
+)
+
+// Resolver holds what the resolvers call into.
+type Resolver struct {
+	Client   *ent.Client
+	Catalog  *catalog.Service
+	Accounts *account.Service
+	Log      *slog.Logger
+}

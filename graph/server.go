@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Subprotocols are the websocket subprotocols /query speaks, preferred first:
+// graphql-transport-ws (graphql-ws on npm) and the legacy graphql-ws
+// (subscriptions-transport-ws). A client that names none gets the legacy one.
+var Subprotocols = []string{"graphql-transport-ws", "graphql-ws"}
+
+// NewGraphQL builds the GraphQL handler with the transports billd serves: websocket
+// (both subprotocols), GET, POST and multipart-free JSON. Built explicitly rather than
+// with gqlgen's default server, so nothing is on that we did not choose.
+func NewGraphQL(res *Resolver, log *slog.Logger) *handler.Server {
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: res}))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: coderws.AcceptOptions{Subprotocols: Subprotocols},
+		},
+		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           30 * time.Second,
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.SetErrorPresenter(ErrorPresenter(log))
+	srv.SetRecoverFunc(RecoverFunc(log))
+	return srv
+}
+
+// Readiness reports whether the server can serve: the database answers.
+type Readiness func(ctx context.Context) error
+
+// NewHandler routes billd's HTTP endpoints: GraphiQL at /, the API at /query, and
+// /healthz (the process is up) and /readyz (the database answers).
+func NewHandler(res *Resolver, log *slog.Logger, ready Readiness) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/query", NewGraphQL(res, log))
+	mux.Handle("/{$}", playground.Handler("billd", "/query"))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			log.WarnContext(ctx, "not ready", "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

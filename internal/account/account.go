@@ -1,0 +1,163 @@
+// Package account manages customer accounts: their currency, bill day and balance.
+// See README.md for the rules it enforces.
+package account
+
+import (
+	"context"
+	"strings"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/internal/fault"
+	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/store"
+)
+
+// MaxNameLen bounds an account's name.
+const MaxNameLen = 200
+
+// CreateAccountInput opens an account.
+type CreateAccountInput struct {
+	Name     string
+	Currency string
+	BillDay  int
+}
+
+// Validate checks the input without touching the database.
+func (in *CreateAccountInput) Validate() error {
+	if err := checkName(&in.Name); err != nil {
+		return err
+	}
+	return checkBillDay("input.billDay", in.BillDay)
+}
+
+// UpdateAccountInput changes an account; omitted fields stay as they are.
+type UpdateAccountInput struct {
+	Name    *string
+	BillDay *int
+}
+
+// Validate checks the input without touching the database.
+func (in *UpdateAccountInput) Validate() error {
+	if in.Name != nil {
+		if err := checkName(in.Name); err != nil {
+			return err
+		}
+	}
+	if in.BillDay != nil {
+		return checkBillDay("input.billDay", *in.BillDay)
+	}
+	return nil
+}
+
+func checkName(name *string) error {
+	*name = strings.TrimSpace(*name)
+	switch {
+	case *name == "":
+		return fault.Invalidf("input.name", "must not be empty")
+	case len(*name) > MaxNameLen:
+		return fault.Invalidf("input.name", "is longer than %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+// checkBillDay refuses a bill day outside 1..31. Days past a month's end are valid and
+// clamp to its last day when billing.
+func checkBillDay(field string, day int) error {
+	if day < 1 || day > 31 {
+		return fault.Invalidf(field, "bill day %d is outside 1..31", day)
+	}
+	return nil
+}
+
+// Service is the account service layer. Its methods return *fault.Error for refusals
+// and write nothing then.
+type Service struct {
+	client *ent.Client
+}
+
+// New returns the account service over client.
+func New(client *ent.Client) *Service { return &Service{client: client} }
+
+// Create opens an account. BAD_USER_INPUT for an empty name, an unknown currency code
+// or a bill day outside 1..31.
+func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Account, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	c := store.Client(ctx, s.client)
+	cur, err := c.Currency.Query().Where(currency.Code(in.Currency)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, fault.Invalidf("input.currency", "unknown currency code %q", in.Currency)
+	} else if err != nil {
+		return nil, err
+	}
+	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).Save(ctx)
+}
+
+// Update renames an account or changes its bill day. NOT_FOUND for an unknown id;
+// FAILED_PRECONDITION for a bill day change while the account has account-packages
+// that follow its bill day (their periods are anchored on it; give those packages a
+// new bill day instead).
+func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*ent.Account, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var out *ent.Account
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		acc, err := c.Account.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("id", "account %d not found", id)
+		} else if err != nil {
+			return err
+		}
+		upd := c.Account.UpdateOneID(id).SetNillableName(in.Name)
+		if in.BillDay != nil && *in.BillDay != acc.BillDay {
+			following, err := c.AccountPackage.Query().
+				Where(accountpackage.AccountID(id), accountpackage.OwnBillDayIsNil()).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if following {
+				return fault.Preconditionf("account %d has account-packages billed on its bill day %d: set a newBillDay on those account-packages instead", id, acc.BillDay)
+			}
+			upd.SetBillDay(*in.BillDay)
+		}
+		out, err = upd.Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Detach the result from the finished transaction so its edges load.
+	return out.Unwrap(), nil
+}
+
+// Balance returns the sum of the account's invoice totals in its currency's
+// precision. The sum is taken here, not in SQL: SQLite would add the amounts as
+// floats.
+func (s *Service) Balance(ctx context.Context, acc *ent.Account) (money.Decimal, error) {
+	c := store.Client(ctx, s.client)
+	cur, err := acc.Edges.CurrencyOrErr()
+	if err != nil {
+		cur, err = c.Currency.Get(ctx, acc.CurrencyID)
+		if err != nil {
+			return money.Zero, err
+		}
+	}
+	var totals []struct {
+		Total money.Decimal `json:"total"`
+	}
+	err = c.Invoice.Query().Where(invoice.AccountID(acc.ID)).Select(invoice.FieldTotal).Scan(ctx, &totals)
+	if err != nil {
+		return money.Zero, err
+	}
+	sum := money.Zero
+	for _, t := range totals {
+		sum = sum.Add(t.Total)
+	}
+	return money.Round(sum, int32(cur.Precision)), nil
+}

@@ -1,0 +1,96 @@
+// Package fault holds billd's small set of error codes. Domain code returns *Error for
+// every refusal a client should see; anything else is an internal error, logged and
+// never shown. The GraphQL error presenter is the one place that turns these into
+// extensions.code.
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for clients.
+type Code string
+
+// The codes of the API contract.
+const (
+	Invalid            Code = "BAD_USER_INPUT"      // an argument is wrong; Field names it
+	NotFound           Code = "NOT_FOUND"           // an id or code that does not exist
+	Conflict           Code = "CONFLICT"            // a unique name taken, a concurrent change
+	FailedPrecondition Code = "FAILED_PRECONDITION" // a business rule refuses it now
+	Unauthenticated    Code = "UNAUTHENTICATED"
+	Forbidden          Code = "FORBIDDEN"
+	Internal           Code = "INTERNAL" // anything else; its message is not shown
+)
+
+// Error is an error a client may see: a code, the input field at fault if any (an
+// input path such as "input.frequencies[0].prices[1].currency"), and a message that
+// names the problem.
+type Error struct {
+	Code    Code
+	Field   string
+	Message string
+}
+
+// Error returns the message, with the field when there is one.
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+// Invalidf returns a BAD_USER_INPUT error about field.
+func Invalidf(field, format string, args ...any) *Error {
+	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf returns a NOT_FOUND error; field names the argument that held the id, if any.
+func NotFoundf(field, format string, args ...any) *Error {
+	return &Error{Code: NotFound, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Conflictf returns a CONFLICT error.
+func Conflictf(field, format string, args ...any) *Error {
+	return &Error{Code: Conflict, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Preconditionf returns a FAILED_PRECONDITION error.
+func Preconditionf(format string, args ...any) *Error {
+	return &Error{Code: FailedPrecondition, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// CodeOf returns err's code: the code of the *Error in its chain, else Internal.
+func CodeOf(err error) Code {
+	if e, ok := As(err); ok {
+		return e.Code
+	}
+	return Internal
+}
+
+// Path joins an input path and a child: Path("input.services", 2, "serviceId") is
+// "input.services[2].serviceId". Strings are field names, ints are list indexes.
+func Path(parts ...any) string {
+	s := ""
+	for _, p := range parts {
+		switch v := p.(type) {
+		case int:
+			s += fmt.Sprintf("[%d]", v)
+		case string:
+			if s != "" {
+				s += "."
+			}
+			s += v
+		}
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+// Package store opens billd's database (embedded SQLite or PostgreSQL), applies its
+// versioned migrations, and runs work in transactions.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/billd/billd/ent"
+)
+
+// DefaultURL is the database billd uses when none is configured: an SQLite file in
+// the working directory, so a fresh checkout runs with nothing else installed.
+const DefaultURL = "sqlite:billd.db"
+
+// DB is an open database: the Ent client over it, the raw pool for bulk work, and
+// which kind it is.
+type DB struct {
+	Client  *ent.Client
+	SQL     *sql.DB
+	Dialect string // dialect.SQLite or dialect.Postgres
+}
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.Client.Close() }
+
+// Open opens the database at rawURL: a postgres:// or postgresql:// URL, or an SQLite
+// file as sqlite:PATH, file:PATH or a plain path. It does not migrate; see Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	dia, driver, dsn, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s database: %w", dia, err)
+	}
+	switch dia {
+	case dialect.SQLite:
+		// SQLite has one writer at a time; a few connections serve concurrent reads
+		// (WAL) while writers queue on the busy timeout.
+		pool.SetMaxOpenConns(8)
+	case dialect.Postgres:
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(16)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.PingContext(pingCtx); err != nil {
+		_ = pool.Close()
+		return nil, fmt.Errorf("connecting to %s database: %w", dia, err)
+	}
+	drv := entsql.OpenDB(dia, pool)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia}, nil
+}
+
+// parseURL maps a configured URL to the dialect, the database/sql driver and its DSN.
+func parseURL(raw string) (dia, driver, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return dialect.Postgres, "pgx", raw, nil
+	case strings.HasPrefix(raw, "sqlite:"):
+		return dialect.SQLite, "sqlite", sqliteDSN(strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")), nil
+	case strings.HasPrefix(raw, "file:"):
+		return dialect.SQLite, "sqlite", sqliteDSN(strings.TrimPrefix(raw, "file:")), nil
+	case strings.Contains(raw, "://"):
+		return "", "", "", fmt.Errorf("database URL %q: use postgres://... or an SQLite path (sqlite:billd.db)", redact(raw))
+	default:
+		return dialect.SQLite, "sqlite", sqliteDSN(raw), nil
+	}
+}
+
+// sqliteDSN adds the pragmas billd relies on unless the path sets them itself:
+// foreign keys on (Ent and our invariants need them), WAL so readers never block the
+// writer, a busy timeout so writers queue instead of failing, and immediate
+// transactions so a transaction that reads then writes cannot fail on lock upgrade.
+func sqliteDSN(path string) string {
+	p, q, _ := strings.Cut(path, "?")
+	vals, _ := url.ParseQuery(q)
+	pragmas := vals["_pragma"]
+	has := func(name string) bool {
+		for _, v := range pragmas {
+			if strings.HasPrefix(v, name) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, def := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(30000)", "synchronous(NORMAL)"} {
+		name, _, _ := strings.Cut(def, "(")
+		if !has(name) {
+			vals.Add("_pragma", def)
+		}
+	}
+	if vals.Get("_txlock") == "" {
+		vals.Set("_txlock", "immediate")
+	}
+	return "file:" + p + "?" + vals.Encode()
+}
+
+// redact hides a password in a URL for messages and logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Redact returns rawURL with any password hidden, for logs.
+func Redact(rawURL string) string { return redact(rawURL) }
