@@ -2,7 +2,7 @@
 # pg.sh starts a throwaway PostgreSQL cluster for tests and tools, installing
 # PostgreSQL from Debian's packages when the machine has none. Source it:
 #   . .ci/pg.sh   # exports BILLD_TEST_POSTGRES_URL and stops the cluster on exit
-# PGPORT may be set beforehand (default 5433).
+# PGPORT may be set beforehand (default: the first free port from 5433).
 set -euo pipefail
 
 if ! ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -12,7 +12,12 @@ if ! ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get install -y -qq postgresql >/dev/null
 fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PGPORT=${PGPORT:-5433}
+# A free port, so several throwaway clusters (parallel sessions, tools) can coexist.
+if [ -z "${PGPORT:-}" ]; then
+  for PGPORT in $(seq 5433 5533); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null || break
+  done
+fi
 PGTMP=$(mktemp -d /tmp/billd-pg.XXXXXX)
 chown postgres:postgres "$PGTMP"
 # PostgreSQL refuses to run as root; run it as the postgres user when we are root.

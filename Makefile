@@ -1,0 +1,58 @@
+# billd — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+PKGS := ./...
+TEST_FLAGS ?= -count=1 -timeout 15m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Serve billd on http://127.0.0.1:8080 (GraphiQL at /), on an SQLite file billd.db by default.
+	$(GO) run ./cmd/billd serve
+
+.PHONY: build
+build: ## Build the billd binary into ./bin/billd.
+	$(GO) build -o bin/billd ./cmd/billd
+
+# make test runs the suite on SQLite, and on PostgreSQL too: with BILLD_TEST_POSTGRES_URL
+# when set, else on a throwaway cluster when PostgreSQL is installed (.ci/pg.sh).
+.PHONY: test
+test: ## Run all tests on SQLite, and on PostgreSQL (BILLD_TEST_POSTGRES_URL, or a throwaway cluster if PostgreSQL is installed).
+	@if [ -z "$$BILLD_TEST_POSTGRES_URL" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		bash -c '. .ci/pg.sh && $(GO) test $(TEST_FLAGS) $(PKGS)'; \
+	else \
+		[ -n "$$BILLD_TEST_POSTGRES_URL" ] || echo "make test: PostgreSQL not installed and BILLD_TEST_POSTGRES_URL not set: SQLite only" >&2; \
+		$(GO) test $(TEST_FLAGS) $(PKGS); \
+	fi
+
+.PHONY: vet
+vet: ## Run go vet and check formatting.
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: generate
+generate: ## Regenerate the Ent client and the GraphQL server from ent/schema and schema.graphql.
+	$(GO) generate ./...
+
+.PHONY: generate-check
+generate-check: ## Fail if generated code is stale (regenerates, then compares with git).
+	$(GO) generate ./...
+	@if [ -n "$$(git status --porcelain -- ent graph gqlgen.yml schema.graphql)" ]; then \
+		echo "generated code is stale: run 'make generate' and commit the result"; \
+		git status --porcelain -- ent graph; git diff --stat -- ent graph; exit 1; fi
+
+.PHONY: check
+check: vet generate-check test ## Everything CI checks: vet, formatting, generated code up to date, tests.
+
+.PHONY: migration
+migration: ## Write a new versioned migration from ent/schema changes: make migration NAME=add_x
+	@[ -n "$(NAME)" ] || { echo "usage: make migration NAME=short_name"; exit 2; }
+	bash -c '. .ci/pg.sh && $(GO) run ./cmd/migrategen -name $(NAME)'
+
+.PHONY: clean
+clean: ## Remove built binaries and the default SQLite database.
+	rm -rf bin billd.db billd.db-shm billd.db-wal
