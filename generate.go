@@ -3,5 +3,5 @@
 // and the GraphQL server (`make generate`).
 package billd
 
-//go:generate go run -mod=mod ./ent/entc.go
-//go:generate go run -mod=mod github.com/99designs/gqlgen generate
+//go:generate go run ./ent/entc.go
+//go:generate go tool gqlgen generate
