@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -39,9 +40,35 @@ func NewGraphQL(res *Resolver, log *slog.Logger) *handler.Server {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.AroundOperations(logOperations(log))
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(RecoverFunc(log))
 	return srv
+}
+
+// logOperations logs each GraphQL operation once it has produced its (first)
+// response: its name and kind, how long it took and how many errors it returned.
+// Subscriptions are logged when they start.
+func logOperations(log *slog.Logger) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		start := time.Now()
+		h := next(ctx)
+		first := true
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			if first && resp != nil {
+				first = false
+				kind := "unknown"
+				if oc.Operation != nil {
+					kind = string(oc.Operation.Operation)
+				}
+				log.InfoContext(ctx, "graphql", "operation", oc.OperationName, "kind", kind,
+					"duration_ms", time.Since(start).Milliseconds(), "errors", len(resp.Errors))
+			}
+			return resp
+		}
+	}
 }
 
 // Readiness reports whether the server can serve: the database answers.
