@@ -19,6 +19,8 @@ if [ -z "${PGPORT:-}" ]; then
   done
 fi
 PGTMP=$(mktemp -d /tmp/billd-pg.XXXXXX)
+billd_pg_stop() { pgrun "$PGBIN/pg_ctl" -D "$PGTMP/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$PGTMP"; }
+trap billd_pg_stop EXIT
 chown postgres:postgres "$PGTMP"
 # PostgreSQL refuses to run as root; run it as the postgres user when we are root.
 pgrun() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -28,6 +30,4 @@ pgrun "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 \
 pgrun "$PGBIN/createdb" -h "$PGTMP" -p "$PGPORT" -U postgres billd_test
 export BILLD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/billd_test?sslmode=disable"
 export BILLD_PG_ADMIN_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable"
-billd_pg_stop() { pgrun "$PGBIN/pg_ctl" -D "$PGTMP/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$PGTMP"; }
-trap billd_pg_stop EXIT
 echo "pg.sh: PostgreSQL on 127.0.0.1:$PGPORT ($BILLD_TEST_POSTGRES_URL)" >&2

@@ -47,6 +47,8 @@ type AccountPackage struct {
 	NextBillDate *calendar.Date `json:"next_bill_date,omitempty"`
 	// BilledThrough holds the value of the "billed_through" field.
 	BilledThrough *calendar.Date `json:"billed_through,omitempty"`
+	// LastPeriodStart holds the value of the "last_period_start" field.
+	LastPeriodStart *calendar.Date `json:"last_period_start,omitempty"`
 	// ChargeFullPeriod holds the value of the "charge_full_period" field.
 	ChargeFullPeriod bool `json:"charge_full_period,omitempty"`
 	// Postpaid holds the value of the "postpaid" field.
@@ -148,7 +150,7 @@ func (*AccountPackage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case accountpackage.FieldEndDate, accountpackage.FieldCancellationDate, accountpackage.FieldNextBillDate, accountpackage.FieldBilledThrough:
+		case accountpackage.FieldEndDate, accountpackage.FieldCancellationDate, accountpackage.FieldNextBillDate, accountpackage.FieldBilledThrough, accountpackage.FieldLastPeriodStart:
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
 		case accountpackage.FieldEffectiveDate:
 			values[i] = new(calendar.Date)
@@ -263,6 +265,13 @@ func (_m *AccountPackage) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BilledThrough = new(calendar.Date)
 				*_m.BilledThrough = *value.S.(*calendar.Date)
+			}
+		case accountpackage.FieldLastPeriodStart:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field last_period_start", values[i])
+			} else if value.Valid {
+				_m.LastPeriodStart = new(calendar.Date)
+				*_m.LastPeriodStart = *value.S.(*calendar.Date)
 			}
 		case accountpackage.FieldChargeFullPeriod:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -392,6 +401,11 @@ func (_m *AccountPackage) String() string {
 	builder.WriteString(", ")
 	if v := _m.BilledThrough; v != nil {
 		builder.WriteString("billed_through=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastPeriodStart; v != nil {
+		builder.WriteString("last_period_start=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -170,6 +170,20 @@ func (_c *AccountPackageCreate) SetNillableBilledThrough(v *calendar.Date) *Acco
 	return _c
 }
 
+// SetLastPeriodStart sets the "last_period_start" field.
+func (_c *AccountPackageCreate) SetLastPeriodStart(v calendar.Date) *AccountPackageCreate {
+	_c.mutation.SetLastPeriodStart(v)
+	return _c
+}
+
+// SetNillableLastPeriodStart sets the "last_period_start" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableLastPeriodStart(v *calendar.Date) *AccountPackageCreate {
+	if v != nil {
+		_c.SetLastPeriodStart(*v)
+	}
+	return _c
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_c *AccountPackageCreate) SetChargeFullPeriod(v bool) *AccountPackageCreate {
 	_c.mutation.SetChargeFullPeriod(v)
@@ -393,6 +407,10 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.BilledThrough(); ok {
 		_spec.SetField(accountpackage.FieldBilledThrough, field.TypeOther, value)
 		_node.BilledThrough = &value
+	}
+	if value, ok := _c.mutation.LastPeriodStart(); ok {
+		_spec.SetField(accountpackage.FieldLastPeriodStart, field.TypeOther, value)
+		_node.LastPeriodStart = &value
 	}
 	if value, ok := _c.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)
@@ -734,6 +752,24 @@ func (u *AccountPackageUpsert) ClearBilledThrough() *AccountPackageUpsert {
 	return u
 }
 
+// SetLastPeriodStart sets the "last_period_start" field.
+func (u *AccountPackageUpsert) SetLastPeriodStart(v calendar.Date) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldLastPeriodStart, v)
+	return u
+}
+
+// UpdateLastPeriodStart sets the "last_period_start" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateLastPeriodStart() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldLastPeriodStart)
+	return u
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (u *AccountPackageUpsert) ClearLastPeriodStart() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldLastPeriodStart)
+	return u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (u *AccountPackageUpsert) SetChargeFullPeriod(v bool) *AccountPackageUpsert {
 	u.Set(accountpackage.FieldChargeFullPeriod, v)
@@ -1016,6 +1052,27 @@ func (u *AccountPackageUpsertOne) UpdateBilledThrough() *AccountPackageUpsertOne
 func (u *AccountPackageUpsertOne) ClearBilledThrough() *AccountPackageUpsertOne {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearBilledThrough()
+	})
+}
+
+// SetLastPeriodStart sets the "last_period_start" field.
+func (u *AccountPackageUpsertOne) SetLastPeriodStart(v calendar.Date) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetLastPeriodStart(v)
+	})
+}
+
+// UpdateLastPeriodStart sets the "last_period_start" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateLastPeriodStart() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateLastPeriodStart()
+	})
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (u *AccountPackageUpsertOne) ClearLastPeriodStart() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearLastPeriodStart()
 	})
 }
 
@@ -1471,6 +1528,27 @@ func (u *AccountPackageUpsertBulk) UpdateBilledThrough() *AccountPackageUpsertBu
 func (u *AccountPackageUpsertBulk) ClearBilledThrough() *AccountPackageUpsertBulk {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearBilledThrough()
+	})
+}
+
+// SetLastPeriodStart sets the "last_period_start" field.
+func (u *AccountPackageUpsertBulk) SetLastPeriodStart(v calendar.Date) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetLastPeriodStart(v)
+	})
+}
+
+// UpdateLastPeriodStart sets the "last_period_start" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateLastPeriodStart() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateLastPeriodStart()
+	})
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (u *AccountPackageUpsertBulk) ClearLastPeriodStart() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearLastPeriodStart()
 	})
 }
 

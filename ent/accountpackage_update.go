@@ -235,6 +235,26 @@ func (_u *AccountPackageUpdate) ClearBilledThrough() *AccountPackageUpdate {
 	return _u
 }
 
+// SetLastPeriodStart sets the "last_period_start" field.
+func (_u *AccountPackageUpdate) SetLastPeriodStart(v calendar.Date) *AccountPackageUpdate {
+	_u.mutation.SetLastPeriodStart(v)
+	return _u
+}
+
+// SetNillableLastPeriodStart sets the "last_period_start" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableLastPeriodStart(v *calendar.Date) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetLastPeriodStart(*v)
+	}
+	return _u
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (_u *AccountPackageUpdate) ClearLastPeriodStart() *AccountPackageUpdate {
+	_u.mutation.ClearLastPeriodStart()
+	return _u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_u *AccountPackageUpdate) SetChargeFullPeriod(v bool) *AccountPackageUpdate {
 	_u.mutation.SetChargeFullPeriod(v)
@@ -489,6 +509,12 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.BilledThroughCleared() {
 		_spec.ClearField(accountpackage.FieldBilledThrough, field.TypeOther)
+	}
+	if value, ok := _u.mutation.LastPeriodStart(); ok {
+		_spec.SetField(accountpackage.FieldLastPeriodStart, field.TypeOther, value)
+	}
+	if _u.mutation.LastPeriodStartCleared() {
+		_spec.ClearField(accountpackage.FieldLastPeriodStart, field.TypeOther)
 	}
 	if value, ok := _u.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)
@@ -840,6 +866,26 @@ func (_u *AccountPackageUpdateOne) ClearBilledThrough() *AccountPackageUpdateOne
 	return _u
 }
 
+// SetLastPeriodStart sets the "last_period_start" field.
+func (_u *AccountPackageUpdateOne) SetLastPeriodStart(v calendar.Date) *AccountPackageUpdateOne {
+	_u.mutation.SetLastPeriodStart(v)
+	return _u
+}
+
+// SetNillableLastPeriodStart sets the "last_period_start" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableLastPeriodStart(v *calendar.Date) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetLastPeriodStart(*v)
+	}
+	return _u
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (_u *AccountPackageUpdateOne) ClearLastPeriodStart() *AccountPackageUpdateOne {
+	_u.mutation.ClearLastPeriodStart()
+	return _u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_u *AccountPackageUpdateOne) SetChargeFullPeriod(v bool) *AccountPackageUpdateOne {
 	_u.mutation.SetChargeFullPeriod(v)
@@ -1124,6 +1170,12 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 	}
 	if _u.mutation.BilledThroughCleared() {
 		_spec.ClearField(accountpackage.FieldBilledThrough, field.TypeOther)
+	}
+	if value, ok := _u.mutation.LastPeriodStart(); ok {
+		_spec.SetField(accountpackage.FieldLastPeriodStart, field.TypeOther, value)
+	}
+	if _u.mutation.LastPeriodStartCleared() {
+		_spec.ClearField(accountpackage.FieldLastPeriodStart, field.TypeOther)
 	}
 	if value, ok := _u.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)

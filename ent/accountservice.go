@@ -32,6 +32,8 @@ type AccountService struct {
 	EffectiveDate calendar.Date `json:"effective_date,omitempty"`
 	// EndDate holds the value of the "end_date" field.
 	EndDate *calendar.Date `json:"end_date,omitempty"`
+	// OneTimeBilled holds the value of the "one_time_billed" field.
+	OneTimeBilled bool `json:"one_time_billed,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccountServiceQuery when eager-loading is set.
 	Edges        AccountServiceEdges `json:"edges"`
@@ -50,14 +52,17 @@ type AccountServiceEdges struct {
 	PriceOverrides []*StatusPrice `json:"price_overrides,omitempty"`
 	// Charges holds the value of the charges edge.
 	Charges []*Charge `json:"charges,omitempty"`
+	// StatusChanges holds the value of the status_changes edge.
+	StatusChanges []*StatusChange `json:"status_changes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
 	namedPriceOverrides map[string][]*StatusPrice
 	namedCharges        map[string][]*Charge
+	namedStatusChanges  map[string][]*StatusChange
 }
 
 // AccountPackageOrErr returns the AccountPackage value or an error if the edge
@@ -111,6 +116,15 @@ func (e AccountServiceEdges) ChargesOrErr() ([]*Charge, error) {
 	return nil, &NotLoadedError{edge: "charges"}
 }
 
+// StatusChangesOrErr returns the StatusChanges value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountServiceEdges) StatusChangesOrErr() ([]*StatusChange, error) {
+	if e.loadedTypes[5] {
+		return e.StatusChanges, nil
+	}
+	return nil, &NotLoadedError{edge: "status_changes"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*AccountService) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -120,6 +134,8 @@ func (*AccountService) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
 		case accountservice.FieldEffectiveDate:
 			values[i] = new(calendar.Date)
+		case accountservice.FieldOneTimeBilled:
+			values[i] = new(sql.NullBool)
 		case accountservice.FieldID, accountservice.FieldAccountPackageID, accountservice.FieldServiceID, accountservice.FieldStatusID, accountservice.FieldQuantity:
 			values[i] = new(sql.NullInt64)
 		default:
@@ -180,6 +196,12 @@ func (_m *AccountService) assignValues(columns []string, values []any) error {
 				_m.EndDate = new(calendar.Date)
 				*_m.EndDate = *value.S.(*calendar.Date)
 			}
+		case accountservice.FieldOneTimeBilled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field one_time_billed", values[i])
+			} else if value.Valid {
+				_m.OneTimeBilled = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -216,6 +238,11 @@ func (_m *AccountService) QueryPriceOverrides() *StatusPriceQuery {
 // QueryCharges queries the "charges" edge of the AccountService entity.
 func (_m *AccountService) QueryCharges() *ChargeQuery {
 	return NewAccountServiceClient(_m.config).QueryCharges(_m)
+}
+
+// QueryStatusChanges queries the "status_changes" edge of the AccountService entity.
+func (_m *AccountService) QueryStatusChanges() *StatusChangeQuery {
+	return NewAccountServiceClient(_m.config).QueryStatusChanges(_m)
 }
 
 // Update returns a builder for updating this AccountService.
@@ -260,6 +287,9 @@ func (_m *AccountService) String() string {
 		builder.WriteString("end_date=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("one_time_billed=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OneTimeBilled))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -309,6 +339,30 @@ func (_m *AccountService) appendNamedCharges(name string, edges ...*Charge) {
 		_m.Edges.namedCharges[name] = []*Charge{}
 	} else {
 		_m.Edges.namedCharges[name] = append(_m.Edges.namedCharges[name], edges...)
+	}
+}
+
+// NamedStatusChanges returns the StatusChanges named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *AccountService) NamedStatusChanges(name string) ([]*StatusChange, error) {
+	if _m.Edges.namedStatusChanges == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedStatusChanges[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *AccountService) appendNamedStatusChanges(name string, edges ...*StatusChange) {
+	if _m.Edges.namedStatusChanges == nil {
+		_m.Edges.namedStatusChanges = make(map[string][]*StatusChange)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedStatusChanges[name] = []*StatusChange{}
+	} else {
+		_m.Edges.namedStatusChanges[name] = append(_m.Edges.namedStatusChanges[name], edges...)
 	}
 }
 

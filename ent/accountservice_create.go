@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -71,6 +72,20 @@ func (_c *AccountServiceCreate) SetNillableEndDate(v *calendar.Date) *AccountSer
 	return _c
 }
 
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (_c *AccountServiceCreate) SetOneTimeBilled(v bool) *AccountServiceCreate {
+	_c.mutation.SetOneTimeBilled(v)
+	return _c
+}
+
+// SetNillableOneTimeBilled sets the "one_time_billed" field if the given value is not nil.
+func (_c *AccountServiceCreate) SetNillableOneTimeBilled(v *bool) *AccountServiceCreate {
+	if v != nil {
+		_c.SetOneTimeBilled(*v)
+	}
+	return _c
+}
+
 // SetAccountPackage sets the "account_package" edge to the AccountPackage entity.
 func (_c *AccountServiceCreate) SetAccountPackage(v *AccountPackage) *AccountServiceCreate {
 	return _c.SetAccountPackageID(v.ID)
@@ -116,6 +131,21 @@ func (_c *AccountServiceCreate) AddCharges(v ...*Charge) *AccountServiceCreate {
 	return _c.AddChargeIDs(ids...)
 }
 
+// AddStatusChangeIDs adds the "status_changes" edge to the StatusChange entity by IDs.
+func (_c *AccountServiceCreate) AddStatusChangeIDs(ids ...int) *AccountServiceCreate {
+	_c.mutation.AddStatusChangeIDs(ids...)
+	return _c
+}
+
+// AddStatusChanges adds the "status_changes" edges to the StatusChange entity.
+func (_c *AccountServiceCreate) AddStatusChanges(v ...*StatusChange) *AccountServiceCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddStatusChangeIDs(ids...)
+}
+
 // Mutation returns the AccountServiceMutation object of the builder.
 func (_c *AccountServiceCreate) Mutation() *AccountServiceMutation {
 	return _c.mutation
@@ -123,6 +153,7 @@ func (_c *AccountServiceCreate) Mutation() *AccountServiceMutation {
 
 // Save creates the AccountService in the database.
 func (_c *AccountServiceCreate) Save(ctx context.Context) (*AccountService, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -148,6 +179,14 @@ func (_c *AccountServiceCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *AccountServiceCreate) defaults() {
+	if _, ok := _c.mutation.OneTimeBilled(); !ok {
+		v := accountservice.DefaultOneTimeBilled
+		_c.mutation.SetOneTimeBilled(v)
+	}
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *AccountServiceCreate) check() error {
 	if _, ok := _c.mutation.AccountPackageID(); !ok {
@@ -169,6 +208,9 @@ func (_c *AccountServiceCreate) check() error {
 	}
 	if _, ok := _c.mutation.EffectiveDate(); !ok {
 		return &ValidationError{Name: "effective_date", err: errors.New(`ent: missing required field "AccountService.effective_date"`)}
+	}
+	if _, ok := _c.mutation.OneTimeBilled(); !ok {
+		return &ValidationError{Name: "one_time_billed", err: errors.New(`ent: missing required field "AccountService.one_time_billed"`)}
 	}
 	if len(_c.mutation.AccountPackageIDs()) == 0 {
 		return &ValidationError{Name: "account_package", err: errors.New(`ent: missing required edge "AccountService.account_package"`)}
@@ -217,6 +259,10 @@ func (_c *AccountServiceCreate) createSpec() (*AccountService, *sqlgraph.CreateS
 	if value, ok := _c.mutation.EndDate(); ok {
 		_spec.SetField(accountservice.FieldEndDate, field.TypeOther, value)
 		_node.EndDate = &value
+	}
+	if value, ok := _c.mutation.OneTimeBilled(); ok {
+		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
+		_node.OneTimeBilled = value
 	}
 	if nodes := _c.mutation.AccountPackageIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -294,6 +340,22 @@ func (_c *AccountServiceCreate) createSpec() (*AccountService, *sqlgraph.CreateS
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(charge.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -410,6 +472,18 @@ func (u *AccountServiceUpsert) UpdateEndDate() *AccountServiceUpsert {
 // ClearEndDate clears the value of the "end_date" field.
 func (u *AccountServiceUpsert) ClearEndDate() *AccountServiceUpsert {
 	u.SetNull(accountservice.FieldEndDate)
+	return u
+}
+
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (u *AccountServiceUpsert) SetOneTimeBilled(v bool) *AccountServiceUpsert {
+	u.Set(accountservice.FieldOneTimeBilled, v)
+	return u
+}
+
+// UpdateOneTimeBilled sets the "one_time_billed" field to the value that was provided on create.
+func (u *AccountServiceUpsert) UpdateOneTimeBilled() *AccountServiceUpsert {
+	u.SetExcluded(accountservice.FieldOneTimeBilled)
 	return u
 }
 
@@ -531,6 +605,20 @@ func (u *AccountServiceUpsertOne) ClearEndDate() *AccountServiceUpsertOne {
 	})
 }
 
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (u *AccountServiceUpsertOne) SetOneTimeBilled(v bool) *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetOneTimeBilled(v)
+	})
+}
+
+// UpdateOneTimeBilled sets the "one_time_billed" field to the value that was provided on create.
+func (u *AccountServiceUpsertOne) UpdateOneTimeBilled() *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateOneTimeBilled()
+	})
+}
+
 // Exec executes the query.
 func (u *AccountServiceUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -583,6 +671,7 @@ func (_c *AccountServiceCreateBulk) Save(ctx context.Context) ([]*AccountService
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*AccountServiceMutation)
 				if !ok {
@@ -811,6 +900,20 @@ func (u *AccountServiceUpsertBulk) UpdateEndDate() *AccountServiceUpsertBulk {
 func (u *AccountServiceUpsertBulk) ClearEndDate() *AccountServiceUpsertBulk {
 	return u.Update(func(s *AccountServiceUpsert) {
 		s.ClearEndDate()
+	})
+}
+
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (u *AccountServiceUpsertBulk) SetOneTimeBilled(v bool) *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetOneTimeBilled(v)
+	})
+}
+
+// UpdateOneTimeBilled sets the "one_time_billed" field to the value that was provided on create.
+func (u *AccountServiceUpsertBulk) UpdateOneTimeBilled() *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateOneTimeBilled()
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 )
 
@@ -34,10 +35,12 @@ type AccountServiceQuery struct {
 	withStatus              *StatusQuery
 	withPriceOverrides      *StatusPriceQuery
 	withCharges             *ChargeQuery
+	withStatusChanges       *StatusChangeQuery
 	loadTotal               []func(context.Context, []*AccountService) error
 	modifiers               []func(*sql.Selector)
 	withNamedPriceOverrides map[string]*StatusPriceQuery
 	withNamedCharges        map[string]*ChargeQuery
+	withNamedStatusChanges  map[string]*StatusChangeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -177,6 +180,28 @@ func (_q *AccountServiceQuery) QueryCharges() *ChargeQuery {
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
 			sqlgraph.To(charge.Table, charge.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.ChargesTable, accountservice.ChargesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryStatusChanges chains the current query on the "status_changes" edge.
+func (_q *AccountServiceQuery) QueryStatusChanges() *StatusChangeQuery {
+	query := (&StatusChangeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
+			sqlgraph.To(statuschange.Table, statuschange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.StatusChangesTable, accountservice.StatusChangesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +406,7 @@ func (_q *AccountServiceQuery) Clone() *AccountServiceQuery {
 		withStatus:         _q.withStatus.Clone(),
 		withPriceOverrides: _q.withPriceOverrides.Clone(),
 		withCharges:        _q.withCharges.Clone(),
+		withStatusChanges:  _q.withStatusChanges.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +466,17 @@ func (_q *AccountServiceQuery) WithCharges(opts ...func(*ChargeQuery)) *AccountS
 		opt(query)
 	}
 	_q.withCharges = query
+	return _q
+}
+
+// WithStatusChanges tells the query-builder to eager-load the nodes that are connected to
+// the "status_changes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountServiceQuery) WithStatusChanges(opts ...func(*StatusChangeQuery)) *AccountServiceQuery {
+	query := (&StatusChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withStatusChanges = query
 	return _q
 }
 
@@ -521,12 +558,13 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*AccountService{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withAccountPackage != nil,
 			_q.withService != nil,
 			_q.withStatus != nil,
 			_q.withPriceOverrides != nil,
 			_q.withCharges != nil,
+			_q.withStatusChanges != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -582,6 +620,13 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 			return nil, err
 		}
 	}
+	if query := _q.withStatusChanges; query != nil {
+		if err := _q.loadStatusChanges(ctx, query, nodes,
+			func(n *AccountService) { n.Edges.StatusChanges = []*StatusChange{} },
+			func(n *AccountService, e *StatusChange) { n.Edges.StatusChanges = append(n.Edges.StatusChanges, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedPriceOverrides {
 		if err := _q.loadPriceOverrides(ctx, query, nodes,
 			func(n *AccountService) { n.appendNamedPriceOverrides(name) },
@@ -593,6 +638,13 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 		if err := _q.loadCharges(ctx, query, nodes,
 			func(n *AccountService) { n.appendNamedCharges(name) },
 			func(n *AccountService, e *Charge) { n.appendNamedCharges(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedStatusChanges {
+		if err := _q.loadStatusChanges(ctx, query, nodes,
+			func(n *AccountService) { n.appendNamedStatusChanges(name) },
+			func(n *AccountService, e *StatusChange) { n.appendNamedStatusChanges(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -757,6 +809,36 @@ func (_q *AccountServiceQuery) loadCharges(ctx context.Context, query *ChargeQue
 	}
 	return nil
 }
+func (_q *AccountServiceQuery) loadStatusChanges(ctx context.Context, query *StatusChangeQuery, nodes []*AccountService, init func(*AccountService), assign func(*AccountService, *StatusChange)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*AccountService)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(statuschange.FieldAccountServiceID)
+	}
+	query.Where(predicate.StatusChange(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(accountservice.StatusChangesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountServiceID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_service_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *AccountServiceQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -911,6 +993,20 @@ func (_q *AccountServiceQuery) WithNamedCharges(name string, opts ...func(*Charg
 		_q.withNamedCharges = make(map[string]*ChargeQuery)
 	}
 	_q.withNamedCharges[name] = query
+	return _q
+}
+
+// WithNamedStatusChanges tells the query-builder to eager-load the nodes that are connected to the "status_changes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountServiceQuery) WithNamedStatusChanges(name string, opts ...func(*StatusChangeQuery)) *AccountServiceQuery {
+	query := (&StatusChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedStatusChanges == nil {
+		_q.withNamedStatusChanges = make(map[string]*StatusChangeQuery)
+	}
+	_q.withNamedStatusChanges[name] = query
 	return _q
 }
 

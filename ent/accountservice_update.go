@@ -14,6 +14,7 @@ import (
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -101,6 +102,20 @@ func (_u *AccountServiceUpdate) ClearEndDate() *AccountServiceUpdate {
 	return _u
 }
 
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (_u *AccountServiceUpdate) SetOneTimeBilled(v bool) *AccountServiceUpdate {
+	_u.mutation.SetOneTimeBilled(v)
+	return _u
+}
+
+// SetNillableOneTimeBilled sets the "one_time_billed" field if the given value is not nil.
+func (_u *AccountServiceUpdate) SetNillableOneTimeBilled(v *bool) *AccountServiceUpdate {
+	if v != nil {
+		_u.SetOneTimeBilled(*v)
+	}
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdate) SetStatus(v *Status) *AccountServiceUpdate {
 	return _u.SetStatusID(v.ID)
@@ -134,6 +149,21 @@ func (_u *AccountServiceUpdate) AddCharges(v ...*Charge) *AccountServiceUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddChargeIDs(ids...)
+}
+
+// AddStatusChangeIDs adds the "status_changes" edge to the StatusChange entity by IDs.
+func (_u *AccountServiceUpdate) AddStatusChangeIDs(ids ...int) *AccountServiceUpdate {
+	_u.mutation.AddStatusChangeIDs(ids...)
+	return _u
+}
+
+// AddStatusChanges adds the "status_changes" edges to the StatusChange entity.
+func (_u *AccountServiceUpdate) AddStatusChanges(v ...*StatusChange) *AccountServiceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddStatusChangeIDs(ids...)
 }
 
 // Mutation returns the AccountServiceMutation object of the builder.
@@ -187,6 +217,27 @@ func (_u *AccountServiceUpdate) RemoveCharges(v ...*Charge) *AccountServiceUpdat
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveChargeIDs(ids...)
+}
+
+// ClearStatusChanges clears all "status_changes" edges to the StatusChange entity.
+func (_u *AccountServiceUpdate) ClearStatusChanges() *AccountServiceUpdate {
+	_u.mutation.ClearStatusChanges()
+	return _u
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to StatusChange entities by IDs.
+func (_u *AccountServiceUpdate) RemoveStatusChangeIDs(ids ...int) *AccountServiceUpdate {
+	_u.mutation.RemoveStatusChangeIDs(ids...)
+	return _u
+}
+
+// RemoveStatusChanges removes "status_changes" edges to StatusChange entities.
+func (_u *AccountServiceUpdate) RemoveStatusChanges(v ...*StatusChange) *AccountServiceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveStatusChangeIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -267,6 +318,9 @@ func (_u *AccountServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.EndDateCleared() {
 		_spec.ClearField(accountservice.FieldEndDate, field.TypeOther)
+	}
+	if value, ok := _u.mutation.OneTimeBilled(); ok {
+		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
 	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -387,6 +441,51 @@ func (_u *AccountServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedStatusChangesIDs(); len(nodes) > 0 && !_u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -478,6 +577,20 @@ func (_u *AccountServiceUpdateOne) ClearEndDate() *AccountServiceUpdateOne {
 	return _u
 }
 
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (_u *AccountServiceUpdateOne) SetOneTimeBilled(v bool) *AccountServiceUpdateOne {
+	_u.mutation.SetOneTimeBilled(v)
+	return _u
+}
+
+// SetNillableOneTimeBilled sets the "one_time_billed" field if the given value is not nil.
+func (_u *AccountServiceUpdateOne) SetNillableOneTimeBilled(v *bool) *AccountServiceUpdateOne {
+	if v != nil {
+		_u.SetOneTimeBilled(*v)
+	}
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdateOne) SetStatus(v *Status) *AccountServiceUpdateOne {
 	return _u.SetStatusID(v.ID)
@@ -511,6 +624,21 @@ func (_u *AccountServiceUpdateOne) AddCharges(v ...*Charge) *AccountServiceUpdat
 		ids[i] = v[i].ID
 	}
 	return _u.AddChargeIDs(ids...)
+}
+
+// AddStatusChangeIDs adds the "status_changes" edge to the StatusChange entity by IDs.
+func (_u *AccountServiceUpdateOne) AddStatusChangeIDs(ids ...int) *AccountServiceUpdateOne {
+	_u.mutation.AddStatusChangeIDs(ids...)
+	return _u
+}
+
+// AddStatusChanges adds the "status_changes" edges to the StatusChange entity.
+func (_u *AccountServiceUpdateOne) AddStatusChanges(v ...*StatusChange) *AccountServiceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddStatusChangeIDs(ids...)
 }
 
 // Mutation returns the AccountServiceMutation object of the builder.
@@ -564,6 +692,27 @@ func (_u *AccountServiceUpdateOne) RemoveCharges(v ...*Charge) *AccountServiceUp
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveChargeIDs(ids...)
+}
+
+// ClearStatusChanges clears all "status_changes" edges to the StatusChange entity.
+func (_u *AccountServiceUpdateOne) ClearStatusChanges() *AccountServiceUpdateOne {
+	_u.mutation.ClearStatusChanges()
+	return _u
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to StatusChange entities by IDs.
+func (_u *AccountServiceUpdateOne) RemoveStatusChangeIDs(ids ...int) *AccountServiceUpdateOne {
+	_u.mutation.RemoveStatusChangeIDs(ids...)
+	return _u
+}
+
+// RemoveStatusChanges removes "status_changes" edges to StatusChange entities.
+func (_u *AccountServiceUpdateOne) RemoveStatusChanges(v ...*StatusChange) *AccountServiceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveStatusChangeIDs(ids...)
 }
 
 // Where appends a list predicates to the AccountServiceUpdate builder.
@@ -675,6 +824,9 @@ func (_u *AccountServiceUpdateOne) sqlSave(ctx context.Context) (_node *AccountS
 	if _u.mutation.EndDateCleared() {
 		_spec.ClearField(accountservice.FieldEndDate, field.TypeOther)
 	}
+	if value, ok := _u.mutation.OneTimeBilled(); ok {
+		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
+	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -787,6 +939,51 @@ func (_u *AccountServiceUpdateOne) sqlSave(ctx context.Context) (_node *AccountS
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(charge.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedStatusChangesIDs(); len(nodes) > 0 && !_u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.StatusChangesTable,
+			Columns: []string{accountservice.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -22,6 +22,7 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
@@ -29,6 +30,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 
@@ -54,6 +56,8 @@ type Client struct {
 	CatalogPackage *CatalogPackageClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Counter is the client for interacting with the Counter builders.
+	Counter *CounterClient
 	// Currency is the client for interacting with the Currency builders.
 	Currency *CurrencyClient
 	// Invoice is the client for interacting with the Invoice builders.
@@ -68,6 +72,8 @@ type Client struct {
 	ServicePrice *ServicePriceClient
 	// Status is the client for interacting with the Status builders.
 	Status *StatusClient
+	// StatusChange is the client for interacting with the StatusChange builders.
+	StatusChange *StatusChangeClient
 	// StatusPrice is the client for interacting with the StatusPrice builders.
 	StatusPrice *StatusPriceClient
 	// TransitionPrice is the client for interacting with the TransitionPrice builders.
@@ -90,6 +96,7 @@ func (c *Client) init() {
 	c.BillRunError = NewBillRunErrorClient(c.config)
 	c.CatalogPackage = NewCatalogPackageClient(c.config)
 	c.Charge = NewChargeClient(c.config)
+	c.Counter = NewCounterClient(c.config)
 	c.Currency = NewCurrencyClient(c.config)
 	c.Invoice = NewInvoiceClient(c.config)
 	c.PackageFrequency = NewPackageFrequencyClient(c.config)
@@ -97,6 +104,7 @@ func (c *Client) init() {
 	c.Service = NewServiceClient(c.config)
 	c.ServicePrice = NewServicePriceClient(c.config)
 	c.Status = NewStatusClient(c.config)
+	c.StatusChange = NewStatusChangeClient(c.config)
 	c.StatusPrice = NewStatusPriceClient(c.config)
 	c.TransitionPrice = NewTransitionPriceClient(c.config)
 }
@@ -198,6 +206,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Counter:          NewCounterClient(cfg),
 		Currency:         NewCurrencyClient(cfg),
 		Invoice:          NewInvoiceClient(cfg),
 		PackageFrequency: NewPackageFrequencyClient(cfg),
@@ -205,6 +214,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
 		Status:           NewStatusClient(cfg),
+		StatusChange:     NewStatusChangeClient(cfg),
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
 	}, nil
@@ -233,6 +243,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Counter:          NewCounterClient(cfg),
 		Currency:         NewCurrencyClient(cfg),
 		Invoice:          NewInvoiceClient(cfg),
 		PackageFrequency: NewPackageFrequencyClient(cfg),
@@ -240,6 +251,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
 		Status:           NewStatusClient(cfg),
+		StatusChange:     NewStatusChangeClient(cfg),
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
 	}, nil
@@ -272,9 +284,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunError,
-		c.CatalogPackage, c.Charge, c.Currency, c.Invoice, c.PackageFrequency,
-		c.PackageService, c.Service, c.ServicePrice, c.Status, c.StatusPrice,
-		c.TransitionPrice,
+		c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
+		c.PackageFrequency, c.PackageService, c.Service, c.ServicePrice, c.Status,
+		c.StatusChange, c.StatusPrice, c.TransitionPrice,
 	} {
 		n.Use(hooks...)
 	}
@@ -285,9 +297,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunError,
-		c.CatalogPackage, c.Charge, c.Currency, c.Invoice, c.PackageFrequency,
-		c.PackageService, c.Service, c.ServicePrice, c.Status, c.StatusPrice,
-		c.TransitionPrice,
+		c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
+		c.PackageFrequency, c.PackageService, c.Service, c.ServicePrice, c.Status,
+		c.StatusChange, c.StatusPrice, c.TransitionPrice,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -310,6 +322,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CatalogPackage.mutate(ctx, m)
 	case *ChargeMutation:
 		return c.Charge.mutate(ctx, m)
+	case *CounterMutation:
+		return c.Counter.mutate(ctx, m)
 	case *CurrencyMutation:
 		return c.Currency.mutate(ctx, m)
 	case *InvoiceMutation:
@@ -324,6 +338,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ServicePrice.mutate(ctx, m)
 	case *StatusMutation:
 		return c.Status.mutate(ctx, m)
+	case *StatusChangeMutation:
+		return c.StatusChange.mutate(ctx, m)
 	case *StatusPriceMutation:
 		return c.StatusPrice.mutate(ctx, m)
 	case *TransitionPriceMutation:
@@ -924,6 +940,22 @@ func (c *AccountServiceClient) QueryCharges(_m *AccountService) *ChargeQuery {
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
 			sqlgraph.To(charge.Table, charge.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.ChargesTable, accountservice.ChargesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStatusChanges queries the status_changes edge of a AccountService.
+func (c *AccountServiceClient) QueryStatusChanges(_m *AccountService) *StatusChangeQuery {
+	query := (&StatusChangeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
+			sqlgraph.To(statuschange.Table, statuschange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.StatusChangesTable, accountservice.StatusChangesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1693,6 +1725,139 @@ func (c *ChargeClient) mutate(ctx context.Context, m *ChargeMutation) (Value, er
 		return (&ChargeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Charge mutation op: %q", m.Op())
+	}
+}
+
+// CounterClient is a client for the Counter schema.
+type CounterClient struct {
+	config
+}
+
+// NewCounterClient returns a client for the Counter from the given config.
+func NewCounterClient(c config) *CounterClient {
+	return &CounterClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `counter.Hooks(f(g(h())))`.
+func (c *CounterClient) Use(hooks ...Hook) {
+	c.hooks.Counter = append(c.hooks.Counter, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `counter.Intercept(f(g(h())))`.
+func (c *CounterClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Counter = append(c.inters.Counter, interceptors...)
+}
+
+// Create returns a builder for creating a Counter entity.
+func (c *CounterClient) Create() *CounterCreate {
+	mutation := newCounterMutation(c.config, OpCreate)
+	return &CounterCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Counter entities.
+func (c *CounterClient) CreateBulk(builders ...*CounterCreate) *CounterCreateBulk {
+	return &CounterCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CounterClient) MapCreateBulk(slice any, setFunc func(*CounterCreate, int)) *CounterCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CounterCreateBulk{err: fmt.Errorf("calling to CounterClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CounterCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CounterCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Counter.
+func (c *CounterClient) Update() *CounterUpdate {
+	mutation := newCounterMutation(c.config, OpUpdate)
+	return &CounterUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CounterClient) UpdateOne(_m *Counter) *CounterUpdateOne {
+	mutation := newCounterMutation(c.config, OpUpdateOne, withCounter(_m))
+	return &CounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CounterClient) UpdateOneID(id int) *CounterUpdateOne {
+	mutation := newCounterMutation(c.config, OpUpdateOne, withCounterID(id))
+	return &CounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Counter.
+func (c *CounterClient) Delete() *CounterDelete {
+	mutation := newCounterMutation(c.config, OpDelete)
+	return &CounterDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CounterClient) DeleteOne(_m *Counter) *CounterDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CounterClient) DeleteOneID(id int) *CounterDeleteOne {
+	builder := c.Delete().Where(counter.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CounterDeleteOne{builder}
+}
+
+// Query returns a query builder for Counter.
+func (c *CounterClient) Query() *CounterQuery {
+	return &CounterQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCounter},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Counter entity by its id.
+func (c *CounterClient) Get(ctx context.Context, id int) (*Counter, error) {
+	return c.Query().Where(counter.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CounterClient) GetX(ctx context.Context, id int) *Counter {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CounterClient) Hooks() []Hook {
+	return c.hooks.Counter
+}
+
+// Interceptors returns the client interceptors.
+func (c *CounterClient) Interceptors() []Interceptor {
+	return c.inters.Counter
+}
+
+func (c *CounterClient) mutate(ctx context.Context, m *CounterMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CounterCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CounterUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Counter mutation op: %q", m.Op())
 	}
 }
 
@@ -2851,6 +3016,187 @@ func (c *StatusClient) mutate(ctx context.Context, m *StatusMutation) (Value, er
 	}
 }
 
+// StatusChangeClient is a client for the StatusChange schema.
+type StatusChangeClient struct {
+	config
+}
+
+// NewStatusChangeClient returns a client for the StatusChange from the given config.
+func NewStatusChangeClient(c config) *StatusChangeClient {
+	return &StatusChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `statuschange.Hooks(f(g(h())))`.
+func (c *StatusChangeClient) Use(hooks ...Hook) {
+	c.hooks.StatusChange = append(c.hooks.StatusChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `statuschange.Intercept(f(g(h())))`.
+func (c *StatusChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StatusChange = append(c.inters.StatusChange, interceptors...)
+}
+
+// Create returns a builder for creating a StatusChange entity.
+func (c *StatusChangeClient) Create() *StatusChangeCreate {
+	mutation := newStatusChangeMutation(c.config, OpCreate)
+	return &StatusChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StatusChange entities.
+func (c *StatusChangeClient) CreateBulk(builders ...*StatusChangeCreate) *StatusChangeCreateBulk {
+	return &StatusChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StatusChangeClient) MapCreateBulk(slice any, setFunc func(*StatusChangeCreate, int)) *StatusChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StatusChangeCreateBulk{err: fmt.Errorf("calling to StatusChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StatusChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StatusChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StatusChange.
+func (c *StatusChangeClient) Update() *StatusChangeUpdate {
+	mutation := newStatusChangeMutation(c.config, OpUpdate)
+	return &StatusChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StatusChangeClient) UpdateOne(_m *StatusChange) *StatusChangeUpdateOne {
+	mutation := newStatusChangeMutation(c.config, OpUpdateOne, withStatusChange(_m))
+	return &StatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StatusChangeClient) UpdateOneID(id int) *StatusChangeUpdateOne {
+	mutation := newStatusChangeMutation(c.config, OpUpdateOne, withStatusChangeID(id))
+	return &StatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StatusChange.
+func (c *StatusChangeClient) Delete() *StatusChangeDelete {
+	mutation := newStatusChangeMutation(c.config, OpDelete)
+	return &StatusChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StatusChangeClient) DeleteOne(_m *StatusChange) *StatusChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StatusChangeClient) DeleteOneID(id int) *StatusChangeDeleteOne {
+	builder := c.Delete().Where(statuschange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StatusChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for StatusChange.
+func (c *StatusChangeClient) Query() *StatusChangeQuery {
+	return &StatusChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStatusChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StatusChange entity by its id.
+func (c *StatusChangeClient) Get(ctx context.Context, id int) (*StatusChange, error) {
+	return c.Query().Where(statuschange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StatusChangeClient) GetX(ctx context.Context, id int) *StatusChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccountService queries the account_service edge of a StatusChange.
+func (c *StatusChangeClient) QueryAccountService(_m *StatusChange) *AccountServiceQuery {
+	query := (&AccountServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(statuschange.Table, statuschange.FieldID, id),
+			sqlgraph.To(accountservice.Table, accountservice.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, statuschange.AccountServiceTable, statuschange.AccountServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFrom queries the from edge of a StatusChange.
+func (c *StatusChangeClient) QueryFrom(_m *StatusChange) *StatusQuery {
+	query := (&StatusClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(statuschange.Table, statuschange.FieldID, id),
+			sqlgraph.To(status.Table, status.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, statuschange.FromTable, statuschange.FromColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTo queries the to edge of a StatusChange.
+func (c *StatusChangeClient) QueryTo(_m *StatusChange) *StatusQuery {
+	query := (&StatusClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(statuschange.Table, statuschange.FieldID, id),
+			sqlgraph.To(status.Table, status.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, statuschange.ToTable, statuschange.ToColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StatusChangeClient) Hooks() []Hook {
+	return c.hooks.StatusChange
+}
+
+// Interceptors returns the client interceptors.
+func (c *StatusChangeClient) Interceptors() []Interceptor {
+	return c.inters.StatusChange
+}
+
+func (c *StatusChangeClient) mutate(ctx context.Context, m *StatusChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StatusChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StatusChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StatusChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StatusChange mutation op: %q", m.Op())
+	}
+}
+
 // StatusPriceClient is a client for the StatusPrice schema.
 type StatusPriceClient struct {
 	config
@@ -3217,13 +3563,14 @@ func (c *TransitionPriceClient) mutate(ctx context.Context, m *TransitionPriceMu
 type (
 	hooks struct {
 		Account, AccountPackage, AccountService, BillRun, BillRunError, CatalogPackage,
-		Charge, Currency, Invoice, PackageFrequency, PackageService, Service,
-		ServicePrice, Status, StatusPrice, TransitionPrice []ent.Hook
+		Charge, Counter, Currency, Invoice, PackageFrequency, PackageService, Service,
+		ServicePrice, Status, StatusChange, StatusPrice, TransitionPrice []ent.Hook
 	}
 	inters struct {
 		Account, AccountPackage, AccountService, BillRun, BillRunError, CatalogPackage,
-		Charge, Currency, Invoice, PackageFrequency, PackageService, Service,
-		ServicePrice, Status, StatusPrice, TransitionPrice []ent.Interceptor
+		Charge, Counter, Currency, Invoice, PackageFrequency, PackageService, Service,
+		ServicePrice, Status, StatusChange, StatusPrice,
+		TransitionPrice []ent.Interceptor
 	}
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
@@ -26,6 +27,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 )
@@ -95,6 +97,7 @@ func checkColumn(t, c string) error {
 			billrunerror.Table:     billrunerror.ValidColumn,
 			catalogpackage.Table:   catalogpackage.ValidColumn,
 			charge.Table:           charge.ValidColumn,
+			counter.Table:          counter.ValidColumn,
 			currency.Table:         currency.ValidColumn,
 			invoice.Table:          invoice.ValidColumn,
 			packagefrequency.Table: packagefrequency.ValidColumn,
@@ -102,6 +105,7 @@ func checkColumn(t, c string) error {
 			service.Table:          service.ValidColumn,
 			serviceprice.Table:     serviceprice.ValidColumn,
 			status.Table:           status.ValidColumn,
+			statuschange.Table:     statuschange.ValidColumn,
 			statusprice.Table:      statusprice.ValidColumn,
 			transitionprice.Table:  transitionprice.ValidColumn,
 		})

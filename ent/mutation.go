@@ -18,6 +18,7 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
@@ -26,6 +27,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/internal/calendar"
@@ -48,6 +50,7 @@ const (
 	TypeBillRunError     = "BillRunError"
 	TypeCatalogPackage   = "CatalogPackage"
 	TypeCharge           = "Charge"
+	TypeCounter          = "Counter"
 	TypeCurrency         = "Currency"
 	TypeInvoice          = "Invoice"
 	TypePackageFrequency = "PackageFrequency"
@@ -55,6 +58,7 @@ const (
 	TypeService          = "Service"
 	TypeServicePrice     = "ServicePrice"
 	TypeStatus           = "Status"
+	TypeStatusChange     = "StatusChange"
 	TypeStatusPrice      = "StatusPrice"
 	TypeTransitionPrice  = "TransitionPrice"
 )
@@ -769,6 +773,7 @@ type AccountPackageMutation struct {
 	addnew_bill_day       *int
 	next_bill_date        *calendar.Date
 	billed_through        *calendar.Date
+	last_period_start     *calendar.Date
 	charge_full_period    *bool
 	postpaid              *bool
 	clearedFields         map[string]struct{}
@@ -1510,6 +1515,55 @@ func (m *AccountPackageMutation) ResetBilledThrough() {
 	delete(m.clearedFields, accountpackage.FieldBilledThrough)
 }
 
+// SetLastPeriodStart sets the "last_period_start" field.
+func (m *AccountPackageMutation) SetLastPeriodStart(c calendar.Date) {
+	m.last_period_start = &c
+}
+
+// LastPeriodStart returns the value of the "last_period_start" field in the mutation.
+func (m *AccountPackageMutation) LastPeriodStart() (r calendar.Date, exists bool) {
+	v := m.last_period_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastPeriodStart returns the old "last_period_start" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldLastPeriodStart(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastPeriodStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastPeriodStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastPeriodStart: %w", err)
+	}
+	return oldValue.LastPeriodStart, nil
+}
+
+// ClearLastPeriodStart clears the value of the "last_period_start" field.
+func (m *AccountPackageMutation) ClearLastPeriodStart() {
+	m.last_period_start = nil
+	m.clearedFields[accountpackage.FieldLastPeriodStart] = struct{}{}
+}
+
+// LastPeriodStartCleared returns if the "last_period_start" field was cleared in this mutation.
+func (m *AccountPackageMutation) LastPeriodStartCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldLastPeriodStart]
+	return ok
+}
+
+// ResetLastPeriodStart resets all changes to the "last_period_start" field.
+func (m *AccountPackageMutation) ResetLastPeriodStart() {
+	m.last_period_start = nil
+	delete(m.clearedFields, accountpackage.FieldLastPeriodStart)
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (m *AccountPackageMutation) SetChargeFullPeriod(b bool) {
 	m.charge_full_period = &b
@@ -1832,7 +1886,7 @@ func (m *AccountPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountPackageMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.account != nil {
 		fields = append(fields, accountpackage.FieldAccountID)
 	}
@@ -1871,6 +1925,9 @@ func (m *AccountPackageMutation) Fields() []string {
 	}
 	if m.billed_through != nil {
 		fields = append(fields, accountpackage.FieldBilledThrough)
+	}
+	if m.last_period_start != nil {
+		fields = append(fields, accountpackage.FieldLastPeriodStart)
 	}
 	if m.charge_full_period != nil {
 		fields = append(fields, accountpackage.FieldChargeFullPeriod)
@@ -1912,6 +1969,8 @@ func (m *AccountPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.NextBillDate()
 	case accountpackage.FieldBilledThrough:
 		return m.BilledThrough()
+	case accountpackage.FieldLastPeriodStart:
+		return m.LastPeriodStart()
 	case accountpackage.FieldChargeFullPeriod:
 		return m.ChargeFullPeriod()
 	case accountpackage.FieldPostpaid:
@@ -1951,6 +2010,8 @@ func (m *AccountPackageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldNextBillDate(ctx)
 	case accountpackage.FieldBilledThrough:
 		return m.OldBilledThrough(ctx)
+	case accountpackage.FieldLastPeriodStart:
+		return m.OldLastPeriodStart(ctx)
 	case accountpackage.FieldChargeFullPeriod:
 		return m.OldChargeFullPeriod(ctx)
 	case accountpackage.FieldPostpaid:
@@ -2054,6 +2115,13 @@ func (m *AccountPackageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetBilledThrough(v)
+		return nil
+	case accountpackage.FieldLastPeriodStart:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastPeriodStart(v)
 		return nil
 	case accountpackage.FieldChargeFullPeriod:
 		v, ok := value.(bool)
@@ -2159,6 +2227,9 @@ func (m *AccountPackageMutation) ClearedFields() []string {
 	if m.FieldCleared(accountpackage.FieldBilledThrough) {
 		fields = append(fields, accountpackage.FieldBilledThrough)
 	}
+	if m.FieldCleared(accountpackage.FieldLastPeriodStart) {
+		fields = append(fields, accountpackage.FieldLastPeriodStart)
+	}
 	return fields
 }
 
@@ -2193,6 +2264,9 @@ func (m *AccountPackageMutation) ClearField(name string) error {
 		return nil
 	case accountpackage.FieldBilledThrough:
 		m.ClearBilledThrough()
+		return nil
+	case accountpackage.FieldLastPeriodStart:
+		m.ClearLastPeriodStart()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountPackage nullable field %s", name)
@@ -2240,6 +2314,9 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 		return nil
 	case accountpackage.FieldBilledThrough:
 		m.ResetBilledThrough()
+		return nil
+	case accountpackage.FieldLastPeriodStart:
+		m.ResetLastPeriodStart()
 		return nil
 	case accountpackage.FieldChargeFullPeriod:
 		m.ResetChargeFullPeriod()
@@ -2443,6 +2520,7 @@ type AccountServiceMutation struct {
 	addquantity            *int
 	effective_date         *calendar.Date
 	end_date               *calendar.Date
+	one_time_billed        *bool
 	clearedFields          map[string]struct{}
 	account_package        *int
 	clearedaccount_package bool
@@ -2456,6 +2534,9 @@ type AccountServiceMutation struct {
 	charges                map[int]struct{}
 	removedcharges         map[int]struct{}
 	clearedcharges         bool
+	status_changes         map[int]struct{}
+	removedstatus_changes  map[int]struct{}
+	clearedstatus_changes  bool
 	done                   bool
 	oldValue               func(context.Context) (*AccountService, error)
 	predicates             []predicate.AccountService
@@ -2808,6 +2889,42 @@ func (m *AccountServiceMutation) ResetEndDate() {
 	delete(m.clearedFields, accountservice.FieldEndDate)
 }
 
+// SetOneTimeBilled sets the "one_time_billed" field.
+func (m *AccountServiceMutation) SetOneTimeBilled(b bool) {
+	m.one_time_billed = &b
+}
+
+// OneTimeBilled returns the value of the "one_time_billed" field in the mutation.
+func (m *AccountServiceMutation) OneTimeBilled() (r bool, exists bool) {
+	v := m.one_time_billed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOneTimeBilled returns the old "one_time_billed" field's value of the AccountService entity.
+// If the AccountService object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountServiceMutation) OldOneTimeBilled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOneTimeBilled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOneTimeBilled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOneTimeBilled: %w", err)
+	}
+	return oldValue.OneTimeBilled, nil
+}
+
+// ResetOneTimeBilled resets all changes to the "one_time_billed" field.
+func (m *AccountServiceMutation) ResetOneTimeBilled() {
+	m.one_time_billed = nil
+}
+
 // ClearAccountPackage clears the "account_package" edge to the AccountPackage entity.
 func (m *AccountServiceMutation) ClearAccountPackage() {
 	m.clearedaccount_package = true
@@ -2997,6 +3114,60 @@ func (m *AccountServiceMutation) ResetCharges() {
 	m.removedcharges = nil
 }
 
+// AddStatusChangeIDs adds the "status_changes" edge to the StatusChange entity by ids.
+func (m *AccountServiceMutation) AddStatusChangeIDs(ids ...int) {
+	if m.status_changes == nil {
+		m.status_changes = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.status_changes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearStatusChanges clears the "status_changes" edge to the StatusChange entity.
+func (m *AccountServiceMutation) ClearStatusChanges() {
+	m.clearedstatus_changes = true
+}
+
+// StatusChangesCleared reports if the "status_changes" edge to the StatusChange entity was cleared.
+func (m *AccountServiceMutation) StatusChangesCleared() bool {
+	return m.clearedstatus_changes
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to the StatusChange entity by IDs.
+func (m *AccountServiceMutation) RemoveStatusChangeIDs(ids ...int) {
+	if m.removedstatus_changes == nil {
+		m.removedstatus_changes = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.status_changes, ids[i])
+		m.removedstatus_changes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedStatusChanges returns the removed IDs of the "status_changes" edge to the StatusChange entity.
+func (m *AccountServiceMutation) RemovedStatusChangesIDs() (ids []int) {
+	for id := range m.removedstatus_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// StatusChangesIDs returns the "status_changes" edge IDs in the mutation.
+func (m *AccountServiceMutation) StatusChangesIDs() (ids []int) {
+	for id := range m.status_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetStatusChanges resets all changes to the "status_changes" edge.
+func (m *AccountServiceMutation) ResetStatusChanges() {
+	m.status_changes = nil
+	m.clearedstatus_changes = false
+	m.removedstatus_changes = nil
+}
+
 // Where appends a list predicates to the AccountServiceMutation builder.
 func (m *AccountServiceMutation) Where(ps ...predicate.AccountService) {
 	m.predicates = append(m.predicates, ps...)
@@ -3031,7 +3202,7 @@ func (m *AccountServiceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountServiceMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.account_package != nil {
 		fields = append(fields, accountservice.FieldAccountPackageID)
 	}
@@ -3049,6 +3220,9 @@ func (m *AccountServiceMutation) Fields() []string {
 	}
 	if m.end_date != nil {
 		fields = append(fields, accountservice.FieldEndDate)
+	}
+	if m.one_time_billed != nil {
+		fields = append(fields, accountservice.FieldOneTimeBilled)
 	}
 	return fields
 }
@@ -3070,6 +3244,8 @@ func (m *AccountServiceMutation) Field(name string) (ent.Value, bool) {
 		return m.EffectiveDate()
 	case accountservice.FieldEndDate:
 		return m.EndDate()
+	case accountservice.FieldOneTimeBilled:
+		return m.OneTimeBilled()
 	}
 	return nil, false
 }
@@ -3091,6 +3267,8 @@ func (m *AccountServiceMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldEffectiveDate(ctx)
 	case accountservice.FieldEndDate:
 		return m.OldEndDate(ctx)
+	case accountservice.FieldOneTimeBilled:
+		return m.OldOneTimeBilled(ctx)
 	}
 	return nil, fmt.Errorf("unknown AccountService field %s", name)
 }
@@ -3141,6 +3319,13 @@ func (m *AccountServiceMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetEndDate(v)
+		return nil
+	case accountservice.FieldOneTimeBilled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOneTimeBilled(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
@@ -3233,13 +3418,16 @@ func (m *AccountServiceMutation) ResetField(name string) error {
 	case accountservice.FieldEndDate:
 		m.ResetEndDate()
 		return nil
+	case accountservice.FieldOneTimeBilled:
+		m.ResetOneTimeBilled()
+		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountServiceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.account_package != nil {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -3254,6 +3442,9 @@ func (m *AccountServiceMutation) AddedEdges() []string {
 	}
 	if m.charges != nil {
 		edges = append(edges, accountservice.EdgeCharges)
+	}
+	if m.status_changes != nil {
+		edges = append(edges, accountservice.EdgeStatusChanges)
 	}
 	return edges
 }
@@ -3286,18 +3477,27 @@ func (m *AccountServiceMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case accountservice.EdgeStatusChanges:
+		ids := make([]ent.Value, 0, len(m.status_changes))
+		for id := range m.status_changes {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountServiceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedprice_overrides != nil {
 		edges = append(edges, accountservice.EdgePriceOverrides)
 	}
 	if m.removedcharges != nil {
 		edges = append(edges, accountservice.EdgeCharges)
+	}
+	if m.removedstatus_changes != nil {
+		edges = append(edges, accountservice.EdgeStatusChanges)
 	}
 	return edges
 }
@@ -3318,13 +3518,19 @@ func (m *AccountServiceMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case accountservice.EdgeStatusChanges:
+		ids := make([]ent.Value, 0, len(m.removedstatus_changes))
+		for id := range m.removedstatus_changes {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountServiceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedaccount_package {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -3339,6 +3545,9 @@ func (m *AccountServiceMutation) ClearedEdges() []string {
 	}
 	if m.clearedcharges {
 		edges = append(edges, accountservice.EdgeCharges)
+	}
+	if m.clearedstatus_changes {
+		edges = append(edges, accountservice.EdgeStatusChanges)
 	}
 	return edges
 }
@@ -3357,6 +3566,8 @@ func (m *AccountServiceMutation) EdgeCleared(name string) bool {
 		return m.clearedprice_overrides
 	case accountservice.EdgeCharges:
 		return m.clearedcharges
+	case accountservice.EdgeStatusChanges:
+		return m.clearedstatus_changes
 	}
 	return false
 }
@@ -3396,6 +3607,9 @@ func (m *AccountServiceMutation) ResetEdge(name string) error {
 		return nil
 	case accountservice.EdgeCharges:
 		m.ResetCharges()
+		return nil
+	case accountservice.EdgeStatusChanges:
+		m.ResetStatusChanges()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService edge %s", name)
@@ -8181,6 +8395,422 @@ func (m *ChargeMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Charge edge %s", name)
+}
+
+// CounterMutation represents an operation that mutates the Counter nodes in the graph.
+type CounterMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	value         *int64
+	addvalue      *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Counter, error)
+	predicates    []predicate.Counter
+}
+
+var _ ent.Mutation = (*CounterMutation)(nil)
+
+// counterOption allows management of the mutation configuration using functional options.
+type counterOption func(*CounterMutation)
+
+// newCounterMutation creates new mutation for the Counter entity.
+func newCounterMutation(c config, op Op, opts ...counterOption) *CounterMutation {
+	m := &CounterMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCounter,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCounterID sets the ID field of the mutation.
+func withCounterID(id int) counterOption {
+	return func(m *CounterMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Counter
+		)
+		m.oldValue = func(ctx context.Context) (*Counter, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Counter.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCounter sets the old Counter of the mutation.
+func withCounter(node *Counter) counterOption {
+	return func(m *CounterMutation) {
+		m.oldValue = func(context.Context) (*Counter, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CounterMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CounterMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CounterMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CounterMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Counter.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *CounterMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CounterMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Counter entity.
+// If the Counter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CounterMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CounterMutation) ResetName() {
+	m.name = nil
+}
+
+// SetValue sets the "value" field.
+func (m *CounterMutation) SetValue(i int64) {
+	m.value = &i
+	m.addvalue = nil
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *CounterMutation) Value() (r int64, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the Counter entity.
+// If the Counter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CounterMutation) OldValue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// AddValue adds i to the "value" field.
+func (m *CounterMutation) AddValue(i int64) {
+	if m.addvalue != nil {
+		*m.addvalue += i
+	} else {
+		m.addvalue = &i
+	}
+}
+
+// AddedValue returns the value that was added to the "value" field in this mutation.
+func (m *CounterMutation) AddedValue() (r int64, exists bool) {
+	v := m.addvalue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *CounterMutation) ResetValue() {
+	m.value = nil
+	m.addvalue = nil
+}
+
+// Where appends a list predicates to the CounterMutation builder.
+func (m *CounterMutation) Where(ps ...predicate.Counter) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CounterMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CounterMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Counter, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CounterMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CounterMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Counter).
+func (m *CounterMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CounterMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.name != nil {
+		fields = append(fields, counter.FieldName)
+	}
+	if m.value != nil {
+		fields = append(fields, counter.FieldValue)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CounterMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case counter.FieldName:
+		return m.Name()
+	case counter.FieldValue:
+		return m.Value()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CounterMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case counter.FieldName:
+		return m.OldName(ctx)
+	case counter.FieldValue:
+		return m.OldValue(ctx)
+	}
+	return nil, fmt.Errorf("unknown Counter field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CounterMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case counter.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case counter.FieldValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Counter field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CounterMutation) AddedFields() []string {
+	var fields []string
+	if m.addvalue != nil {
+		fields = append(fields, counter.FieldValue)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CounterMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case counter.FieldValue:
+		return m.AddedValue()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CounterMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case counter.FieldValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddValue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Counter numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CounterMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CounterMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CounterMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Counter nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CounterMutation) ResetField(name string) error {
+	switch name {
+	case counter.FieldName:
+		m.ResetName()
+		return nil
+	case counter.FieldValue:
+		m.ResetValue()
+		return nil
+	}
+	return fmt.Errorf("unknown Counter field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CounterMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CounterMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CounterMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CounterMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CounterMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CounterMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CounterMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Counter unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CounterMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Counter edge %s", name)
 }
 
 // CurrencyMutation represents an operation that mutates the Currency nodes in the graph.
@@ -13100,6 +13730,810 @@ func (m *StatusMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *StatusMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Status edge %s", name)
+}
+
+// StatusChangeMutation represents an operation that mutates the StatusChange nodes in the graph.
+type StatusChangeMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	account_id             *int
+	addaccount_id          *int
+	changed_on             *calendar.Date
+	charged                *bool
+	clearedFields          map[string]struct{}
+	account_service        *int
+	clearedaccount_service bool
+	from                   *int
+	clearedfrom            bool
+	to                     *int
+	clearedto              bool
+	done                   bool
+	oldValue               func(context.Context) (*StatusChange, error)
+	predicates             []predicate.StatusChange
+}
+
+var _ ent.Mutation = (*StatusChangeMutation)(nil)
+
+// statuschangeOption allows management of the mutation configuration using functional options.
+type statuschangeOption func(*StatusChangeMutation)
+
+// newStatusChangeMutation creates new mutation for the StatusChange entity.
+func newStatusChangeMutation(c config, op Op, opts ...statuschangeOption) *StatusChangeMutation {
+	m := &StatusChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStatusChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStatusChangeID sets the ID field of the mutation.
+func withStatusChangeID(id int) statuschangeOption {
+	return func(m *StatusChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StatusChange
+		)
+		m.oldValue = func(ctx context.Context) (*StatusChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StatusChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStatusChange sets the old StatusChange of the mutation.
+func withStatusChange(node *StatusChange) statuschangeOption {
+	return func(m *StatusChangeMutation) {
+		m.oldValue = func(context.Context) (*StatusChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StatusChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StatusChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StatusChangeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StatusChangeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StatusChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountServiceID sets the "account_service_id" field.
+func (m *StatusChangeMutation) SetAccountServiceID(i int) {
+	m.account_service = &i
+}
+
+// AccountServiceID returns the value of the "account_service_id" field in the mutation.
+func (m *StatusChangeMutation) AccountServiceID() (r int, exists bool) {
+	v := m.account_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountServiceID returns the old "account_service_id" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
+	}
+	return oldValue.AccountServiceID, nil
+}
+
+// ResetAccountServiceID resets all changes to the "account_service_id" field.
+func (m *StatusChangeMutation) ResetAccountServiceID() {
+	m.account_service = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *StatusChangeMutation) SetAccountID(i int) {
+	m.account_id = &i
+	m.addaccount_id = nil
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *StatusChangeMutation) AccountID() (r int, exists bool) {
+	v := m.account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// AddAccountID adds i to the "account_id" field.
+func (m *StatusChangeMutation) AddAccountID(i int) {
+	if m.addaccount_id != nil {
+		*m.addaccount_id += i
+	} else {
+		m.addaccount_id = &i
+	}
+}
+
+// AddedAccountID returns the value that was added to the "account_id" field in this mutation.
+func (m *StatusChangeMutation) AddedAccountID() (r int, exists bool) {
+	v := m.addaccount_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *StatusChangeMutation) ResetAccountID() {
+	m.account_id = nil
+	m.addaccount_id = nil
+}
+
+// SetFromStatusID sets the "from_status_id" field.
+func (m *StatusChangeMutation) SetFromStatusID(i int) {
+	m.from = &i
+}
+
+// FromStatusID returns the value of the "from_status_id" field in the mutation.
+func (m *StatusChangeMutation) FromStatusID() (r int, exists bool) {
+	v := m.from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatusID returns the old "from_status_id" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldFromStatusID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatusID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatusID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatusID: %w", err)
+	}
+	return oldValue.FromStatusID, nil
+}
+
+// ResetFromStatusID resets all changes to the "from_status_id" field.
+func (m *StatusChangeMutation) ResetFromStatusID() {
+	m.from = nil
+}
+
+// SetToStatusID sets the "to_status_id" field.
+func (m *StatusChangeMutation) SetToStatusID(i int) {
+	m.to = &i
+}
+
+// ToStatusID returns the value of the "to_status_id" field in the mutation.
+func (m *StatusChangeMutation) ToStatusID() (r int, exists bool) {
+	v := m.to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatusID returns the old "to_status_id" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldToStatusID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatusID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatusID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatusID: %w", err)
+	}
+	return oldValue.ToStatusID, nil
+}
+
+// ResetToStatusID resets all changes to the "to_status_id" field.
+func (m *StatusChangeMutation) ResetToStatusID() {
+	m.to = nil
+}
+
+// SetChangedOn sets the "changed_on" field.
+func (m *StatusChangeMutation) SetChangedOn(c calendar.Date) {
+	m.changed_on = &c
+}
+
+// ChangedOn returns the value of the "changed_on" field in the mutation.
+func (m *StatusChangeMutation) ChangedOn() (r calendar.Date, exists bool) {
+	v := m.changed_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangedOn returns the old "changed_on" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldChangedOn(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangedOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangedOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangedOn: %w", err)
+	}
+	return oldValue.ChangedOn, nil
+}
+
+// ResetChangedOn resets all changes to the "changed_on" field.
+func (m *StatusChangeMutation) ResetChangedOn() {
+	m.changed_on = nil
+}
+
+// SetCharged sets the "charged" field.
+func (m *StatusChangeMutation) SetCharged(b bool) {
+	m.charged = &b
+}
+
+// Charged returns the value of the "charged" field in the mutation.
+func (m *StatusChangeMutation) Charged() (r bool, exists bool) {
+	v := m.charged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCharged returns the old "charged" field's value of the StatusChange entity.
+// If the StatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StatusChangeMutation) OldCharged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCharged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCharged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCharged: %w", err)
+	}
+	return oldValue.Charged, nil
+}
+
+// ResetCharged resets all changes to the "charged" field.
+func (m *StatusChangeMutation) ResetCharged() {
+	m.charged = nil
+}
+
+// ClearAccountService clears the "account_service" edge to the AccountService entity.
+func (m *StatusChangeMutation) ClearAccountService() {
+	m.clearedaccount_service = true
+	m.clearedFields[statuschange.FieldAccountServiceID] = struct{}{}
+}
+
+// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
+func (m *StatusChangeMutation) AccountServiceCleared() bool {
+	return m.clearedaccount_service
+}
+
+// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountServiceID instead. It exists only for internal usage by the builders.
+func (m *StatusChangeMutation) AccountServiceIDs() (ids []int) {
+	if id := m.account_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountService resets all changes to the "account_service" edge.
+func (m *StatusChangeMutation) ResetAccountService() {
+	m.account_service = nil
+	m.clearedaccount_service = false
+}
+
+// SetFromID sets the "from" edge to the Status entity by id.
+func (m *StatusChangeMutation) SetFromID(id int) {
+	m.from = &id
+}
+
+// ClearFrom clears the "from" edge to the Status entity.
+func (m *StatusChangeMutation) ClearFrom() {
+	m.clearedfrom = true
+	m.clearedFields[statuschange.FieldFromStatusID] = struct{}{}
+}
+
+// FromCleared reports if the "from" edge to the Status entity was cleared.
+func (m *StatusChangeMutation) FromCleared() bool {
+	return m.clearedfrom
+}
+
+// FromID returns the "from" edge ID in the mutation.
+func (m *StatusChangeMutation) FromID() (id int, exists bool) {
+	if m.from != nil {
+		return *m.from, true
+	}
+	return
+}
+
+// FromIDs returns the "from" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FromID instead. It exists only for internal usage by the builders.
+func (m *StatusChangeMutation) FromIDs() (ids []int) {
+	if id := m.from; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFrom resets all changes to the "from" edge.
+func (m *StatusChangeMutation) ResetFrom() {
+	m.from = nil
+	m.clearedfrom = false
+}
+
+// SetToID sets the "to" edge to the Status entity by id.
+func (m *StatusChangeMutation) SetToID(id int) {
+	m.to = &id
+}
+
+// ClearTo clears the "to" edge to the Status entity.
+func (m *StatusChangeMutation) ClearTo() {
+	m.clearedto = true
+	m.clearedFields[statuschange.FieldToStatusID] = struct{}{}
+}
+
+// ToCleared reports if the "to" edge to the Status entity was cleared.
+func (m *StatusChangeMutation) ToCleared() bool {
+	return m.clearedto
+}
+
+// ToID returns the "to" edge ID in the mutation.
+func (m *StatusChangeMutation) ToID() (id int, exists bool) {
+	if m.to != nil {
+		return *m.to, true
+	}
+	return
+}
+
+// ToIDs returns the "to" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ToID instead. It exists only for internal usage by the builders.
+func (m *StatusChangeMutation) ToIDs() (ids []int) {
+	if id := m.to; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTo resets all changes to the "to" edge.
+func (m *StatusChangeMutation) ResetTo() {
+	m.to = nil
+	m.clearedto = false
+}
+
+// Where appends a list predicates to the StatusChangeMutation builder.
+func (m *StatusChangeMutation) Where(ps ...predicate.StatusChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StatusChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StatusChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StatusChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StatusChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StatusChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StatusChange).
+func (m *StatusChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StatusChangeMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.account_service != nil {
+		fields = append(fields, statuschange.FieldAccountServiceID)
+	}
+	if m.account_id != nil {
+		fields = append(fields, statuschange.FieldAccountID)
+	}
+	if m.from != nil {
+		fields = append(fields, statuschange.FieldFromStatusID)
+	}
+	if m.to != nil {
+		fields = append(fields, statuschange.FieldToStatusID)
+	}
+	if m.changed_on != nil {
+		fields = append(fields, statuschange.FieldChangedOn)
+	}
+	if m.charged != nil {
+		fields = append(fields, statuschange.FieldCharged)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StatusChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case statuschange.FieldAccountServiceID:
+		return m.AccountServiceID()
+	case statuschange.FieldAccountID:
+		return m.AccountID()
+	case statuschange.FieldFromStatusID:
+		return m.FromStatusID()
+	case statuschange.FieldToStatusID:
+		return m.ToStatusID()
+	case statuschange.FieldChangedOn:
+		return m.ChangedOn()
+	case statuschange.FieldCharged:
+		return m.Charged()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StatusChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case statuschange.FieldAccountServiceID:
+		return m.OldAccountServiceID(ctx)
+	case statuschange.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case statuschange.FieldFromStatusID:
+		return m.OldFromStatusID(ctx)
+	case statuschange.FieldToStatusID:
+		return m.OldToStatusID(ctx)
+	case statuschange.FieldChangedOn:
+		return m.OldChangedOn(ctx)
+	case statuschange.FieldCharged:
+		return m.OldCharged(ctx)
+	}
+	return nil, fmt.Errorf("unknown StatusChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StatusChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case statuschange.FieldAccountServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountServiceID(v)
+		return nil
+	case statuschange.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case statuschange.FieldFromStatusID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatusID(v)
+		return nil
+	case statuschange.FieldToStatusID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatusID(v)
+		return nil
+	case statuschange.FieldChangedOn:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangedOn(v)
+		return nil
+	case statuschange.FieldCharged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCharged(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StatusChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StatusChangeMutation) AddedFields() []string {
+	var fields []string
+	if m.addaccount_id != nil {
+		fields = append(fields, statuschange.FieldAccountID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StatusChangeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case statuschange.FieldAccountID:
+		return m.AddedAccountID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StatusChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case statuschange.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccountID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StatusChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StatusChangeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StatusChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StatusChangeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StatusChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StatusChangeMutation) ResetField(name string) error {
+	switch name {
+	case statuschange.FieldAccountServiceID:
+		m.ResetAccountServiceID()
+		return nil
+	case statuschange.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case statuschange.FieldFromStatusID:
+		m.ResetFromStatusID()
+		return nil
+	case statuschange.FieldToStatusID:
+		m.ResetToStatusID()
+		return nil
+	case statuschange.FieldChangedOn:
+		m.ResetChangedOn()
+		return nil
+	case statuschange.FieldCharged:
+		m.ResetCharged()
+		return nil
+	}
+	return fmt.Errorf("unknown StatusChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StatusChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.account_service != nil {
+		edges = append(edges, statuschange.EdgeAccountService)
+	}
+	if m.from != nil {
+		edges = append(edges, statuschange.EdgeFrom)
+	}
+	if m.to != nil {
+		edges = append(edges, statuschange.EdgeTo)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StatusChangeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case statuschange.EdgeAccountService:
+		if id := m.account_service; id != nil {
+			return []ent.Value{*id}
+		}
+	case statuschange.EdgeFrom:
+		if id := m.from; id != nil {
+			return []ent.Value{*id}
+		}
+	case statuschange.EdgeTo:
+		if id := m.to; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StatusChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StatusChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StatusChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedaccount_service {
+		edges = append(edges, statuschange.EdgeAccountService)
+	}
+	if m.clearedfrom {
+		edges = append(edges, statuschange.EdgeFrom)
+	}
+	if m.clearedto {
+		edges = append(edges, statuschange.EdgeTo)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StatusChangeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case statuschange.EdgeAccountService:
+		return m.clearedaccount_service
+	case statuschange.EdgeFrom:
+		return m.clearedfrom
+	case statuschange.EdgeTo:
+		return m.clearedto
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StatusChangeMutation) ClearEdge(name string) error {
+	switch name {
+	case statuschange.EdgeAccountService:
+		m.ClearAccountService()
+		return nil
+	case statuschange.EdgeFrom:
+		m.ClearFrom()
+		return nil
+	case statuschange.EdgeTo:
+		m.ClearTo()
+		return nil
+	}
+	return fmt.Errorf("unknown StatusChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StatusChangeMutation) ResetEdge(name string) error {
+	switch name {
+	case statuschange.EdgeAccountService:
+		m.ResetAccountService()
+		return nil
+	case statuschange.EdgeFrom:
+		m.ResetFrom()
+		return nil
+	case statuschange.EdgeTo:
+		m.ResetTo()
+		return nil
+	}
+	return fmt.Errorf("unknown StatusChange edge %s", name)
 }
 
 // StatusPriceMutation represents an operation that mutates the StatusPrice nodes in the graph.

@@ -8,12 +8,14 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/catalogpackage"
+	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/schema"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -108,6 +110,10 @@ func init() {
 	accountserviceDescQuantity := accountserviceFields[3].Descriptor()
 	// accountservice.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	accountservice.QuantityValidator = accountserviceDescQuantity.Validators[0].(func(int) error)
+	// accountserviceDescOneTimeBilled is the schema descriptor for one_time_billed field.
+	accountserviceDescOneTimeBilled := accountserviceFields[6].Descriptor()
+	// accountservice.DefaultOneTimeBilled holds the default value on creation for the one_time_billed field.
+	accountservice.DefaultOneTimeBilled = accountserviceDescOneTimeBilled.Default.(bool)
 	billrunFields := schema.BillRun{}.Fields()
 	_ = billrunFields
 	// billrunDescBillCharges is the schema descriptor for bill_charges field.
@@ -178,6 +184,12 @@ func init() {
 	catalogpackageDescBulkQuantity := catalogpackageFields[9].Descriptor()
 	// catalogpackage.DefaultBulkQuantity holds the default value on creation for the bulk_quantity field.
 	catalogpackage.DefaultBulkQuantity = catalogpackageDescBulkQuantity.Default.(bool)
+	counterFields := schema.Counter{}.Fields()
+	_ = counterFields
+	// counterDescValue is the schema descriptor for value field.
+	counterDescValue := counterFields[1].Descriptor()
+	// counter.DefaultValue holds the default value on creation for the value field.
+	counter.DefaultValue = counterDescValue.Default.(int64)
 	currencyFields := schema.Currency{}.Fields()
 	_ = currencyFields
 	// currencyDescCode is the schema descriptor for code field.
@@ -284,4 +296,10 @@ func init() {
 	statusDescBuiltin := statusFields[4].Descriptor()
 	// status.DefaultBuiltin holds the default value on creation for the builtin field.
 	status.DefaultBuiltin = statusDescBuiltin.Default.(bool)
+	statuschangeFields := schema.StatusChange{}.Fields()
+	_ = statuschangeFields
+	// statuschangeDescCharged is the schema descriptor for charged field.
+	statuschangeDescCharged := statuschangeFields[5].Descriptor()
+	// statuschange.DefaultCharged holds the default value on creation for the charged field.
+	statuschange.DefaultCharged = statuschangeDescCharged.Default.(bool)
 }

@@ -28,6 +28,8 @@ type Tx struct {
 	CatalogPackage *CatalogPackageClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Counter is the client for interacting with the Counter builders.
+	Counter *CounterClient
 	// Currency is the client for interacting with the Currency builders.
 	Currency *CurrencyClient
 	// Invoice is the client for interacting with the Invoice builders.
@@ -42,6 +44,8 @@ type Tx struct {
 	ServicePrice *ServicePriceClient
 	// Status is the client for interacting with the Status builders.
 	Status *StatusClient
+	// StatusChange is the client for interacting with the StatusChange builders.
+	StatusChange *StatusChangeClient
 	// StatusPrice is the client for interacting with the StatusPrice builders.
 	StatusPrice *StatusPriceClient
 	// TransitionPrice is the client for interacting with the TransitionPrice builders.
@@ -184,6 +188,7 @@ func (tx *Tx) init() {
 	tx.BillRunError = NewBillRunErrorClient(tx.config)
 	tx.CatalogPackage = NewCatalogPackageClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)
+	tx.Counter = NewCounterClient(tx.config)
 	tx.Currency = NewCurrencyClient(tx.config)
 	tx.Invoice = NewInvoiceClient(tx.config)
 	tx.PackageFrequency = NewPackageFrequencyClient(tx.config)
@@ -191,6 +196,7 @@ func (tx *Tx) init() {
 	tx.Service = NewServiceClient(tx.config)
 	tx.ServicePrice = NewServicePriceClient(tx.config)
 	tx.Status = NewStatusClient(tx.config)
+	tx.StatusChange = NewStatusChangeClient(tx.config)
 	tx.StatusPrice = NewStatusPriceClient(tx.config)
 	tx.TransitionPrice = NewTransitionPriceClient(tx.config)
 }

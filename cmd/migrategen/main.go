@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"text/template"
 
 	atlas "ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
@@ -39,28 +40,34 @@ func main() {
 	sql.Register("postgres", pgxDriver())
 
 	ctx := context.Background()
+	// Both dialects' files share one version, so the two directories stay in step.
+	version := atlas.NewVersion()
 	if err := generate(ctx, "internal/store/migrations/sqlite", dialect.SQLite,
-		"sqlite3://file?mode=memory&_pragma=foreign_keys(1)", *name); err != nil {
+		"sqlite3://file?mode=memory&_pragma=foreign_keys(1)", *name, version); err != nil {
 		log.Fatalf("sqlite: %v", err)
 	}
 	if err := resetPostgres(ctx, *pgURL); err != nil {
 		log.Fatalf("postgres: %v", err)
 	}
-	if err := generate(ctx, "internal/store/migrations/postgres", dialect.Postgres, *pgURL, *name); err != nil {
+	if err := generate(ctx, "internal/store/migrations/postgres", dialect.Postgres, *pgURL, *name, version); err != nil {
 		log.Fatalf("postgres: %v", err)
 	}
 }
 
-func generate(ctx context.Context, path, dia, devURL, name string) error {
+func generate(ctx context.Context, path, dia, devURL, name, version string) error {
 	dir, err := atlas.NewLocalDir(path)
 	if err != nil {
 		return err
 	}
+	formatter := atlas.TemplateFormatter{{
+		N: template.Must(template.New("").Parse(version + "{{ with .Name }}_{{ . }}{{ end }}.sql")),
+		C: atlas.DefaultFormatter[0].C,
+	}}
 	return migrate.NamedDiff(ctx, devURL, name,
 		schema.WithDir(dir),
 		schema.WithDialect(dia),
 		schema.WithMigrationMode(schema.ModeReplay),
-		schema.WithFormatter(atlas.DefaultFormatter),
+		schema.WithFormatter(formatter),
 		schema.WithDropColumn(true),
 		schema.WithDropIndex(true),
 	)

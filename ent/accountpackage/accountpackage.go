@@ -42,6 +42,8 @@ const (
 	FieldNextBillDate = "next_bill_date"
 	// FieldBilledThrough holds the string denoting the billed_through field in the database.
 	FieldBilledThrough = "billed_through"
+	// FieldLastPeriodStart holds the string denoting the last_period_start field in the database.
+	FieldLastPeriodStart = "last_period_start"
 	// FieldChargeFullPeriod holds the string denoting the charge_full_period field in the database.
 	FieldChargeFullPeriod = "charge_full_period"
 	// FieldPostpaid holds the string denoting the postpaid field in the database.
@@ -120,6 +122,7 @@ var Columns = []string{
 	FieldNewBillDay,
 	FieldNextBillDate,
 	FieldBilledThrough,
+	FieldLastPeriodStart,
 	FieldChargeFullPeriod,
 	FieldPostpaid,
 }
@@ -240,6 +243,11 @@ func ByNextBillDate(opts ...sql.OrderTermOption) OrderOption {
 // ByBilledThrough orders the results by the billed_through field.
 func ByBilledThrough(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBilledThrough, opts...).ToFunc()
+}
+
+// ByLastPeriodStart orders the results by the last_period_start field.
+func ByLastPeriodStart(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastPeriodStart, opts...).ToFunc()
 }
 
 // ByChargeFullPeriod orders the results by the charge_full_period field.

@@ -114,6 +114,11 @@ func BilledThrough(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldBilledThrough, v))
 }
 
+// LastPeriodStart applies equality check predicate on the "last_period_start" field. It's identical to LastPeriodStartEQ.
+func LastPeriodStart(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldLastPeriodStart, v))
+}
+
 // ChargeFullPeriod applies equality check predicate on the "charge_full_period" field. It's identical to ChargeFullPeriodEQ.
 func ChargeFullPeriod(v bool) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldChargeFullPeriod, v))
@@ -612,6 +617,56 @@ func BilledThroughIsNil() predicate.AccountPackage {
 // BilledThroughNotNil applies the NotNil predicate on the "billed_through" field.
 func BilledThroughNotNil() predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldNotNull(FieldBilledThrough))
+}
+
+// LastPeriodStartEQ applies the EQ predicate on the "last_period_start" field.
+func LastPeriodStartEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartNEQ applies the NEQ predicate on the "last_period_start" field.
+func LastPeriodStartNEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartIn applies the In predicate on the "last_period_start" field.
+func LastPeriodStartIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldLastPeriodStart, vs...))
+}
+
+// LastPeriodStartNotIn applies the NotIn predicate on the "last_period_start" field.
+func LastPeriodStartNotIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldLastPeriodStart, vs...))
+}
+
+// LastPeriodStartGT applies the GT predicate on the "last_period_start" field.
+func LastPeriodStartGT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartGTE applies the GTE predicate on the "last_period_start" field.
+func LastPeriodStartGTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartLT applies the LT predicate on the "last_period_start" field.
+func LastPeriodStartLT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartLTE applies the LTE predicate on the "last_period_start" field.
+func LastPeriodStartLTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldLastPeriodStart, v))
+}
+
+// LastPeriodStartIsNil applies the IsNil predicate on the "last_period_start" field.
+func LastPeriodStartIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldLastPeriodStart))
+}
+
+// LastPeriodStartNotNil applies the NotNil predicate on the "last_period_start" field.
+func LastPeriodStartNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldLastPeriodStart))
 }
 
 // ChargeFullPeriodEQ applies the EQ predicate on the "charge_full_period" field.

@@ -24,6 +24,8 @@ const (
 	FieldEffectiveDate = "effective_date"
 	// FieldEndDate holds the string denoting the end_date field in the database.
 	FieldEndDate = "end_date"
+	// FieldOneTimeBilled holds the string denoting the one_time_billed field in the database.
+	FieldOneTimeBilled = "one_time_billed"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
 	EdgeAccountPackage = "account_package"
 	// EdgeService holds the string denoting the service edge name in mutations.
@@ -34,6 +36,8 @@ const (
 	EdgePriceOverrides = "price_overrides"
 	// EdgeCharges holds the string denoting the charges edge name in mutations.
 	EdgeCharges = "charges"
+	// EdgeStatusChanges holds the string denoting the status_changes edge name in mutations.
+	EdgeStatusChanges = "status_changes"
 	// Table holds the table name of the accountservice in the database.
 	Table = "account_services"
 	// AccountPackageTable is the table that holds the account_package relation/edge.
@@ -71,6 +75,13 @@ const (
 	ChargesInverseTable = "charges"
 	// ChargesColumn is the table column denoting the charges relation/edge.
 	ChargesColumn = "account_service_id"
+	// StatusChangesTable is the table that holds the status_changes relation/edge.
+	StatusChangesTable = "status_changes"
+	// StatusChangesInverseTable is the table name for the StatusChange entity.
+	// It exists in this package in order to avoid circular dependency with the "statuschange" package.
+	StatusChangesInverseTable = "status_changes"
+	// StatusChangesColumn is the table column denoting the status_changes relation/edge.
+	StatusChangesColumn = "account_service_id"
 )
 
 // Columns holds all SQL columns for accountservice fields.
@@ -82,6 +93,7 @@ var Columns = []string{
 	FieldQuantity,
 	FieldEffectiveDate,
 	FieldEndDate,
+	FieldOneTimeBilled,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -97,6 +109,8 @@ func ValidColumn(column string) bool {
 var (
 	// QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	QuantityValidator func(int) error
+	// DefaultOneTimeBilled holds the default value on creation for the "one_time_billed" field.
+	DefaultOneTimeBilled bool
 )
 
 // OrderOption defines the ordering options for the AccountService queries.
@@ -135,6 +149,11 @@ func ByEffectiveDate(opts ...sql.OrderTermOption) OrderOption {
 // ByEndDate orders the results by the end_date field.
 func ByEndDate(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEndDate, opts...).ToFunc()
+}
+
+// ByOneTimeBilled orders the results by the one_time_billed field.
+func ByOneTimeBilled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOneTimeBilled, opts...).ToFunc()
 }
 
 // ByAccountPackageField orders the results by account_package field.
@@ -185,6 +204,20 @@ func ByCharges(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newChargesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByStatusChangesCount orders the results by status_changes count.
+func ByStatusChangesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newStatusChangesStep(), opts...)
+	}
+}
+
+// ByStatusChanges orders the results by status_changes terms.
+func ByStatusChanges(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newStatusChangesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newAccountPackageStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -218,5 +251,12 @@ func newChargesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ChargesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ChargesTable, ChargesColumn),
+	)
+}
+func newStatusChangesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(StatusChangesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, StatusChangesTable, StatusChangesColumn),
 	)
 }

@@ -84,6 +84,11 @@ func EndDate(v calendar.Date) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldEndDate, v))
 }
 
+// OneTimeBilled applies equality check predicate on the "one_time_billed" field. It's identical to OneTimeBilledEQ.
+func OneTimeBilled(v bool) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldOneTimeBilled, v))
+}
+
 // AccountPackageIDEQ applies the EQ predicate on the "account_package_id" field.
 func AccountPackageIDEQ(v int) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldAccountPackageID, v))
@@ -274,6 +279,16 @@ func EndDateNotNil() predicate.AccountService {
 	return predicate.AccountService(sql.FieldNotNull(FieldEndDate))
 }
 
+// OneTimeBilledEQ applies the EQ predicate on the "one_time_billed" field.
+func OneTimeBilledEQ(v bool) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldOneTimeBilled, v))
+}
+
+// OneTimeBilledNEQ applies the NEQ predicate on the "one_time_billed" field.
+func OneTimeBilledNEQ(v bool) predicate.AccountService {
+	return predicate.AccountService(sql.FieldNEQ(FieldOneTimeBilled, v))
+}
+
 // HasAccountPackage applies the HasEdge predicate on the "account_package" edge.
 func HasAccountPackage() predicate.AccountService {
 	return predicate.AccountService(func(s *sql.Selector) {
@@ -381,6 +396,29 @@ func HasCharges() predicate.AccountService {
 func HasChargesWith(preds ...predicate.Charge) predicate.AccountService {
 	return predicate.AccountService(func(s *sql.Selector) {
 		step := newChargesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasStatusChanges applies the HasEdge predicate on the "status_changes" edge.
+func HasStatusChanges() predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, StatusChangesTable, StatusChangesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasStatusChangesWith applies the HasEdge predicate on the "status_changes" edge with a given conditions (other predicates).
+func HasStatusChangesWith(preds ...predicate.StatusChange) predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := newStatusChangesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

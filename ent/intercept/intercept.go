@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
@@ -23,6 +24,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
+	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 )
@@ -272,6 +274,33 @@ func (f TraverseCharge) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChargeQuery", q)
 }
 
+// The CounterFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CounterFunc func(context.Context, *ent.CounterQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CounterFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CounterQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CounterQuery", q)
+}
+
+// The TraverseCounter type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCounter func(context.Context, *ent.CounterQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCounter) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCounter) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CounterQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CounterQuery", q)
+}
+
 // The CurrencyFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CurrencyFunc func(context.Context, *ent.CurrencyQuery) (ent.Value, error)
 
@@ -461,6 +490,33 @@ func (f TraverseStatus) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.StatusQuery", q)
 }
 
+// The StatusChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type StatusChangeFunc func(context.Context, *ent.StatusChangeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f StatusChangeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.StatusChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.StatusChangeQuery", q)
+}
+
+// The TraverseStatusChange type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseStatusChange func(context.Context, *ent.StatusChangeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseStatusChange) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseStatusChange) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StatusChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.StatusChangeQuery", q)
+}
+
 // The StatusPriceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StatusPriceFunc func(context.Context, *ent.StatusPriceQuery) (ent.Value, error)
 
@@ -532,6 +588,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CatalogPackageQuery, predicate.CatalogPackage, catalogpackage.OrderOption]{typ: ent.TypeCatalogPackage, tq: q}, nil
 	case *ent.ChargeQuery:
 		return &query[*ent.ChargeQuery, predicate.Charge, charge.OrderOption]{typ: ent.TypeCharge, tq: q}, nil
+	case *ent.CounterQuery:
+		return &query[*ent.CounterQuery, predicate.Counter, counter.OrderOption]{typ: ent.TypeCounter, tq: q}, nil
 	case *ent.CurrencyQuery:
 		return &query[*ent.CurrencyQuery, predicate.Currency, currency.OrderOption]{typ: ent.TypeCurrency, tq: q}, nil
 	case *ent.InvoiceQuery:
@@ -546,6 +604,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ServicePriceQuery, predicate.ServicePrice, serviceprice.OrderOption]{typ: ent.TypeServicePrice, tq: q}, nil
 	case *ent.StatusQuery:
 		return &query[*ent.StatusQuery, predicate.Status, status.OrderOption]{typ: ent.TypeStatus, tq: q}, nil
+	case *ent.StatusChangeQuery:
+		return &query[*ent.StatusChangeQuery, predicate.StatusChange, statuschange.OrderOption]{typ: ent.TypeStatusChange, tq: q}, nil
 	case *ent.StatusPriceQuery:
 		return &query[*ent.StatusPriceQuery, predicate.StatusPrice, statusprice.OrderOption]{typ: ent.TypeStatusPrice, tq: q}, nil
 	case *ent.TransitionPriceQuery:

@@ -42,6 +42,7 @@ var (
 		{Name: "new_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "next_bill_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "billed_through", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "last_period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "charge_full_period", Type: field.TypeBool},
 		{Name: "postpaid", Type: field.TypeBool},
 		{Name: "account_id", Type: field.TypeInt},
@@ -57,25 +58,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_packages_accounts_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[12]},
+				Columns:    []*schema.Column{AccountPackagesColumns[13]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_package_frequencies_frequency",
-				Columns:    []*schema.Column{AccountPackagesColumns[13]},
+				Columns:    []*schema.Column{AccountPackagesColumns[14]},
 				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_statuses_status",
-				Columns:    []*schema.Column{AccountPackagesColumns[14]},
+				Columns:    []*schema.Column{AccountPackagesColumns[15]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_packages_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[15]},
+				Columns:    []*schema.Column{AccountPackagesColumns[16]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -84,12 +85,12 @@ var (
 			{
 				Name:    "accountpackage_account_id_next_bill_date",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[12], AccountPackagesColumns[8]},
+				Columns: []*schema.Column{AccountPackagesColumns[13], AccountPackagesColumns[8]},
 			},
 			{
 				Name:    "accountpackage_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[15]},
+				Columns: []*schema.Column{AccountPackagesColumns[16]},
 			},
 		},
 	}
@@ -99,6 +100,7 @@ var (
 		{Name: "quantity", Type: field.TypeInt},
 		{Name: "effective_date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "end_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "one_time_billed", Type: field.TypeBool, Default: false},
 		{Name: "account_package_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
 		{Name: "status_id", Type: field.TypeInt},
@@ -111,19 +113,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_services_account_packages_services",
-				Columns:    []*schema.Column{AccountServicesColumns[4]},
+				Columns:    []*schema.Column{AccountServicesColumns[5]},
 				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_services_services_service",
-				Columns:    []*schema.Column{AccountServicesColumns[5]},
+				Columns:    []*schema.Column{AccountServicesColumns[6]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_services_statuses_status",
-				Columns:    []*schema.Column{AccountServicesColumns[6]},
+				Columns:    []*schema.Column{AccountServicesColumns[7]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -259,6 +261,35 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "charge_account_package_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChargesColumns[10]},
+			},
+			{
+				Name:    "charge_invoice_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChargesColumns[13]},
+			},
+			{
+				Name:    "charge_account_service_id_kind_period_start",
+				Unique:  false,
+				Columns: []*schema.Column{ChargesColumns[11], ChargesColumns[1], ChargesColumns[4]},
+			},
+		},
+	}
+	// CountersColumns holds the columns for the "counters" table.
+	CountersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "value", Type: field.TypeInt64, Default: 0},
+	}
+	// CountersTable holds the schema information for the "counters" table.
+	CountersTable = &schema.Table{
+		Name:       "counters",
+		Columns:    CountersColumns,
+		PrimaryKey: []*schema.Column{CountersColumns[0]},
 	}
 	// CurrenciesColumns holds the columns for the "currencies" table.
 	CurrenciesColumns = []*schema.Column{
@@ -308,6 +339,18 @@ var (
 				Columns:    []*schema.Column{InvoicesColumns[8]},
 				RefColumns: []*schema.Column{CurrenciesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "invoice_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{InvoicesColumns[6]},
+			},
+			{
+				Name:    "invoice_bill_run_id",
+				Unique:  false,
+				Columns: []*schema.Column{InvoicesColumns[7]},
 			},
 		},
 	}
@@ -447,6 +490,49 @@ var (
 		Columns:    StatusesColumns,
 		PrimaryKey: []*schema.Column{StatusesColumns[0]},
 	}
+	// StatusChangesColumns holds the columns for the "status_changes" table.
+	StatusChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "changed_on", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "charged", Type: field.TypeBool, Default: false},
+		{Name: "account_service_id", Type: field.TypeInt},
+		{Name: "from_status_id", Type: field.TypeInt},
+		{Name: "to_status_id", Type: field.TypeInt},
+	}
+	// StatusChangesTable holds the schema information for the "status_changes" table.
+	StatusChangesTable = &schema.Table{
+		Name:       "status_changes",
+		Columns:    StatusChangesColumns,
+		PrimaryKey: []*schema.Column{StatusChangesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "status_changes_account_services_status_changes",
+				Columns:    []*schema.Column{StatusChangesColumns[4]},
+				RefColumns: []*schema.Column{AccountServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "status_changes_statuses_from",
+				Columns:    []*schema.Column{StatusChangesColumns[5]},
+				RefColumns: []*schema.Column{StatusesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "status_changes_statuses_to",
+				Columns:    []*schema.Column{StatusChangesColumns[6]},
+				RefColumns: []*schema.Column{StatusesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "statuschange_account_id_charged",
+				Unique:  false,
+				Columns: []*schema.Column{StatusChangesColumns[1], StatusChangesColumns[3]},
+			},
+		},
+	}
 	// StatusPricesColumns holds the columns for the "status_prices" table.
 	StatusPricesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -568,6 +654,7 @@ var (
 		BillRunErrorsTable,
 		PackagesTable,
 		ChargesTable,
+		CountersTable,
 		CurrenciesTable,
 		InvoicesTable,
 		PackageFrequenciesTable,
@@ -575,6 +662,7 @@ var (
 		ServicesTable,
 		ServicePricesTable,
 		StatusesTable,
+		StatusChangesTable,
 		StatusPricesTable,
 		TransitionPricesTable,
 		CatalogPackageCurrenciesTable,
@@ -619,6 +707,9 @@ func init() {
 	ChargesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
 	}
+	CountersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
 	CurrenciesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}
@@ -649,6 +740,12 @@ func init() {
 	StatusesTable.Annotation = &entsql.Annotation{
 		Table:          "statuses",
 		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	StatusChangesTable.ForeignKeys[0].RefTable = AccountServicesTable
+	StatusChangesTable.ForeignKeys[1].RefTable = StatusesTable
+	StatusChangesTable.ForeignKeys[2].RefTable = StatusesTable
+	StatusChangesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
 	}
 	StatusPricesTable.ForeignKeys[0].RefTable = AccountServicesTable
 	StatusPricesTable.ForeignKeys[1].RefTable = ServicePricesTable

@@ -27,6 +27,9 @@ type CatalogPackage func(*sql.Selector)
 // Charge is the predicate function for charge builders.
 type Charge func(*sql.Selector)
 
+// Counter is the predicate function for counter builders.
+type Counter func(*sql.Selector)
+
 // Currency is the predicate function for currency builders.
 type Currency func(*sql.Selector)
 
@@ -47,6 +50,9 @@ type ServicePrice func(*sql.Selector)
 
 // Status is the predicate function for status builders.
 type Status func(*sql.Selector)
+
+// StatusChange is the predicate function for statuschange builders.
+type StatusChange func(*sql.Selector)
 
 // StatusPrice is the predicate function for statusprice builders.
 type StatusPrice func(*sql.Selector)

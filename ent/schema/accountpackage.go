@@ -32,6 +32,9 @@ func (AccountPackage) Fields() []ent.Field {
 		field.Int("new_bill_day").Min(1).Max(31).Optional().Nillable(),
 		field.Other("next_bill_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		field.Other("billed_through", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		// last_period_start is where the latest billed period began: a cancellation may
+		// not reach before it, and its credit is worked out on that period.
+		field.Other("last_period_start", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Annotations(entgql.Skip()),
 		field.Bool("charge_full_period"),
 		field.Bool("postpaid"),
 	}

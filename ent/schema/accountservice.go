@@ -22,6 +22,8 @@ func (AccountService) Fields() []ent.Field {
 		field.Int("quantity").Min(0),
 		field.Other("effective_date", calendar.Date{}).SchemaType(dateColumn),
 		field.Other("end_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
+		// one_time_billed records that the service's one-time charge was made.
+		field.Bool("one_time_billed").Default(false).Annotations(entgql.Skip()),
 	}
 }
 
@@ -33,6 +35,7 @@ func (AccountService) Edges() []ent.Edge {
 		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
 		edge.To("price_overrides", StatusPrice.Type),
 		edge.To("charges", Charge.Type).Annotations(entgql.Skip()),
+		edge.To("status_changes", StatusChange.Type).Annotations(entgql.Skip()),
 	}
 }
 

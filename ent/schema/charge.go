@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
@@ -42,6 +43,15 @@ func (Charge) Edges() []ent.Edge {
 		edge.From("account_service", AccountService.Type).Ref("charges").Field("account_service_id").Unique(),
 		edge.To("service", Service.Type).Field("service_id").Unique().Immutable(),
 		edge.From("invoice", Invoice.Type).Ref("lines").Field("invoice_id").Unique(),
+	}
+}
+
+// Indexes of the Charge.
+func (Charge) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("account_package_id"),
+		index.Fields("invoice_id"),
+		index.Fields("account_service_id", "kind", "period_start"),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
@@ -36,6 +37,11 @@ func (Invoice) Edges() []ent.Edge {
 		edge.From("bill_run", BillRun.Type).Ref("invoices").Field("bill_run_id").Unique().Immutable(),
 		edge.To("lines", Charge.Type),
 	}
+}
+
+// Indexes of the Invoice.
+func (Invoice) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("account_id"), index.Fields("bill_run_id")}
 }
 
 // Annotations of the Invoice.

@@ -8,10 +8,11 @@ package calendar
 import (
 	"database/sql/driver"
 	"fmt"
-	"github.com/billd/billd/internal/fault"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/billd/billd/internal/fault"
 )
 
 // Date is a calendar date. The zero value is not a valid date; use IsZero to test it.
@@ -88,7 +89,9 @@ func Days(a, b Date) int {
 	if !b.After(a) {
 		return 0
 	}
-	return int(b.t.Sub(a.t).Hours() / 24)
+	// Whole seconds, not b.Sub(a): a time.Duration saturates after about 292 years, and
+	// both dates are midnight UTC, so the difference is an exact multiple of a day.
+	return int((b.t.Unix() - a.t.Unix()) / (24 * 60 * 60))
 }
 
 // DaysInMonth returns the number of days in the given month.

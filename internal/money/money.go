@@ -10,12 +10,13 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
-	"github.com/billd/billd/internal/fault"
 	"io"
 	"regexp"
 	"strconv"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/billd/billd/internal/fault"
 )
 
 // Decimal is an exact decimal number. The zero value is 0.
@@ -201,8 +202,12 @@ func (x *Decimal) UnmarshalGQL(v any) error {
 // MarshalJSON writes the decimal as a JSON string.
 func (x Decimal) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(x.String())), nil }
 
-// UnmarshalJSON reads a decimal from a JSON string.
+// UnmarshalJSON reads a decimal from a JSON string. A JSON null leaves x unchanged, as
+// encoding/json expects of an Unmarshaler.
 func (x *Decimal) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	s, err := strconv.Unquote(string(b))
 	if err != nil {
 		return fmt.Errorf("money: a decimal must be a JSON string: %w", err)

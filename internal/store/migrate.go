@@ -97,6 +97,9 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) ([]string, error) {
 		return nil, fmt.Errorf("creating the migrations table: %w", err)
 	}
 
+	if err := refuseUnknown(ctx, conn, migs); err != nil {
+		return nil, err
+	}
 	var applied []string
 	for _, m := range migs {
 		done, err := db.applyOne(ctx, conn, m)
@@ -127,7 +130,7 @@ func (db *DB) applyOne(ctx context.Context, conn *sql.Conn, m Migration) (bool, 
 	switch err := tx.QueryRowContext(ctx, q, m.Version).Scan(&sum); {
 	case err == nil:
 		if sum != m.Checksum {
-			return false, fmt.Errorf("already applied, but the file has changed since (checksum %s, recorded %s): add a new migration instead of editing an applied one", m.Checksum[:12], sum[:12])
+			return false, fmt.Errorf("already applied, but the file has changed since (checksum %s, recorded %s): add a new migration instead of editing an applied one", abbrev(m.Checksum), abbrev(sum))
 		}
 		return false, nil
 	case err != sql.ErrNoRows:
@@ -146,9 +149,42 @@ func (db *DB) applyOne(ctx context.Context, conn *sql.Conn, m Migration) (bool, 
 	return true, tx.Commit()
 }
 
+// abbrev shortens a checksum for a message; a recorded one may be any length.
+func abbrev(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
 func (db *DB) placeholder(n int) string {
 	if db.Dialect == dialect.Postgres {
 		return fmt.Sprintf("$%d", n)
 	}
 	return "?"
+}
+
+// refuseUnknown fails when the database records a migration this binary does not
+// have: an older billd started against a database a newer one migrated would
+// otherwise run on a schema it does not know.
+func refuseUnknown(ctx context.Context, conn *sql.Conn, migs []Migration) error {
+	known := make(map[string]bool, len(migs))
+	for _, m := range migs {
+		known[m.Version] = true
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT version, name FROM billd_schema_migrations")
+	if err != nil {
+		return fmt.Errorf("reading applied migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var version, name string
+		if err := rows.Scan(&version, &name); err != nil {
+			return err
+		}
+		if !known[version] {
+			return fmt.Errorf("the database has migration %s applied, which this billd does not know: it was migrated by a newer billd; run that version", name)
+		}
+	}
+	return rows.Err()
 }

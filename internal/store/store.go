@@ -111,16 +111,46 @@ func sqliteDSN(path string) string {
 	return "file:" + p + "?" + vals.Encode()
 }
 
-// redact hides a password in a URL for messages and logs.
+// redact hides a password in a URL for messages and logs: the userinfo password and a
+// password query parameter (both are valid in a PostgreSQL URL). A URL that does not
+// parse is still redacted: everything between the user's colon and the last '@'.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil {
+		return redactUnparsed(raw)
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// redactUnparsed hides what may be a password in a URL that url.Parse refused; it errs
+// on the side of hiding too much.
+func redactUnparsed(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if colon := strings.IndexByte(rest[:at], ':'); colon >= 0 {
+			rest = rest[:colon] + ":xxxxx" + rest[at:]
+		}
+	}
+	if i := strings.Index(strings.ToLower(rest), "password="); i >= 0 {
+		end := strings.IndexByte(rest[i:], '&')
+		if end < 0 {
+			end = len(rest) - i
+		}
+		rest = rest[:i] + "password=xxxxx" + rest[i+end:]
+	}
+	return scheme + "://" + rest
 }
 
 // Redact returns rawURL with any password hidden, for logs.

@@ -1,0 +1,432 @@
+// Package rating is billd's billing engine: a pure function from the state of one
+// account-package and a bill run's range to the charge lines to write and the
+// package's new billing position. It touches no database, no clock and no GraphQL;
+// every rule of billing-rules.md section 4 lives here. See README.md.
+package rating
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
+)
+
+// Kind is the kind of a charge line.
+type Kind string
+
+// The line kinds.
+const (
+	Recurring  Kind = "RECURRING"
+	OneTime    Kind = "ONE_TIME"
+	Transition Kind = "TRANSITION"
+	Credit     Kind = "CREDIT"
+)
+
+// CancelOption says how the final period of a canceled package is billed.
+type CancelOption string
+
+// The cancellation billing options.
+const (
+	Prorated   CancelOption = "PRORATED"
+	FullPeriod CancelOption = "FULL_PERIOD"
+	NoCharge   CancelOption = "NONE"
+)
+
+// Canceled is the status code a canceled package and its services get.
+const Canceled = "CANCELED"
+
+// StatusPair is a from→to status change.
+type StatusPair struct{ From, To string }
+
+// Service is one account-service as billing sees it: its instances, its status, and
+// its prices with overrides already applied.
+type Service struct {
+	ID        int // account-service id
+	ServiceID int
+	Name      string
+	Status    string
+	Quantity  int
+	// Effective is the first day the service is billed from; a period that starts
+	// before it is not charged for this service (services added later start with the
+	// next period).
+	Effective calendar.Date
+	// Recurring maps a status code to the recurring price per period; a status with
+	// no price costs nothing.
+	Recurring     map[string]money.Decimal
+	OneTime       *money.Decimal
+	OneTimeBilled bool
+	Transitions   map[StatusPair]money.Decimal
+	// Charged holds what was charged (RECURRING, net of credits) per period start,
+	// for the periods a cancellation may credit; keyed by the period start.
+	Charged map[calendar.Date]ChargedPeriod
+}
+
+// ChargedPeriod is what one service was charged for one period.
+type ChargedPeriod struct {
+	Amount     money.Decimal // the sum of its lines
+	UnitAmount money.Decimal // the unit price of its recurring line
+	Quantity   int           // the quantity of its recurring line
+}
+
+// StatusChange is a status change of an account-service not yet charged.
+type StatusChange struct {
+	ID               int
+	AccountServiceID int
+	From, To         string
+	On               calendar.Date
+}
+
+// Package is the billing state of one account-package.
+type Package struct {
+	ID               int
+	Effective        calendar.Date
+	Cadence          Cadence
+	BillDay          int  // the effective bill day (own or the account's)
+	NewBillDay       *int // takes effect after the current billed period
+	Postpaid         bool
+	ChargeFullPeriod bool
+	OneTimeBilling   bool
+	Bulk             int
+	Status           string
+	Billable         bool // whether Status makes recurring charges
+	NextBillDate     *calendar.Date
+	BilledThrough    *calendar.Date
+	LastPeriodStart  *calendar.Date // start of the latest billed period
+	CancelOn         *calendar.Date // first day out of service
+	CancelOption     CancelOption
+	Services         []Service
+	Changes          []StatusChange
+}
+
+// Range is a bill run's range, both ends inclusive as on the API.
+type Range struct{ Start, End calendar.Date }
+
+// Line is one charge line to write.
+type Line struct {
+	Kind             Kind
+	AccountServiceID int
+	ServiceID        int
+	Description      string
+	PeriodStart      calendar.Date
+	PeriodEnd        calendar.Date // inclusive
+	Quantity         int
+	UnitAmount       money.Decimal
+	Amount           money.Decimal
+	// Guard names what the line charges; the database keeps it unique, so the same
+	// thing can never be charged twice whatever races happen around this function.
+	Guard string
+}
+
+// Result is what billing one package produced.
+type Result struct {
+	Lines []Line
+	// The package's new billing position.
+	NextBillDate    *calendar.Date
+	BilledThrough   *calendar.Date
+	LastPeriodStart *calendar.Date
+	BillDay         int  // the bill day now in force
+	BillDayChanged  bool // a pending new bill day took effect
+	Canceled        bool // the package and its services became CANCELED
+	// OneTimeBilled lists the account-services whose one-time charge was made.
+	OneTimeBilled []int
+	// ChangesCharged lists the status changes handled (charged or free).
+	ChangesCharged []int
+	// Moved reports whether anything changed at all.
+	Moved bool
+}
+
+// Guard builds the guard of a line.
+func Guard(kind Kind, accountServiceID int, key string) string {
+	return fmt.Sprintf("%s:%d:%s", kind, accountServiceID, key)
+}
+
+// Rate bills one account-package over a range, in the currency precision prec. It
+// is deterministic: the same state and range always give the same lines.
+func Rate(p Package, r Range, prec int32) (Result, error) {
+	if err := p.Cadence.Validate(); err != nil {
+		return Result{}, fmt.Errorf("account-package %d: %w", p.ID, err)
+	}
+	if p.Bulk < 1 {
+		p.Bulk = 1
+	}
+	e := &engine{p: p, prec: prec, res: Result{
+		NextBillDate: p.NextBillDate, BilledThrough: p.BilledThrough,
+		LastPeriodStart: p.LastPeriodStart, BillDay: p.BillDay,
+	}}
+	e.transitions()
+	if p.NextBillDate != nil && p.Status != Canceled {
+		e.bill(r)
+	}
+	e.res.Moved = len(e.res.Lines) > 0 || e.res.Canceled || e.res.BillDayChanged ||
+		len(e.res.ChangesCharged) > 0 || !sameDate(e.res.NextBillDate, p.NextBillDate)
+	return e.res, nil
+}
+
+type engine struct {
+	p    Package
+	prec int32
+	res  Result
+}
+
+// transitions charges the pending status changes, whether or not the package is due
+// (rules 4.5).
+func (e *engine) transitions() {
+	byID := map[int]*Service{}
+	for i := range e.p.Services {
+		byID[e.p.Services[i].ID] = &e.p.Services[i]
+	}
+	changes := append([]StatusChange(nil), e.p.Changes...)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].ID < changes[j].ID })
+	for _, ch := range changes {
+		e.res.ChangesCharged = append(e.res.ChangesCharged, ch.ID)
+		s := byID[ch.AccountServiceID]
+		if s == nil {
+			continue
+		}
+		e.transitionLine(s, StatusPair{ch.From, ch.To}, ch.On, fmt.Sprintf("%d", ch.ID))
+	}
+}
+
+func (e *engine) transitionLine(s *Service, pair StatusPair, on calendar.Date, key string) {
+	price, ok := s.Transitions[pair]
+	if !ok {
+		return
+	}
+	qty := e.p.Bulk * s.Quantity
+	amount := money.Round(price.MulInt(int64(qty)), e.prec)
+	if amount.IsZero() {
+		return
+	}
+	e.res.Lines = append(e.res.Lines, Line{
+		Kind: Transition, AccountServiceID: s.ID, ServiceID: s.ServiceID,
+		Description: fmt.Sprintf("%s: %s to %s", s.Name, pair.From, pair.To),
+		PeriodStart: on, PeriodEnd: on, Quantity: qty, UnitAmount: price, Amount: amount,
+		Guard: Guard(Transition, s.ID, key),
+	})
+}
+
+// bill moves the package through every period due in the range, carrying out a
+// cancellation whose date the range reaches.
+func (e *engine) bill(r Range) {
+	p := &e.p
+	cancelNow := p.CancelOn != nil && !p.CancelOn.After(r.End)
+	for guard := 0; guard < 100000; guard++ {
+		nbd := *e.res.NextBillDate
+		if p.Postpaid {
+			start := p.Effective
+			if e.res.BilledThrough != nil {
+				start = e.res.BilledThrough.AddDays(1)
+			}
+			per := PeriodFrom(p.Cadence, e.res.BillDay, start)
+			per.End = nbd // the period accumulating since the last billing
+			if cancelNow && p.CancelOn.Before(nbd) {
+				e.finalNotBilled(per)
+				return
+			}
+			if nbd.After(r.End) {
+				return
+			}
+			e.charge(per)
+			bt := nbd.AddDays(-1)
+			e.res.BilledThrough, e.res.LastPeriodStart = &bt, &per.Start
+			if p.OneTimeBilling {
+				e.cancel()
+				return
+			}
+			e.applyNewBillDay()
+			next := PeriodFrom(p.Cadence, e.res.BillDay, nbd).End
+			e.res.NextBillDate = &next
+			continue
+		}
+		// In advance.
+		if cancelNow && p.CancelOn.Before(nbd) && e.res.LastPeriodStart != nil {
+			last := PeriodFrom(p.Cadence, e.res.BillDay, *e.res.LastPeriodStart)
+			last.End = nbd
+			e.finalBilled(last)
+			return
+		}
+		if nbd.After(r.End) {
+			return
+		}
+		e.applyNewBillDay()
+		per := PeriodFrom(p.Cadence, e.res.BillDay, nbd)
+		if cancelNow && p.CancelOn.Before(per.End) {
+			e.finalNotBilled(per)
+			return
+		}
+		e.charge(per)
+		end, bt := per.End, per.End.AddDays(-1)
+		e.res.NextBillDate, e.res.BilledThrough, e.res.LastPeriodStart = &end, &bt, &per.Start
+		if p.OneTimeBilling {
+			e.cancel()
+			return
+		}
+	}
+}
+
+// applyNewBillDay switches to a pending new bill day; the next period then runs from
+// the next bill date to the first anchor of the new day (the alignment period,
+// rules 4.6), which PeriodFrom prices as a partial period.
+func (e *engine) applyNewBillDay() {
+	if e.p.NewBillDay != nil && !e.res.BillDayChanged {
+		e.res.BillDay = *e.p.NewBillDay
+		e.res.BillDayChanged = true
+	}
+}
+
+// charge bills one period in full: each service's recurring price for its status
+// (prorated if the period is partial and the package does not charge full periods),
+// and the one-time charges not made yet.
+func (e *engine) charge(per Period) {
+	e.oneTimes(per)
+	if !e.p.Billable {
+		return
+	}
+	for i := range e.p.Services {
+		s := &e.p.Services[i]
+		if per.Start.Before(s.Effective) {
+			continue
+		}
+		e.recurringLine(s, per, per.End, e.p.ChargeFullPeriod || !per.Partial())
+	}
+}
+
+// recurringLine charges s for [per.Start, end): in full when full is set, else
+// prorated against the full period.
+func (e *engine) recurringLine(s *Service, per Period, end calendar.Date, full bool) {
+	price, ok := s.Recurring[s.Status]
+	if !ok {
+		return
+	}
+	qty := e.p.Bulk * s.Quantity
+	total := price.MulInt(int64(qty))
+	var amount money.Decimal
+	if full {
+		amount = money.Round(total, e.prec)
+	} else {
+		amount = money.Prorate(total, int64(calendar.Days(per.Start, end)), int64(per.FullDays()), e.prec)
+	}
+	if amount.IsZero() {
+		return
+	}
+	e.res.Lines = append(e.res.Lines, Line{
+		Kind: Recurring, AccountServiceID: s.ID, ServiceID: s.ServiceID,
+		Description: s.Name, PeriodStart: per.Start, PeriodEnd: end.AddDays(-1),
+		Quantity: qty, UnitAmount: price, Amount: amount,
+		Guard: Guard(Recurring, s.ID, per.Start.String()),
+	})
+}
+
+// oneTimes makes the one-time charges of services that have not had theirs; the line
+// shows the period billed with it.
+func (e *engine) oneTimes(per Period) {
+	for i := range e.p.Services {
+		s := &e.p.Services[i]
+		if s.OneTime == nil || s.OneTimeBilled {
+			continue
+		}
+		s.OneTimeBilled = true
+		e.res.OneTimeBilled = append(e.res.OneTimeBilled, s.ID)
+		qty := e.p.Bulk * s.Quantity
+		amount := money.Round(s.OneTime.MulInt(int64(qty)), e.prec)
+		if amount.IsZero() {
+			continue
+		}
+		e.res.Lines = append(e.res.Lines, Line{
+			Kind: OneTime, AccountServiceID: s.ID, ServiceID: s.ServiceID,
+			Description: s.Name + " (one-time)", PeriodStart: per.Start, PeriodEnd: per.End.AddDays(-1),
+			Quantity: qty, UnitAmount: *s.OneTime, Amount: amount,
+			Guard: Guard(OneTime, s.ID, "once"),
+		})
+	}
+}
+
+// finalNotBilled carries out a cancellation whose final period [a, b) has not been
+// billed: PRORATED charges its days in service [a, C), FULL_PERIOD bills it as usual,
+// NONE charges nothing; nothing at all when C = a (rules 4.4).
+func (e *engine) finalNotBilled(per Period) {
+	c := *e.p.CancelOn
+	if c.After(per.Start) {
+		e.oneTimes(per)
+		if e.p.Billable {
+			for i := range e.p.Services {
+				s := &e.p.Services[i]
+				if per.Start.Before(s.Effective) {
+					continue
+				}
+				switch {
+				case e.p.CancelOption == NoCharge:
+				case e.p.CancelOption == FullPeriod || e.p.ChargeFullPeriod:
+					e.recurringLine(s, per, per.End, e.p.ChargeFullPeriod || !per.Partial())
+				default: // PRORATED: only the days in service, priced against the full period
+					e.recurringLine(s, per, c, false)
+				}
+			}
+		}
+		end := c.AddDays(-1)
+		e.res.BilledThrough, e.res.LastPeriodStart = &end, &per.Start
+	}
+	e.cancel()
+}
+
+// finalBilled carries out a cancellation whose final period [a, b) was billed in
+// advance: PRORATED credits what was charged beyond the rounded cost of its days in
+// service, NONE credits all of it, FULL_PERIOD nothing; chargeFullPeriod packages are
+// never credited (rules 4.4).
+func (e *engine) finalBilled(per Period) {
+	c := *e.p.CancelOn
+	if !e.p.ChargeFullPeriod && e.p.CancelOption != FullPeriod {
+		for i := range e.p.Services {
+			s := &e.p.Services[i]
+			charged, ok := s.Charged[per.Start]
+			if !ok || charged.Amount.IsZero() {
+				continue
+			}
+			keep := money.Zero
+			if e.p.CancelOption == Prorated && c.After(per.Start) {
+				total := charged.UnitAmount.MulInt(int64(charged.Quantity))
+				keep = money.Prorate(total, int64(calendar.Days(per.Start, c)), int64(per.FullDays()), e.prec)
+			}
+			credit := keep.Sub(charged.Amount)
+			if !credit.IsNegative() {
+				continue
+			}
+			e.res.Lines = append(e.res.Lines, Line{
+				Kind: Credit, AccountServiceID: s.ID, ServiceID: s.ServiceID,
+				Description: s.Name + " (credit after cancellation)",
+				PeriodStart: c, PeriodEnd: per.End.AddDays(-1),
+				Quantity: charged.Quantity, UnitAmount: charged.UnitAmount, Amount: credit,
+				Guard: Guard(Credit, s.ID, per.Start.String()),
+			})
+		}
+	}
+	e.cancel()
+}
+
+// cancel makes the package and its services CANCELED and charges the transition
+// prices of that change.
+func (e *engine) cancel() {
+	e.res.Canceled = true
+	e.res.NextBillDate = nil
+	on := e.p.Effective
+	if e.p.CancelOn != nil {
+		on = *e.p.CancelOn
+	} else if e.res.BilledThrough != nil {
+		on = e.res.BilledThrough.AddDays(1)
+	}
+	for i := range e.p.Services {
+		s := &e.p.Services[i]
+		if s.Status == Canceled {
+			continue
+		}
+		e.transitionLine(s, StatusPair{s.Status, Canceled}, on, "cancel")
+	}
+}
+
+func sameDate(a, b *calendar.Date) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
