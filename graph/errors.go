@@ -41,6 +41,16 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if code, _ := gqlErr.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {
 			// The document or its variables do not fit the schema: the client's input.
 			gqlErr.Extensions = map[string]any{"code": string(fault.Invalid), "reason": code}
+			// A variable that does not fit its type: its path is variable.<name>...
+			if len(gqlErr.Path) > 1 {
+				if first, ok := gqlErr.Path[0].(ast.PathName); ok && first == "variable" {
+					field := joinPath(gqlErr.Path[1:])
+					gqlErr.Extensions["field"] = field
+					if !strings.Contains(gqlErr.Message, field) {
+						gqlErr.Message = field + ": " + gqlErr.Message
+					}
+				}
+			}
 			return gqlErr
 		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -71,6 +81,20 @@ func inputPath(p ast.Path) string {
 			if i == 0 && len(p) > 1 && isOperationField(p) {
 				continue
 			}
+			parts = append(parts, string(v))
+		case ast.PathIndex:
+			parts = append(parts, int(v))
+		}
+	}
+	return fault.Path(parts...)
+}
+
+// joinPath renders a path as "in.prices[0].amount".
+func joinPath(p ast.Path) string {
+	parts := make([]any, 0, len(p))
+	for _, el := range p {
+		switch v := el.(type) {
+		case ast.PathName:
 			parts = append(parts, string(v))
 		case ast.PathIndex:
 			parts = append(parts, int(v))

@@ -361,6 +361,8 @@ type MutationResolver interface {
 	UpdateAccount(ctx context.Context, id int, input account.UpdateAccountInput) (*ent.Account, error)
 }
 type PackageResolver interface {
+	Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error)
+
 	InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error)
 }
 type QueryResolver interface {
@@ -6725,7 +6727,7 @@ func (ec *executionContext) _Package_services(ctx context.Context, field graphql
 			return ec.fieldContext_Package_services(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Services(ctx)
+			return ec.Resolvers.Package().Services(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PackageService) graphql.Marshaler {
@@ -6740,7 +6742,7 @@ func (ec *executionContext) fieldContext_Package_services(_ context.Context, fie
 		Object:     "Package",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PackageService(ctx, field)
 		},

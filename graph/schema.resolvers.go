@@ -120,6 +120,17 @@ func (r *mutationResolver) UpdateAccount(ctx context.Context, id int, input acco
 	return r.Accounts.Update(ctx, id, input)
 }
 
+// Services is the resolver for the services field.
+func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error) {
+	svcs, err := obj.Services(ctx) // eager-loaded when the query collected it
+	if err != nil {
+		return nil, err
+	}
+	out := append([]*ent.PackageService(nil), svcs...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Position < out[j].Position })
+	return out, nil
+}
+
 // InUse is the resolver for the inUse field.
 func (r *packageResolver) InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error) {
 	return r.Catalog.InUse(ctx, obj.ID)
@@ -156,7 +167,7 @@ func (r *queryResolver) Statuses(ctx context.Context) ([]*ent.Status, error) {
 
 // Services is the resolver for the services field.
 func (r *queryResolver) Services(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ServiceConnection, error) {
-	first, last, err := pageSize(first, last)
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +176,7 @@ func (r *queryResolver) Services(ctx context.Context, first *int, after *entgql.
 
 // Packages is the resolver for the packages field.
 func (r *queryResolver) Packages(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PackageConnection, error) {
-	first, last, err := pageSize(first, last)
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +185,7 @@ func (r *queryResolver) Packages(ctx context.Context, first *int, after *entgql.
 
 // Accounts is the resolver for the accounts field.
 func (r *queryResolver) Accounts(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AccountConnection, error) {
-	first, last, err := pageSize(first, last)
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +194,7 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *entgql.
 
 // Invoices is the resolver for the invoices field.
 func (r *queryResolver) Invoices(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.InvoiceConnection, error) {
-	first, last, err := pageSize(first, last)
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +203,7 @@ func (r *queryResolver) Invoices(ctx context.Context, first *int, after *entgql.
 
 // BillRuns is the resolver for the billRuns field.
 func (r *queryResolver) BillRuns(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.BillRunConnection, error) {
-	first, last, err := pageSize(first, last)
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}

@@ -39,4 +39,3 @@ func UnmarshalID(v any) (int, error) {
 	}
 	return int(id), nil
 }
-

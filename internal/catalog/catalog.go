@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/catalogpackage"
@@ -106,6 +108,10 @@ func (s *Service) CreateCurrency(ctx context.Context, in CreateCurrencyInput) (*
 		}
 		var err error
 		out, err = c.Currency.Create().SetCode(in.Code).SetName(in.Name).SetPrecision(in.Precision).Save(ctx)
+		if ent.IsConstraintError(err) {
+			// Created concurrently since the check above: the same refusal.
+			return fault.Conflictf("input.code", "currency %s already exists", in.Code)
+		}
 		return store.Translate(err, "currency "+in.Code)
 	})
 	if err != nil {
@@ -131,6 +137,10 @@ func (s *Service) CreateStatus(ctx context.Context, in CreateStatusInput) (*ent.
 		var err error
 		out, err = c.Status.Create().SetCode(in.Code).SetName(in.Name).
 			SetBillable(in.Billable).SetReadOnly(in.ReadOnly).Save(ctx)
+		if ent.IsConstraintError(err) {
+			// Created concurrently since the check above: the same refusal.
+			return fault.Conflictf("input.code", "status %s already exists", in.Code)
+		}
 		return store.Translate(err, "status "+in.Code)
 	})
 	if err != nil {
@@ -239,6 +249,9 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 		if !ok {
 			return fault.Invalidf("input.defaultStatus", "unknown status code %q", defStatus)
 		}
+		if st.ReadOnly {
+			return fault.Invalidf("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", defStatus)
+		}
 		var curIDs []int
 		pkgCur := map[string]*ent.Currency{}
 		for i, code := range in.Currencies {
@@ -280,7 +293,11 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 			SetBulkQuantity(isTrue(in.BulkQuantity)).
 			AddCurrencyIDs(curIDs...).
 			Save(ctx)
-		if err != nil {
+		if ent.IsConstraintError(err) {
+			// The name's key is the package's one unique column: another package took
+			// the name since checkNameFree.
+			return nameTaken(in.Name)
+		} else if err != nil {
 			return store.Translate(err, "package "+in.Name)
 		}
 		for i, ps := range in.Services {
@@ -323,7 +340,34 @@ func (s *Service) checkNameFree(ctx context.Context, c *ent.Client, name string,
 		return err
 	}
 	if taken {
-		return fault.Conflictf("input.name", "a package named %q already exists (names are unique in any letter case)", name)
+		return nameTaken(name)
+	}
+	return nil
+}
+
+// nameTaken is the refusal of a package name another package has.
+func nameTaken(name string) error {
+	return fault.Conflictf("input.name", "a package named %q already exists (names are unique in any letter case)", name)
+}
+
+// lockPackage takes the package's row lock until the transaction ends, so that the
+// changes of one package run one after the other and a check made after the lock (no
+// optional service, no frequency of that name, not in use) still holds at commit.
+// PostgreSQL runs at READ COMMITTED, where two transactions would otherwise both pass
+// their checks; SQLite's immediate transactions are serialized already. It writes
+// nothing: the row is updated to its own values. NOT_FOUND on field if the package
+// does not exist.
+func lockPackage(ctx context.Context, c *ent.Client, id int, field string) error {
+	n, err := c.CatalogPackage.Update().Where(catalogpackage.ID(id)).
+		Modify(func(u *entsql.UpdateBuilder) {
+			u.Set(catalogpackage.FieldName, entsql.ExprFunc(func(b *entsql.Builder) { b.Ident(catalogpackage.FieldName) }))
+		}).
+		Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.NotFoundf(field, "package %d not found", id)
 	}
 	return nil
 }
@@ -348,7 +392,9 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 	freq, err := c.PackageFrequency.Create().
 		SetPackageID(pkgID).SetName(in.Name).SetInterval(in.Interval).SetIntervalCount(in.count()).
 		Save(ctx)
-	if err != nil {
+	if ent.IsConstraintError(err) {
+		return nil, fault.Conflictf(path+".name", "the package already has a frequency named %q", in.Name)
+	} else if err != nil {
 		return nil, store.Translate(err, "frequency "+in.Name)
 	}
 	type key struct {
@@ -440,6 +486,9 @@ func (s *Service) AddPackageFrequency(ctx context.Context, packageID int, in Pac
 	var out *ent.PackageFrequency
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
+		if err := lockPackage(ctx, c, packageID, "packageId"); err != nil {
+			return err
+		}
 		pkg, err := c.CatalogPackage.Query().Where(catalogpackage.ID(packageID)).
 			WithCurrencies().WithServices(func(q *ent.PackageServiceQuery) { q.WithService() }).Only(ctx)
 		if err != nil {
@@ -477,6 +526,9 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 	var out *ent.PackageService
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
+		if err := lockPackage(ctx, c, packageID, "packageId"); err != nil {
+			return err
+		}
 		pkg, err := c.CatalogPackage.Get(ctx, packageID)
 		if err != nil {
 			return notFound(err, "packageId", "package", packageID)
@@ -503,6 +555,9 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 			SetPackageID(packageID).SetServiceID(in.ServiceID).
 			SetMinInstances(minI).SetDefaultInstances(defI).SetNillableMaxInstances(maxI).
 			SetOptional(optional).SetPosition(n).Save(ctx)
+		if ent.IsConstraintError(err) {
+			return fault.Conflictf("input.serviceId", "service %d is already in package %q", in.ServiceID, pkg.Name)
+		}
 		return store.Translate(err, "package service")
 	})
 	if err != nil {
@@ -525,6 +580,9 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 	var out *ent.CatalogPackage
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
+		if err := lockPackage(ctx, c, id, "id"); err != nil {
+			return err
+		}
 		pkg, err := c.CatalogPackage.Get(ctx, id)
 		if err != nil {
 			return notFound(err, "id", "package", id)
@@ -548,7 +606,11 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 			expiry = in.ExpiryDate
 			upd.SetExpiryDate(*in.ExpiryDate)
 		}
-		if err := checkDates(start, expiry); err != nil {
+		dateField := "input.expiryDate"
+		if in.ExpiryDate == nil {
+			dateField = "input.startDate"
+		}
+		if err := checkDates(start, expiry, dateField); err != nil {
 			return err
 		}
 		if in.DefaultStatus != nil {
@@ -557,6 +619,9 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 				return fault.Invalidf("input.defaultStatus", "unknown status code %q", *in.DefaultStatus)
 			} else if err != nil {
 				return err
+			}
+			if st.ReadOnly {
+				return fault.Invalidf("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", *in.DefaultStatus)
 			}
 			upd.SetDefaultStatusID(st.ID)
 		}
@@ -593,6 +658,10 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 			upd.SetBulkQuantity(*in.BulkQuantity)
 		}
 		out, err = upd.Save(ctx)
+		if ent.IsConstraintError(err) && in.Name != nil {
+			// Another package took the name since checkNameFree.
+			return nameTaken(*in.Name)
+		}
 		return store.Translate(err, "package")
 	})
 	if err != nil {
@@ -607,6 +676,9 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 func (s *Service) DeletePackage(ctx context.Context, id int) (int, error) {
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
+		if err := lockPackage(ctx, c, id, "id"); err != nil {
+			return err
+		}
 		pkg, err := c.CatalogPackage.Get(ctx, id)
 		if err != nil {
 			return notFound(err, "id", "package", id)

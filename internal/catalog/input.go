@@ -19,8 +19,11 @@ var (
 	statusCode   = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,31}$`)
 )
 
-// MaxNameLen bounds names of services, packages and frequencies.
+// MaxNameLen bounds names of services and packages.
 const MaxNameLen = 200
+
+// MaxFrequencyNameLen bounds names of package frequencies, whose column is narrower.
+const MaxFrequencyNameLen = 100
 
 // CreateCurrencyInput adds a currency.
 type CreateCurrencyInput struct {
@@ -184,7 +187,7 @@ const MaxIntervalCount = 1200
 // validateShape checks what can be checked without the package (names, counts,
 // non-negative amounts, duplicates); the package-dependent checks are in the service.
 func (in *PackageFrequencyInput) validateShape(path string) error {
-	if err := checkName(path+".name", &in.Name); err != nil {
+	if err := checkNameLen(path+".name", &in.Name, MaxFrequencyNameLen); err != nil {
 		return err
 	}
 	if err := packagefrequency.IntervalValidator(in.Interval); err != nil {
@@ -236,7 +239,7 @@ func (in *CreatePackageInput) Validate() error {
 	if err := checkName("input.name", &in.Name); err != nil {
 		return err
 	}
-	if err := checkDates(in.StartDate, in.ExpiryDate); err != nil {
+	if err := checkDates(in.StartDate, in.ExpiryDate, "input.expiryDate"); err != nil {
 		return err
 	}
 	if isTrue(in.OneTimeBilling) && in.ChargeFullPeriod != nil && !*in.ChargeFullPeriod {
@@ -306,20 +309,29 @@ func (in *UpdatePackageInput) Validate() error {
 	return nil
 }
 
+// checkName trims a name and refuses it empty or longer than MaxNameLen.
 func checkName(field string, name *string) error {
+	return checkNameLen(field, name, MaxNameLen)
+}
+
+// checkNameLen trims a name and refuses it empty or longer than maxLen.
+func checkNameLen(field string, name *string, maxLen int) error {
 	*name = strings.TrimSpace(*name)
 	switch {
 	case *name == "":
 		return fault.Invalidf(field, "must not be empty")
-	case len(*name) > MaxNameLen:
-		return fault.Invalidf(field, "is longer than %d characters", MaxNameLen)
+	case len(*name) > maxLen:
+		return fault.Invalidf(field, "is longer than %d characters", maxLen)
 	}
 	return nil
 }
 
-func checkDates(start, expiry *calendar.Date) error {
+// checkDates refuses an expiryDate that is not after the startDate. field names the
+// input that made them disagree: the expiryDate, or the startDate when only that
+// was changed.
+func checkDates(start, expiry *calendar.Date, field string) error {
 	if start != nil && expiry != nil && !expiry.After(*start) {
-		return fault.Invalidf("input.expiryDate", "expiryDate %s must be after startDate %s", expiry, start)
+		return fault.Invalidf(field, "expiryDate %s must be after startDate %s", expiry, start)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ const MaxScale = 6
 // No exponents, no thousands separators, no leading plus, no bare ".5".
 var literal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
+// wholeNumber is the one JSON number form accepted for a Decimal.
+var wholeNumber = regexp.MustCompile(`^-?[0-9]+$`)
+
 // Parse reads a decimal from its text form ("75.00", "-7.10", "12"). It refuses anything
 // else, including exponents and values with more than MaxScale places.
 func Parse(s string) (Decimal, error) {
@@ -182,6 +185,11 @@ func (x *Decimal) UnmarshalGQL(v any) error {
 		*x = d
 		return nil
 	case json.Number:
+		// A JSON number with a fraction or exponent went through a float in the
+		// client's hands; only whole numbers are exact.
+		if !wholeNumber.MatchString(v.String()) {
+			return fault.Invalidf("", "a Decimal must be a string such as \"75.00\"; the JSON number %s may have lost exactness", v)
+		}
 		d, err := Parse(v.String())
 		if err != nil {
 			return fault.Invalidf("", "%s", err.Error())

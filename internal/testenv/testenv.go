@@ -205,9 +205,10 @@ func (b *Billd) Count(table string) int {
 func (b *Billd) Snapshot() map[string]int {
 	b.t.Helper()
 	out := map[string]int{}
-	for _, tbl := range []string{"currencies", "statuses", "services", "packages", "package_currencies",
+	for _, tbl := range []string{"currencies", "statuses", "services", "packages", "catalog_package_currencies",
 		"package_services", "package_frequencies", "service_prices", "status_prices", "transition_prices",
-		"accounts", "account_packages", "account_services", "invoices", "charges", "bill_runs"} {
+		"accounts", "account_packages", "account_services", "status_changes", "invoices", "charges",
+		"bill_runs", "bill_run_errors", "counters"} {
 		out[tbl] = b.Count(tbl)
 	}
 	return out
