@@ -17,7 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/accountpackage"
-	"github.com/billd/billd/ent/billrun"
+	billrun1 "github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
@@ -25,9 +25,11 @@ import (
 	"github.com/billd/billd/graph/model"
 	"github.com/billd/billd/graph/scalar"
 	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/provisioning"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -210,17 +212,27 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddPackageFrequency func(childComplexity int, packageID int, input catalog.PackageFrequencyInput) int
-		AddPackageService   func(childComplexity int, packageID int, input catalog.PackageServiceInput) int
-		CreateAccount       func(childComplexity int, input account.CreateAccountInput) int
-		CreateCurrency      func(childComplexity int, input catalog.CreateCurrencyInput) int
-		CreatePackage       func(childComplexity int, input catalog.CreatePackageInput) int
-		CreateService       func(childComplexity int, input catalog.CreateServiceInput) int
-		CreateStatus        func(childComplexity int, input catalog.CreateStatusInput) int
-		DeletePackage       func(childComplexity int, id int) int
-		UpdateAccount       func(childComplexity int, id int, input account.UpdateAccountInput) int
-		UpdatePackage       func(childComplexity int, id int, input catalog.UpdatePackageInput) int
-		UpdateService       func(childComplexity int, id int, input catalog.UpdateServiceInput) int
+		AddAccountService    func(childComplexity int, accountPackageID int, input provisioning.AccountServiceInput) int
+		AddPackageFrequency  func(childComplexity int, packageID int, input catalog.PackageFrequencyInput) int
+		AddPackageService    func(childComplexity int, packageID int, input catalog.PackageServiceInput) int
+		CancelAccountPackage func(childComplexity int, id int, input provisioning.CancelAccountPackageInput) int
+		CancelBillRun        func(childComplexity int, id int) int
+		CloseInvoice         func(childComplexity int, id int) int
+		CreateAccount        func(childComplexity int, input account.CreateAccountInput) int
+		CreateCurrency       func(childComplexity int, input catalog.CreateCurrencyInput) int
+		CreatePackage        func(childComplexity int, input catalog.CreatePackageInput) int
+		CreateService        func(childComplexity int, input catalog.CreateServiceInput) int
+		CreateStatus         func(childComplexity int, input catalog.CreateStatusInput) int
+		DeleteAccountPackage func(childComplexity int, id int) int
+		DeletePackage        func(childComplexity int, id int) int
+		ProvisionPackage     func(childComplexity int, input provisioning.ProvisionPackageInput) int
+		RemoveAccountService func(childComplexity int, id int) int
+		StartBillRun         func(childComplexity int, input billrun.StartInput) int
+		UpdateAccount        func(childComplexity int, id int, input account.UpdateAccountInput) int
+		UpdateAccountPackage func(childComplexity int, id int, input provisioning.UpdateAccountPackageInput) int
+		UpdateAccountService func(childComplexity int, id int, input provisioning.UpdateAccountServiceInput) int
+		UpdatePackage        func(childComplexity int, id int, input catalog.UpdatePackageInput) int
+		UpdateService        func(childComplexity int, id int, input catalog.UpdateServiceInput) int
 	}
 
 	Package struct {
@@ -356,6 +368,16 @@ type MutationResolver interface {
 	DeletePackage(ctx context.Context, id int) (int, error)
 	AddPackageFrequency(ctx context.Context, packageID int, input catalog.PackageFrequencyInput) (*ent.PackageFrequency, error)
 	CreateAccount(ctx context.Context, input account.CreateAccountInput) (*ent.Account, error)
+	ProvisionPackage(ctx context.Context, input provisioning.ProvisionPackageInput) ([]*ent.AccountPackage, error)
+	UpdateAccountPackage(ctx context.Context, id int, input provisioning.UpdateAccountPackageInput) (*ent.AccountPackage, error)
+	CancelAccountPackage(ctx context.Context, id int, input provisioning.CancelAccountPackageInput) (*ent.AccountPackage, error)
+	DeleteAccountPackage(ctx context.Context, id int) (int, error)
+	AddAccountService(ctx context.Context, accountPackageID int, input provisioning.AccountServiceInput) (*ent.AccountService, error)
+	UpdateAccountService(ctx context.Context, id int, input provisioning.UpdateAccountServiceInput) (*ent.AccountService, error)
+	RemoveAccountService(ctx context.Context, id int) (int, error)
+	StartBillRun(ctx context.Context, input billrun.StartInput) (*ent.BillRun, error)
+	CancelBillRun(ctx context.Context, id int) (*ent.BillRun, error)
+	CloseInvoice(ctx context.Context, id int) (*ent.Invoice, error)
 	UpdateService(ctx context.Context, id int, input catalog.UpdateServiceInput) (*ent.Service, error)
 	AddPackageService(ctx context.Context, packageID int, input catalog.PackageServiceInput) (*ent.PackageService, error)
 	UpdateAccount(ctx context.Context, id int, input account.UpdateAccountInput) (*ent.Account, error)
@@ -1031,6 +1053,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MoneyTotal.Currency(childComplexity), true
 
+	case "Mutation.addAccountService":
+		if e.ComplexityRoot.Mutation.AddAccountService == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAccountService_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAccountService(childComplexity, args["accountPackageId"].(int), args["input"].(provisioning.AccountServiceInput)), true
 	case "Mutation.addPackageFrequency":
 		if e.ComplexityRoot.Mutation.AddPackageFrequency == nil {
 			break
@@ -1053,6 +1086,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddPackageService(childComplexity, args["packageId"].(int), args["input"].(catalog.PackageServiceInput)), true
+	case "Mutation.cancelAccountPackage":
+		if e.ComplexityRoot.Mutation.CancelAccountPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelAccountPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelAccountPackage(childComplexity, args["id"].(int), args["input"].(provisioning.CancelAccountPackageInput)), true
+	case "Mutation.cancelBillRun":
+		if e.ComplexityRoot.Mutation.CancelBillRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelBillRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelBillRun(childComplexity, args["id"].(int)), true
+	case "Mutation.closeInvoice":
+		if e.ComplexityRoot.Mutation.CloseInvoice == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeInvoice_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseInvoice(childComplexity, args["id"].(int)), true
 	case "Mutation.createAccount":
 		if e.ComplexityRoot.Mutation.CreateAccount == nil {
 			break
@@ -1108,6 +1174,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateStatus(childComplexity, args["input"].(catalog.CreateStatusInput)), true
+	case "Mutation.deleteAccountPackage":
+		if e.ComplexityRoot.Mutation.DeleteAccountPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAccountPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccountPackage(childComplexity, args["id"].(int)), true
 	case "Mutation.deletePackage":
 		if e.ComplexityRoot.Mutation.DeletePackage == nil {
 			break
@@ -1119,6 +1196,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeletePackage(childComplexity, args["id"].(int)), true
+	case "Mutation.provisionPackage":
+		if e.ComplexityRoot.Mutation.ProvisionPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_provisionPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProvisionPackage(childComplexity, args["input"].(provisioning.ProvisionPackageInput)), true
+	case "Mutation.removeAccountService":
+		if e.ComplexityRoot.Mutation.RemoveAccountService == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAccountService_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAccountService(childComplexity, args["id"].(int)), true
+	case "Mutation.startBillRun":
+		if e.ComplexityRoot.Mutation.StartBillRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startBillRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartBillRun(childComplexity, args["input"].(billrun.StartInput)), true
 	case "Mutation.updateAccount":
 		if e.ComplexityRoot.Mutation.UpdateAccount == nil {
 			break
@@ -1130,6 +1240,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAccount(childComplexity, args["id"].(int), args["input"].(account.UpdateAccountInput)), true
+	case "Mutation.updateAccountPackage":
+		if e.ComplexityRoot.Mutation.UpdateAccountPackage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAccountPackage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAccountPackage(childComplexity, args["id"].(int), args["input"].(provisioning.UpdateAccountPackageInput)), true
+	case "Mutation.updateAccountService":
+		if e.ComplexityRoot.Mutation.UpdateAccountService == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAccountService_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAccountService(childComplexity, args["id"].(int), args["input"].(provisioning.UpdateAccountServiceInput)), true
 	case "Mutation.updatePackage":
 		if e.ComplexityRoot.Mutation.UpdatePackage == nil {
 			break
@@ -1727,8 +1859,8 @@ var sources = []*ast.Source{
 #
 # This file is ../shared/spec/contract.graphql (the API clients are written against) plus
 # additions; nothing of the contract is renamed, removed or retyped. Operations of the
-# contract that later work implements (provisioning, bill runs, subscriptions) are added
-# here with their implementation.
+# contract that later work implements (subscriptions) are added here with their
+# implementation.
 #
 # Errors: every GraphQL error carries extensions.code, one of
 #   BAD_USER_INPUT       invalid argument; extensions.field names the input path
@@ -2040,6 +2172,18 @@ type Mutation {
   addPackageFrequency(packageId: ID!, input: PackageFrequencyInput!): PackageFrequency!
 
   createAccount(input: CreateAccountInput!): Account!
+
+  provisionPackage(input: ProvisionPackageInput!): [AccountPackage!]!
+  updateAccountPackage(id: ID!, input: UpdateAccountPackageInput!): AccountPackage!
+  cancelAccountPackage(id: ID!, input: CancelAccountPackageInput!): AccountPackage!
+  deleteAccountPackage(id: ID!): ID!
+  addAccountService(accountPackageId: ID!, input: AccountServiceInput!): AccountService!
+  updateAccountService(id: ID!, input: UpdateAccountServiceInput!): AccountService!
+  removeAccountService(id: ID!): ID!
+
+  startBillRun(input: BillRunInput!): BillRun!   # returns at once; the run goes on
+  cancelBillRun(id: ID!): BillRun!
+  closeInvoice(id: ID!): Invoice!
 
 }
 
@@ -2751,6 +2895,28 @@ func (ec *executionContext) field_Account_invoices_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAccountService_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountPackageId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountPackageId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.AccountServiceInput, error) {
+			return ec.unmarshalNAccountServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addPackageFrequency_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2792,6 +2958,56 @@ func (ec *executionContext) field_Mutation_addPackageService_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelAccountPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.CancelAccountPackageInput, error) {
+			return ec.unmarshalNCancelAccountPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐCancelAccountPackageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelBillRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_closeInvoice_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -2865,6 +3081,20 @@ func (ec *executionContext) field_Mutation_createStatus_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteAccountPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deletePackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2876,6 +3106,92 @@ func (ec *executionContext) field_Mutation_deletePackage_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_provisionPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.ProvisionPackageInput, error) {
+			return ec.unmarshalNProvisionPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐProvisionPackageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeAccountService_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startBillRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (billrun.StartInput, error) {
+			return ec.unmarshalNBillRunInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋbillrunᚐStartInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAccountPackage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.UpdateAccountPackageInput, error) {
+			return ec.unmarshalNUpdateAccountPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐUpdateAccountPackageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAccountService_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.UpdateAccountServiceInput, error) {
+			return ec.unmarshalNUpdateAccountServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐUpdateAccountServiceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -4484,7 +4800,7 @@ func (ec *executionContext) _BillRun_status(ctx context.Context, field graphql.C
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v billrun.Status) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v billrun1.Status) graphql.Marshaler {
 			return ec.marshalNBillRunStatus2githubᚗcomᚋbilldᚋbilldᚋentᚋbillrunᚐStatus(ctx, selections, v)
 		},
 		true,
@@ -6309,6 +6625,446 @@ func (ec *executionContext) fieldContext_Mutation_createAccount(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_provisionPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_provisionPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProvisionPackage(ctx, fc.Args["input"].(provisioning.ProvisionPackageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AccountPackage) graphql.Marshaler {
+			return ec.marshalNAccountPackage2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_provisionPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountPackage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_provisionPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAccountPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAccountPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAccountPackage(ctx, fc.Args["id"].(int), fc.Args["input"].(provisioning.UpdateAccountPackageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountPackage) graphql.Marshaler {
+			return ec.marshalNAccountPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAccountPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountPackage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAccountPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelAccountPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelAccountPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelAccountPackage(ctx, fc.Args["id"].(int), fc.Args["input"].(provisioning.CancelAccountPackageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountPackage) graphql.Marshaler {
+			return ec.marshalNAccountPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelAccountPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountPackage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelAccountPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAccountPackage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccountPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccountPackage(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccountPackage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccountPackage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAccountService(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAccountService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAccountService(ctx, fc.Args["accountPackageId"].(int), fc.Args["input"].(provisioning.AccountServiceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountService) graphql.Marshaler {
+			return ec.marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAccountService(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountService(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAccountService_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAccountService(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAccountService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAccountService(ctx, fc.Args["id"].(int), fc.Args["input"].(provisioning.UpdateAccountServiceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountService) graphql.Marshaler {
+			return ec.marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAccountService(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountService(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAccountService_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAccountService(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAccountService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAccountService(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAccountService(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAccountService_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startBillRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startBillRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartBillRun(ctx, fc.Args["input"].(billrun.StartInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BillRun) graphql.Marshaler {
+			return ec.marshalNBillRun2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startBillRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startBillRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelBillRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelBillRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelBillRun(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BillRun) graphql.Marshaler {
+			return ec.marshalNBillRun2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelBillRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelBillRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeInvoice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeInvoice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseInvoice(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Invoice) graphql.Marshaler {
+			return ec.marshalNInvoice2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐInvoice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeInvoice(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invoice(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeInvoice_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9533,8 +10289,8 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Context, obj any) (model.AccountServiceInput, error) {
-	var it model.AccountServiceInput
+func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Context, obj any) (provisioning.AccountServiceInput, error) {
+	var it provisioning.AccountServiceInput
 	if obj == nil {
 		return it, nil
 	}
@@ -9584,8 +10340,8 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj any) (model.BillRunInput, error) {
-	var it model.BillRunInput
+func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj any) (billrun.StartInput, error) {
+	var it billrun.StartInput
 	if obj == nil {
 		return it, nil
 	}
@@ -9629,7 +10385,7 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 			if err != nil {
 				return it, err
 			}
-			it.AccountIds = data
+			it.AccountIDs = data
 		case "billCharges":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billCharges"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -9649,8 +10405,8 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputCancelAccountPackageInput(ctx context.Context, obj any) (model.CancelAccountPackageInput, error) {
-	var it model.CancelAccountPackageInput
+func (ec *executionContext) unmarshalInputCancelAccountPackageInput(ctx context.Context, obj any) (provisioning.CancelAccountPackageInput, error) {
+	var it provisioning.CancelAccountPackageInput
 	if obj == nil {
 		return it, nil
 	}
@@ -10085,8 +10841,8 @@ func (ec *executionContext) unmarshalInputPackageServiceInput(ctx context.Contex
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Context, obj any) (model.ProvisionPackageInput, error) {
-	var it model.ProvisionPackageInput
+func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Context, obj any) (provisioning.ProvisionPackageInput, error) {
+	var it provisioning.ProvisionPackageInput
 	if obj == nil {
 		return it, nil
 	}
@@ -10168,7 +10924,7 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 			it.BillDay = data
 		case "services":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("services"))
-			data, err := ec.unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐAccountServiceInputᚄ(ctx, v)
+			data, err := ec.unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInputᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10354,8 +11110,8 @@ func (ec *executionContext) unmarshalInputUpdateAccountInput(ctx context.Context
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.Context, obj any) (model.UpdateAccountPackageInput, error) {
-	var it model.UpdateAccountPackageInput
+func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.Context, obj any) (provisioning.UpdateAccountPackageInput, error) {
+	var it provisioning.UpdateAccountPackageInput
 	if obj == nil {
 		return it, nil
 	}
@@ -10412,8 +11168,8 @@ func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.Context, obj any) (model.UpdateAccountServiceInput, error) {
-	var it model.UpdateAccountServiceInput
+func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.Context, obj any) (provisioning.UpdateAccountServiceInput, error) {
+	var it provisioning.UpdateAccountServiceInput
 	if obj == nil {
 		return it, nil
 	}
@@ -12671,6 +13427,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "provisionPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_provisionPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAccountPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAccountPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelAccountPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelAccountPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAccountPackage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccountPackage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAccountService":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAccountService(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAccountService":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAccountService(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAccountService":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAccountService(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startBillRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startBillRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelBillRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelBillRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeInvoice":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeInvoice(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateService":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateService(ctx, field)
@@ -14631,6 +15457,22 @@ func (ec *executionContext) marshalNAccountConnection2ᚖgithubᚗcomᚋbilldᚋ
 	return ec._AccountConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAccountPackage2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackageᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AccountPackage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAccountPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNAccountPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackage(ctx context.Context, sel ast.SelectionSet, v *ent.AccountPackage) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -14677,7 +15519,12 @@ func (ec *executionContext) marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbil
 	return ec._AccountService(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAccountServiceInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐAccountServiceInput(ctx context.Context, v any) (*model.AccountServiceInput, error) {
+func (ec *executionContext) unmarshalNAccountServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInput(ctx context.Context, v any) (provisioning.AccountServiceInput, error) {
+	res, err := ec.unmarshalInputAccountServiceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAccountServiceInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInput(ctx context.Context, v any) (*provisioning.AccountServiceInput, error) {
 	res, err := ec.unmarshalInputAccountServiceInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -14738,13 +15585,18 @@ func (ec *executionContext) marshalNBillRunEventKind2githubᚗcomᚋbilldᚋbill
 	return v
 }
 
-func (ec *executionContext) unmarshalNBillRunStatus2githubᚗcomᚋbilldᚋbilldᚋentᚋbillrunᚐStatus(ctx context.Context, v any) (billrun.Status, error) {
-	var res billrun.Status
+func (ec *executionContext) unmarshalNBillRunInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋbillrunᚐStartInput(ctx context.Context, v any) (billrun.StartInput, error) {
+	res, err := ec.unmarshalInputBillRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNBillRunStatus2githubᚗcomᚋbilldᚋbilldᚋentᚋbillrunᚐStatus(ctx context.Context, v any) (billrun1.Status, error) {
+	var res billrun1.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBillRunStatus2githubᚗcomᚋbilldᚋbilldᚋentᚋbillrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v billrun.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNBillRunStatus2githubᚗcomᚋbilldᚋbilldᚋentᚋbillrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v billrun1.Status) graphql.Marshaler {
 	return v
 }
 
@@ -14762,6 +15614,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCancelAccountPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐCancelAccountPackageInput(ctx context.Context, v any) (provisioning.CancelAccountPackageInput, error) {
+	res, err := ec.unmarshalInputCancelAccountPackageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCancelBillingOption2githubᚗcomᚋbilldᚋbilldᚋentᚋaccountpackageᚐCancelBillingOption(ctx context.Context, v any) (accountpackage.CancelBillingOption, error) {
@@ -14978,6 +15835,16 @@ func (ec *executionContext) marshalNIntervalUnit2githubᚗcomᚋbilldᚋbilldᚋ
 	return v
 }
 
+func (ec *executionContext) marshalNInvoice2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐInvoice(ctx context.Context, sel ast.SelectionSet, v *ent.Invoice) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Invoice(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNInvoiceConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐInvoiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InvoiceConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -15156,6 +16023,11 @@ func (ec *executionContext) unmarshalNPackageServiceInput2ᚖgithubᚗcomᚋbill
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNProvisionPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐProvisionPackageInput(ctx context.Context, v any) (provisioning.ProvisionPackageInput, error) {
+	res, err := ec.unmarshalInputProvisionPackageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐService(ctx context.Context, sel ast.SelectionSet, v *ent.Service) graphql.Marshaler {
@@ -15387,6 +16259,16 @@ func (ec *executionContext) unmarshalNUpdateAccountInput2githubᚗcomᚋbilldᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateAccountPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐUpdateAccountPackageInput(ctx context.Context, v any) (provisioning.UpdateAccountPackageInput, error) {
+	res, err := ec.unmarshalInputUpdateAccountPackageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateAccountServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐUpdateAccountServiceInput(ctx context.Context, v any) (provisioning.UpdateAccountServiceInput, error) {
+	res, err := ec.unmarshalInputUpdateAccountServiceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdatePackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐUpdatePackageInput(ctx context.Context, v any) (catalog.UpdatePackageInput, error) {
 	res, err := ec.unmarshalInputUpdatePackageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15598,16 +16480,16 @@ func (ec *executionContext) marshalOAccountService2ᚖgithubᚗcomᚋbilldᚋbil
 	return ec._AccountService(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐAccountServiceInputᚄ(ctx context.Context, v any) ([]*model.AccountServiceInput, error) {
+func (ec *executionContext) unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInputᚄ(ctx context.Context, v any) ([]*provisioning.AccountServiceInput, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*model.AccountServiceInput, len(vSlice))
+	res := make([]*provisioning.AccountServiceInput, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNAccountServiceInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐAccountServiceInput(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNAccountServiceInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInput(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

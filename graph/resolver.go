@@ -8,7 +8,10 @@ import (
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/provisioning"
 )
 
 // Resolver holds what the resolvers call into.
@@ -16,5 +19,11 @@ type Resolver struct {
 	Client   *ent.Client
 	Catalog  *catalog.Service
 	Accounts *account.Service
+	// Provisioning changes account-packages and account-services.
+	Provisioning *provisioning.Service
+	// BillRuns starts and cancels bill runs.
+	BillRuns *billrun.Service
+	// Invoices closes invoices.
+	Invoices *invoicing.Service
 	Log      *slog.Logger
 }

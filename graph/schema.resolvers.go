@@ -16,8 +16,10 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/graph/model"
 	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/provisioning"
 )
 
 // Balance is the resolver for the balance field.
@@ -103,6 +105,56 @@ func (r *mutationResolver) AddPackageFrequency(ctx context.Context, packageID in
 // CreateAccount is the resolver for the createAccount field.
 func (r *mutationResolver) CreateAccount(ctx context.Context, input account.CreateAccountInput) (*ent.Account, error) {
 	return r.Accounts.Create(ctx, input)
+}
+
+// ProvisionPackage is the resolver for the provisionPackage field.
+func (r *mutationResolver) ProvisionPackage(ctx context.Context, input provisioning.ProvisionPackageInput) ([]*ent.AccountPackage, error) {
+	return r.Provisioning.Provision(ctx, input)
+}
+
+// UpdateAccountPackage is the resolver for the updateAccountPackage field.
+func (r *mutationResolver) UpdateAccountPackage(ctx context.Context, id int, input provisioning.UpdateAccountPackageInput) (*ent.AccountPackage, error) {
+	return r.Provisioning.Update(ctx, id, input)
+}
+
+// CancelAccountPackage is the resolver for the cancelAccountPackage field.
+func (r *mutationResolver) CancelAccountPackage(ctx context.Context, id int, input provisioning.CancelAccountPackageInput) (*ent.AccountPackage, error) {
+	return r.Provisioning.Cancel(ctx, id, input)
+}
+
+// DeleteAccountPackage is the resolver for the deleteAccountPackage field.
+func (r *mutationResolver) DeleteAccountPackage(ctx context.Context, id int) (int, error) {
+	return r.Provisioning.Delete(ctx, id)
+}
+
+// AddAccountService is the resolver for the addAccountService field.
+func (r *mutationResolver) AddAccountService(ctx context.Context, accountPackageID int, input provisioning.AccountServiceInput) (*ent.AccountService, error) {
+	return r.Provisioning.AddService(ctx, accountPackageID, input)
+}
+
+// UpdateAccountService is the resolver for the updateAccountService field.
+func (r *mutationResolver) UpdateAccountService(ctx context.Context, id int, input provisioning.UpdateAccountServiceInput) (*ent.AccountService, error) {
+	return r.Provisioning.UpdateService(ctx, id, input)
+}
+
+// RemoveAccountService is the resolver for the removeAccountService field.
+func (r *mutationResolver) RemoveAccountService(ctx context.Context, id int) (int, error) {
+	return r.Provisioning.RemoveService(ctx, id)
+}
+
+// StartBillRun is the resolver for the startBillRun field.
+func (r *mutationResolver) StartBillRun(ctx context.Context, input billrun.StartInput) (*ent.BillRun, error) {
+	return r.BillRuns.Start(ctx, input)
+}
+
+// CancelBillRun is the resolver for the cancelBillRun field.
+func (r *mutationResolver) CancelBillRun(ctx context.Context, id int) (*ent.BillRun, error) {
+	return r.BillRuns.Cancel(ctx, id)
+}
+
+// CloseInvoice is the resolver for the closeInvoice field.
+func (r *mutationResolver) CloseInvoice(ctx context.Context, id int) (*ent.Invoice, error) {
+	return r.Invoices.Close(ctx, id)
 }
 
 // UpdateService is the resolver for the updateService field.

@@ -123,4 +123,3 @@ func get(t *testing.T, url string) string {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
 	return string(b)
 }
-

@@ -9,18 +9,8 @@ import (
 	"strconv"
 
 	"github.com/billd/billd/ent"
-	"github.com/billd/billd/ent/accountpackage"
-	"github.com/billd/billd/internal/calendar"
-	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/money"
 )
-
-type AccountServiceInput struct {
-	ServiceID      int                         `json:"serviceId"`
-	Quantity       *int                        `json:"quantity,omitempty"`
-	Status         *string                     `json:"status,omitempty"`
-	PriceOverrides []*catalog.StatusPriceInput `json:"priceOverrides,omitempty"`
-}
 
 type BillRunEvent struct {
 	Kind    BillRunEventKind `json:"kind"`
@@ -29,50 +19,9 @@ type BillRunEvent struct {
 	Message *string          `json:"message,omitempty"`
 }
 
-type BillRunInput struct {
-	PeriodStart   calendar.Date  `json:"periodStart"`
-	PeriodEnd     calendar.Date  `json:"periodEnd"`
-	PostingDate   *calendar.Date `json:"postingDate,omitempty"`
-	AccountIds    []int          `json:"accountIds,omitempty"`
-	BillCharges   *bool          `json:"billCharges,omitempty"`
-	CloseInvoices *bool          `json:"closeInvoices,omitempty"`
-}
-
-type CancelAccountPackageInput struct {
-	CancellationDate calendar.Date                      `json:"cancellationDate"`
-	BillingOption    accountpackage.CancelBillingOption `json:"billingOption"`
-}
-
 type MoneyTotal struct {
 	Currency *ent.Currency `json:"currency"`
 	Amount   money.Decimal `json:"amount"`
-}
-
-type ProvisionPackageInput struct {
-	AccountID     int                    `json:"accountId"`
-	PackageID     int                    `json:"packageId"`
-	FrequencyID   int                    `json:"frequencyId"`
-	EffectiveDate calendar.Date          `json:"effectiveDate"`
-	EndDate       *calendar.Date         `json:"endDate,omitempty"`
-	Status        *string                `json:"status,omitempty"`
-	Quantity      *int                   `json:"quantity,omitempty"`
-	BulkQuantity  *int                   `json:"bulkQuantity,omitempty"`
-	BillDay       *int                   `json:"billDay,omitempty"`
-	Services      []*AccountServiceInput `json:"services,omitempty"`
-}
-
-type UpdateAccountPackageInput struct {
-	Status        *string        `json:"status,omitempty"`
-	BulkQuantity  *int           `json:"bulkQuantity,omitempty"`
-	NewBillDay    *int           `json:"newBillDay,omitempty"`
-	EndDate       *calendar.Date `json:"endDate,omitempty"`
-	EffectiveDate *calendar.Date `json:"effectiveDate,omitempty"`
-}
-
-type UpdateAccountServiceInput struct {
-	Status         *string                     `json:"status,omitempty"`
-	Quantity       *int                        `json:"quantity,omitempty"`
-	PriceOverrides []*catalog.StatusPriceInput `json:"priceOverrides,omitempty"`
 }
 
 type BillRunEventKind string

@@ -11,8 +11,11 @@ import (
 
 	"github.com/billd/billd/graph"
 	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
+	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/store"
 )
 
@@ -28,9 +31,13 @@ type Server struct {
 	DB       *store.DB
 	Catalog  *catalog.Service
 	Accounts *account.Service
-	Log      *slog.Logger
-	Clock    clock.Clock
-	handler  http.Handler
+	// Provisioning, BillRuns and Invoices are the billing services.
+	Provisioning *provisioning.Service
+	BillRuns     *billrun.Service
+	Invoices     *invoicing.Service
+	Log          *slog.Logger
+	Clock        clock.Clock
+	handler      http.Handler
 }
 
 // Open opens the database, applies pending migrations, seeds the builtin currencies
@@ -53,17 +60,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
 	s := &Server{
-		DB:       db,
-		Catalog:  catalog.New(db.Client),
-		Accounts: account.New(db.Client),
-		Log:      log,
-		Clock:    clk,
+		DB:           db,
+		Catalog:      catalog.New(db.Client),
+		Accounts:     account.New(db.Client),
+		Provisioning: provisioning.New(db.Client, db.Dialect, clk),
+		BillRuns:     billrun.New(db.Client, db.Dialect, clk, log),
+		Invoices:     invoicing.New(db.Client),
+		Log:          log,
+		Clock:        clk,
 	}
 	if err := s.Catalog.Seed(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts, Log: log}
+	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
+		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Log: log}
 	s.handler = graph.NewHandler(res, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
 	return s, nil
 }

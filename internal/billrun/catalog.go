@@ -1,0 +1,146 @@
+package billrun
+
+import (
+	"context"
+	"sync"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/serviceprice"
+	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
+)
+
+// prices are the catalog prices of one service on one frequency in one currency.
+type prices struct {
+	recurring   map[string]money.Decimal
+	oneTime     *money.Decimal
+	transitions map[rating.StatusPair]money.Decimal
+}
+
+// catalogCache keeps the catalog a run needs in memory: statuses, services, packages
+// and the prices of each (frequency, currency) it meets, loaded once per run.
+type catalogCache struct {
+	mu       sync.Mutex
+	statuses map[int]*ent.Status
+	services map[int]*ent.Service
+	packages map[int]*ent.CatalogPackage
+	freqs    map[int]*ent.PackageFrequency
+	prices   map[[2]int]map[int]*prices // (frequency, currency) → service → prices
+}
+
+func newCatalogCache(ctx context.Context, c *ent.Client) (*catalogCache, error) {
+	cc := &catalogCache{
+		statuses: map[int]*ent.Status{}, services: map[int]*ent.Service{},
+		packages: map[int]*ent.CatalogPackage{}, freqs: map[int]*ent.PackageFrequency{},
+		prices: map[[2]int]map[int]*prices{},
+	}
+	sts, err := c.Status.Query().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range sts {
+		cc.statuses[st.ID] = st
+	}
+	svcs, err := c.Service.Query().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sv := range svcs {
+		cc.services[sv.ID] = sv
+	}
+	pkgs, err := c.CatalogPackage.Query().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pkgs {
+		cc.packages[p.ID] = p
+	}
+	freqs, err := c.PackageFrequency.Query().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range freqs {
+		cc.freqs[f.ID] = f
+	}
+	return cc, nil
+}
+
+// pricesFor returns the prices of a frequency in a currency, by service id.
+func (cc *catalogCache) pricesFor(ctx context.Context, c *ent.Client, freqID, currencyID int) (map[int]*prices, error) {
+	key := [2]int{freqID, currencyID}
+	cc.mu.Lock()
+	p, ok := cc.prices[key]
+	cc.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	sps, err := c.ServicePrice.Query().
+		Where(serviceprice.FrequencyID(freqID), serviceprice.CurrencyID(currencyID)).
+		WithRecurring().WithTransitions().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]*prices{}
+	for _, sp := range sps {
+		pr := &prices{recurring: map[string]money.Decimal{}, oneTime: sp.OneTime, transitions: map[rating.StatusPair]money.Decimal{}}
+		for _, r := range sp.Edges.Recurring {
+			st, err := cc.status(ctx, c, r.StatusID)
+			if err != nil {
+				return nil, err
+			}
+			pr.recurring[st.Code] = r.Amount
+		}
+		for _, t := range sp.Edges.Transitions {
+			from, err := cc.status(ctx, c, t.FromStatusID)
+			if err != nil {
+				return nil, err
+			}
+			to, err := cc.status(ctx, c, t.ToStatusID)
+			if err != nil {
+				return nil, err
+			}
+			pr.transitions[rating.StatusPair{From: from.Code, To: to.Code}] = t.Amount
+		}
+		out[sp.ServiceID] = pr
+	}
+	cc.mu.Lock()
+	cc.prices[key] = out
+	cc.mu.Unlock()
+	return out, nil
+}
+
+// status returns a status, loading it if it was added during the run.
+func (cc *catalogCache) status(ctx context.Context, c *ent.Client, id int) (*ent.Status, error) {
+	return lookup(cc, cc.statuses, id, func() (*ent.Status, error) { return c.Status.Get(ctx, id) })
+}
+
+// lookup returns m[id], loading it with get when the run has not seen it yet
+// (catalog rows created while the run goes on).
+func lookup[T any](cc *catalogCache, m map[int]T, id int, get func() (T, error)) (T, error) {
+	cc.mu.Lock()
+	v, ok := m[id]
+	cc.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := get()
+	if err != nil {
+		return v, err
+	}
+	cc.mu.Lock()
+	m[id] = v
+	cc.mu.Unlock()
+	return v, nil
+}
+
+func (cc *catalogCache) service(ctx context.Context, c *ent.Client, id int) (*ent.Service, error) {
+	return lookup(cc, cc.services, id, func() (*ent.Service, error) { return c.Service.Get(ctx, id) })
+}
+
+func (cc *catalogCache) pkg(ctx context.Context, c *ent.Client, id int) (*ent.CatalogPackage, error) {
+	return lookup(cc, cc.packages, id, func() (*ent.CatalogPackage, error) { return c.CatalogPackage.Get(ctx, id) })
+}
+
+func (cc *catalogCache) freq(ctx context.Context, c *ent.Client, id int) (*ent.PackageFrequency, error) {
+	return lookup(cc, cc.freqs, id, func() (*ent.PackageFrequency, error) { return c.PackageFrequency.Get(ctx, id) })
+}

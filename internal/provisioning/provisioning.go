@@ -1,0 +1,904 @@
+// Package provisioning adds packages to accounts and changes them: account-packages
+// and their account-services, rules section 3. See README.md for its invariants.
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
+	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/catalogpackage"
+	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/serviceprice"
+	"github.com/billd/billd/ent/statuschange"
+	"github.com/billd/billd/ent/statusprice"
+	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/clock"
+	"github.com/billd/billd/internal/fault"
+	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/rating"
+	"github.com/billd/billd/internal/store"
+)
+
+// Service is the provisioning service layer. Every method runs in one transaction
+// and returns *fault.Error for refusals, writing nothing then.
+type Service struct {
+	client  *ent.Client
+	dialect string
+	clock   clock.Clock
+}
+
+// New returns the provisioning service.
+func New(client *ent.Client, dia string, clk clock.Clock) *Service {
+	return &Service{client: client, dialect: dia, clock: clk}
+}
+
+func (s *Service) today() calendar.Date { return calendar.Of(s.clock.Now()) }
+
+// statuses loads all statuses by code.
+func statuses(ctx context.Context, c *ent.Client) (map[string]*ent.Status, map[int]*ent.Status, error) {
+	all, err := c.Status.Query().All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byCode, byID := map[string]*ent.Status{}, map[int]*ent.Status{}
+	for _, st := range all {
+		byCode[st.Code], byID[st.ID] = st, st
+	}
+	return byCode, byID, nil
+}
+
+// lockAccountPackage reads an account-package for change, locking its row on
+// PostgreSQL so concurrent changes (and bill runs) of it serialize. On SQLite the
+// immediate transaction already holds the write lock.
+func (s *Service) lockAccountPackage(ctx context.Context, c *ent.Client, id int) (*ent.AccountPackage, error) {
+	q := c.AccountPackage.Query().Where(accountpackage.ID(id)).WithStatus().WithPackage().WithFrequency()
+	if s.dialect == dialect.Postgres {
+		q.ForUpdate(entsql.WithLockTables(accountpackage.Table))
+	}
+	ap, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, fault.NotFoundf("id", "account-package %d not found", id)
+	}
+	return ap, err
+}
+
+// cadence is the rating cadence of a frequency.
+func cadence(f *ent.PackageFrequency) rating.Cadence {
+	return rating.Cadence{Interval: rating.Interval(f.Interval), Count: f.IntervalCount}
+}
+
+// firstNextBillDate is where billing starts for a package effective on e: e itself
+// in advance, the end of the first period when postpaid.
+func firstNextBillDate(c rating.Cadence, billDay int, e calendar.Date, postpaid bool) calendar.Date {
+	if postpaid {
+		return rating.PeriodFrom(c, billDay, e).End
+	}
+	return e
+}
+
+// Provision adds a package to an account: quantity separate, identical
+// account-packages, in one transaction. Refusals: NOT_FOUND for an unknown account,
+// package or frequency; FAILED_PRECONDITION when the account's currency is not one of
+// the package's, or the effective date is before the package's start date or on or
+// after its expiry date; BAD_USER_INPUT for a quantity outside 1..10000, a bulk
+// quantity other than 1 on a package without the bulk component, a bill day outside
+// 1..31, an unknown or read-only status, a service the package does not contain, or
+// instances outside the package's limits.
+func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*ent.AccountPackage, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var ids []int
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		acc, err := c.Account.Query().Where(account.ID(in.AccountID)).WithCurrency().Only(ctx)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("input.accountId", "account %d not found", in.AccountID)
+		} else if err != nil {
+			return err
+		}
+		pkg, err := c.CatalogPackage.Query().Where(catalogpackage.ID(in.PackageID)).
+			WithCurrencies().WithDefaultStatus().
+			WithServices(func(q *ent.PackageServiceQuery) { q.Order(ent.Asc(packageservice.FieldPosition)) }).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("input.packageId", "package %d not found", in.PackageID)
+		} else if err != nil {
+			return err
+		}
+		freq, err := c.PackageFrequency.Get(ctx, in.FrequencyID)
+		if ent.IsNotFound(err) || (err == nil && freq.PackageID != pkg.ID) {
+			return fault.NotFoundf("input.frequencyId", "frequency %d not found on package %q", in.FrequencyID, pkg.Name)
+		} else if err != nil {
+			return err
+		}
+		if err := checkCurrency(acc, pkg); err != nil {
+			return err
+		}
+		if err := checkAvailable(pkg, in.EffectiveDate, "input.effectiveDate"); err != nil {
+			return err
+		}
+		bulk := 1
+		if in.BulkQuantity != nil {
+			bulk = *in.BulkQuantity
+			if bulk != 1 && !pkg.BulkQuantity {
+				return fault.Invalidf("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", pkg.Name)
+			}
+		}
+		byCode, _, err := statuses(ctx, c)
+		if err != nil {
+			return err
+		}
+		st := pkg.Edges.DefaultStatus
+		if in.Status != nil {
+			var ok bool
+			if st, ok = byCode[*in.Status]; !ok {
+				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+			}
+		}
+		if st.ReadOnly {
+			return fault.Invalidf("input.status", "status %s is read-only: a package cannot be provisioned in it", st.Code)
+		}
+		plan, err := planServices(pkg, in.Services, byCode)
+		if err != nil {
+			return err
+		}
+		quantity := 1
+		if in.Quantity != nil {
+			quantity = *in.Quantity
+		}
+		billDay := acc.BillDay
+		if in.BillDay != nil {
+			billDay = *in.BillDay
+		}
+		postpaid := pkg.Postpaid
+		nbd := firstNextBillDate(cadence(freq), billDay, in.EffectiveDate, postpaid)
+		ids, err = s.createCopies(ctx, c, copySpec{
+			acc: acc, pkg: pkg, freq: freq, status: st, bulk: bulk, quantity: quantity,
+			effective: in.EffectiveDate, endDate: in.EndDate, ownBillDay: in.BillDay,
+			nextBillDate: nbd, plan: plan,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Read back outside the finished transaction, in creation order.
+	return s.client.AccountPackage.Query().Where(accountpackage.IDIn(ids...)).
+		Order(ent.Asc(accountpackage.FieldID)).All(ctx)
+}
+
+func checkCurrency(acc *ent.Account, pkg *ent.CatalogPackage) error {
+	cur := acc.Edges.Currency
+	var codes []string
+	for _, c := range pkg.Edges.Currencies {
+		if c.ID == cur.ID {
+			return nil
+		}
+		codes = append(codes, c.Code)
+	}
+	sort.Strings(codes)
+	return fault.Preconditionf("account %d is billed in %s, which package %q is not priced in (its currencies: %s)",
+		acc.ID, cur.Code, pkg.Name, strings.Join(codes, ", "))
+}
+
+func checkAvailable(pkg *ent.CatalogPackage, e calendar.Date, field string) error {
+	if pkg.StartDate != nil && e.Before(*pkg.StartDate) {
+		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+			Message: fmt.Sprintf("package %q is available from %s; %s is before that", pkg.Name, pkg.StartDate, e)}
+	}
+	if pkg.ExpiryDate != nil && !e.Before(*pkg.ExpiryDate) {
+		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+			Message: fmt.Sprintf("package %q expired on %s; %s is on or after that", pkg.Name, pkg.ExpiryDate, e)}
+	}
+	return nil
+}
+
+// plannedService is one account-service to create on each copy.
+type plannedService struct {
+	serviceID int
+	quantity  int
+	status    *ent.Status
+	overrides []*catalog.StatusPriceInput
+	ovStatus  []*ent.Status
+}
+
+// planServices turns the package's services and the requested ones into the
+// account-services to create. A service asked for replaces the package's default
+// instances of it; the others get their default instances (none for an optional
+// service). Totals must stay within each service's limits.
+func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode map[string]*ent.Status) ([]plannedService, error) {
+	inPkg := map[int]*ent.PackageService{}
+	for _, ps := range pkg.Edges.Services {
+		inPkg[ps.ServiceID] = ps
+	}
+	requested := map[int][]int{} // service id → indexes into req
+	for i, r := range req {
+		path := fault.Path("input.services", i)
+		if _, ok := inPkg[r.ServiceID]; !ok {
+			return nil, fault.Invalidf(path+".serviceId", "service %d is not in package %q", r.ServiceID, pkg.Name)
+		}
+		requested[r.ServiceID] = append(requested[r.ServiceID], i)
+	}
+	active := byCode["ACTIVE"]
+	var plan []plannedService
+	for _, ps := range pkg.Edges.Services {
+		idx, asked := requested[ps.ServiceID]
+		if !asked {
+			if ps.DefaultInstances > 0 {
+				plan = append(plan, plannedService{serviceID: ps.ServiceID, quantity: ps.DefaultInstances, status: active})
+			}
+			continue
+		}
+		total := 0
+		for _, i := range idx {
+			r := req[i]
+			path := fault.Path("input.services", i)
+			st := active
+			if r.Status != nil {
+				var ok bool
+				if st, ok = byCode[*r.Status]; !ok {
+					return nil, fault.Invalidf(path+".status", "unknown status code %q", *r.Status)
+				}
+			}
+			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, overrides: r.PriceOverrides}
+			for j, o := range r.PriceOverrides {
+				ost, ok := byCode[o.Status]
+				if !ok {
+					return nil, fault.Invalidf(fault.Path(path+".priceOverrides", j, "status"), "unknown status code %q", o.Status)
+				}
+				p.ovStatus = append(p.ovStatus, ost)
+			}
+			total += p.quantity
+			plan = append(plan, p)
+		}
+		last := fault.Path("input.services", idx[len(idx)-1], "quantity")
+		if err := checkInstances(ps, total, last); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// checkInstances refuses an instance count outside a package service's limits.
+func checkInstances(ps *ent.PackageService, total int, field string) error {
+	if total < ps.MinInstances {
+		return fault.Invalidf(field, "%d instance(s) of service %d is below its minInstances %d", total, ps.ServiceID, ps.MinInstances)
+	}
+	if ps.MaxInstances != nil && total > *ps.MaxInstances {
+		return fault.Invalidf(field, "%d instance(s) of service %d is above its maxInstances %d", total, ps.ServiceID, *ps.MaxInstances)
+	}
+	return nil
+}
+
+type copySpec struct {
+	acc          *ent.Account
+	pkg          *ent.CatalogPackage
+	freq         *ent.PackageFrequency
+	status       *ent.Status
+	bulk         int
+	quantity     int
+	effective    calendar.Date
+	endDate      *calendar.Date
+	ownBillDay   *int
+	nextBillDate calendar.Date
+	plan         []plannedService
+}
+
+// bulkChunk bounds the rows of one multi-row insert (SQLite allows 32766 parameters).
+const bulkChunk = 500
+
+// createCopies writes spec.quantity account-packages with their services in bulk.
+func (s *Service) createCopies(ctx context.Context, c *ent.Client, spec copySpec) ([]int, error) {
+	var cancelOn *calendar.Date
+	var option *accountpackage.CancelBillingOption
+	if spec.endDate != nil {
+		d := spec.endDate.AddDays(1)
+		o := accountpackage.CancelBillingOptionPRORATED
+		cancelOn, option = &d, &o
+	}
+	var ids []int
+	for done := 0; done < spec.quantity; done += bulkChunk {
+		n := min(bulkChunk, spec.quantity-done)
+		builders := make([]*ent.AccountPackageCreate, n)
+		for i := range builders {
+			builders[i] = c.AccountPackage.Create().
+				SetAccountID(spec.acc.ID).SetPackageID(spec.pkg.ID).SetFrequencyID(spec.freq.ID).
+				SetStatusID(spec.status.ID).SetBulkQuantity(spec.bulk).
+				SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate).
+				SetNillableCancellationDate(cancelOn).SetNillableCancelBillingOption(option).
+				SetNillableOwnBillDay(spec.ownBillDay).SetNextBillDate(spec.nextBillDate).
+				SetChargeFullPeriod(spec.pkg.ChargeFullPeriod || spec.pkg.OneTimeBilling).
+				SetPostpaid(spec.pkg.Postpaid)
+		}
+		aps, err := c.AccountPackage.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, ap := range aps {
+			ids = append(ids, ap.ID)
+		}
+	}
+	// Services of all copies, then their overrides.
+	type pending struct {
+		b    *ent.AccountServiceCreate
+		plan *plannedService
+	}
+	var all []pending
+	for _, apID := range ids {
+		for i := range spec.plan {
+			p := &spec.plan[i]
+			all = append(all, pending{c.AccountService.Create().
+				SetAccountPackageID(apID).SetServiceID(p.serviceID).SetStatusID(p.status.ID).
+				SetQuantity(p.quantity).SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate), p})
+		}
+	}
+	for start := 0; start < len(all); start += bulkChunk {
+		chunk := all[start:min(start+bulkChunk, len(all))]
+		builders := make([]*ent.AccountServiceCreate, len(chunk))
+		for i, p := range chunk {
+			builders[i] = p.b
+		}
+		svcs, err := c.AccountService.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var ovs []*ent.StatusPriceCreate
+		for i, sv := range svcs {
+			p := chunk[i].plan
+			for j, o := range p.overrides {
+				ovs = append(ovs, c.StatusPrice.Create().SetAccountServiceID(sv.ID).
+					SetStatusID(p.ovStatus[j].ID).SetAmount(o.Amount))
+			}
+		}
+		for k := 0; k < len(ovs); k += bulkChunk {
+			if err := c.StatusPrice.CreateBulk(ovs[k:min(k+bulkChunk, len(ovs))]...).Exec(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ids, nil
+}
+
+// billDay is the bill day in force for an account-package.
+func billDay(ctx context.Context, c *ent.Client, ap *ent.AccountPackage) (int, error) {
+	if ap.OwnBillDay != nil {
+		return *ap.OwnBillDay, nil
+	}
+	acc, err := c.Account.Get(ctx, ap.AccountID)
+	if err != nil {
+		return 0, err
+	}
+	return acc.BillDay, nil
+}
+
+// canceledByBilling reports whether billing has carried out the package's
+// cancellation: nothing can bring it back.
+func canceledByBilling(ap *ent.AccountPackage) bool { return ap.NextBillDate == nil }
+
+// Update changes an account-package. In a read-only status only the status may
+// change. A status change applies to its services too and their transition prices
+// are charged by the next bill run; a bulk quantity change applies from the next bill
+// date; a new bill day after the current billed period (at once if nothing was
+// billed); an end date schedules a PRORATED cancellation on the next day; an
+// effective date change removes its charges from OPEN invoices to be re-rated.
+// Refusals: NOT_FOUND; BAD_USER_INPUT for an unknown status, a bulk quantity on a
+// package without the bulk component, a bill day outside 1..31, dates out of order;
+// FAILED_PRECONDITION for a change in a read-only status, an end date before the
+// billed period, or an effective date change once a charge is on a CLOSED invoice.
+func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInput) (*ent.AccountPackage, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		ap, err := s.lockAccountPackage(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if ap.Edges.Status.ReadOnly && !in.onlyStatus() {
+			return fault.Preconditionf("account-package %d is %s (read-only): only its status may change", id, ap.Edges.Status.Code)
+		}
+		upd := c.AccountPackage.UpdateOneID(id)
+		if in.EffectiveDate != nil && !in.EffectiveDate.Equal(ap.EffectiveDate) {
+			if err := s.changeEffective(ctx, c, ap, *in.EffectiveDate, upd); err != nil {
+				return err
+			}
+		}
+		effective := ap.EffectiveDate
+		if in.EffectiveDate != nil {
+			effective = *in.EffectiveDate
+		}
+		if in.BulkQuantity != nil && *in.BulkQuantity != ap.BulkQuantity {
+			if !ap.Edges.Package.BulkQuantity && *in.BulkQuantity != 1 {
+				return fault.Invalidf("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", ap.Edges.Package.Name)
+			}
+			upd.SetBulkQuantity(*in.BulkQuantity)
+		}
+		if in.NewBillDay != nil {
+			if err := s.newBillDay(ctx, c, ap, *in.NewBillDay, effective, in.EffectiveDate != nil, upd); err != nil {
+				return err
+			}
+		}
+		if in.EndDate != nil {
+			if in.EndDate.Before(effective) {
+				return fault.Invalidf("input.endDate", "endDate %s is before the effective date %s", in.EndDate, effective)
+			}
+			cancelOn := in.EndDate.AddDays(1)
+			if err := checkCancelDate(ap, cancelOn, "input.endDate"); err != nil {
+				return err
+			}
+			upd.SetEndDate(*in.EndDate).SetCancellationDate(cancelOn).
+				SetCancelBillingOption(accountpackage.CancelBillingOptionPRORATED)
+			// Services ending later than the package end with it.
+			if _, err := c.AccountService.Update().
+				Where(accountservice.AccountPackageID(id), accountservice.EndDateGT(*in.EndDate)).
+				SetEndDate(*in.EndDate).Save(ctx); err != nil {
+				return err
+			}
+		}
+		if in.Status != nil && *in.Status != ap.Edges.Status.Code {
+			if err := s.changeStatus(ctx, c, ap, *in.Status, upd); err != nil {
+				return err
+			}
+		}
+		return upd.Exec(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.client.AccountPackage.Get(ctx, id)
+}
+
+// changeStatus moves the package and its services to a new status, recording each
+// service's change so its transition price is charged by the next bill run.
+func (s *Service) changeStatus(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, code string, upd *ent.AccountPackageUpdateOne) error {
+	byCode, _, err := statuses(ctx, c)
+	if err != nil {
+		return err
+	}
+	st, ok := byCode[code]
+	if !ok {
+		return fault.Invalidf("input.status", "unknown status code %q", code)
+	}
+	if canceledByBilling(ap) {
+		return fault.Preconditionf("account-package %d was canceled by billing and cannot change status: provision the package again", ap.ID)
+	}
+	upd.SetStatusID(st.ID)
+	svcs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(ap.ID)).All(ctx)
+	if err != nil {
+		return err
+	}
+	return s.recordChanges(ctx, c, ap.AccountID, svcs, st)
+}
+
+// recordChanges sets services to status st and records each change.
+func (s *Service) recordChanges(ctx context.Context, c *ent.Client, accountID int, svcs []*ent.AccountService, st *ent.Status) error {
+	var changes []*ent.StatusChangeCreate
+	var ids []int
+	for _, sv := range svcs {
+		if sv.StatusID == st.ID {
+			continue
+		}
+		ids = append(ids, sv.ID)
+		changes = append(changes, c.StatusChange.Create().SetAccountServiceID(sv.ID).SetAccountID(accountID).
+			SetFromStatusID(sv.StatusID).SetToStatusID(st.ID).SetChangedOn(s.today()))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := c.AccountService.Update().Where(accountservice.IDIn(ids...)).SetStatusID(st.ID).Exec(ctx); err != nil {
+		return err
+	}
+	return c.StatusChange.CreateBulk(changes...).Exec(ctx)
+}
+
+// newBillDay schedules a new bill day. Before anything is billed it takes effect at
+// once (the first period is then anchored on it); afterwards at the next billing,
+// which charges the alignment period (rules 4.6).
+func (s *Service) newBillDay(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, day int, effective calendar.Date,
+	effectiveChanged bool, upd *ent.AccountPackageUpdateOne) error {
+	if canceledByBilling(ap) {
+		return fault.Preconditionf("account-package %d is canceled", ap.ID)
+	}
+	current, err := billDay(ctx, c, ap)
+	if err != nil {
+		return err
+	}
+	if ap.BilledThrough == nil || effectiveChanged {
+		upd.SetOwnBillDay(day).ClearNewBillDay()
+		upd.SetNextBillDate(firstNextBillDate(cadence(ap.Edges.Frequency), day, effective, ap.Postpaid))
+		return nil
+	}
+	if day == current {
+		upd.ClearNewBillDay()
+		return nil
+	}
+	upd.SetNewBillDay(day)
+	return nil
+}
+
+// checkCancelDate applies the cancellation date rule: not before the effective date,
+// not before the start of the latest billed period (in advance), not on or before
+// billedThrough (postpaid).
+func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) error {
+	if c.Before(ap.EffectiveDate) {
+		return fault.Invalidf(field, "the package would end before its effective date %s", ap.EffectiveDate)
+	}
+	if ap.Postpaid {
+		if ap.BilledThrough != nil && !c.After(*ap.BilledThrough) {
+			return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+				Message: fmt.Sprintf("the package is billed through %s: it cannot be canceled on or before that", ap.BilledThrough)}
+		}
+		return nil
+	}
+	if ap.LastPeriodStart != nil && c.Before(*ap.LastPeriodStart) {
+		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+			Message: fmt.Sprintf("the latest billed period starts on %s: the package cannot be canceled before that", ap.LastPeriodStart)}
+	}
+	return nil
+}
+
+// changeEffective moves the start of an account-package that has nothing on a
+// CLOSED invoice: its charges are removed from OPEN invoices and it is billed again
+// from the new date.
+func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, e calendar.Date, upd *ent.AccountPackageUpdateOne) error {
+	if canceledByBilling(ap) {
+		return fault.Preconditionf("account-package %d is canceled", ap.ID)
+	}
+	if err := checkAvailable(ap.Edges.Package, e, "input.effectiveDate"); err != nil {
+		return err
+	}
+	if ap.EndDate != nil && ap.EndDate.Before(e) {
+		return fault.Invalidf("input.effectiveDate", "effectiveDate %s is after the end date %s", e, ap.EndDate)
+	}
+	chargeIDs, err := c.Charge.Query().Where(charge.AccountPackageID(ap.ID)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := invoicing.RemoveCharges(ctx, c, chargeIDs); err != nil {
+		if fe, ok := fault.As(err); ok && fe.Code == fault.FailedPrecondition {
+			return fault.Preconditionf("account-package %d has charges on a CLOSED invoice: its effective date can no longer change", ap.ID)
+		}
+		return err
+	}
+	day, err := billDay(ctx, c, ap)
+	if err != nil {
+		return err
+	}
+	if ap.NewBillDay != nil {
+		day = *ap.NewBillDay
+		upd.SetOwnBillDay(day).ClearNewBillDay()
+	}
+	upd.SetEffectiveDate(e).ClearBilledThrough().ClearLastPeriodStart().
+		SetNextBillDate(firstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid))
+	return c.AccountService.Update().Where(accountservice.AccountPackageID(ap.ID)).
+		SetEffectiveDate(e).SetOneTimeBilled(false).Exec(ctx)
+}
+
+// Cancel schedules the cancellation of an account-package on date (the first day out
+// of service) with a billing option for its final period; the next bill run over the
+// account whose range reaches that date carries it out. Refusals: NOT_FOUND;
+// BAD_USER_INPUT for a date before the effective date; FAILED_PRECONDITION for a
+// package already canceled or read-only, or a date inside what is already billed
+// (before the latest billed period in advance, on or before billedThrough postpaid).
+func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInput) (*ent.AccountPackage, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		ap, err := s.lockAccountPackage(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if canceledByBilling(ap) || ap.Edges.Status.ReadOnly {
+			return fault.Preconditionf("account-package %d is already %s", id, ap.Edges.Status.Code)
+		}
+		if err := checkCancelDate(ap, in.CancellationDate, "input.cancellationDate"); err != nil {
+			return err
+		}
+		end := in.CancellationDate.AddDays(-1)
+		return c.AccountPackage.UpdateOneID(id).SetCancellationDate(in.CancellationDate).
+			SetCancelBillingOption(in.BillingOption).SetEndDate(end).Exec(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.client.AccountPackage.Get(ctx, id)
+}
+
+// Delete removes an account-package that has nothing on a CLOSED invoice: its
+// charges leave their OPEN invoices (an invoice billing created and left empty is
+// deleted too). NOT_FOUND; FAILED_PRECONDITION once a charge is on a CLOSED invoice
+// (cancel it instead).
+func (s *Service) Delete(ctx context.Context, id int) (int, error) {
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		if _, err := s.lockAccountPackage(ctx, c, id); err != nil {
+			return err
+		}
+		chargeIDs, err := c.Charge.Query().Where(charge.AccountPackageID(id)).IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if err := invoicing.RemoveCharges(ctx, c, chargeIDs); err != nil {
+			if fe, ok := fault.As(err); ok && fe.Code == fault.FailedPrecondition {
+				return fault.Preconditionf("account-package %d has charges on a CLOSED invoice and cannot be deleted: cancel it instead", id)
+			}
+			return err
+		}
+		svcIDs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(id)).IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if err := deleteServices(ctx, c, svcIDs); err != nil {
+			return err
+		}
+		return c.AccountPackage.DeleteOneID(id).Exec(ctx)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+func deleteServices(ctx context.Context, c *ent.Client, ids []int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := c.StatusChange.Delete().Where(statuschange.AccountServiceIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	if _, err := c.StatusPrice.Delete().Where(statusprice.AccountServiceIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := c.AccountService.Delete().Where(accountservice.IDIn(ids...)).Exec(ctx)
+	return err
+}
+
+// instances counts the instances of a service on an account-package, leaving out one
+// account-service (except, 0 for none).
+func instances(ctx context.Context, c *ent.Client, apID, serviceID, except int) (int, error) {
+	svcs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(apID),
+		accountservice.ServiceID(serviceID), accountservice.IDNEQ(except)).All(ctx)
+	n := 0
+	for _, sv := range svcs {
+		n += sv.Quantity
+	}
+	return n, err
+}
+
+func packageService(ctx context.Context, c *ent.Client, packageID, serviceID int) (*ent.PackageService, error) {
+	return c.PackageService.Query().Where(packageservice.PackageID(packageID), packageservice.ServiceID(serviceID)).Only(ctx)
+}
+
+// mutable refuses changes to the services of a package that is canceled or in a
+// read-only status.
+func mutable(ap *ent.AccountPackage) error {
+	if canceledByBilling(ap) || ap.Edges.Status.ReadOnly {
+		return fault.Preconditionf("account-package %d is %s (read-only): its services cannot change", ap.ID, ap.Edges.Status.Code)
+	}
+	return nil
+}
+
+// AddService adds instances of one of the package's services to an account-package.
+// It is billed from the start of the package's next unbilled period. Refusals:
+// NOT_FOUND; BAD_USER_INPUT for a service not in the package, an unknown status, or
+// instances beyond maxInstances; FAILED_PRECONDITION for a canceled or read-only
+// package.
+func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInput) (*ent.AccountService, error) {
+	if err := in.validate("input"); err != nil {
+		return nil, err
+	}
+	var id int
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		ap, err := s.lockAccountPackage(ctx, c, apID)
+		if err != nil {
+			if fe, ok := fault.As(err); ok && fe.Code == fault.NotFound {
+				fe.Field = "accountPackageId"
+			}
+			return err
+		}
+		if err := mutable(ap); err != nil {
+			return err
+		}
+		ps, err := packageService(ctx, c, ap.PackageID, in.ServiceID)
+		if ent.IsNotFound(err) {
+			return fault.Invalidf("input.serviceId", "service %d is not in package %q", in.ServiceID, ap.Edges.Package.Name)
+		} else if err != nil {
+			return err
+		}
+		have, err := instances(ctx, c, apID, in.ServiceID, 0)
+		if err != nil {
+			return err
+		}
+		if err := checkInstances(ps, have+in.quantity(), "input.quantity"); err != nil {
+			return err
+		}
+		byCode, _, err := statuses(ctx, c)
+		if err != nil {
+			return err
+		}
+		st := byCode["ACTIVE"]
+		if in.Status != nil {
+			var ok bool
+			if st, ok = byCode[*in.Status]; !ok {
+				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+			}
+		}
+		from := *ap.NextBillDate
+		if ap.Postpaid {
+			from = ap.EffectiveDate
+			if ap.BilledThrough != nil {
+				from = ap.BilledThrough.AddDays(1)
+			}
+		}
+		sv, err := c.AccountService.Create().SetAccountPackageID(apID).SetServiceID(in.ServiceID).
+			SetStatusID(st.ID).SetQuantity(in.quantity()).SetEffectiveDate(from).
+			SetNillableEndDate(ap.EndDate).Save(ctx)
+		if err != nil {
+			return err
+		}
+		id = sv.ID
+		return s.setOverrides(ctx, c, ap, sv, in.PriceOverrides, byCode, "input.priceOverrides")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.client.AccountService.Get(ctx, id)
+}
+
+// setOverrides replaces an account-service's price overrides. An override equal to
+// the catalog price is not kept: it is catalog pricing.
+func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, sv *ent.AccountService,
+	ovs []*catalog.StatusPriceInput, byCode map[string]*ent.Status, path string) error {
+	if _, err := c.StatusPrice.Delete().Where(statusprice.AccountServiceID(sv.ID)).Exec(ctx); err != nil {
+		return err
+	}
+	if len(ovs) == 0 {
+		return nil
+	}
+	acc, err := c.Account.Get(ctx, ap.AccountID)
+	if err != nil {
+		return err
+	}
+	catalogPrices := map[int]*ent.StatusPrice{}
+	sp, err := c.ServicePrice.Query().Where(serviceprice.FrequencyID(ap.FrequencyID),
+		serviceprice.ServiceID(sv.ServiceID), serviceprice.CurrencyID(acc.CurrencyID)).WithRecurring().Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return err
+	}
+	if sp != nil {
+		for _, p := range sp.Edges.Recurring {
+			catalogPrices[p.StatusID] = p
+		}
+	}
+	for i, o := range ovs {
+		st, ok := byCode[o.Status]
+		if !ok {
+			return fault.Invalidf(fault.Path(path, i, "status"), "unknown status code %q", o.Status)
+		}
+		if cp, ok := catalogPrices[st.ID]; ok && cp.Amount.Equal(o.Amount) {
+			continue
+		}
+		if err := c.StatusPrice.Create().SetAccountServiceID(sv.ID).SetStatusID(st.ID).SetAmount(o.Amount).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateService changes an account-service: its status (the transition price is
+// charged by the next bill run), its instances (within the package's limits), or its
+// price overrides (replaced as a whole; an empty list returns to catalog pricing).
+// Refusals: NOT_FOUND; BAD_USER_INPUT for an unknown status or instances outside the
+// limits; FAILED_PRECONDITION for a canceled or read-only package.
+func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountServiceInput) (*ent.AccountService, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		sv, err := c.AccountService.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("id", "account-service %d not found", id)
+		} else if err != nil {
+			return err
+		}
+		ap, err := s.lockAccountPackage(ctx, c, sv.AccountPackageID)
+		if err != nil {
+			return err
+		}
+		if err := mutable(ap); err != nil {
+			return err
+		}
+		byCode, _, err := statuses(ctx, c)
+		if err != nil {
+			return err
+		}
+		if in.Quantity != nil && *in.Quantity != sv.Quantity {
+			ps, err := packageService(ctx, c, ap.PackageID, sv.ServiceID)
+			if err != nil {
+				return err
+			}
+			others, err := instances(ctx, c, ap.ID, sv.ServiceID, sv.ID)
+			if err != nil {
+				return err
+			}
+			if err := checkInstances(ps, others+*in.Quantity, "input.quantity"); err != nil {
+				return err
+			}
+			if err := c.AccountService.UpdateOneID(id).SetQuantity(*in.Quantity).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if in.PriceOverrides != nil {
+			if err := s.setOverrides(ctx, c, ap, sv, in.PriceOverrides, byCode, "input.priceOverrides"); err != nil {
+				return err
+			}
+		}
+		if in.Status != nil {
+			st, ok := byCode[*in.Status]
+			if !ok {
+				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+			}
+			return s.recordChanges(ctx, c, ap.AccountID, []*ent.AccountService{sv}, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.client.AccountService.Get(ctx, id)
+}
+
+// RemoveService removes an account-service. Its charges stay on their invoices.
+// Refusals: NOT_FOUND; FAILED_PRECONDITION when the package would fall below the
+// service's minInstances, or is canceled or read-only.
+func (s *Service) RemoveService(ctx context.Context, id int) (int, error) {
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		sv, err := c.AccountService.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("id", "account-service %d not found", id)
+		} else if err != nil {
+			return err
+		}
+		ap, err := s.lockAccountPackage(ctx, c, sv.AccountPackageID)
+		if err != nil {
+			return err
+		}
+		if err := mutable(ap); err != nil {
+			return err
+		}
+		ps, err := packageService(ctx, c, ap.PackageID, sv.ServiceID)
+		if err != nil {
+			return err
+		}
+		others, err := instances(ctx, c, ap.ID, sv.ServiceID, sv.ID)
+		if err != nil {
+			return err
+		}
+		if others < ps.MinInstances {
+			return fault.Preconditionf("removing it would leave %d instance(s) of service %d, below its minInstances %d", others, sv.ServiceID, ps.MinInstances)
+		}
+		return deleteServices(ctx, c, []int{id})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
