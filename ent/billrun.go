@@ -66,14 +66,17 @@ type BillRunEdges struct {
 	Invoices []*Invoice `json:"invoices,omitempty"`
 	// Errors holds the value of the errors edge.
 	Errors []*BillRunError `json:"errors,omitempty"`
+	// Batches holds the value of the batches edge.
+	Batches []*BillRunBatch `json:"batches,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
 	namedInvoices map[string][]*Invoice
 	namedErrors   map[string][]*BillRunError
+	namedBatches  map[string][]*BillRunBatch
 }
 
 // InvoicesOrErr returns the Invoices value or an error if the edge
@@ -92,6 +95,15 @@ func (e BillRunEdges) ErrorsOrErr() ([]*BillRunError, error) {
 		return e.Errors, nil
 	}
 	return nil, &NotLoadedError{edge: "errors"}
+}
+
+// BatchesOrErr returns the Batches value or an error if the edge
+// was not loaded in eager-loading.
+func (e BillRunEdges) BatchesOrErr() ([]*BillRunBatch, error) {
+	if e.loadedTypes[2] {
+		return e.Batches, nil
+	}
+	return nil, &NotLoadedError{edge: "batches"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -263,6 +275,11 @@ func (_m *BillRun) QueryErrors() *BillRunErrorQuery {
 	return NewBillRunClient(_m.config).QueryErrors(_m)
 }
 
+// QueryBatches queries the "batches" edge of the BillRun entity.
+func (_m *BillRun) QueryBatches() *BillRunBatchQuery {
+	return NewBillRunClient(_m.config).QueryBatches(_m)
+}
+
 // Update returns a builder for updating this BillRun.
 // Note that you need to call BillRun.Unwrap() before calling this method if this BillRun
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -389,6 +406,30 @@ func (_m *BillRun) appendNamedErrors(name string, edges ...*BillRunError) {
 		_m.Edges.namedErrors[name] = []*BillRunError{}
 	} else {
 		_m.Edges.namedErrors[name] = append(_m.Edges.namedErrors[name], edges...)
+	}
+}
+
+// NamedBatches returns the Batches named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *BillRun) NamedBatches(name string) ([]*BillRunBatch, error) {
+	if _m.Edges.namedBatches == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedBatches[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *BillRun) appendNamedBatches(name string, edges ...*BillRunBatch) {
+	if _m.Edges.namedBatches == nil {
+		_m.Edges.namedBatches = make(map[string][]*BillRunBatch)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedBatches[name] = []*BillRunBatch{}
+	} else {
+		_m.Edges.namedBatches[name] = append(_m.Edges.namedBatches[name], edges...)
 	}
 }
 

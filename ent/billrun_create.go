@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/internal/calendar"
@@ -244,6 +245,21 @@ func (_c *BillRunCreate) AddErrors(v ...*BillRunError) *BillRunCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddErrorIDs(ids...)
+}
+
+// AddBatchIDs adds the "batches" edge to the BillRunBatch entity by IDs.
+func (_c *BillRunCreate) AddBatchIDs(ids ...int) *BillRunCreate {
+	_c.mutation.AddBatchIDs(ids...)
+	return _c
+}
+
+// AddBatches adds the "batches" edges to the BillRunBatch entity.
+func (_c *BillRunCreate) AddBatches(v ...*BillRunBatch) *BillRunCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddBatchIDs(ids...)
 }
 
 // Mutation returns the BillRunMutation object of the builder.
@@ -485,6 +501,22 @@ func (_c *BillRunCreate) createSpec() (*BillRun, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(billrunerror.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.BatchesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/predicate"
@@ -28,10 +29,12 @@ type BillRunQuery struct {
 	predicates        []predicate.BillRun
 	withInvoices      *InvoiceQuery
 	withErrors        *BillRunErrorQuery
+	withBatches       *BillRunBatchQuery
 	loadTotal         []func(context.Context, []*BillRun) error
 	modifiers         []func(*sql.Selector)
 	withNamedInvoices map[string]*InvoiceQuery
 	withNamedErrors   map[string]*BillRunErrorQuery
+	withNamedBatches  map[string]*BillRunBatchQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -105,6 +108,28 @@ func (_q *BillRunQuery) QueryErrors() *BillRunErrorQuery {
 			sqlgraph.From(billrun.Table, billrun.FieldID, selector),
 			sqlgraph.To(billrunerror.Table, billrunerror.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, billrun.ErrorsTable, billrun.ErrorsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryBatches chains the current query on the "batches" edge.
+func (_q *BillRunQuery) QueryBatches() *BillRunBatchQuery {
+	query := (&BillRunBatchClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(billrun.Table, billrun.FieldID, selector),
+			sqlgraph.To(billrunbatch.Table, billrunbatch.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, billrun.BatchesTable, billrun.BatchesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -306,6 +331,7 @@ func (_q *BillRunQuery) Clone() *BillRunQuery {
 		predicates:   append([]predicate.BillRun{}, _q.predicates...),
 		withInvoices: _q.withInvoices.Clone(),
 		withErrors:   _q.withErrors.Clone(),
+		withBatches:  _q.withBatches.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -332,6 +358,17 @@ func (_q *BillRunQuery) WithErrors(opts ...func(*BillRunErrorQuery)) *BillRunQue
 		opt(query)
 	}
 	_q.withErrors = query
+	return _q
+}
+
+// WithBatches tells the query-builder to eager-load the nodes that are connected to
+// the "batches" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *BillRunQuery) WithBatches(opts ...func(*BillRunBatchQuery)) *BillRunQuery {
+	query := (&BillRunBatchClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withBatches = query
 	return _q
 }
 
@@ -413,9 +450,10 @@ func (_q *BillRunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Bill
 	var (
 		nodes       = []*BillRun{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withInvoices != nil,
 			_q.withErrors != nil,
+			_q.withBatches != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -453,6 +491,13 @@ func (_q *BillRunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Bill
 			return nil, err
 		}
 	}
+	if query := _q.withBatches; query != nil {
+		if err := _q.loadBatches(ctx, query, nodes,
+			func(n *BillRun) { n.Edges.Batches = []*BillRunBatch{} },
+			func(n *BillRun, e *BillRunBatch) { n.Edges.Batches = append(n.Edges.Batches, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedInvoices {
 		if err := _q.loadInvoices(ctx, query, nodes,
 			func(n *BillRun) { n.appendNamedInvoices(name) },
@@ -464,6 +509,13 @@ func (_q *BillRunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Bill
 		if err := _q.loadErrors(ctx, query, nodes,
 			func(n *BillRun) { n.appendNamedErrors(name) },
 			func(n *BillRun, e *BillRunError) { n.appendNamedErrors(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedBatches {
+		if err := _q.loadBatches(ctx, query, nodes,
+			func(n *BillRun) { n.appendNamedBatches(name) },
+			func(n *BillRun, e *BillRunBatch) { n.appendNamedBatches(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -523,6 +575,36 @@ func (_q *BillRunQuery) loadErrors(ctx context.Context, query *BillRunErrorQuery
 	}
 	query.Where(predicate.BillRunError(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(billrun.ErrorsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.BillRunID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "bill_run_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *BillRunQuery) loadBatches(ctx context.Context, query *BillRunBatchQuery, nodes []*BillRun, init func(*BillRun), assign func(*BillRun, *BillRunBatch)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*BillRun)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(billrunbatch.FieldBillRunID)
+	}
+	query.Where(predicate.BillRunBatch(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(billrun.BatchesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -683,6 +765,20 @@ func (_q *BillRunQuery) WithNamedErrors(name string, opts ...func(*BillRunErrorQ
 		_q.withNamedErrors = make(map[string]*BillRunErrorQuery)
 	}
 	_q.withNamedErrors[name] = query
+	return _q
+}
+
+// WithNamedBatches tells the query-builder to eager-load the nodes that are connected to the "batches"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *BillRunQuery) WithNamedBatches(name string, opts ...func(*BillRunBatchQuery)) *BillRunQuery {
+	query := (&BillRunBatchClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedBatches == nil {
+		_q.withNamedBatches = make(map[string]*BillRunBatchQuery)
+	}
+	_q.withNamedBatches[name] = query
 	return _q
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/predicate"
@@ -247,6 +248,21 @@ func (_u *BillRunUpdate) AddErrors(v ...*BillRunError) *BillRunUpdate {
 	return _u.AddErrorIDs(ids...)
 }
 
+// AddBatchIDs adds the "batches" edge to the BillRunBatch entity by IDs.
+func (_u *BillRunUpdate) AddBatchIDs(ids ...int) *BillRunUpdate {
+	_u.mutation.AddBatchIDs(ids...)
+	return _u
+}
+
+// AddBatches adds the "batches" edges to the BillRunBatch entity.
+func (_u *BillRunUpdate) AddBatches(v ...*BillRunBatch) *BillRunUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBatchIDs(ids...)
+}
+
 // Mutation returns the BillRunMutation object of the builder.
 func (_u *BillRunUpdate) Mutation() *BillRunMutation {
 	return _u.mutation
@@ -292,6 +308,27 @@ func (_u *BillRunUpdate) RemoveErrors(v ...*BillRunError) *BillRunUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveErrorIDs(ids...)
+}
+
+// ClearBatches clears all "batches" edges to the BillRunBatch entity.
+func (_u *BillRunUpdate) ClearBatches() *BillRunUpdate {
+	_u.mutation.ClearBatches()
+	return _u
+}
+
+// RemoveBatchIDs removes the "batches" edge to BillRunBatch entities by IDs.
+func (_u *BillRunUpdate) RemoveBatchIDs(ids ...int) *BillRunUpdate {
+	_u.mutation.RemoveBatchIDs(ids...)
+	return _u
+}
+
+// RemoveBatches removes "batches" edges to BillRunBatch entities.
+func (_u *BillRunUpdate) RemoveBatches(v ...*BillRunBatch) *BillRunUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBatchIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -489,6 +526,51 @@ func (_u *BillRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(billrunerror.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BatchesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBatchesIDs(); len(nodes) > 0 && !_u.mutation.BatchesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BatchesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -733,6 +815,21 @@ func (_u *BillRunUpdateOne) AddErrors(v ...*BillRunError) *BillRunUpdateOne {
 	return _u.AddErrorIDs(ids...)
 }
 
+// AddBatchIDs adds the "batches" edge to the BillRunBatch entity by IDs.
+func (_u *BillRunUpdateOne) AddBatchIDs(ids ...int) *BillRunUpdateOne {
+	_u.mutation.AddBatchIDs(ids...)
+	return _u
+}
+
+// AddBatches adds the "batches" edges to the BillRunBatch entity.
+func (_u *BillRunUpdateOne) AddBatches(v ...*BillRunBatch) *BillRunUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddBatchIDs(ids...)
+}
+
 // Mutation returns the BillRunMutation object of the builder.
 func (_u *BillRunUpdateOne) Mutation() *BillRunMutation {
 	return _u.mutation
@@ -778,6 +875,27 @@ func (_u *BillRunUpdateOne) RemoveErrors(v ...*BillRunError) *BillRunUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveErrorIDs(ids...)
+}
+
+// ClearBatches clears all "batches" edges to the BillRunBatch entity.
+func (_u *BillRunUpdateOne) ClearBatches() *BillRunUpdateOne {
+	_u.mutation.ClearBatches()
+	return _u
+}
+
+// RemoveBatchIDs removes the "batches" edge to BillRunBatch entities by IDs.
+func (_u *BillRunUpdateOne) RemoveBatchIDs(ids ...int) *BillRunUpdateOne {
+	_u.mutation.RemoveBatchIDs(ids...)
+	return _u
+}
+
+// RemoveBatches removes "batches" edges to BillRunBatch entities.
+func (_u *BillRunUpdateOne) RemoveBatches(v ...*BillRunBatch) *BillRunUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveBatchIDs(ids...)
 }
 
 // Where appends a list predicates to the BillRunUpdate builder.
@@ -1005,6 +1123,51 @@ func (_u *BillRunUpdateOne) sqlSave(ctx context.Context) (_node *BillRun, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(billrunerror.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.BatchesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedBatchesIDs(); len(nodes) > 0 && !_u.mutation.BatchesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.BatchesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   billrun.BatchesTable,
+			Columns: []string{billrun.BatchesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(billrunbatch.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

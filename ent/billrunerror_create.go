@@ -217,6 +217,18 @@ type (
 	}
 )
 
+// SetMessage sets the "message" field.
+func (u *BillRunErrorUpsert) SetMessage(v string) *BillRunErrorUpsert {
+	u.Set(billrunerror.FieldMessage, v)
+	return u
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *BillRunErrorUpsert) UpdateMessage() *BillRunErrorUpsert {
+	u.SetExcluded(billrunerror.FieldMessage)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -233,9 +245,6 @@ func (u *BillRunErrorUpsertOne) UpdateNewValues() *BillRunErrorUpsertOne {
 		}
 		if _, exists := u.create.mutation.AccountID(); exists {
 			s.SetIgnore(billrunerror.FieldAccountID)
-		}
-		if _, exists := u.create.mutation.Message(); exists {
-			s.SetIgnore(billrunerror.FieldMessage)
 		}
 	}))
 	return u
@@ -266,6 +275,20 @@ func (u *BillRunErrorUpsertOne) Update(set func(*BillRunErrorUpsert)) *BillRunEr
 		set(&BillRunErrorUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetMessage sets the "message" field.
+func (u *BillRunErrorUpsertOne) SetMessage(v string) *BillRunErrorUpsertOne {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.SetMessage(v)
+	})
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *BillRunErrorUpsertOne) UpdateMessage() *BillRunErrorUpsertOne {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.UpdateMessage()
+	})
 }
 
 // Exec executes the query.
@@ -449,9 +472,6 @@ func (u *BillRunErrorUpsertBulk) UpdateNewValues() *BillRunErrorUpsertBulk {
 			if _, exists := b.mutation.AccountID(); exists {
 				s.SetIgnore(billrunerror.FieldAccountID)
 			}
-			if _, exists := b.mutation.Message(); exists {
-				s.SetIgnore(billrunerror.FieldMessage)
-			}
 		}
 	}))
 	return u
@@ -482,6 +502,20 @@ func (u *BillRunErrorUpsertBulk) Update(set func(*BillRunErrorUpsert)) *BillRunE
 		set(&BillRunErrorUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetMessage sets the "message" field.
+func (u *BillRunErrorUpsertBulk) SetMessage(v string) *BillRunErrorUpsertBulk {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.SetMessage(v)
+	})
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *BillRunErrorUpsertBulk) UpdateMessage() *BillRunErrorUpsertBulk {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.UpdateMessage()
+	})
 }
 
 // Exec executes the query.

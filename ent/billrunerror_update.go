@@ -28,6 +28,20 @@ func (_u *BillRunErrorUpdate) Where(ps ...predicate.BillRunError) *BillRunErrorU
 	return _u
 }
 
+// SetMessage sets the "message" field.
+func (_u *BillRunErrorUpdate) SetMessage(v string) *BillRunErrorUpdate {
+	_u.mutation.SetMessage(v)
+	return _u
+}
+
+// SetNillableMessage sets the "message" field if the given value is not nil.
+func (_u *BillRunErrorUpdate) SetNillableMessage(v *string) *BillRunErrorUpdate {
+	if v != nil {
+		_u.SetMessage(*v)
+	}
+	return _u
+}
+
 // Mutation returns the BillRunErrorMutation object of the builder.
 func (_u *BillRunErrorUpdate) Mutation() *BillRunErrorMutation {
 	return _u.mutation
@@ -89,6 +103,9 @@ func (_u *BillRunErrorUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if value, ok := _u.mutation.Message(); ok {
+		_spec.SetField(billrunerror.FieldMessage, field.TypeString, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -109,6 +126,20 @@ type BillRunErrorUpdateOne struct {
 	hooks     []Hook
 	mutation  *BillRunErrorMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetMessage sets the "message" field.
+func (_u *BillRunErrorUpdateOne) SetMessage(v string) *BillRunErrorUpdateOne {
+	_u.mutation.SetMessage(v)
+	return _u
+}
+
+// SetNillableMessage sets the "message" field if the given value is not nil.
+func (_u *BillRunErrorUpdateOne) SetNillableMessage(v *string) *BillRunErrorUpdateOne {
+	if v != nil {
+		_u.SetMessage(*v)
+	}
+	return _u
 }
 
 // Mutation returns the BillRunErrorMutation object of the builder.
@@ -201,6 +232,9 @@ func (_u *BillRunErrorUpdateOne) sqlSave(ctx context.Context) (_node *BillRunErr
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Message(); ok {
+		_spec.SetField(billrunerror.FieldMessage, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &BillRunError{config: _u.config}

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
@@ -50,6 +51,8 @@ type Client struct {
 	AccountService *AccountServiceClient
 	// BillRun is the client for interacting with the BillRun builders.
 	BillRun *BillRunClient
+	// BillRunBatch is the client for interacting with the BillRunBatch builders.
+	BillRunBatch *BillRunBatchClient
 	// BillRunError is the client for interacting with the BillRunError builders.
 	BillRunError *BillRunErrorClient
 	// CatalogPackage is the client for interacting with the CatalogPackage builders.
@@ -93,6 +96,7 @@ func (c *Client) init() {
 	c.AccountPackage = NewAccountPackageClient(c.config)
 	c.AccountService = NewAccountServiceClient(c.config)
 	c.BillRun = NewBillRunClient(c.config)
+	c.BillRunBatch = NewBillRunBatchClient(c.config)
 	c.BillRunError = NewBillRunErrorClient(c.config)
 	c.CatalogPackage = NewCatalogPackageClient(c.config)
 	c.Charge = NewChargeClient(c.config)
@@ -203,6 +207,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AccountPackage:   NewAccountPackageClient(cfg),
 		AccountService:   NewAccountServiceClient(cfg),
 		BillRun:          NewBillRunClient(cfg),
+		BillRunBatch:     NewBillRunBatchClient(cfg),
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
@@ -240,6 +245,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AccountPackage:   NewAccountPackageClient(cfg),
 		AccountService:   NewAccountServiceClient(cfg),
 		BillRun:          NewBillRunClient(cfg),
+		BillRunBatch:     NewBillRunBatchClient(cfg),
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
@@ -283,8 +289,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunError,
-		c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
+		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunBatch,
+		c.BillRunError, c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
 		c.PackageFrequency, c.PackageService, c.Service, c.ServicePrice, c.Status,
 		c.StatusChange, c.StatusPrice, c.TransitionPrice,
 	} {
@@ -296,8 +302,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunError,
-		c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
+		c.Account, c.AccountPackage, c.AccountService, c.BillRun, c.BillRunBatch,
+		c.BillRunError, c.CatalogPackage, c.Charge, c.Counter, c.Currency, c.Invoice,
 		c.PackageFrequency, c.PackageService, c.Service, c.ServicePrice, c.Status,
 		c.StatusChange, c.StatusPrice, c.TransitionPrice,
 	} {
@@ -316,6 +322,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AccountService.mutate(ctx, m)
 	case *BillRunMutation:
 		return c.BillRun.mutate(ctx, m)
+	case *BillRunBatchMutation:
+		return c.BillRunBatch.mutate(ctx, m)
 	case *BillRunErrorMutation:
 		return c.BillRunError.mutate(ctx, m)
 	case *CatalogPackageMutation:
@@ -1128,6 +1136,22 @@ func (c *BillRunClient) QueryErrors(_m *BillRun) *BillRunErrorQuery {
 	return query
 }
 
+// QueryBatches queries the batches edge of a BillRun.
+func (c *BillRunClient) QueryBatches(_m *BillRun) *BillRunBatchQuery {
+	query := (&BillRunBatchClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(billrun.Table, billrun.FieldID, id),
+			sqlgraph.To(billrunbatch.Table, billrunbatch.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, billrun.BatchesTable, billrun.BatchesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *BillRunClient) Hooks() []Hook {
 	return c.hooks.BillRun
@@ -1150,6 +1174,155 @@ func (c *BillRunClient) mutate(ctx context.Context, m *BillRunMutation) (Value, 
 		return (&BillRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown BillRun mutation op: %q", m.Op())
+	}
+}
+
+// BillRunBatchClient is a client for the BillRunBatch schema.
+type BillRunBatchClient struct {
+	config
+}
+
+// NewBillRunBatchClient returns a client for the BillRunBatch from the given config.
+func NewBillRunBatchClient(c config) *BillRunBatchClient {
+	return &BillRunBatchClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `billrunbatch.Hooks(f(g(h())))`.
+func (c *BillRunBatchClient) Use(hooks ...Hook) {
+	c.hooks.BillRunBatch = append(c.hooks.BillRunBatch, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `billrunbatch.Intercept(f(g(h())))`.
+func (c *BillRunBatchClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BillRunBatch = append(c.inters.BillRunBatch, interceptors...)
+}
+
+// Create returns a builder for creating a BillRunBatch entity.
+func (c *BillRunBatchClient) Create() *BillRunBatchCreate {
+	mutation := newBillRunBatchMutation(c.config, OpCreate)
+	return &BillRunBatchCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BillRunBatch entities.
+func (c *BillRunBatchClient) CreateBulk(builders ...*BillRunBatchCreate) *BillRunBatchCreateBulk {
+	return &BillRunBatchCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BillRunBatchClient) MapCreateBulk(slice any, setFunc func(*BillRunBatchCreate, int)) *BillRunBatchCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BillRunBatchCreateBulk{err: fmt.Errorf("calling to BillRunBatchClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BillRunBatchCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BillRunBatchCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BillRunBatch.
+func (c *BillRunBatchClient) Update() *BillRunBatchUpdate {
+	mutation := newBillRunBatchMutation(c.config, OpUpdate)
+	return &BillRunBatchUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BillRunBatchClient) UpdateOne(_m *BillRunBatch) *BillRunBatchUpdateOne {
+	mutation := newBillRunBatchMutation(c.config, OpUpdateOne, withBillRunBatch(_m))
+	return &BillRunBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BillRunBatchClient) UpdateOneID(id int) *BillRunBatchUpdateOne {
+	mutation := newBillRunBatchMutation(c.config, OpUpdateOne, withBillRunBatchID(id))
+	return &BillRunBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BillRunBatch.
+func (c *BillRunBatchClient) Delete() *BillRunBatchDelete {
+	mutation := newBillRunBatchMutation(c.config, OpDelete)
+	return &BillRunBatchDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BillRunBatchClient) DeleteOne(_m *BillRunBatch) *BillRunBatchDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BillRunBatchClient) DeleteOneID(id int) *BillRunBatchDeleteOne {
+	builder := c.Delete().Where(billrunbatch.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BillRunBatchDeleteOne{builder}
+}
+
+// Query returns a query builder for BillRunBatch.
+func (c *BillRunBatchClient) Query() *BillRunBatchQuery {
+	return &BillRunBatchQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBillRunBatch},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BillRunBatch entity by its id.
+func (c *BillRunBatchClient) Get(ctx context.Context, id int) (*BillRunBatch, error) {
+	return c.Query().Where(billrunbatch.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BillRunBatchClient) GetX(ctx context.Context, id int) *BillRunBatch {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryBillRun queries the bill_run edge of a BillRunBatch.
+func (c *BillRunBatchClient) QueryBillRun(_m *BillRunBatch) *BillRunQuery {
+	query := (&BillRunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(billrunbatch.Table, billrunbatch.FieldID, id),
+			sqlgraph.To(billrun.Table, billrun.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, billrunbatch.BillRunTable, billrunbatch.BillRunColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *BillRunBatchClient) Hooks() []Hook {
+	return c.hooks.BillRunBatch
+}
+
+// Interceptors returns the client interceptors.
+func (c *BillRunBatchClient) Interceptors() []Interceptor {
+	return c.inters.BillRunBatch
+}
+
+func (c *BillRunBatchClient) mutate(ctx context.Context, m *BillRunBatchMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BillRunBatchCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BillRunBatchUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BillRunBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BillRunBatchDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BillRunBatch mutation op: %q", m.Op())
 	}
 }
 
@@ -3562,14 +3735,15 @@ func (c *TransitionPriceClient) mutate(ctx context.Context, m *TransitionPriceMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, AccountPackage, AccountService, BillRun, BillRunError, CatalogPackage,
-		Charge, Counter, Currency, Invoice, PackageFrequency, PackageService, Service,
-		ServicePrice, Status, StatusChange, StatusPrice, TransitionPrice []ent.Hook
+		Account, AccountPackage, AccountService, BillRun, BillRunBatch, BillRunError,
+		CatalogPackage, Charge, Counter, Currency, Invoice, PackageFrequency,
+		PackageService, Service, ServicePrice, Status, StatusChange, StatusPrice,
+		TransitionPrice []ent.Hook
 	}
 	inters struct {
-		Account, AccountPackage, AccountService, BillRun, BillRunError, CatalogPackage,
-		Charge, Counter, Currency, Invoice, PackageFrequency, PackageService, Service,
-		ServicePrice, Status, StatusChange, StatusPrice,
+		Account, AccountPackage, AccountService, BillRun, BillRunBatch, BillRunError,
+		CatalogPackage, Charge, Counter, Currency, Invoice, PackageFrequency,
+		PackageService, Service, ServicePrice, Status, StatusChange, StatusPrice,
 		TransitionPrice []ent.Interceptor
 	}
 )

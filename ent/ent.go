@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			accountpackage.Table:   accountpackage.ValidColumn,
 			accountservice.Table:   accountservice.ValidColumn,
 			billrun.Table:          billrun.ValidColumn,
+			billrunbatch.Table:     billrunbatch.ValidColumn,
 			billrunerror.Table:     billrunerror.ValidColumn,
 			catalogpackage.Table:   catalogpackage.ValidColumn,
 			charge.Table:           charge.ValidColumn,

@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
@@ -47,6 +48,7 @@ const (
 	TypeAccountPackage   = "AccountPackage"
 	TypeAccountService   = "AccountService"
 	TypeBillRun          = "BillRun"
+	TypeBillRunBatch     = "BillRunBatch"
 	TypeBillRunError     = "BillRunError"
 	TypeCatalogPackage   = "CatalogPackage"
 	TypeCharge           = "Charge"
@@ -3651,6 +3653,9 @@ type BillRunMutation struct {
 	errors                map[int]struct{}
 	removederrors         map[int]struct{}
 	clearederrors         bool
+	batches               map[int]struct{}
+	removedbatches        map[int]struct{}
+	clearedbatches        bool
 	done                  bool
 	oldValue              func(context.Context) (*BillRun, error)
 	predicates            []predicate.BillRun
@@ -4642,6 +4647,60 @@ func (m *BillRunMutation) ResetErrors() {
 	m.removederrors = nil
 }
 
+// AddBatchIDs adds the "batches" edge to the BillRunBatch entity by ids.
+func (m *BillRunMutation) AddBatchIDs(ids ...int) {
+	if m.batches == nil {
+		m.batches = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.batches[ids[i]] = struct{}{}
+	}
+}
+
+// ClearBatches clears the "batches" edge to the BillRunBatch entity.
+func (m *BillRunMutation) ClearBatches() {
+	m.clearedbatches = true
+}
+
+// BatchesCleared reports if the "batches" edge to the BillRunBatch entity was cleared.
+func (m *BillRunMutation) BatchesCleared() bool {
+	return m.clearedbatches
+}
+
+// RemoveBatchIDs removes the "batches" edge to the BillRunBatch entity by IDs.
+func (m *BillRunMutation) RemoveBatchIDs(ids ...int) {
+	if m.removedbatches == nil {
+		m.removedbatches = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.batches, ids[i])
+		m.removedbatches[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedBatches returns the removed IDs of the "batches" edge to the BillRunBatch entity.
+func (m *BillRunMutation) RemovedBatchesIDs() (ids []int) {
+	for id := range m.removedbatches {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// BatchesIDs returns the "batches" edge IDs in the mutation.
+func (m *BillRunMutation) BatchesIDs() (ids []int) {
+	for id := range m.batches {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetBatches resets all changes to the "batches" edge.
+func (m *BillRunMutation) ResetBatches() {
+	m.batches = nil
+	m.clearedbatches = false
+	m.removedbatches = nil
+}
+
 // Where appends a list predicates to the BillRunMutation builder.
 func (m *BillRunMutation) Where(ps ...predicate.BillRun) {
 	m.predicates = append(m.predicates, ps...)
@@ -5137,12 +5196,15 @@ func (m *BillRunMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *BillRunMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.invoices != nil {
 		edges = append(edges, billrun.EdgeInvoices)
 	}
 	if m.errors != nil {
 		edges = append(edges, billrun.EdgeErrors)
+	}
+	if m.batches != nil {
+		edges = append(edges, billrun.EdgeBatches)
 	}
 	return edges
 }
@@ -5163,18 +5225,27 @@ func (m *BillRunMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case billrun.EdgeBatches:
+		ids := make([]ent.Value, 0, len(m.batches))
+		for id := range m.batches {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *BillRunMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedinvoices != nil {
 		edges = append(edges, billrun.EdgeInvoices)
 	}
 	if m.removederrors != nil {
 		edges = append(edges, billrun.EdgeErrors)
+	}
+	if m.removedbatches != nil {
+		edges = append(edges, billrun.EdgeBatches)
 	}
 	return edges
 }
@@ -5195,18 +5266,27 @@ func (m *BillRunMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case billrun.EdgeBatches:
+		ids := make([]ent.Value, 0, len(m.removedbatches))
+		for id := range m.removedbatches {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *BillRunMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedinvoices {
 		edges = append(edges, billrun.EdgeInvoices)
 	}
 	if m.clearederrors {
 		edges = append(edges, billrun.EdgeErrors)
+	}
+	if m.clearedbatches {
+		edges = append(edges, billrun.EdgeBatches)
 	}
 	return edges
 }
@@ -5219,6 +5299,8 @@ func (m *BillRunMutation) EdgeCleared(name string) bool {
 		return m.clearedinvoices
 	case billrun.EdgeErrors:
 		return m.clearederrors
+	case billrun.EdgeBatches:
+		return m.clearedbatches
 	}
 	return false
 }
@@ -5241,8 +5323,1456 @@ func (m *BillRunMutation) ResetEdge(name string) error {
 	case billrun.EdgeErrors:
 		m.ResetErrors()
 		return nil
+	case billrun.EdgeBatches:
+		m.ResetBatches()
+		return nil
 	}
 	return fmt.Errorf("unknown BillRun edge %s", name)
+}
+
+// BillRunBatchMutation represents an operation that mutates the BillRunBatch nodes in the graph.
+type BillRunBatchMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	seq                 *int
+	addseq              *int
+	first_account_id    *int
+	addfirst_account_id *int
+	last_account_id     *int
+	addlast_account_id  *int
+	account_ids         *[]int
+	appendaccount_ids   []int
+	accounts            *int
+	addaccounts         *int
+	state               *billrunbatch.State
+	claimed_by          *string
+	lease_until         *time.Time
+	attempts            *int
+	addattempts         *int
+	failed              *int
+	addfailed           *int
+	invoices            *int
+	addinvoices         *int
+	charges             *int
+	addcharges          *int
+	totals              *map[string]money.Decimal
+	clearedFields       map[string]struct{}
+	bill_run            *int
+	clearedbill_run     bool
+	done                bool
+	oldValue            func(context.Context) (*BillRunBatch, error)
+	predicates          []predicate.BillRunBatch
+}
+
+var _ ent.Mutation = (*BillRunBatchMutation)(nil)
+
+// billrunbatchOption allows management of the mutation configuration using functional options.
+type billrunbatchOption func(*BillRunBatchMutation)
+
+// newBillRunBatchMutation creates new mutation for the BillRunBatch entity.
+func newBillRunBatchMutation(c config, op Op, opts ...billrunbatchOption) *BillRunBatchMutation {
+	m := &BillRunBatchMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBillRunBatch,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBillRunBatchID sets the ID field of the mutation.
+func withBillRunBatchID(id int) billrunbatchOption {
+	return func(m *BillRunBatchMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *BillRunBatch
+		)
+		m.oldValue = func(ctx context.Context) (*BillRunBatch, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().BillRunBatch.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBillRunBatch sets the old BillRunBatch of the mutation.
+func withBillRunBatch(node *BillRunBatch) billrunbatchOption {
+	return func(m *BillRunBatchMutation) {
+		m.oldValue = func(context.Context) (*BillRunBatch, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BillRunBatchMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BillRunBatchMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BillRunBatchMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BillRunBatchMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().BillRunBatch.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetBillRunID sets the "bill_run_id" field.
+func (m *BillRunBatchMutation) SetBillRunID(i int) {
+	m.bill_run = &i
+}
+
+// BillRunID returns the value of the "bill_run_id" field in the mutation.
+func (m *BillRunBatchMutation) BillRunID() (r int, exists bool) {
+	v := m.bill_run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBillRunID returns the old "bill_run_id" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldBillRunID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBillRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBillRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBillRunID: %w", err)
+	}
+	return oldValue.BillRunID, nil
+}
+
+// ResetBillRunID resets all changes to the "bill_run_id" field.
+func (m *BillRunBatchMutation) ResetBillRunID() {
+	m.bill_run = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *BillRunBatchMutation) SetSeq(i int) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *BillRunBatchMutation) Seq() (r int, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldSeq(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *BillRunBatchMutation) AddSeq(i int) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *BillRunBatchMutation) AddedSeq() (r int, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *BillRunBatchMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetFirstAccountID sets the "first_account_id" field.
+func (m *BillRunBatchMutation) SetFirstAccountID(i int) {
+	m.first_account_id = &i
+	m.addfirst_account_id = nil
+}
+
+// FirstAccountID returns the value of the "first_account_id" field in the mutation.
+func (m *BillRunBatchMutation) FirstAccountID() (r int, exists bool) {
+	v := m.first_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstAccountID returns the old "first_account_id" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldFirstAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstAccountID: %w", err)
+	}
+	return oldValue.FirstAccountID, nil
+}
+
+// AddFirstAccountID adds i to the "first_account_id" field.
+func (m *BillRunBatchMutation) AddFirstAccountID(i int) {
+	if m.addfirst_account_id != nil {
+		*m.addfirst_account_id += i
+	} else {
+		m.addfirst_account_id = &i
+	}
+}
+
+// AddedFirstAccountID returns the value that was added to the "first_account_id" field in this mutation.
+func (m *BillRunBatchMutation) AddedFirstAccountID() (r int, exists bool) {
+	v := m.addfirst_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFirstAccountID resets all changes to the "first_account_id" field.
+func (m *BillRunBatchMutation) ResetFirstAccountID() {
+	m.first_account_id = nil
+	m.addfirst_account_id = nil
+}
+
+// SetLastAccountID sets the "last_account_id" field.
+func (m *BillRunBatchMutation) SetLastAccountID(i int) {
+	m.last_account_id = &i
+	m.addlast_account_id = nil
+}
+
+// LastAccountID returns the value of the "last_account_id" field in the mutation.
+func (m *BillRunBatchMutation) LastAccountID() (r int, exists bool) {
+	v := m.last_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastAccountID returns the old "last_account_id" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldLastAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastAccountID: %w", err)
+	}
+	return oldValue.LastAccountID, nil
+}
+
+// AddLastAccountID adds i to the "last_account_id" field.
+func (m *BillRunBatchMutation) AddLastAccountID(i int) {
+	if m.addlast_account_id != nil {
+		*m.addlast_account_id += i
+	} else {
+		m.addlast_account_id = &i
+	}
+}
+
+// AddedLastAccountID returns the value that was added to the "last_account_id" field in this mutation.
+func (m *BillRunBatchMutation) AddedLastAccountID() (r int, exists bool) {
+	v := m.addlast_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastAccountID resets all changes to the "last_account_id" field.
+func (m *BillRunBatchMutation) ResetLastAccountID() {
+	m.last_account_id = nil
+	m.addlast_account_id = nil
+}
+
+// SetAccountIds sets the "account_ids" field.
+func (m *BillRunBatchMutation) SetAccountIds(i []int) {
+	m.account_ids = &i
+	m.appendaccount_ids = nil
+}
+
+// AccountIds returns the value of the "account_ids" field in the mutation.
+func (m *BillRunBatchMutation) AccountIds() (r []int, exists bool) {
+	v := m.account_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountIds returns the old "account_ids" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldAccountIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountIds: %w", err)
+	}
+	return oldValue.AccountIds, nil
+}
+
+// AppendAccountIds adds i to the "account_ids" field.
+func (m *BillRunBatchMutation) AppendAccountIds(i []int) {
+	m.appendaccount_ids = append(m.appendaccount_ids, i...)
+}
+
+// AppendedAccountIds returns the list of values that were appended to the "account_ids" field in this mutation.
+func (m *BillRunBatchMutation) AppendedAccountIds() ([]int, bool) {
+	if len(m.appendaccount_ids) == 0 {
+		return nil, false
+	}
+	return m.appendaccount_ids, true
+}
+
+// ClearAccountIds clears the value of the "account_ids" field.
+func (m *BillRunBatchMutation) ClearAccountIds() {
+	m.account_ids = nil
+	m.appendaccount_ids = nil
+	m.clearedFields[billrunbatch.FieldAccountIds] = struct{}{}
+}
+
+// AccountIdsCleared returns if the "account_ids" field was cleared in this mutation.
+func (m *BillRunBatchMutation) AccountIdsCleared() bool {
+	_, ok := m.clearedFields[billrunbatch.FieldAccountIds]
+	return ok
+}
+
+// ResetAccountIds resets all changes to the "account_ids" field.
+func (m *BillRunBatchMutation) ResetAccountIds() {
+	m.account_ids = nil
+	m.appendaccount_ids = nil
+	delete(m.clearedFields, billrunbatch.FieldAccountIds)
+}
+
+// SetAccounts sets the "accounts" field.
+func (m *BillRunBatchMutation) SetAccounts(i int) {
+	m.accounts = &i
+	m.addaccounts = nil
+}
+
+// Accounts returns the value of the "accounts" field in the mutation.
+func (m *BillRunBatchMutation) Accounts() (r int, exists bool) {
+	v := m.accounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccounts returns the old "accounts" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldAccounts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccounts: %w", err)
+	}
+	return oldValue.Accounts, nil
+}
+
+// AddAccounts adds i to the "accounts" field.
+func (m *BillRunBatchMutation) AddAccounts(i int) {
+	if m.addaccounts != nil {
+		*m.addaccounts += i
+	} else {
+		m.addaccounts = &i
+	}
+}
+
+// AddedAccounts returns the value that was added to the "accounts" field in this mutation.
+func (m *BillRunBatchMutation) AddedAccounts() (r int, exists bool) {
+	v := m.addaccounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccounts resets all changes to the "accounts" field.
+func (m *BillRunBatchMutation) ResetAccounts() {
+	m.accounts = nil
+	m.addaccounts = nil
+}
+
+// SetState sets the "state" field.
+func (m *BillRunBatchMutation) SetState(b billrunbatch.State) {
+	m.state = &b
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *BillRunBatchMutation) State() (r billrunbatch.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldState(ctx context.Context) (v billrunbatch.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *BillRunBatchMutation) ResetState() {
+	m.state = nil
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (m *BillRunBatchMutation) SetClaimedBy(s string) {
+	m.claimed_by = &s
+}
+
+// ClaimedBy returns the value of the "claimed_by" field in the mutation.
+func (m *BillRunBatchMutation) ClaimedBy() (r string, exists bool) {
+	v := m.claimed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedBy returns the old "claimed_by" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldClaimedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedBy: %w", err)
+	}
+	return oldValue.ClaimedBy, nil
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (m *BillRunBatchMutation) ClearClaimedBy() {
+	m.claimed_by = nil
+	m.clearedFields[billrunbatch.FieldClaimedBy] = struct{}{}
+}
+
+// ClaimedByCleared returns if the "claimed_by" field was cleared in this mutation.
+func (m *BillRunBatchMutation) ClaimedByCleared() bool {
+	_, ok := m.clearedFields[billrunbatch.FieldClaimedBy]
+	return ok
+}
+
+// ResetClaimedBy resets all changes to the "claimed_by" field.
+func (m *BillRunBatchMutation) ResetClaimedBy() {
+	m.claimed_by = nil
+	delete(m.clearedFields, billrunbatch.FieldClaimedBy)
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *BillRunBatchMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *BillRunBatchMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *BillRunBatchMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[billrunbatch.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *BillRunBatchMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[billrunbatch.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *BillRunBatchMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, billrunbatch.FieldLeaseUntil)
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *BillRunBatchMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *BillRunBatchMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *BillRunBatchMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *BillRunBatchMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *BillRunBatchMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetFailed sets the "failed" field.
+func (m *BillRunBatchMutation) SetFailed(i int) {
+	m.failed = &i
+	m.addfailed = nil
+}
+
+// Failed returns the value of the "failed" field in the mutation.
+func (m *BillRunBatchMutation) Failed() (r int, exists bool) {
+	v := m.failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailed returns the old "failed" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldFailed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailed: %w", err)
+	}
+	return oldValue.Failed, nil
+}
+
+// AddFailed adds i to the "failed" field.
+func (m *BillRunBatchMutation) AddFailed(i int) {
+	if m.addfailed != nil {
+		*m.addfailed += i
+	} else {
+		m.addfailed = &i
+	}
+}
+
+// AddedFailed returns the value that was added to the "failed" field in this mutation.
+func (m *BillRunBatchMutation) AddedFailed() (r int, exists bool) {
+	v := m.addfailed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailed resets all changes to the "failed" field.
+func (m *BillRunBatchMutation) ResetFailed() {
+	m.failed = nil
+	m.addfailed = nil
+}
+
+// SetInvoices sets the "invoices" field.
+func (m *BillRunBatchMutation) SetInvoices(i int) {
+	m.invoices = &i
+	m.addinvoices = nil
+}
+
+// Invoices returns the value of the "invoices" field in the mutation.
+func (m *BillRunBatchMutation) Invoices() (r int, exists bool) {
+	v := m.invoices
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInvoices returns the old "invoices" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldInvoices(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInvoices is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInvoices requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInvoices: %w", err)
+	}
+	return oldValue.Invoices, nil
+}
+
+// AddInvoices adds i to the "invoices" field.
+func (m *BillRunBatchMutation) AddInvoices(i int) {
+	if m.addinvoices != nil {
+		*m.addinvoices += i
+	} else {
+		m.addinvoices = &i
+	}
+}
+
+// AddedInvoices returns the value that was added to the "invoices" field in this mutation.
+func (m *BillRunBatchMutation) AddedInvoices() (r int, exists bool) {
+	v := m.addinvoices
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetInvoices resets all changes to the "invoices" field.
+func (m *BillRunBatchMutation) ResetInvoices() {
+	m.invoices = nil
+	m.addinvoices = nil
+}
+
+// SetCharges sets the "charges" field.
+func (m *BillRunBatchMutation) SetCharges(i int) {
+	m.charges = &i
+	m.addcharges = nil
+}
+
+// Charges returns the value of the "charges" field in the mutation.
+func (m *BillRunBatchMutation) Charges() (r int, exists bool) {
+	v := m.charges
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCharges returns the old "charges" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldCharges(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCharges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCharges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCharges: %w", err)
+	}
+	return oldValue.Charges, nil
+}
+
+// AddCharges adds i to the "charges" field.
+func (m *BillRunBatchMutation) AddCharges(i int) {
+	if m.addcharges != nil {
+		*m.addcharges += i
+	} else {
+		m.addcharges = &i
+	}
+}
+
+// AddedCharges returns the value that was added to the "charges" field in this mutation.
+func (m *BillRunBatchMutation) AddedCharges() (r int, exists bool) {
+	v := m.addcharges
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCharges resets all changes to the "charges" field.
+func (m *BillRunBatchMutation) ResetCharges() {
+	m.charges = nil
+	m.addcharges = nil
+}
+
+// SetTotals sets the "totals" field.
+func (m *BillRunBatchMutation) SetTotals(value map[string]money.Decimal) {
+	m.totals = &value
+}
+
+// Totals returns the value of the "totals" field in the mutation.
+func (m *BillRunBatchMutation) Totals() (r map[string]money.Decimal, exists bool) {
+	v := m.totals
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotals returns the old "totals" field's value of the BillRunBatch entity.
+// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunBatchMutation) OldTotals(ctx context.Context) (v map[string]money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotals is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotals requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotals: %w", err)
+	}
+	return oldValue.Totals, nil
+}
+
+// ClearTotals clears the value of the "totals" field.
+func (m *BillRunBatchMutation) ClearTotals() {
+	m.totals = nil
+	m.clearedFields[billrunbatch.FieldTotals] = struct{}{}
+}
+
+// TotalsCleared returns if the "totals" field was cleared in this mutation.
+func (m *BillRunBatchMutation) TotalsCleared() bool {
+	_, ok := m.clearedFields[billrunbatch.FieldTotals]
+	return ok
+}
+
+// ResetTotals resets all changes to the "totals" field.
+func (m *BillRunBatchMutation) ResetTotals() {
+	m.totals = nil
+	delete(m.clearedFields, billrunbatch.FieldTotals)
+}
+
+// ClearBillRun clears the "bill_run" edge to the BillRun entity.
+func (m *BillRunBatchMutation) ClearBillRun() {
+	m.clearedbill_run = true
+	m.clearedFields[billrunbatch.FieldBillRunID] = struct{}{}
+}
+
+// BillRunCleared reports if the "bill_run" edge to the BillRun entity was cleared.
+func (m *BillRunBatchMutation) BillRunCleared() bool {
+	return m.clearedbill_run
+}
+
+// BillRunIDs returns the "bill_run" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// BillRunID instead. It exists only for internal usage by the builders.
+func (m *BillRunBatchMutation) BillRunIDs() (ids []int) {
+	if id := m.bill_run; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetBillRun resets all changes to the "bill_run" edge.
+func (m *BillRunBatchMutation) ResetBillRun() {
+	m.bill_run = nil
+	m.clearedbill_run = false
+}
+
+// Where appends a list predicates to the BillRunBatchMutation builder.
+func (m *BillRunBatchMutation) Where(ps ...predicate.BillRunBatch) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BillRunBatchMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BillRunBatchMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.BillRunBatch, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BillRunBatchMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BillRunBatchMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (BillRunBatch).
+func (m *BillRunBatchMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BillRunBatchMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.bill_run != nil {
+		fields = append(fields, billrunbatch.FieldBillRunID)
+	}
+	if m.seq != nil {
+		fields = append(fields, billrunbatch.FieldSeq)
+	}
+	if m.first_account_id != nil {
+		fields = append(fields, billrunbatch.FieldFirstAccountID)
+	}
+	if m.last_account_id != nil {
+		fields = append(fields, billrunbatch.FieldLastAccountID)
+	}
+	if m.account_ids != nil {
+		fields = append(fields, billrunbatch.FieldAccountIds)
+	}
+	if m.accounts != nil {
+		fields = append(fields, billrunbatch.FieldAccounts)
+	}
+	if m.state != nil {
+		fields = append(fields, billrunbatch.FieldState)
+	}
+	if m.claimed_by != nil {
+		fields = append(fields, billrunbatch.FieldClaimedBy)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, billrunbatch.FieldLeaseUntil)
+	}
+	if m.attempts != nil {
+		fields = append(fields, billrunbatch.FieldAttempts)
+	}
+	if m.failed != nil {
+		fields = append(fields, billrunbatch.FieldFailed)
+	}
+	if m.invoices != nil {
+		fields = append(fields, billrunbatch.FieldInvoices)
+	}
+	if m.charges != nil {
+		fields = append(fields, billrunbatch.FieldCharges)
+	}
+	if m.totals != nil {
+		fields = append(fields, billrunbatch.FieldTotals)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BillRunBatchMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case billrunbatch.FieldBillRunID:
+		return m.BillRunID()
+	case billrunbatch.FieldSeq:
+		return m.Seq()
+	case billrunbatch.FieldFirstAccountID:
+		return m.FirstAccountID()
+	case billrunbatch.FieldLastAccountID:
+		return m.LastAccountID()
+	case billrunbatch.FieldAccountIds:
+		return m.AccountIds()
+	case billrunbatch.FieldAccounts:
+		return m.Accounts()
+	case billrunbatch.FieldState:
+		return m.State()
+	case billrunbatch.FieldClaimedBy:
+		return m.ClaimedBy()
+	case billrunbatch.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case billrunbatch.FieldAttempts:
+		return m.Attempts()
+	case billrunbatch.FieldFailed:
+		return m.Failed()
+	case billrunbatch.FieldInvoices:
+		return m.Invoices()
+	case billrunbatch.FieldCharges:
+		return m.Charges()
+	case billrunbatch.FieldTotals:
+		return m.Totals()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BillRunBatchMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case billrunbatch.FieldBillRunID:
+		return m.OldBillRunID(ctx)
+	case billrunbatch.FieldSeq:
+		return m.OldSeq(ctx)
+	case billrunbatch.FieldFirstAccountID:
+		return m.OldFirstAccountID(ctx)
+	case billrunbatch.FieldLastAccountID:
+		return m.OldLastAccountID(ctx)
+	case billrunbatch.FieldAccountIds:
+		return m.OldAccountIds(ctx)
+	case billrunbatch.FieldAccounts:
+		return m.OldAccounts(ctx)
+	case billrunbatch.FieldState:
+		return m.OldState(ctx)
+	case billrunbatch.FieldClaimedBy:
+		return m.OldClaimedBy(ctx)
+	case billrunbatch.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case billrunbatch.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case billrunbatch.FieldFailed:
+		return m.OldFailed(ctx)
+	case billrunbatch.FieldInvoices:
+		return m.OldInvoices(ctx)
+	case billrunbatch.FieldCharges:
+		return m.OldCharges(ctx)
+	case billrunbatch.FieldTotals:
+		return m.OldTotals(ctx)
+	}
+	return nil, fmt.Errorf("unknown BillRunBatch field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BillRunBatchMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case billrunbatch.FieldBillRunID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBillRunID(v)
+		return nil
+	case billrunbatch.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case billrunbatch.FieldFirstAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstAccountID(v)
+		return nil
+	case billrunbatch.FieldLastAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastAccountID(v)
+		return nil
+	case billrunbatch.FieldAccountIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountIds(v)
+		return nil
+	case billrunbatch.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccounts(v)
+		return nil
+	case billrunbatch.FieldState:
+		v, ok := value.(billrunbatch.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case billrunbatch.FieldClaimedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedBy(v)
+		return nil
+	case billrunbatch.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case billrunbatch.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case billrunbatch.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailed(v)
+		return nil
+	case billrunbatch.FieldInvoices:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInvoices(v)
+		return nil
+	case billrunbatch.FieldCharges:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCharges(v)
+		return nil
+	case billrunbatch.FieldTotals:
+		v, ok := value.(map[string]money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotals(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BillRunBatchMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, billrunbatch.FieldSeq)
+	}
+	if m.addfirst_account_id != nil {
+		fields = append(fields, billrunbatch.FieldFirstAccountID)
+	}
+	if m.addlast_account_id != nil {
+		fields = append(fields, billrunbatch.FieldLastAccountID)
+	}
+	if m.addaccounts != nil {
+		fields = append(fields, billrunbatch.FieldAccounts)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, billrunbatch.FieldAttempts)
+	}
+	if m.addfailed != nil {
+		fields = append(fields, billrunbatch.FieldFailed)
+	}
+	if m.addinvoices != nil {
+		fields = append(fields, billrunbatch.FieldInvoices)
+	}
+	if m.addcharges != nil {
+		fields = append(fields, billrunbatch.FieldCharges)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BillRunBatchMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case billrunbatch.FieldSeq:
+		return m.AddedSeq()
+	case billrunbatch.FieldFirstAccountID:
+		return m.AddedFirstAccountID()
+	case billrunbatch.FieldLastAccountID:
+		return m.AddedLastAccountID()
+	case billrunbatch.FieldAccounts:
+		return m.AddedAccounts()
+	case billrunbatch.FieldAttempts:
+		return m.AddedAttempts()
+	case billrunbatch.FieldFailed:
+		return m.AddedFailed()
+	case billrunbatch.FieldInvoices:
+		return m.AddedInvoices()
+	case billrunbatch.FieldCharges:
+		return m.AddedCharges()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BillRunBatchMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case billrunbatch.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	case billrunbatch.FieldFirstAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFirstAccountID(v)
+		return nil
+	case billrunbatch.FieldLastAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastAccountID(v)
+		return nil
+	case billrunbatch.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccounts(v)
+		return nil
+	case billrunbatch.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	case billrunbatch.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailed(v)
+		return nil
+	case billrunbatch.FieldInvoices:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddInvoices(v)
+		return nil
+	case billrunbatch.FieldCharges:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCharges(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BillRunBatchMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(billrunbatch.FieldAccountIds) {
+		fields = append(fields, billrunbatch.FieldAccountIds)
+	}
+	if m.FieldCleared(billrunbatch.FieldClaimedBy) {
+		fields = append(fields, billrunbatch.FieldClaimedBy)
+	}
+	if m.FieldCleared(billrunbatch.FieldLeaseUntil) {
+		fields = append(fields, billrunbatch.FieldLeaseUntil)
+	}
+	if m.FieldCleared(billrunbatch.FieldTotals) {
+		fields = append(fields, billrunbatch.FieldTotals)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BillRunBatchMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BillRunBatchMutation) ClearField(name string) error {
+	switch name {
+	case billrunbatch.FieldAccountIds:
+		m.ClearAccountIds()
+		return nil
+	case billrunbatch.FieldClaimedBy:
+		m.ClearClaimedBy()
+		return nil
+	case billrunbatch.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case billrunbatch.FieldTotals:
+		m.ClearTotals()
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BillRunBatchMutation) ResetField(name string) error {
+	switch name {
+	case billrunbatch.FieldBillRunID:
+		m.ResetBillRunID()
+		return nil
+	case billrunbatch.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case billrunbatch.FieldFirstAccountID:
+		m.ResetFirstAccountID()
+		return nil
+	case billrunbatch.FieldLastAccountID:
+		m.ResetLastAccountID()
+		return nil
+	case billrunbatch.FieldAccountIds:
+		m.ResetAccountIds()
+		return nil
+	case billrunbatch.FieldAccounts:
+		m.ResetAccounts()
+		return nil
+	case billrunbatch.FieldState:
+		m.ResetState()
+		return nil
+	case billrunbatch.FieldClaimedBy:
+		m.ResetClaimedBy()
+		return nil
+	case billrunbatch.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case billrunbatch.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case billrunbatch.FieldFailed:
+		m.ResetFailed()
+		return nil
+	case billrunbatch.FieldInvoices:
+		m.ResetInvoices()
+		return nil
+	case billrunbatch.FieldCharges:
+		m.ResetCharges()
+		return nil
+	case billrunbatch.FieldTotals:
+		m.ResetTotals()
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BillRunBatchMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.bill_run != nil {
+		edges = append(edges, billrunbatch.EdgeBillRun)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BillRunBatchMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case billrunbatch.EdgeBillRun:
+		if id := m.bill_run; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BillRunBatchMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BillRunBatchMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BillRunBatchMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedbill_run {
+		edges = append(edges, billrunbatch.EdgeBillRun)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BillRunBatchMutation) EdgeCleared(name string) bool {
+	switch name {
+	case billrunbatch.EdgeBillRun:
+		return m.clearedbill_run
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BillRunBatchMutation) ClearEdge(name string) error {
+	switch name {
+	case billrunbatch.EdgeBillRun:
+		m.ClearBillRun()
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BillRunBatchMutation) ResetEdge(name string) error {
+	switch name {
+	case billrunbatch.EdgeBillRun:
+		m.ResetBillRun()
+		return nil
+	}
+	return fmt.Errorf("unknown BillRunBatch edge %s", name)
 }
 
 // BillRunErrorMutation represents an operation that mutates the BillRunError nodes in the graph.

@@ -7,6 +7,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
@@ -148,6 +149,24 @@ func init() {
 	billrunDescCancelRequested := billrunFields[13].Descriptor()
 	// billrun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	billrun.DefaultCancelRequested = billrunDescCancelRequested.Default.(bool)
+	billrunbatchFields := schema.BillRunBatch{}.Fields()
+	_ = billrunbatchFields
+	// billrunbatchDescAttempts is the schema descriptor for attempts field.
+	billrunbatchDescAttempts := billrunbatchFields[9].Descriptor()
+	// billrunbatch.DefaultAttempts holds the default value on creation for the attempts field.
+	billrunbatch.DefaultAttempts = billrunbatchDescAttempts.Default.(int)
+	// billrunbatchDescFailed is the schema descriptor for failed field.
+	billrunbatchDescFailed := billrunbatchFields[10].Descriptor()
+	// billrunbatch.DefaultFailed holds the default value on creation for the failed field.
+	billrunbatch.DefaultFailed = billrunbatchDescFailed.Default.(int)
+	// billrunbatchDescInvoices is the schema descriptor for invoices field.
+	billrunbatchDescInvoices := billrunbatchFields[11].Descriptor()
+	// billrunbatch.DefaultInvoices holds the default value on creation for the invoices field.
+	billrunbatch.DefaultInvoices = billrunbatchDescInvoices.Default.(int)
+	// billrunbatchDescCharges is the schema descriptor for charges field.
+	billrunbatchDescCharges := billrunbatchFields[12].Descriptor()
+	// billrunbatch.DefaultCharges holds the default value on creation for the charges field.
+	billrunbatch.DefaultCharges = billrunbatchDescCharges.Default.(int)
 	catalogpackageFields := schema.CatalogPackage{}.Fields()
 	_ = catalogpackageFields
 	// catalogpackageDescName is the schema descriptor for name field.

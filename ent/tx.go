@@ -22,6 +22,8 @@ type Tx struct {
 	AccountService *AccountServiceClient
 	// BillRun is the client for interacting with the BillRun builders.
 	BillRun *BillRunClient
+	// BillRunBatch is the client for interacting with the BillRunBatch builders.
+	BillRunBatch *BillRunBatchClient
 	// BillRunError is the client for interacting with the BillRunError builders.
 	BillRunError *BillRunErrorClient
 	// CatalogPackage is the client for interacting with the CatalogPackage builders.
@@ -185,6 +187,7 @@ func (tx *Tx) init() {
 	tx.AccountPackage = NewAccountPackageClient(tx.config)
 	tx.AccountService = NewAccountServiceClient(tx.config)
 	tx.BillRun = NewBillRunClient(tx.config)
+	tx.BillRunBatch = NewBillRunBatchClient(tx.config)
 	tx.BillRunError = NewBillRunErrorClient(tx.config)
 	tx.CatalogPackage = NewCatalogPackageClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)

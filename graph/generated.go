@@ -50,6 +50,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Package() PackageResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -339,6 +340,11 @@ type ComplexityRoot struct {
 		Status func(childComplexity int) int
 	}
 
+	Subscription struct {
+		BillRunProgress func(childComplexity int, id int) int
+		BillRunsChanged func(childComplexity int) int
+	}
+
 	TransitionPrice struct {
 		Amount func(childComplexity int) int
 		From   func(childComplexity int) int
@@ -399,6 +405,10 @@ type QueryResolver interface {
 	BillRuns(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.BillRunConnection, error)
 	Currency(ctx context.Context, code string) (*ent.Currency, error)
 	Status(ctx context.Context, code string) (*ent.Status, error)
+}
+type SubscriptionResolver interface {
+	BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error)
+	BillRunsChanged(ctx context.Context) (<-chan *ent.BillRun, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1734,6 +1744,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StatusPrice.Status(childComplexity), true
 
+	case "Subscription.billRunProgress":
+		if e.ComplexityRoot.Subscription.BillRunProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_billRunProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BillRunProgress(childComplexity, args["id"].(int)), true
+	case "Subscription.billRunsChanged":
+		if e.ComplexityRoot.Subscription.BillRunsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.BillRunsChanged(childComplexity), true
+
 	case "TransitionPrice.amount":
 		if e.ComplexityRoot.TransitionPrice.Amount == nil {
 			break
@@ -1829,6 +1857,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1858,9 +1903,8 @@ var sources = []*ast.Source{
 	{Name: "../schema.graphql", Input: `# billd GraphQL schema.
 #
 # This file is ../shared/spec/contract.graphql (the API clients are written against) plus
-# additions; nothing of the contract is renamed, removed or retyped. Operations of the
-# contract that later work implements (subscriptions) are added here with their
-# implementation.
+# additions; nothing of the contract is renamed, removed or retyped. All of the
+# contract is here.
 #
 # Errors: every GraphQL error carries extensions.code, one of
 #   BAD_USER_INPUT       invalid argument; extensions.field names the input path
@@ -2160,6 +2204,8 @@ input BillRunInput {
   accountIds: [ID!]     # default: every account
   billCharges: Boolean  # default true
   closeInvoices: Boolean # default false: invoices stay OPEN
+  "Addition: when true, startBillRun returns the finished run instead of returning at once."
+  wait: Boolean
 }
 
 type Mutation {
@@ -2185,6 +2231,11 @@ type Mutation {
   cancelBillRun(id: ID!): BillRun!
   closeInvoice(id: ID!): Invoice!
 
+}
+
+type Subscription {
+  billRunProgress(id: ID!): BillRunEvent! # SNAPSHOT first, FINISHED last
+  billRunsChanged: BillRun!               # every run's status and counters, for dashboards
 }
 
 # ---- Additions to the contract -------------------------------------------------------
@@ -2409,6 +2460,20 @@ func (ec *executionContext) childFields_BillRunError(ctx context.Context, field 
 		return ec.fieldContext_BillRunError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BillRunError", field.Name)
+}
+
+func (ec *executionContext) childFields_BillRunEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_BillRunEvent_kind(ctx, field)
+	case "billRun":
+		return ec.fieldContext_BillRunEvent_billRun(ctx, field)
+	case "account":
+		return ec.fieldContext_BillRunEvent_account(ctx, field)
+	case "message":
+		return ec.fieldContext_BillRunEvent_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BillRunEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Charge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3518,6 +3583,20 @@ func (ec *executionContext) field_Query_status_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_billRunProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -9143,6 +9222,82 @@ func (ec *executionContext) fieldContext_StatusPrice_amount(_ context.Context, f
 	return graphql.NewScalarFieldContext("StatusPrice", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _Subscription_billRunProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_billRunProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BillRunProgress(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BillRunEvent) graphql.Marshaler {
+			return ec.marshalNBillRunEvent2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐBillRunEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_billRunProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRunEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_billRunProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_billRunsChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_billRunsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().BillRunsChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BillRun) graphql.Marshaler {
+			return ec.marshalNBillRun2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_billRunsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TransitionPrice_from(ctx context.Context, field graphql.CollectedField, obj *ent.TransitionPrice) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10351,7 +10506,7 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices"}
+	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices", "wait"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10400,6 +10555,13 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.CloseInvoices = data
+		case "wait":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("wait"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Wait = data
 		}
 	}
 	return it, nil
@@ -14931,6 +15093,28 @@ func (ec *executionContext) _StatusPrice(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "billRunProgress":
+		return ec._Subscription_billRunProgress(ctx, fields[0])
+	case "billRunsChanged":
+		return ec._Subscription_billRunsChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var transitionPriceImplementors = []string{"TransitionPrice"}
 
 func (ec *executionContext) _TransitionPrice(ctx context.Context, sel ast.SelectionSet, obj *ent.TransitionPrice) graphql.Marshaler {
@@ -15573,6 +15757,16 @@ func (ec *executionContext) marshalNBillRunError2ᚖgithubᚗcomᚋbilldᚋbilld
 		return graphql.Null
 	}
 	return ec._BillRunError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBillRunEvent2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐBillRunEvent(ctx context.Context, sel ast.SelectionSet, v *model.BillRunEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BillRunEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBillRunEventKind2githubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐBillRunEventKind(ctx context.Context, v any) (model.BillRunEventKind, error) {

@@ -280,6 +280,40 @@ func (r *queryResolver) Status(ctx context.Context, code string) (*ent.Status, e
 	return s, err
 }
 
+// BillRunProgress is the resolver for the billRunProgress field.
+func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error) {
+	updates, err := r.BillRuns.Watch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.BillRunEvent)
+	go func() {
+		// Closing out makes gqlgen complete the subscription; the watcher ends
+		// with ctx when the client goes away.
+		defer close(out)
+		for u := range updates {
+			ev := &model.BillRunEvent{Kind: model.BillRunEventKind(u.Kind), BillRun: u.Run, Account: u.Account}
+			if u.Message != "" {
+				msg := u.Message
+				ev.Message = &msg
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				for range updates {
+				}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// BillRunsChanged is the resolver for the billRunsChanged field.
+func (r *subscriptionResolver) BillRunsChanged(ctx context.Context) (<-chan *ent.BillRun, error) {
+	return r.BillRuns.WatchAll(ctx), nil
+}
+
 // Account returns AccountResolver implementation.
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
@@ -298,6 +332,9 @@ func (r *Resolver) Package() PackageResolver { return &packageResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	accountResolver        struct{ *Resolver }
 	accountPackageResolver struct{ *Resolver }
@@ -305,4 +342,5 @@ type (
 	mutationResolver       struct{ *Resolver }
 	packageResolver        struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	subscriptionResolver   struct{ *Resolver }
 )

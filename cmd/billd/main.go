@@ -20,9 +20,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/server"
 	"github.com/billd/billd/internal/store"
 )
@@ -67,7 +69,8 @@ Usage:
   billd migrate [-db URL]                apply pending migrations and exit
   billd version
 
-Environment: BILLD_ADDR, BILLD_DATABASE_URL, BILLD_LOG_LEVEL.
+Environment: BILLD_ADDR, BILLD_DATABASE_URL, BILLD_LOG_LEVEL, BILLD_WORKERS,
+BILLD_BATCH_SIZE, BILLD_BATCH_LEASE.
 `)
 }
 
@@ -97,11 +100,28 @@ func env(key, def string) string {
 	return def
 }
 
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
 	addr := fs.String("addr", env("BILLD_ADDR", "127.0.0.1:8080"), "listen address (env BILLD_ADDR)")
+	workers := fs.Int("workers", envInt("BILLD_WORKERS", 2), "bill-run batches this process bills at once; 0 bills none here (env BILLD_WORKERS)")
+	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 100), "accounts per bill-run batch (env BILLD_BATCH_SIZE)")
+	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a claimed batch stays this node's before others may take it over (env BILLD_BATCH_LEASE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,7 +132,8 @@ func serve(ctx context.Context, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log})
+	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
+		Billing: billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease}})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ const (
 	EdgeInvoices = "invoices"
 	// EdgeErrors holds the string denoting the errors edge name in mutations.
 	EdgeErrors = "errors"
+	// EdgeBatches holds the string denoting the batches edge name in mutations.
+	EdgeBatches = "batches"
 	// Table holds the table name of the billrun in the database.
 	Table = "bill_runs"
 	// InvoicesTable is the table that holds the invoices relation/edge.
@@ -70,6 +72,13 @@ const (
 	ErrorsInverseTable = "bill_run_errors"
 	// ErrorsColumn is the table column denoting the errors relation/edge.
 	ErrorsColumn = "bill_run_id"
+	// BatchesTable is the table that holds the batches relation/edge.
+	BatchesTable = "bill_run_batches"
+	// BatchesInverseTable is the table name for the BillRunBatch entity.
+	// It exists in this package in order to avoid circular dependency with the "billrunbatch" package.
+	BatchesInverseTable = "bill_run_batches"
+	// BatchesColumn is the table column denoting the batches relation/edge.
+	BatchesColumn = "bill_run_id"
 )
 
 // Columns holds all SQL columns for billrun fields.
@@ -263,6 +272,20 @@ func ByErrors(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newErrorsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByBatchesCount orders the results by batches count.
+func ByBatchesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newBatchesStep(), opts...)
+	}
+}
+
+// ByBatches orders the results by batches terms.
+func ByBatches(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newBatchesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newInvoicesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -275,6 +298,13 @@ func newErrorsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ErrorsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ErrorsTable, ErrorsColumn),
+	)
+}
+func newBatchesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(BatchesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, BatchesTable, BatchesColumn),
 	)
 }
 

@@ -702,6 +702,29 @@ func HasErrorsWith(preds ...predicate.BillRunError) predicate.BillRun {
 	})
 }
 
+// HasBatches applies the HasEdge predicate on the "batches" edge.
+func HasBatches() predicate.BillRun {
+	return predicate.BillRun(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, BatchesTable, BatchesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasBatchesWith applies the HasEdge predicate on the "batches" edge with a given conditions (other predicates).
+func HasBatchesWith(preds ...predicate.BillRunBatch) predicate.BillRun {
+	return predicate.BillRun(func(s *sql.Selector) {
+		step := newBatchesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.BillRun) predicate.BillRun {
 	return predicate.BillRun(sql.AndPredicates(predicates...))

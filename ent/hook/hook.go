@@ -57,6 +57,18 @@ func (f BillRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BillRunMutation", m)
 }
 
+// The BillRunBatchFunc type is an adapter to allow the use of ordinary
+// function as BillRunBatch mutator.
+type BillRunBatchFunc func(context.Context, *ent.BillRunBatchMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f BillRunBatchFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.BillRunBatchMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BillRunBatchMutation", m)
+}
+
 // The BillRunErrorFunc type is an adapter to allow the use of ordinary
 // function as BillRunError mutator.
 type BillRunErrorFunc func(context.Context, *ent.BillRunErrorMutation) (ent.Value, error)

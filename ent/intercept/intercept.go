@@ -12,6 +12,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
@@ -191,6 +192,33 @@ func (f TraverseBillRun) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.BillRunQuery", q)
+}
+
+// The BillRunBatchFunc type is an adapter to allow the use of ordinary function as a Querier.
+type BillRunBatchFunc func(context.Context, *ent.BillRunBatchQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f BillRunBatchFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.BillRunBatchQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.BillRunBatchQuery", q)
+}
+
+// The TraverseBillRunBatch type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseBillRunBatch func(context.Context, *ent.BillRunBatchQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseBillRunBatch) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseBillRunBatch) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BillRunBatchQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.BillRunBatchQuery", q)
 }
 
 // The BillRunErrorFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -582,6 +610,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AccountServiceQuery, predicate.AccountService, accountservice.OrderOption]{typ: ent.TypeAccountService, tq: q}, nil
 	case *ent.BillRunQuery:
 		return &query[*ent.BillRunQuery, predicate.BillRun, billrun.OrderOption]{typ: ent.TypeBillRun, tq: q}, nil
+	case *ent.BillRunBatchQuery:
+		return &query[*ent.BillRunBatchQuery, predicate.BillRunBatch, billrunbatch.OrderOption]{typ: ent.TypeBillRunBatch, tq: q}, nil
 	case *ent.BillRunErrorQuery:
 		return &query[*ent.BillRunErrorQuery, predicate.BillRunError, billrunerror.OrderOption]{typ: ent.TypeBillRunError, tq: q}, nil
 	case *ent.CatalogPackageQuery:

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"account_packages\":4294967296,\"account_services\":8589934592,\"accounts\":0,\"bill_run_errors\":17179869184,\"bill_runs\":12884901888,\"charges\":25769803776,\"counters\":68719476736,\"currencies\":30064771072,\"invoices\":34359738368,\"package_frequencies\":38654705664,\"package_services\":42949672960,\"packages\":21474836480,\"service_prices\":51539607552,\"services\":47244640256,\"status_changes\":73014444032,\"status_prices\":60129542144,\"statuses\":55834574848,\"transition_prices\":64424509440}"
+const IncrementStarts = "{\"account_packages\":4294967296,\"account_services\":8589934592,\"accounts\":0,\"bill_run_batches\":77309411328,\"bill_run_errors\":17179869184,\"bill_runs\":12884901888,\"charges\":25769803776,\"counters\":68719476736,\"currencies\":30064771072,\"invoices\":34359738368,\"package_frequencies\":38654705664,\"package_services\":42949672960,\"packages\":21474836480,\"service_prices\":51539607552,\"services\":47244640256,\"status_changes\":73014444032,\"status_prices\":60129542144,\"statuses\":55834574848,\"transition_prices\":64424509440}"

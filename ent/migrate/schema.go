@@ -158,6 +158,50 @@ var (
 		Columns:    BillRunsColumns,
 		PrimaryKey: []*schema.Column{BillRunsColumns[0]},
 	}
+	// BillRunBatchesColumns holds the columns for the "bill_run_batches" table.
+	BillRunBatchesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "first_account_id", Type: field.TypeInt},
+		{Name: "last_account_id", Type: field.TypeInt},
+		{Name: "account_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "accounts", Type: field.TypeInt},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "CLAIMED", "DONE", "CANCELED"}, Default: "PENDING"},
+		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "failed", Type: field.TypeInt, Default: 0},
+		{Name: "invoices", Type: field.TypeInt, Default: 0},
+		{Name: "charges", Type: field.TypeInt, Default: 0},
+		{Name: "totals", Type: field.TypeJSON, Nullable: true},
+		{Name: "bill_run_id", Type: field.TypeInt},
+	}
+	// BillRunBatchesTable holds the schema information for the "bill_run_batches" table.
+	BillRunBatchesTable = &schema.Table{
+		Name:       "bill_run_batches",
+		Columns:    BillRunBatchesColumns,
+		PrimaryKey: []*schema.Column{BillRunBatchesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "bill_run_batches_bill_runs_batches",
+				Columns:    []*schema.Column{BillRunBatchesColumns[14]},
+				RefColumns: []*schema.Column{BillRunsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "billrunbatch_bill_run_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{BillRunBatchesColumns[14], BillRunBatchesColumns[1]},
+			},
+			{
+				Name:    "billrunbatch_state_bill_run_id",
+				Unique:  false,
+				Columns: []*schema.Column{BillRunBatchesColumns[6], BillRunBatchesColumns[14]},
+			},
+		},
+	}
 	// BillRunErrorsColumns holds the columns for the "bill_run_errors" table.
 	BillRunErrorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -182,6 +226,13 @@ var (
 				Columns:    []*schema.Column{BillRunErrorsColumns[3]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "billrunerror_bill_run_id_account_id",
+				Unique:  true,
+				Columns: []*schema.Column{BillRunErrorsColumns[2], BillRunErrorsColumns[3]},
 			},
 		},
 	}
@@ -651,6 +702,7 @@ var (
 		AccountPackagesTable,
 		AccountServicesTable,
 		BillRunsTable,
+		BillRunBatchesTable,
 		BillRunErrorsTable,
 		PackagesTable,
 		ChargesTable,
@@ -689,6 +741,10 @@ func init() {
 	}
 	BillRunsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	BillRunBatchesTable.ForeignKeys[0].RefTable = BillRunsTable
+	BillRunBatchesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
 	BillRunErrorsTable.ForeignKeys[0].RefTable = BillRunsTable
 	BillRunErrorsTable.ForeignKeys[1].RefTable = AccountsTable

@@ -18,6 +18,9 @@ type AccountService func(*sql.Selector)
 // BillRun is the predicate function for billrun builders.
 type BillRun func(*sql.Selector)
 
+// BillRunBatch is the predicate function for billrunbatch builders.
+type BillRunBatch func(*sql.Selector)
+
 // BillRunError is the predicate function for billrunerror builders.
 type BillRunError func(*sql.Selector)
 

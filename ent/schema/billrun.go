@@ -45,6 +45,7 @@ func (BillRun) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("invoices", Invoice.Type).Annotations(entgql.Skip()),
 		edge.To("errors", BillRunError.Type),
+		edge.To("batches", BillRunBatch.Type).Annotations(entgql.Skip()),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // BillRunError records why one account of a run could not be billed.
@@ -16,7 +17,7 @@ func (BillRunError) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("bill_run_id").Immutable(),
 		field.Int("account_id").Immutable(),
-		field.String("message").Immutable(),
+		field.String("message"),
 	}
 }
 
@@ -26,6 +27,12 @@ func (BillRunError) Edges() []ent.Edge {
 		edge.From("bill_run", BillRun.Type).Ref("errors").Field("bill_run_id").Unique().Required().Immutable(),
 		edge.To("account", Account.Type).Field("account_id").Unique().Required().Immutable(),
 	}
+}
+
+// Indexes of the BillRunError.
+func (BillRunError) Indexes() []ent.Index {
+	// One error per account and run: an account retried after a crash replaces it.
+	return []ent.Index{index.Fields("bill_run_id", "account_id").Unique()}
 }
 
 // Annotations of the BillRunError.

@@ -24,6 +24,9 @@ type MoneyTotal struct {
 	Amount   money.Decimal `json:"amount"`
 }
 
+type Subscription struct {
+}
+
 type BillRunEventKind string
 
 const (

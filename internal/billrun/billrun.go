@@ -8,7 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"sync"
+	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunbatch"
+	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/predicate"
@@ -27,6 +30,7 @@ import (
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/invoicing"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/progress"
 	"github.com/billd/billd/internal/rating"
 	"github.com/billd/billd/internal/store"
 )
@@ -39,6 +43,8 @@ type StartInput struct {
 	AccountIDs    []int
 	BillCharges   *bool
 	CloseInvoices *bool
+	// Wait makes Start return only when the run has finished (or ctx ended).
+	Wait *bool
 }
 
 // MaxRangeDays bounds a run's range: longer ranges are a typo, not a bill run.
@@ -58,20 +64,90 @@ func (in *StartInput) Validate() error {
 	return nil
 }
 
-// Service runs bill runs.
+// Config tunes the workers of this process.
+type Config struct {
+	Node          string        // this worker's name in claims; unique per process
+	Workers       int           // batches billed at once by this process
+	BatchSize     int           // accounts per batch
+	Lease         time.Duration // how long a claimed batch is this node's before others may take it
+	PollEvery     time.Duration // how often idle workers look for work other nodes left
+	ProgressEvery time.Duration // the least time between PROGRESS events of a run
+}
+
+func (c *Config) defaults() {
+	if c.Node == "" {
+		c.Node = "billd"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.PollEvery <= 0 {
+		c.PollEvery = time.Second
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 250 * time.Millisecond
+	}
+}
+
+// Service runs bill runs: Start plans a run, the workers started by Run bill it, and
+// Watch streams its progress.
 type Service struct {
 	client  *ent.Client
 	dialect string
 	clock   clock.Clock
 	log     *slog.Logger
+	bus     progress.Bus
+	cfg     Config
+	wake    chan struct{}
+
+	mu           sync.Mutex
+	pending      map[int]bool      // runs with a trailing PROGRESS event scheduled
+	lastProgress map[int]time.Time // when each run last sent PROGRESS from here
+	catalogs     map[int]*catalogCache
 }
 
-// New returns the bill run service.
-func New(client *ent.Client, dia string, clk clock.Clock, log *slog.Logger) *Service {
-	return &Service{client: client, dialect: dia, clock: clk, log: log}
+// New returns the bill run service. Call Run to start its workers.
+func New(client *ent.Client, dia string, clk clock.Clock, log *slog.Logger, bus progress.Bus, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{client: client, dialect: dia, clock: clk, log: log, bus: bus, cfg: cfg,
+		wake: make(chan struct{}, cfg.Workers), pending: map[int]bool{}, lastProgress: map[int]time.Time{},
+		catalogs: map[int]*catalogCache{}}
 }
 
-// Start records a bill run and bills it to the end before returning it. Refusals:
+// catalog returns the run's catalog cache, loading it on first use. Caches of at
+// most a few recent runs are kept.
+func (s *Service) catalog(ctx context.Context, runID int) (*catalogCache, error) {
+	s.mu.Lock()
+	cc := s.catalogs[runID]
+	s.mu.Unlock()
+	if cc != nil {
+		return cc, nil
+	}
+	cc, err := newCatalogCache(ctx, s.client)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.catalogs) >= 8 {
+		for id := range s.catalogs {
+			delete(s.catalogs, id)
+			break
+		}
+	}
+	s.catalogs[runID] = cc
+	return cc, nil
+}
+
+// Start records a bill run, plans its batches and returns it QUEUED (or finished, for
+// a run with no accounts); the workers of any node bill it. With Wait it returns the
+// finished run. Refusals:
 // BAD_USER_INPUT for a range out of order; NOT_FOUND for an unknown account id.
 func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error) {
 	if err := in.Validate(); err != nil {
@@ -90,26 +166,61 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 	if in.PostingDate != nil {
 		posting = *in.PostingDate
 	}
-	create := s.client.BillRun.Create().
-		SetPeriodStart(in.PeriodStart).SetPeriodEnd(in.PeriodEnd).SetPostingDate(posting).
-		SetCreatedAt(s.clock.Now()).SetStatus(billrun.StatusQUEUED)
-	if in.AccountIDs != nil {
-		create.SetAccountIds(dedupe(in.AccountIDs))
-	}
-	if in.BillCharges != nil {
-		create.SetBillCharges(*in.BillCharges)
-	}
-	if in.CloseInvoices != nil {
-		create.SetCloseInvoices(*in.CloseInvoices)
-	}
-	run, err := create.Save(ctx)
+	var runID int
+	var finished bool
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		// Built on the transaction's client: a builder of s.client would write on
+		// another connection, outside the transaction (on SQLite it then waits for
+		// the write lock this transaction holds until the busy timeout).
+		create := c.BillRun.Create().
+			SetPeriodStart(in.PeriodStart).SetPeriodEnd(in.PeriodEnd).SetPostingDate(posting).
+			SetCreatedAt(s.clock.Now()).SetStatus(billrun.StatusQUEUED)
+		if in.AccountIDs != nil {
+			create.SetAccountIds(dedupe(in.AccountIDs))
+		}
+		if in.BillCharges != nil {
+			create.SetBillCharges(*in.BillCharges)
+		}
+		if in.CloseInvoices != nil {
+			create.SetCloseInvoices(*in.CloseInvoices)
+		}
+		run, err := create.Save(ctx)
+		if err != nil {
+			return err
+		}
+		runID = run.ID
+		total, err := s.plan(ctx, c, run)
+		if err != nil {
+			return err
+		}
+		if err := c.BillRun.UpdateOneID(run.ID).SetAccountsTotal(total).Exec(ctx); err != nil {
+			return err
+		}
+		finished, err = s.finishIfDone(ctx, c, run.ID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Execute(ctx, run.ID); err != nil {
-		return nil, err
+	if finished {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: runID})
+	} else {
+		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: runID})
+		s.kick()
 	}
-	return s.client.BillRun.Get(ctx, run.ID)
+	if (in.Wait == nil || *in.Wait) && !finished { // TEMPORARY default: wait
+		updates, err := s.Watch(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		for range updates {
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return s.client.BillRun.Get(ctx, runID)
 }
 
 func dedupe(ids []int) []int {
@@ -124,166 +235,63 @@ func dedupe(ids []int) []int {
 	return out
 }
 
-// Cancel stops a run that has not finished; what it billed stays billed. NOT_FOUND;
+// Cancel stops a run that has not finished: no new batch starts, batches being billed
+// finish (what was billed stays billed), and the run ends CANCELED. NOT_FOUND;
 // FAILED_PRECONDITION for a run that already finished.
 func (s *Service) Cancel(ctx context.Context, id int) (*ent.BillRun, error) {
-	run, err := s.client.BillRun.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, fault.NotFoundf("id", "bill run %d not found", id)
-	} else if err != nil {
-		return nil, err
-	}
-	if run.Status != billrun.StatusQUEUED && run.Status != billrun.StatusRUNNING {
-		return nil, fault.Preconditionf("bill run %d has already finished (%s)", id, run.Status)
-	}
-	n, err := s.client.BillRun.Update().Where(billrun.ID(id),
-		billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)).
-		SetCancelRequested(true).Save(ctx)
+	var finished bool
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		run, err := c.BillRun.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return fault.NotFoundf("id", "bill run %d not found", id)
+		} else if err != nil {
+			return err
+		}
+		if Final(run.Status) {
+			return fault.Preconditionf("bill run %d has already finished (%s)", id, run.Status)
+		}
+		n, err := c.BillRun.Update().Where(billrun.ID(id), billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)).
+			SetCancelRequested(true).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fault.Conflictf("id", "bill run %d finished meanwhile", id)
+		}
+		if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(id), billrunbatch.StateEQ(billrunbatch.StatePENDING)).
+			SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
+			return err
+		}
+		finished, err = s.finishIfDone(ctx, c, id)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, fault.Preconditionf("bill run %d has already finished", id)
+	if finished {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: id})
+	} else {
+		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: id})
 	}
 	return s.client.BillRun.Get(ctx, id)
 }
 
-// tally is what billing some accounts produced.
-type tally struct {
-	processed, failed, invoices, charges int
-	totals                               map[string]money.Decimal
-}
-
-func (t *tally) add(r accountResult) {
-	t.processed++
-	t.charges += r.charges
-	if r.invoice {
-		t.invoices++
-		if t.totals == nil {
-			t.totals = map[string]money.Decimal{}
-		}
-		t.totals[r.currency] = t.totals[r.currency].Add(r.total)
-	}
-}
-
-// accountPage is how many account ids a run reads at a time: a run never holds all
-// its accounts in memory.
-const accountPage = 500
-
-// Execute bills the accounts of a run that are not billed yet, in order, each in a
-// transaction of its own, and finishes the run. It is what a worker calls.
-func (s *Service) Execute(ctx context.Context, runID int) error {
-	run, err := s.client.BillRun.Get(ctx, runID)
-	if err != nil {
-		return fmt.Errorf("bill run %d: %w", runID, err)
-	}
-	total, err := s.countAccounts(ctx, run)
-	if err != nil {
-		return fmt.Errorf("bill run %d: counting accounts: %w", runID, err)
-	}
-	run, err = s.client.BillRun.UpdateOneID(runID).SetStatus(billrun.StatusRUNNING).
-		SetStartedAt(s.clock.Now()).SetAccountsTotal(total).Save(ctx)
-	if err != nil {
-		return fmt.Errorf("bill run %d: %w", runID, err)
-	}
-	cc, err := newCatalogCache(ctx, s.client)
-	if err != nil {
-		return fmt.Errorf("bill run %d: loading the catalog: %w", runID, err)
-	}
-	var t tally
-	canceled := false
-	after := 0
-	for !canceled {
-		ids, err := s.accountIDs(ctx, run, after)
-		if err != nil {
-			return fmt.Errorf("bill run %d: listing accounts: %w", runID, err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		for _, id := range ids {
-			res, err := s.billAccountRetrying(ctx, run, cc, id)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				t.processed++
-				t.failed++
-				s.recordFailure(ctx, run, id, err)
-				continue
-			}
-			t.add(res)
-		}
-		after = ids[len(ids)-1]
-		if err := s.saveCounters(ctx, runID, t); err != nil {
-			return err
-		}
-		if canceled, err = s.cancelRequested(ctx, runID); err != nil {
-			return err
-		}
-	}
-	status := billrun.StatusCOMPLETED
-	switch {
-	case canceled:
-		status = billrun.StatusCANCELED
-	case t.failed > 0:
-		status = billrun.StatusCOMPLETED_WITH_ERRORS
-	}
-	if err := s.saveCounters(ctx, runID, t); err != nil {
-		return err
-	}
-	return s.client.BillRun.UpdateOneID(runID).SetStatus(status).SetFinishedAt(s.clock.Now()).Exec(ctx)
-}
-
-func (s *Service) cancelRequested(ctx context.Context, id int) (bool, error) {
-	run, err := s.client.BillRun.Get(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	return run.CancelRequested, nil
-}
-
-func (s *Service) saveCounters(ctx context.Context, id int, t tally) error {
-	upd := s.client.BillRun.UpdateOneID(id).
-		SetAccountsProcessed(t.processed).SetAccountsFailed(t.failed).
-		SetInvoicesCreated(t.invoices).SetChargesCreated(t.charges)
-	if t.totals != nil {
-		upd.SetTotals(t.totals)
-	}
-	return upd.Exec(ctx)
-}
-
-func (s *Service) countAccounts(ctx context.Context, run *ent.BillRun) (int, error) {
-	if run.AccountIds != nil {
-		return len(run.AccountIds), nil
-	}
-	return s.client.Account.Query().Count(ctx)
-}
-
-// accountIDs returns the next page of the run's accounts after id after.
-func (s *Service) accountIDs(ctx context.Context, run *ent.BillRun, after int) ([]int, error) {
-	if run.AccountIds != nil {
-		ids := append([]int(nil), run.AccountIds...)
-		sort.Ints(ids)
-		i := sort.SearchInts(ids, after+1)
-		return ids[i:min(i+accountPage, len(ids))], nil
-	}
-	return s.client.Account.Query().Where(account.IDGT(after)).
-		Order(ent.Asc(account.FieldID)).Limit(accountPage).IDs(ctx)
-}
-
-// recordFailure writes an account's failure on the run. The reason shown is the
-// coded message; anything else is logged and shown as an internal error.
+// recordFailure writes an account's failure on the run (replacing an earlier one of
+// the same account) and publishes it. The reason shown is the coded message; anything
+// else is logged and shown as an internal error.
 func (s *Service) recordFailure(ctx context.Context, run *ent.BillRun, accountID int, err error) {
 	msg := "internal error while billing the account"
 	if fe, ok := fault.As(err); ok {
 		msg = fe.Message
 	}
 	s.log.ErrorContext(ctx, "billing an account failed", "bill_run", run.ID, "account", accountID, "error", err)
-	if werr := s.client.BillRunError.Create().SetBillRunID(run.ID).SetAccountID(accountID).
-		SetMessage(msg).Exec(ctx); werr != nil {
+	werr := s.client.BillRunError.Create().SetBillRunID(run.ID).SetAccountID(accountID).SetMessage(msg).
+		OnConflictColumns(billrunerror.FieldBillRunID, billrunerror.FieldAccountID).UpdateMessage().Exec(ctx)
+	if werr != nil {
 		s.log.ErrorContext(ctx, "recording a billing failure", "bill_run", run.ID, "account", accountID, "error", werr)
 	}
+	s.bus.Publish(progress.Event{Kind: progress.AccountFailed, RunID: run.ID, AccountID: accountID, Message: msg})
 }
 
 // billAccountRetrying bills an account; when its transaction loses a race (another

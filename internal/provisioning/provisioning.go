@@ -59,18 +59,34 @@ func statuses(ctx context.Context, c *ent.Client) (map[string]*ent.Status, map[i
 }
 
 // lockAccountPackage reads an account-package for change, locking its row on
-// PostgreSQL so concurrent changes (and bill runs) of it serialize. On SQLite the
-// immediate transaction already holds the write lock.
+// PostgreSQL so concurrent changes (and bill runs) of it serialize, and its package's
+// row for share (see sharePackage), reading the package under that lock. On SQLite
+// the immediate transaction already holds the write lock.
 func (s *Service) lockAccountPackage(ctx context.Context, c *ent.Client, id int) (*ent.AccountPackage, error) {
-	q := c.AccountPackage.Query().Where(accountpackage.ID(id)).WithStatus().WithPackage().WithFrequency()
+	q := c.AccountPackage.Query().Where(accountpackage.ID(id)).WithStatus().WithFrequency()
 	if s.dialect == dialect.Postgres {
 		q.ForUpdate(entsql.WithLockTables(accountpackage.Table))
 	}
 	ap, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, fault.NotFoundf("id", "account-package %d not found", id)
+	} else if err != nil {
+		return nil, err
 	}
+	ap.Edges.Package, err = s.sharePackage(c.CatalogPackage.Query().Where(catalogpackage.ID(ap.PackageID))).Only(ctx)
 	return ap, err
+}
+
+// sharePackage makes a package query lock the package's row for share on PostgreSQL,
+// until the transaction ends. Catalog changes lock that row for update, so the rules
+// they check against the package's account-packages (no bulk quantity above 1 without
+// the bulk component, no delete while in use) cannot miss an account-package being
+// written or changed, and provisioning cannot work from a package that is changing.
+func (s *Service) sharePackage(q *ent.CatalogPackageQuery) *ent.CatalogPackageQuery {
+	if s.dialect == dialect.Postgres {
+		q.ForShare(entsql.WithLockTables(catalogpackage.Table))
+	}
+	return q
 }
 
 // cadence is the rating cadence of a frequency.
@@ -108,7 +124,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		} else if err != nil {
 			return err
 		}
-		pkg, err := c.CatalogPackage.Query().Where(catalogpackage.ID(in.PackageID)).
+		pkg, err := s.sharePackage(c.CatalogPackage.Query().Where(catalogpackage.ID(in.PackageID))).
 			WithCurrencies().WithDefaultStatus().
 			WithServices(func(q *ent.PackageServiceQuery) { q.Order(ent.Asc(packageservice.FieldPosition)) }).
 			Only(ctx)
@@ -150,7 +166,11 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if st.ReadOnly {
 			return fault.Invalidf("input.status", "status %s is read-only: a package cannot be provisioned in it", st.Code)
 		}
-		plan, err := planServices(pkg, in.Services, byCode)
+		catalogPrices, err := recurringPrices(ctx, c, freq.ID, acc.CurrencyID)
+		if err != nil {
+			return err
+		}
+		plan, err := planServices(pkg, in.Services, byCode, catalogPrices)
 		if err != nil {
 			return err
 		}
@@ -216,9 +236,12 @@ type plannedService struct {
 
 // planServices turns the package's services and the requested ones into the
 // account-services to create. A service asked for replaces the package's default
-// instances of it; the others get their default instances (none for an optional
-// service). Totals must stay within each service's limits.
-func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode map[string]*ent.Status) ([]plannedService, error) {
+// instances of it; the others get their default instances, except an optional service,
+// which starts with none unless asked for whatever its defaultInstances (rules 2).
+// Totals must stay within each service's limits. Overrides equal to the catalog price
+// (catalogPrices: by service id, then status id) are dropped: that is catalog pricing.
+func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode map[string]*ent.Status,
+	catalogPrices map[int]map[int]*ent.StatusPrice) ([]plannedService, error) {
 	inPkg := map[int]*ent.PackageService{}
 	for _, ps := range pkg.Edges.Services {
 		inPkg[ps.ServiceID] = ps
@@ -236,7 +259,7 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 	for _, ps := range pkg.Edges.Services {
 		idx, asked := requested[ps.ServiceID]
 		if !asked {
-			if ps.DefaultInstances > 0 {
+			if ps.DefaultInstances > 0 && !ps.Optional {
 				plan = append(plan, plannedService{serviceID: ps.ServiceID, quantity: ps.DefaultInstances, status: active})
 			}
 			continue
@@ -252,12 +275,16 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 					return nil, fault.Invalidf(path+".status", "unknown status code %q", *r.Status)
 				}
 			}
-			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, overrides: r.PriceOverrides}
+			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st}
 			for j, o := range r.PriceOverrides {
 				ost, ok := byCode[o.Status]
 				if !ok {
 					return nil, fault.Invalidf(fault.Path(path+".priceOverrides", j, "status"), "unknown status code %q", o.Status)
 				}
+				if cp, ok := catalogPrices[r.ServiceID][ost.ID]; ok && cp.Amount.Equal(o.Amount) {
+					continue
+				}
+				p.overrides = append(p.overrides, o)
 				p.ovStatus = append(p.ovStatus, ost)
 			}
 			total += p.quantity
@@ -411,14 +438,23 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 			return fault.Preconditionf("account-package %d is %s (read-only): only its status may change", id, ap.Edges.Status.Code)
 		}
 		upd := c.AccountPackage.UpdateOneID(id)
-		if in.EffectiveDate != nil && !in.EffectiveDate.Equal(ap.EffectiveDate) {
-			if err := s.changeEffective(ctx, c, ap, *in.EffectiveDate, upd); err != nil {
+		// billed is the billing position the other changes are checked against: once the
+		// effective date moves, nothing is billed any more.
+		billed := ap
+		effective := ap.EffectiveDate
+		effectiveChanged := in.EffectiveDate != nil && !in.EffectiveDate.Equal(ap.EffectiveDate)
+		if effectiveChanged {
+			end := ap.EndDate
+			if in.EndDate != nil {
+				end = nil // the new end date is checked against the new effective date below
+			}
+			if err := s.changeEffective(ctx, c, ap, *in.EffectiveDate, end, upd); err != nil {
 				return err
 			}
-		}
-		effective := ap.EffectiveDate
-		if in.EffectiveDate != nil {
 			effective = *in.EffectiveDate
+			moved := *ap
+			moved.EffectiveDate, moved.BilledThrough, moved.LastPeriodStart = effective, nil, nil
+			billed = &moved
 		}
 		if in.BulkQuantity != nil && *in.BulkQuantity != ap.BulkQuantity {
 			if !ap.Edges.Package.BulkQuantity && *in.BulkQuantity != 1 {
@@ -427,7 +463,7 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 			upd.SetBulkQuantity(*in.BulkQuantity)
 		}
 		if in.NewBillDay != nil {
-			if err := s.newBillDay(ctx, c, ap, *in.NewBillDay, effective, in.EffectiveDate != nil, upd); err != nil {
+			if err := s.newBillDay(ctx, c, ap, *in.NewBillDay, effective, effectiveChanged, upd); err != nil {
 				return err
 			}
 		}
@@ -436,15 +472,12 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 				return fault.Invalidf("input.endDate", "endDate %s is before the effective date %s", in.EndDate, effective)
 			}
 			cancelOn := in.EndDate.AddDays(1)
-			if err := checkCancelDate(ap, cancelOn, "input.endDate"); err != nil {
+			if err := checkCancelDate(billed, cancelOn, "input.endDate"); err != nil {
 				return err
 			}
 			upd.SetEndDate(*in.EndDate).SetCancellationDate(cancelOn).
 				SetCancelBillingOption(accountpackage.CancelBillingOptionPRORATED)
-			// Services ending later than the package end with it.
-			if _, err := c.AccountService.Update().
-				Where(accountservice.AccountPackageID(id), accountservice.EndDateGT(*in.EndDate)).
-				SetEndDate(*in.EndDate).Save(ctx); err != nil {
+			if err := clampServices(ctx, c, id, *in.EndDate); err != nil {
 				return err
 			}
 		}
@@ -552,16 +585,19 @@ func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) erro
 
 // changeEffective moves the start of an account-package that has nothing on a
 // CLOSED invoice: its charges are removed from OPEN invoices and it is billed again
-// from the new date.
-func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, e calendar.Date, upd *ent.AccountPackageUpdateOne) error {
+// from the new date. The transition charges go with the others, so its status changes
+// are left to be charged again by the next billing, like its periods (rules 3). end is
+// the end date e must not be after, if any.
+func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, e calendar.Date,
+	end *calendar.Date, upd *ent.AccountPackageUpdateOne) error {
 	if canceledByBilling(ap) {
 		return fault.Preconditionf("account-package %d is canceled", ap.ID)
 	}
 	if err := checkAvailable(ap.Edges.Package, e, "input.effectiveDate"); err != nil {
 		return err
 	}
-	if ap.EndDate != nil && ap.EndDate.Before(e) {
-		return fault.Invalidf("input.effectiveDate", "effectiveDate %s is after the end date %s", e, ap.EndDate)
+	if end != nil && end.Before(e) {
+		return fault.Invalidf("input.effectiveDate", "effectiveDate %s is after the end date %s", e, end)
 	}
 	chargeIDs, err := c.Charge.Query().Where(charge.AccountPackageID(ap.ID)).IDs(ctx)
 	if err != nil {
@@ -583,7 +619,15 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 	}
 	upd.SetEffectiveDate(e).ClearBilledThrough().ClearLastPeriodStart().
 		SetNextBillDate(firstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid))
-	return c.AccountService.Update().Where(accountservice.AccountPackageID(ap.ID)).
+	svcIDs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(ap.ID)).IDs(ctx)
+	if err != nil || len(svcIDs) == 0 {
+		return err
+	}
+	if err := c.StatusChange.Update().Where(statuschange.AccountServiceIDIn(svcIDs...), statuschange.Charged(true)).
+		SetCharged(false).Exec(ctx); err != nil {
+		return err
+	}
+	return c.AccountService.Update().Where(accountservice.IDIn(svcIDs...)).
 		SetEffectiveDate(e).SetOneTimeBilled(false).Exec(ctx)
 }
 
@@ -610,6 +654,9 @@ func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInp
 			return err
 		}
 		end := in.CancellationDate.AddDays(-1)
+		if err := clampServices(ctx, c, id, end); err != nil {
+			return err
+		}
 		return c.AccountPackage.UpdateOneID(id).SetCancellationDate(in.CancellationDate).
 			SetCancelBillingOption(in.BillingOption).SetEndDate(end).Exec(ctx)
 	})
@@ -617,6 +664,15 @@ func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInp
 		return nil, err
 	}
 	return s.client.AccountPackage.Get(ctx, id)
+}
+
+// clampServices ends the account-services of an account-package whose own end date is
+// later than the package's new end date with the package (rules 3, End date).
+func clampServices(ctx context.Context, c *ent.Client, apID int, end calendar.Date) error {
+	_, err := c.AccountService.Update().
+		Where(accountservice.AccountPackageID(apID), accountservice.EndDateGT(end)).
+		SetEndDate(end).Save(ctx)
+	return err
 }
 
 // Delete removes an account-package that has nothing on a CLOSED invoice: its
@@ -693,6 +749,33 @@ func mutable(ap *ent.AccountPackage) error {
 	return nil
 }
 
+// lockAccountService reads an account-service for change: it locks its account-package
+// (see lockAccountPackage) and then reads the service again under that lock, so that
+// the instance counts and the status it works from are not those of before a
+// concurrent change, and a service removed meanwhile is NOT_FOUND.
+func (s *Service) lockAccountService(ctx context.Context, c *ent.Client, id int) (*ent.AccountService, *ent.AccountPackage, error) {
+	notFound := fault.NotFoundf("id", "account-service %d not found", id)
+	sv, err := c.AccountService.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil, notFound
+	} else if err != nil {
+		return nil, nil, err
+	}
+	ap, err := s.lockAccountPackage(ctx, c, sv.AccountPackageID)
+	if fe, ok := fault.As(err); ok && fe.Code == fault.NotFound {
+		return nil, nil, notFound // its package was deleted meanwhile
+	} else if err != nil {
+		return nil, nil, err
+	}
+	sv, err = c.AccountService.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil, notFound
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return sv, ap, nil
+}
+
 // AddService adds instances of one of the package's services to an account-package.
 // It is billed from the start of the package's next unbilled period. Refusals:
 // NOT_FOUND; BAD_USER_INPUT for a service not in the package, an unknown status, or
@@ -761,6 +844,25 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 	return s.client.AccountService.Get(ctx, id)
 }
 
+// recurringPrices returns a frequency's recurring catalog prices in a currency, by
+// service id and then status id.
+func recurringPrices(ctx context.Context, c *ent.Client, frequencyID, currencyID int) (map[int]map[int]*ent.StatusPrice, error) {
+	sps, err := c.ServicePrice.Query().Where(serviceprice.FrequencyID(frequencyID),
+		serviceprice.CurrencyID(currencyID)).WithRecurring().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]map[int]*ent.StatusPrice, len(sps))
+	for _, sp := range sps {
+		byStatus := map[int]*ent.StatusPrice{}
+		for _, p := range sp.Edges.Recurring {
+			byStatus[p.StatusID] = p
+		}
+		out[sp.ServiceID] = byStatus
+	}
+	return out, nil
+}
+
 // setOverrides replaces an account-service's price overrides. An override equal to
 // the catalog price is not kept: it is catalog pricing.
 func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, sv *ent.AccountService,
@@ -775,23 +877,16 @@ func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.Accou
 	if err != nil {
 		return err
 	}
-	catalogPrices := map[int]*ent.StatusPrice{}
-	sp, err := c.ServicePrice.Query().Where(serviceprice.FrequencyID(ap.FrequencyID),
-		serviceprice.ServiceID(sv.ServiceID), serviceprice.CurrencyID(acc.CurrencyID)).WithRecurring().Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	catalogPrices, err := recurringPrices(ctx, c, ap.FrequencyID, acc.CurrencyID)
+	if err != nil {
 		return err
-	}
-	if sp != nil {
-		for _, p := range sp.Edges.Recurring {
-			catalogPrices[p.StatusID] = p
-		}
 	}
 	for i, o := range ovs {
 		st, ok := byCode[o.Status]
 		if !ok {
 			return fault.Invalidf(fault.Path(path, i, "status"), "unknown status code %q", o.Status)
 		}
-		if cp, ok := catalogPrices[st.ID]; ok && cp.Amount.Equal(o.Amount) {
+		if cp, ok := catalogPrices[sv.ServiceID][st.ID]; ok && cp.Amount.Equal(o.Amount) {
 			continue
 		}
 		if err := c.StatusPrice.Create().SetAccountServiceID(sv.ID).SetStatusID(st.ID).SetAmount(o.Amount).Exec(ctx); err != nil {
@@ -812,13 +907,7 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 	}
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
-		sv, err := c.AccountService.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return fault.NotFoundf("id", "account-service %d not found", id)
-		} else if err != nil {
-			return err
-		}
-		ap, err := s.lockAccountPackage(ctx, c, sv.AccountPackageID)
+		sv, ap, err := s.lockAccountService(ctx, c, id)
 		if err != nil {
 			return err
 		}
@@ -871,13 +960,7 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 func (s *Service) RemoveService(ctx context.Context, id int) (int, error) {
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
-		sv, err := c.AccountService.Get(ctx, id)
-		if ent.IsNotFound(err) {
-			return fault.NotFoundf("id", "account-service %d not found", id)
-		} else if err != nil {
-			return err
-		}
-		ap, err := s.lockAccountPackage(ctx, c, sv.AccountPackageID)
+		sv, ap, err := s.lockAccountService(ctx, c, id)
 		if err != nil {
 			return err
 		}

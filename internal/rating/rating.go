@@ -373,9 +373,15 @@ func (e *engine) finalNotBilled(per Period) {
 // finalBilled carries out a cancellation whose final period [a, b) was billed in
 // advance: PRORATED credits what was charged beyond the rounded cost of its days in
 // service, NONE credits all of it, FULL_PERIOD nothing; chargeFullPeriod packages are
-// never credited (rules 4.4).
+// never credited (rules 4.4). Like a final period not billed yet, the package is then
+// billed through its last day in service, C − 1, so its position does not depend on
+// whether a run billed the final period before another carried the cancellation out.
 func (e *engine) finalBilled(per Period) {
 	c := *e.p.CancelOn
+	if c.After(e.p.Effective) {
+		end := c.AddDays(-1)
+		e.res.BilledThrough = &end
+	}
 	if !e.p.ChargeFullPeriod && e.p.CancelOption != FullPeriod {
 		for i := range e.p.Services {
 			s := &e.p.Services[i]

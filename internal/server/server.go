@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/billd/billd/graph"
 	"github.com/billd/billd/internal/account"
@@ -15,6 +18,7 @@ import (
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/progress"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/store"
 )
@@ -24,6 +28,10 @@ type Config struct {
 	DatabaseURL string       // see store.Open; empty means store.DefaultURL
 	Log         *slog.Logger // nil discards logs
 	Clock       clock.Clock  // nil means the system clock
+	// Billing tunes this process's bill-run workers; zero values take defaults.
+	Billing billrun.Config
+	// NoWorkers starts no bill-run workers here (runs are billed by other nodes).
+	NoWorkers bool
 }
 
 // Server is a running billd instance's state, minus the listener.
@@ -37,7 +45,10 @@ type Server struct {
 	Invoices     *invoicing.Service
 	Log          *slog.Logger
 	Clock        clock.Clock
-	handler      http.Handler
+	// Bus carries bill-run events between workers and subscribers (all nodes).
+	Bus     progress.Bus
+	handler http.Handler
+	stop    context.CancelFunc
 }
 
 // Open opens the database, applies pending migrations, seeds the builtin currencies
@@ -59,19 +70,43 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
+	// Background work (workers, the progress listener) lives until Close.
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var bus progress.Bus
+	if db.Dialect == dialect.Postgres {
+		pg, err := progress.NewPostgres(bg, cfg.DatabaseURL, log)
+		if err != nil {
+			stop()
+			_ = db.Close()
+			return nil, fmt.Errorf("listening for bill-run events: %w", err)
+		}
+		bus = pg
+	} else {
+		bus = progress.NewLocal()
+	}
+	if cfg.Billing.Node == "" {
+		host, _ := os.Hostname()
+		cfg.Billing.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	s := &Server{
+		Bus:          bus,
+		stop:         stop,
 		DB:           db,
 		Catalog:      catalog.New(db.Client),
 		Accounts:     account.New(db.Client),
 		Provisioning: provisioning.New(db.Client, db.Dialect, clk),
-		BillRuns:     billrun.New(db.Client, db.Dialect, clk, log),
+		BillRuns:     billrun.New(db.Client, db.Dialect, clk, log, bus, cfg.Billing),
 		Invoices:     invoicing.New(db.Client),
 		Log:          log,
 		Clock:        clk,
 	}
 	if err := s.Catalog.Seed(ctx); err != nil {
+		stop()
 		_ = db.Close()
 		return nil, err
+	}
+	if !cfg.NoWorkers {
+		s.BillRuns.Run(bg)
 	}
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
 		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Log: log}
@@ -82,5 +117,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // Handler returns the HTTP handler (GraphiQL, /query, /healthz, /readyz).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close closes the database.
-func (s *Server) Close() error { return s.DB.Close() }
+// Close stops the workers and the progress listener, and closes the database. A
+// batch being billed is abandoned; its transaction rolls back and another node (or
+// the next start) bills it again after its lease.
+func (s *Server) Close() error {
+	s.stop()
+	return s.DB.Close()
+}

@@ -1,0 +1,61 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/billd/billd/internal/money"
+)
+
+// BillRunBatch is a slice of a bill run's accounts that one worker claims and bills.
+// Batches are planned when the run starts; any node may claim a PENDING batch, or a
+// CLAIMED one whose lease ran out (its node died), so a run survives its workers.
+type BillRunBatch struct{ ent.Schema }
+
+// Fields of the BillRunBatch.
+func (BillRunBatch) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("bill_run_id").Immutable(),
+		field.Int("seq").Immutable(),
+		// The batch's accounts: ids first_account_id..last_account_id, or exactly
+		// account_ids when the run lists its accounts.
+		field.Int("first_account_id").Immutable(),
+		field.Int("last_account_id").Immutable(),
+		field.JSON("account_ids", []int{}).Optional().Immutable(),
+		field.Int("accounts").Immutable(),
+		field.Enum("state").Values("PENDING", "CLAIMED", "DONE", "CANCELED").Default("PENDING"),
+		field.String("claimed_by").Optional().Nillable(),
+		field.Time("lease_until").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		// What the batch produced, counted from the database when it is done, so a
+		// batch redone after a crash counts exactly what exists.
+		field.Int("failed").Default(0),
+		field.Int("invoices").Default(0),
+		field.Int("charges").Default(0),
+		field.JSON("totals", map[string]money.Decimal{}).Optional(),
+	}
+}
+
+// Edges of the BillRunBatch.
+func (BillRunBatch) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("bill_run", BillRun.Type).Ref("batches").Field("bill_run_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the BillRunBatch.
+func (BillRunBatch) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("bill_run_id", "seq").Unique(),
+		index.Fields("state", "bill_run_id"),
+	}
+}
+
+// Annotations of the BillRunBatch.
+func (BillRunBatch) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
