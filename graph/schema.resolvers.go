@@ -12,6 +12,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/billd/billd/ent"
+	entaccount "github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/graph/model"
@@ -36,11 +37,9 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	if obj.OwnBillDay != nil {
 		return *obj.OwnBillDay, nil
 	}
-	acc, err := obj.Account(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return acc.BillDay, nil
+	// Not obj.Account(ctx): field collection may have loaded the account with only
+	// the fields the query selected under it, without its bill day.
+	return r.Client.Account.Query().Where(entaccount.ID(obj.AccountID)).Select(entaccount.FieldBillDay).Int(ctx)
 }
 
 // Totals is the resolver for the totals field.

@@ -70,7 +70,7 @@ Usage:
   billd version
 
 Environment: BILLD_ADDR, BILLD_DATABASE_URL, BILLD_LOG_LEVEL, BILLD_WORKERS,
-BILLD_BATCH_SIZE, BILLD_BATCH_LEASE.
+BILLD_BATCH_SIZE, BILLD_BATCH_LEASE, BILLD_BATCH_PAUSE.
 `)
 }
 
@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string) error {
 	addr := fs.String("addr", env("BILLD_ADDR", "127.0.0.1:8080"), "listen address (env BILLD_ADDR)")
 	workers := fs.Int("workers", envInt("BILLD_WORKERS", 2), "bill-run batches this process bills at once; 0 bills none here (env BILLD_WORKERS)")
 	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 100), "accounts per bill-run batch (env BILLD_BATCH_SIZE)")
+	pause := fs.Duration("batch-pause", envDuration("BILLD_BATCH_PAUSE", 0), "rest after each batch, to throttle bill runs (env BILLD_BATCH_PAUSE)")
 	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a claimed batch stays this node's before others may take it over (env BILLD_BATCH_LEASE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -133,7 +134,7 @@ func serve(ctx context.Context, args []string) error {
 	defer stop()
 
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
-		Billing: billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease}})
+		Billing: billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause}})
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	Lease         time.Duration // how long a claimed batch is this node's before others may take it
 	PollEvery     time.Duration // how often idle workers look for work other nodes left
 	ProgressEvery time.Duration // the least time between PROGRESS events of a run
+	// Pause is how long each worker rests after a batch: it throttles bill runs so
+	// they leave the database room for other work (0: no pause).
+	Pause time.Duration
 }
 
 func (c *Config) defaults() {
@@ -209,7 +212,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: runID})
 		s.kick()
 	}
-	if (in.Wait == nil || *in.Wait) && !finished { // TEMPORARY default: wait
+	if in.Wait != nil && *in.Wait && !finished {
 		updates, err := s.Watch(ctx, runID)
 		if err != nil {
 			return nil, err
@@ -251,6 +254,12 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.BillRun, error) {
 		if Final(run.Status) {
 			return fault.Preconditionf("bill run %d has already finished (%s)", id, run.Status)
 		}
+		// Batches first, then the run: the order in which workers lock them, so a
+		// cancel and a claim never wait for each other in a circle.
+		if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(id), billrunbatch.StateEQ(billrunbatch.StatePENDING)).
+			SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
+			return err
+		}
 		n, err := c.BillRun.Update().Where(billrun.ID(id), billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)).
 			SetCancelRequested(true).Save(ctx)
 		if err != nil {
@@ -258,10 +267,6 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.BillRun, error) {
 		}
 		if n == 0 {
 			return fault.Conflictf("id", "bill run %d finished meanwhile", id)
-		}
-		if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(id), billrunbatch.StateEQ(billrunbatch.StatePENDING)).
-			SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
-			return err
 		}
 		finished, err = s.finishIfDone(ctx, c, id)
 		return err
@@ -353,7 +358,15 @@ func (s *Service) BillAccount(ctx context.Context, run *ent.BillRun, cc *catalog
 			total = total.Add(l.Amount)
 		}
 		total = money.Round(total, prec)
-		first, err := invoicing.NextNumbers(ctx, c, s.dialect, 1)
+		// On PostgreSQL the number is drawn outside the billing transaction, so the
+		// counter row is locked for one statement and batches on several nodes do not
+		// queue behind each other; a batch that rolls back leaves a gap. SQLite has one
+		// writer, which already holds the lock.
+		numbers := c
+		if s.dialect == dialect.Postgres {
+			numbers = s.client
+		}
+		first, err := invoicing.NextNumbers(ctx, numbers, s.dialect, 1)
 		if err != nil {
 			return err
 		}

@@ -359,6 +359,12 @@ func (s *Service) workLoop(ctx context.Context) {
 		if err := s.work(ctx, b, run); err != nil && ctx.Err() == nil {
 			s.log.Error("billing a bill-run batch", "bill_run", run.ID, "batch", b.Seq, "error", err)
 		}
+		if s.cfg.Pause > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.cfg.Pause):
+			}
+		}
 	}
 }
 

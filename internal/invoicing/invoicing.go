@@ -29,9 +29,10 @@ func FormatNumber(n int64) string { return fmt.Sprintf("%s%010d", NumberPrefix, 
 // counterName is the counter invoice numbers are drawn from.
 const counterName = "invoice"
 
-// NextNumbers reserves n invoice numbers and returns the first. It must run inside the
-// transaction that uses them: the counter row stays locked until that transaction
-// ends, so numbers are unique, ascending in commit order, and not lost on rollback.
+// NextNumbers reserves n invoice numbers and returns the first. Numbers are unique and
+// ascending in the order they are drawn. Drawn inside the transaction that uses them,
+// the counter row stays locked until it ends and a rollback loses no number; drawn on
+// a client outside it, the lock lasts one statement and a rollback leaves a gap.
 func NextNumbers(ctx context.Context, c *ent.Client, dia string, n int) (int64, error) {
 	if n <= 0 {
 		return 0, fmt.Errorf("invoicing: asked for %d numbers", n)

@@ -576,6 +576,11 @@ func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) erro
 		}
 		return nil
 	}
+	if ap.CancellationDate != nil && ap.BilledThrough != nil && ap.NextBillDate != nil &&
+		ap.BilledThrough.AddDays(1).Before(*ap.NextBillDate) {
+		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+			Message: fmt.Sprintf("the final period was already billed up to the cancellation date %s: the cancellation can no longer change", ap.CancellationDate)}
+	}
 	if ap.LastPeriodStart != nil && c.Before(*ap.LastPeriodStart) {
 		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
 			Message: fmt.Sprintf("the latest billed period starts on %s: the package cannot be canceled before that", ap.LastPeriodStart)}

@@ -155,7 +155,9 @@ func Rate(p Package, r Range, prec int32) (Result, error) {
 		LastPeriodStart: p.LastPeriodStart, BillDay: p.BillDay,
 	}}
 	e.transitions()
-	if p.NextBillDate != nil && p.Status != Canceled {
+	// A package set CANCELED by hand (not by billing) still has a next bill date: its
+	// periods pass without charges, like any non-billable status.
+	if p.NextBillDate != nil {
 		e.bill(r)
 	}
 	e.res.Moved = len(e.res.Lines) > 0 || e.res.Canceled || e.res.BillDayChanged ||
@@ -251,8 +253,18 @@ func (e *engine) bill(r Range) {
 		}
 		e.applyNewBillDay()
 		per := PeriodFrom(p.Cadence, e.res.BillDay, nbd)
-		if cancelNow && p.CancelOn.Before(per.End) {
-			e.finalNotBilled(per)
+		if p.CancelOn != nil && p.CancelOn.Before(per.End) {
+			if cancelNow {
+				e.finalNotBilled(per)
+				return
+			}
+			// The final period is due before a run reaches the cancellation date:
+			// bill it as final now (cut at C for PRORATED), so it is never billed in
+			// full and then credited. The run that reaches C finds it billed, has
+			// nothing to credit, and carries out the cancellation.
+			e.billFinal(per)
+			end := per.End
+			e.res.NextBillDate = &end
 			return
 		}
 		e.charge(per)
@@ -346,6 +358,13 @@ func (e *engine) oneTimes(per Period) {
 // billed: PRORATED charges its days in service [a, C), FULL_PERIOD bills it as usual,
 // NONE charges nothing; nothing at all when C = a (rules 4.4).
 func (e *engine) finalNotBilled(per Period) {
+	e.billFinal(per)
+	e.cancel()
+}
+
+// billFinal charges a final period [a, b) as the cancellation option says and moves
+// billedThrough to the last day in service, C − 1.
+func (e *engine) billFinal(per Period) {
 	c := *e.p.CancelOn
 	if c.After(per.Start) {
 		e.oneTimes(per)
@@ -367,7 +386,6 @@ func (e *engine) finalNotBilled(per Period) {
 		end := c.AddDays(-1)
 		e.res.BilledThrough, e.res.LastPeriodStart = &end, &per.Start
 	}
-	e.cancel()
 }
 
 // finalBilled carries out a cancellation whose final period [a, b) was billed in

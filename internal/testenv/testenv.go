@@ -117,10 +117,27 @@ func Start(t testing.TB, dialect string) *Billd {
 // StartURL opens a billd instance on the database at dbURL.
 func StartURL(t testing.TB, dialect, dbURL string) *Billd {
 	t.Helper()
+	return StartWith(t, dialect, server.Config{DatabaseURL: dbURL})
+}
+
+// StartWith opens a billd instance with a configuration of its own (worker settings,
+// say); an empty DatabaseURL gets a fresh database of the dialect.
+func StartWith(t testing.TB, dialect string, cfg server.Config) *Billd {
+	t.Helper()
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = DatabaseURL(t, dialect)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	clk := clock.NewFixed(time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC))
-	srv, err := server.Open(ctx, server.Config{DatabaseURL: dbURL, Clock: clk})
+	cfg.Clock = clk
+	if cfg.Billing.ProgressEvery == 0 {
+		cfg.Billing.ProgressEvery = 100 * time.Millisecond
+	}
+	if cfg.Billing.PollEvery == 0 {
+		cfg.Billing.PollEvery = 200 * time.Millisecond
+	}
+	srv, err := server.Open(ctx, cfg)
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
