@@ -337,3 +337,42 @@ type npmError struct {
 }
 
 func (e *npmError) Error() string { return "npm ci: " + e.err.Error() + "\n" + e.out }
+
+// TestSlowAndGoneSubscribers: a subscriber that never reads does not hold the run or
+// the other subscribers back, and subscribers that go away (abruptly or not) leave
+// nothing behind.
+func TestSlowAndGoneSubscribers(t *testing.T) {
+	t.Parallel()
+	b := testenv.Start(t, "sqlite")
+	seedAccounts(t, b, 1500)
+	hub, ok := b.Bus.(interface{ Subscribers() int })
+	require.True(t, ok)
+	id := startRun(t, b)
+
+	subscribe := func(protocol string) *websocket.Conn {
+		conn := dialWS(t, b, []string{protocol})
+		require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}))
+		require.Equal(t, "connection_ack", readWS(t, conn).Type)
+		payload, _ := json.Marshal(map[string]any{"query": qProgress, "variables": map[string]any{"id": id}})
+		require.NoError(t, conn.WriteJSON(wsMessage{ID: "s", Type: "subscribe", Payload: payload}))
+		return conn
+	}
+	// Ten subscribers that never read again, one that hangs up after its first event.
+	var stalled []*websocket.Conn
+	for i := 0; i < 10; i++ {
+		stalled = append(stalled, subscribe("graphql-transport-ws"))
+	}
+	gone := subscribe("graphql-transport-ws")
+	require.Equal(t, "next", readWS(t, gone).Type)
+	require.NoError(t, gone.UnderlyingConn().Close()) // no close frame: the client just vanishes
+
+	final := checkSequence(t, subscribeLegacy(t, b, id))
+	require.Equal(t, "COMPLETED", final.Status)
+	require.Equal(t, 1500, final.AccountsProcessed)
+
+	for _, c := range stalled {
+		_ = c.Close()
+	}
+	require.Eventually(t, func() bool { return hub.Subscribers() == 0 }, 10*time.Second, 20*time.Millisecond,
+		"every subscription is released when its client is gone")
+}
