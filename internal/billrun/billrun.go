@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"entgo.io/ent/dialect"
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/account"
@@ -20,15 +19,12 @@ import (
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
-	"github.com/billd/billd/ent/charge"
-	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
-	"github.com/billd/billd/internal/invoicing"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/progress"
 	"github.com/billd/billd/internal/rating"
@@ -323,83 +319,11 @@ type accountResult struct {
 // BillAccount bills one account of a run in one transaction: all its new lines and
 // its invoice, or nothing.
 func (s *Service) BillAccount(ctx context.Context, run *ent.BillRun, cc *catalogCache, accountID int) (accountResult, error) {
-	var res accountResult
-	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
-		c := store.Client(ctx, s.client)
-		if s.dialect == dialect.Postgres {
-			// Serialize runs on the same account; the second sees the first's work.
-			if _, err := c.ExecContext(ctx, "SELECT id FROM accounts WHERE id = $1 FOR UPDATE", accountID); err != nil {
-				return err
-			}
-		}
-		acc, err := c.Account.Query().Where(account.ID(accountID)).WithCurrency().Only(ctx)
-		if err != nil {
-			return err
-		}
-		res.currency = acc.Edges.Currency.Code
-		if !run.BillCharges {
-			return nil
-		}
-		lines, moves, err := s.rateAccount(ctx, c, cc, run, acc)
-		if err != nil {
-			return err
-		}
-		for _, mv := range moves {
-			if err := s.applyMove(ctx, c, cc, mv); err != nil {
-				return err
-			}
-		}
-		if len(lines) == 0 {
-			return nil
-		}
-		prec := int32(acc.Edges.Currency.Precision)
-		total := money.Zero
-		for _, l := range lines {
-			total = total.Add(l.Amount)
-		}
-		total = money.Round(total, prec)
-		// On PostgreSQL the number is drawn outside the billing transaction, so the
-		// counter row is locked for one statement and batches on several nodes do not
-		// queue behind each other; a batch that rolls back leaves a gap. SQLite has one
-		// writer, which already holds the lock.
-		numbers := c
-		if s.dialect == dialect.Postgres {
-			numbers = s.client
-		}
-		first, err := invoicing.NextNumbers(ctx, numbers, s.dialect, 1)
-		if err != nil {
-			return err
-		}
-		st := invoice.StatusOPEN
-		if run.CloseInvoices {
-			st = invoice.StatusCLOSED
-		}
-		inv, err := c.Invoice.Create().SetNumber(invoicing.FormatNumber(first)).SetAccountID(acc.ID).
-			SetCurrencyID(acc.CurrencyID).SetBillRunID(run.ID).SetStatus(st).
-			SetIssueDate(calendar.Of(s.clock.Now())).SetPostingDate(run.PostingDate).SetTotal(total).Save(ctx)
-		if err != nil {
-			return err
-		}
-		builders := make([]*ent.ChargeCreate, len(lines))
-		for i, l := range lines {
-			builders[i] = c.Charge.Create().SetKind(charge.Kind(l.Kind)).SetDescription(l.Description).
-				SetAccountID(acc.ID).SetAccountPackageID(l.apID).SetAccountServiceID(l.AccountServiceID).
-				SetServiceID(l.ServiceID).SetInvoiceID(inv.ID).
-				SetPeriodStart(l.PeriodStart).SetPeriodEnd(l.PeriodEnd).SetQuantity(l.Quantity).
-				SetUnitAmount(l.UnitAmount).SetAmount(l.Amount).SetGuard(l.Guard)
-		}
-		for i := 0; i < len(builders); i += 500 {
-			if err := c.Charge.CreateBulk(builders[i:min(i+500, len(builders))]...).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		res.invoice, res.charges, res.total = true, len(lines), total
-		return nil
-	})
+	res, err := s.billAccounts(ctx, run, cc, []int{accountID})
 	if err != nil {
 		return accountResult{}, fmt.Errorf("billing account %d: %w", accountID, err)
 	}
-	return res, nil
+	return res[accountID], nil
 }
 
 // line is a rated line with the account-package it belongs to.
@@ -414,59 +338,9 @@ type move struct {
 	res rating.Result
 }
 
-// rateAccount loads the account's packages and rates each over the run's range.
-func (s *Service) rateAccount(ctx context.Context, c *ent.Client, cc *catalogCache, run *ent.BillRun, acc *ent.Account) ([]line, []move, error) {
-	pending, err := c.StatusChange.Query().Where(statuschange.AccountID(acc.ID), statuschange.Charged(false)).All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	changesBySvc := map[int][]*ent.StatusChange{}
-	for _, ch := range pending {
-		changesBySvc[ch.AccountServiceID] = append(changesBySvc[ch.AccountServiceID], ch)
-	}
-	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountID(acc.ID)).
-		WithServices(func(q *ent.AccountServiceQuery) {
-			q.WithPriceOverrides().Order(ent.Asc(accountservice.FieldID))
-		}).Order(ent.Asc(accountpackage.FieldID)).All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	rng := rating.Range{Start: run.PeriodStart, End: run.PeriodEnd}
-	prec := int32(acc.Edges.Currency.Precision)
-	var lines []line
-	var moves []move
-	for _, ap := range aps {
-		hasChanges := false
-		for _, sv := range ap.Edges.Services {
-			hasChanges = hasChanges || len(changesBySvc[sv.ID]) > 0
-		}
-		due := ap.NextBillDate != nil && (!ap.NextBillDate.After(run.PeriodEnd) ||
-			(ap.CancellationDate != nil && !ap.CancellationDate.After(run.PeriodEnd)))
-		if !due && !hasChanges {
-			continue
-		}
-		rp, err := s.ratingPackage(ctx, c, cc, acc, ap, changesBySvc)
-		if err != nil {
-			return nil, nil, err
-		}
-		res, err := rating.Rate(rp, rng, prec)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !res.Moved {
-			continue
-		}
-		for _, l := range res.Lines {
-			lines = append(lines, line{Line: l, apID: ap.ID})
-		}
-		moves = append(moves, move{ap: ap, res: res})
-	}
-	return lines, moves, nil
-}
-
 // ratingPackage builds the rating engine's view of an account-package.
 func (s *Service) ratingPackage(ctx context.Context, c *ent.Client, cc *catalogCache, acc *ent.Account,
-	ap *ent.AccountPackage, changes map[int][]*ent.StatusChange) (rating.Package, error) {
+	ap *ent.AccountPackage, changes map[int][]*ent.StatusChange, charged map[int][]*ent.Charge) (rating.Package, error) {
 	pkg, err := cc.pkg(ctx, c, ap.PackageID)
 	if err != nil {
 		return rating.Package{}, err
@@ -542,21 +416,17 @@ func (s *Service) ratingPackage(ctx context.Context, c *ent.Client, cc *catalogC
 		credited = append(credited, sv.ID)
 	}
 	// What was charged for the latest billed period, for a cancellation's credit.
-	if rp.CancelOn != nil && !rp.Postpaid && rp.LastPeriodStart != nil && len(credited) > 0 {
-		charged, err := c.Charge.Query().Where(charge.AccountServiceIDIn(credited...),
-			charge.KindEQ(charge.KindRECURRING), charge.PeriodStart(*rp.LastPeriodStart)).All(ctx)
-		if err != nil {
-			return rating.Package{}, err
-		}
+	if rp.CancelOn != nil && !rp.Postpaid && rp.LastPeriodStart != nil {
 		for i := range rp.Services {
 			rs := &rp.Services[i]
-			for _, ch := range charged {
-				if ch.AccountServiceID != nil && *ch.AccountServiceID == rs.ID {
-					if rs.Charged == nil {
-						rs.Charged = map[calendar.Date]rating.ChargedPeriod{}
-					}
-					rs.Charged[*ch.PeriodStart] = rating.ChargedPeriod{Amount: ch.Amount, UnitAmount: ch.UnitAmount, Quantity: ch.Quantity}
+			for _, ch := range charged[rs.ID] {
+				if !ch.PeriodStart.Equal(*rp.LastPeriodStart) {
+					continue
 				}
+				if rs.Charged == nil {
+					rs.Charged = map[calendar.Date]rating.ChargedPeriod{}
+				}
+				rs.Charged[*ch.PeriodStart] = rating.ChargedPeriod{Amount: ch.Amount, UnitAmount: ch.UnitAmount, Quantity: ch.Quantity}
 			}
 		}
 	}
@@ -566,7 +436,7 @@ func (s *Service) ratingPackage(ctx context.Context, c *ent.Client, cc *catalogC
 // applyMove writes an account-package's new billing position, guarded by the position
 // it was rated from: if another run moved it meanwhile, nothing is written and the
 // account is billed again on fresh state.
-func (s *Service) applyMove(ctx context.Context, c *ent.Client, cc *catalogCache, mv move) error {
+func (s *Service) applyMove(ctx context.Context, c *ent.Client, mv move) error {
 	ap, r := mv.ap, mv.res
 	upd := c.AccountPackage.Update().Where(accountpackage.ID(ap.ID))
 	if ap.NextBillDate != nil {

@@ -25,6 +25,7 @@ type catalogCache struct {
 	services map[int]*ent.Service
 	packages map[int]*ent.CatalogPackage
 	freqs    map[int]*ent.PackageFrequency
+	curs     map[int]*ent.Currency
 	prices   map[[2]int]map[int]*prices // (frequency, currency) → service → prices
 }
 
@@ -32,6 +33,7 @@ func newCatalogCache(ctx context.Context, c *ent.Client) (*catalogCache, error) 
 	cc := &catalogCache{
 		statuses: map[int]*ent.Status{}, services: map[int]*ent.Service{},
 		packages: map[int]*ent.CatalogPackage{}, freqs: map[int]*ent.PackageFrequency{},
+		curs:   map[int]*ent.Currency{},
 		prices: map[[2]int]map[int]*prices{},
 	}
 	sts, err := c.Status.Query().All(ctx)
@@ -143,4 +145,8 @@ func (cc *catalogCache) pkg(ctx context.Context, c *ent.Client, id int) (*ent.Ca
 
 func (cc *catalogCache) freq(ctx context.Context, c *ent.Client, id int) (*ent.PackageFrequency, error) {
 	return lookup(cc, cc.freqs, id, func() (*ent.PackageFrequency, error) { return c.PackageFrequency.Get(ctx, id) })
+}
+
+func (cc *catalogCache) currency(ctx context.Context, c *ent.Client, id int) (*ent.Currency, error) {
+	return lookup(cc, cc.curs, id, func() (*ent.Currency, error) { return c.Currency.Get(ctx, id) })
 }

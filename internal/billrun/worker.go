@@ -160,15 +160,7 @@ func (s *Service) work(ctx context.Context, b *ent.BillRunBatch, run *ent.BillRu
 	if err != nil {
 		return err
 	}
-	err = store.InTx(ctx, s.client, func(ctx context.Context) error {
-		for _, id := range ids {
-			if _, err := s.BillAccount(ctx, run, cc, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err = s.billAccounts(ctx, run, cc, ids); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

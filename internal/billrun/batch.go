@@ -1,0 +1,288 @@
+package billrun
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
+	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/ent/statuschange"
+	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
+	"github.com/billd/billd/internal/store"
+)
+
+// billAccounts bills accounts of a run in one transaction, loading them and writing
+// their results in bulk: a few statements per batch rather than per account. It is the
+// only billing path; one account is a batch of one.
+func (s *Service) billAccounts(ctx context.Context, run *ent.BillRun, cc *catalogCache, ids []int) (map[int]accountResult, error) {
+	results := make(map[int]accountResult, len(ids))
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		c := store.Client(ctx, s.client)
+		q := c.Account.Query().Where(account.IDIn(ids...)).Order(ent.Asc(account.FieldID))
+		if s.dialect == dialect.Postgres {
+			// Serialize runs on the same accounts (in id order: no deadlock); a
+			// second run then sees the first one's work.
+			q.ForUpdate()
+		}
+		accs, err := q.All(ctx)
+		if err != nil {
+			return err
+		}
+		if !run.BillCharges || len(accs) == 0 {
+			return nil
+		}
+		work, err := s.load(ctx, c, cc, run, accs)
+		if err != nil {
+			return err
+		}
+		rng := rating.Range{Start: run.PeriodStart, End: run.PeriodEnd}
+		var moves []move
+		type billed struct {
+			acc   *ent.Account
+			cur   *ent.Currency
+			lines []line
+			total money.Decimal
+		}
+		var invoices []billed
+		for _, acc := range accs {
+			cur, err := cc.currency(ctx, c, acc.CurrencyID)
+			if err != nil {
+				return err
+			}
+			prec := int32(cur.Precision)
+			var lines []line
+			for _, ap := range work.packages[acc.ID] {
+				rp, err := s.ratingPackage(ctx, c, cc, acc, ap, work.changes, work.charged)
+				if err != nil {
+					return fmt.Errorf("account %d: %w", acc.ID, err)
+				}
+				res, err := rating.Rate(rp, rng, prec)
+				if err != nil {
+					return fmt.Errorf("account %d: %w", acc.ID, err)
+				}
+				if !res.Moved {
+					continue
+				}
+				for _, l := range res.Lines {
+					lines = append(lines, line{Line: l, apID: ap.ID})
+				}
+				moves = append(moves, move{ap: ap, res: res})
+			}
+			results[acc.ID] = accountResult{currency: cur.Code}
+			if len(lines) == 0 {
+				continue
+			}
+			total := money.Zero
+			for _, l := range lines {
+				total = total.Add(l.Amount)
+			}
+			invoices = append(invoices, billed{acc: acc, cur: cur, lines: lines, total: money.Round(total, prec)})
+		}
+		if err := s.applyMoves(ctx, c, moves); err != nil {
+			return err
+		}
+		if len(invoices) == 0 {
+			return nil
+		}
+		// On PostgreSQL numbers are drawn outside the billing transaction, so the
+		// counter row is locked for one statement and batches on several nodes do not
+		// queue behind each other; a batch that rolls back leaves a gap. SQLite has one
+		// writer, which already holds the lock.
+		numbers := c
+		if s.dialect == dialect.Postgres {
+			numbers = s.client
+		}
+		first, err := invoicing.NextNumbers(ctx, numbers, s.dialect, len(invoices))
+		if err != nil {
+			return err
+		}
+		st := invoice.StatusOPEN
+		if run.CloseInvoices {
+			st = invoice.StatusCLOSED
+		}
+		issued := calendar.Of(s.clock.Now())
+		builders := make([]*ent.InvoiceCreate, len(invoices))
+		for i, b := range invoices {
+			builders[i] = c.Invoice.Create().SetNumber(invoicing.FormatNumber(first + int64(i))).
+				SetAccountID(b.acc.ID).SetCurrencyID(b.acc.CurrencyID).SetBillRunID(run.ID).SetStatus(st).
+				SetIssueDate(issued).SetPostingDate(run.PostingDate).SetTotal(b.total)
+		}
+		created, err := c.Invoice.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			return err
+		}
+		var charges []*ent.ChargeCreate
+		for i, b := range invoices {
+			for _, l := range b.lines {
+				charges = append(charges, c.Charge.Create().SetKind(charge.Kind(l.Kind)).SetDescription(l.Description).
+					SetAccountID(b.acc.ID).SetAccountPackageID(l.apID).SetAccountServiceID(l.AccountServiceID).
+					SetServiceID(l.ServiceID).SetInvoiceID(created[i].ID).
+					SetPeriodStart(l.PeriodStart).SetPeriodEnd(l.PeriodEnd).SetQuantity(l.Quantity).
+					SetUnitAmount(l.UnitAmount).SetAmount(l.Amount).SetGuard(l.Guard))
+			}
+			results[b.acc.ID] = accountResult{invoice: true, charges: len(b.lines), currency: b.cur.Code, total: b.total}
+		}
+		for i := 0; i < len(charges); i += 500 {
+			if err := c.Charge.CreateBulk(charges[i:min(i+500, len(charges))]...).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// batchState is what billing a batch of accounts needs from the database.
+type batchState struct {
+	packages map[int][]*ent.AccountPackage // by account, in id order
+	changes  map[int][]*ent.StatusChange   // pending, by account-service
+	charged  map[int][]*ent.Charge         // recurring charges of final periods, by account-service
+}
+
+// load reads, for a batch of accounts, the account-packages the run may touch (due by
+// the run's end, with a cancellation it reaches, or with status changes to charge),
+// their services and overrides, the pending status changes, and what was charged for
+// the periods a cancellation may credit: a handful of queries whatever the batch size.
+func (s *Service) load(ctx context.Context, c *ent.Client, cc *catalogCache, run *ent.BillRun, accs []*ent.Account) (*batchState, error) {
+	ids := make([]int, len(accs))
+	for i, a := range accs {
+		ids[i] = a.ID
+	}
+	st := &batchState{packages: map[int][]*ent.AccountPackage{}, changes: map[int][]*ent.StatusChange{},
+		charged: map[int][]*ent.Charge{}}
+	pending, err := c.StatusChange.Query().Where(statuschange.AccountIDIn(ids...), statuschange.Charged(false)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var changedSvcs []int
+	for _, ch := range pending {
+		st.changes[ch.AccountServiceID] = append(st.changes[ch.AccountServiceID], ch)
+		changedSvcs = append(changedSvcs, ch.AccountServiceID)
+	}
+	var changedPkgs []int
+	if len(changedSvcs) > 0 {
+		if err := c.AccountService.Query().Where(accountservice.IDIn(changedSvcs...)).
+			Select(accountservice.FieldAccountPackageID).Scan(ctx, &changedPkgs); err != nil {
+			return nil, err
+		}
+	}
+	end := run.PeriodEnd
+	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountIDIn(ids...), accountpackage.Or(
+		accountpackage.NextBillDateLTE(end),
+		accountpackage.And(accountpackage.NextBillDateNotNil(), accountpackage.CancellationDateLTE(end)),
+		accountpackage.IDIn(changedPkgs...),
+	)).WithServices(func(q *ent.AccountServiceQuery) {
+		q.WithPriceOverrides().Order(ent.Asc(accountservice.FieldID))
+	}).Order(ent.Asc(accountpackage.FieldID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var creditSvcs []int
+	var creditStarts []calendar.Date
+	for _, ap := range aps {
+		st.packages[ap.AccountID] = append(st.packages[ap.AccountID], ap)
+		if ap.CancellationDate != nil && !ap.Postpaid && ap.LastPeriodStart != nil {
+			for _, sv := range ap.Edges.Services {
+				creditSvcs = append(creditSvcs, sv.ID)
+			}
+			creditStarts = append(creditStarts, *ap.LastPeriodStart)
+		}
+	}
+	if len(creditSvcs) > 0 {
+		ch, err := c.Charge.Query().Where(charge.AccountServiceIDIn(creditSvcs...),
+			charge.KindEQ(charge.KindRECURRING), charge.PeriodStartIn(creditStarts...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ch {
+			st.charged[*x.AccountServiceID] = append(st.charged[*x.AccountServiceID], x)
+		}
+	}
+	return st, nil
+}
+
+// applyMoves writes the packages' new positions. The common move (a period billed:
+// new next bill date, billed-through and period start) is written for all packages in
+// one statement per chunk, guarded by each one's old next bill date; the rare ones
+// (cancellations, new bill days, transitions only) one by one.
+func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) error {
+	var simple []move
+	for _, mv := range moves {
+		r := mv.res
+		if r.Canceled || r.BillDayChanged || mv.ap.NextBillDate == nil || r.NextBillDate == nil ||
+			r.BilledThrough == nil || r.LastPeriodStart == nil || len(r.OneTimeBilled) > 0 || len(r.ChangesCharged) > 0 {
+			if err := s.applyMove(ctx, c, mv); err != nil {
+				return err
+			}
+			continue
+		}
+		simple = append(simple, mv)
+	}
+	const chunk = 200
+	for i := 0; i < len(simple); i += chunk {
+		part := simple[i:min(i+chunk, len(simple))]
+		query, args := s.moveSQL(part)
+		res, err := c.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if int(n) != len(part) {
+			return errConcurrent
+		}
+	}
+	return nil
+}
+
+// moveSQL builds one UPDATE of many packages' positions, each guarded by its old next
+// bill date (placeholders are numbered so each id is sent once).
+func (s *Service) moveSQL(moves []move) (string, []any) {
+	ph := func(n int) string {
+		if s.dialect == dialect.Postgres {
+			return fmt.Sprintf("$%d", n)
+		}
+		return fmt.Sprintf("?%d", n)
+	}
+	date := func(n int) string {
+		if s.dialect == dialect.Postgres {
+			return ph(n) + "::date"
+		}
+		return ph(n)
+	}
+	var nbd, bt, lps, old, in strings.Builder
+	args := make([]any, 0, 5*len(moves))
+	for i, mv := range moves {
+		k := 5*i + 1
+		args = append(args, mv.ap.ID, mv.res.NextBillDate.String(), mv.res.BilledThrough.String(),
+			mv.res.LastPeriodStart.String(), mv.ap.NextBillDate.String())
+		fmt.Fprintf(&nbd, " WHEN %s THEN %s", ph(k), date(k+1))
+		fmt.Fprintf(&bt, " WHEN %s THEN %s", ph(k), date(k+2))
+		fmt.Fprintf(&lps, " WHEN %s THEN %s", ph(k), date(k+3))
+		fmt.Fprintf(&old, " WHEN %s THEN %s", ph(k), date(k+4))
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString(ph(k))
+	}
+	q := "UPDATE account_packages SET next_bill_date = CASE id" + nbd.String() + " END" +
+		", billed_through = CASE id" + bt.String() + " END" +
+		", last_period_start = CASE id" + lps.String() + " END" +
+		" WHERE id IN (" + in.String() + ") AND next_bill_date = CASE id" + old.String() + " END"
+	return q, args
+}
