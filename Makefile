@@ -53,6 +53,18 @@ migration: ## Write a new versioned migration from ent/schema changes: make migr
 	@[ -n "$(NAME)" ] || { echo "usage: make migration NAME=short_name"; exit 2; }
 	bash -c '. .ci/pg.sh && $(GO) run ./cmd/migrategen -name $(NAME)'
 
+# make bench prints the table and writes docs/benchmarks.md. BENCH_FLAGS tunes it,
+# e.g. BENCH_FLAGS="-accounts 1000000 -scale 50000,200000" for the 1M run by hand.
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: ## Measure bill-run throughput against the database's limit, API latency and fan-out (writes docs/benchmarks.md).
+	$(GO) build -o bin/bench ./cmd/bench
+	@if [ -z "$$BILLD_BENCH_POSTGRES_URL$$BILLD_TEST_POSTGRES_URL" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		bash -c '. .ci/pg.sh && bin/bench $(BENCH_FLAGS)'; \
+	else \
+		bin/bench $(BENCH_FLAGS); \
+	fi
+
 .PHONY: clean
 clean: ## Remove built binaries and the default SQLite database.
 	rm -rf bin billd.db billd.db-shm billd.db-wal

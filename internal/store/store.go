@@ -43,7 +43,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := sql.Open(driver, dsn)
+	countingDrivers()
+	pool, err := sql.Open("billd-"+driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s database: %w", dia, err)
 	}
