@@ -25,6 +25,9 @@ import (
 
 // Balance is the resolver for the balance field.
 func (r *accountResolver) Balance(ctx context.Context, obj *ent.Account) (*money.Decimal, error) {
+	if b, ok := balanceFromPage(ctx, obj.ID); ok {
+		return &b, nil
+	}
 	b, err := r.Accounts.Balance(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -240,7 +243,14 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *entgql.
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Account.Query().Paginate(ctx, after, first, before, last)
+	conn, err := r.Client.Account.Query().Paginate(ctx, after, first, before, last)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.preloadBalances(ctx, conn); err != nil {
+		return nil, err
+	}
+	return conn, nil
 }
 
 // Invoices is the resolver for the invoices field.

@@ -10,12 +10,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// fanout connects n websocket subscribers to one run (a February run over every
-// account, slowed by the server's batch pause so it lasts while they connect) and
+// fanout connects n websocket subscribers to one run (a February run over some
+// accounts, slowed by the server's batch pause so it lasts while they connect) and
 // reports how many saw FINISHED, how long after the run's finishedAt the last one
 // did, and the server's memory per connection.
-func fanout(ch *child, n int) (seen int, lag time.Duration, perConnKB float64, err error) {
-	idv, err := gql(ch.base, `mutation { startBillRun(input: {periodStart: "2024-02-02", periodEnd: "2024-03-01"}) { id } }`, nil, "startBillRun", "id")
+func fanout(ch *child, n int, accountIDs []int) (seen int, lag time.Duration, perConnKB float64, err error) {
+	ids := make([]string, len(accountIDs))
+	for i, id := range accountIDs {
+		ids[i] = fmt.Sprint(id)
+	}
+	idv, err := gql(ch.base, `mutation($ids: [ID!]) { startBillRun(input: {periodStart: "2024-02-02", periodEnd: "2024-03-01", accountIds: $ids}) { id } }`,
+		map[string]any{"ids": ids}, "startBillRun", "id")
 	if err != nil {
 		return 0, 0, 0, err
 	}

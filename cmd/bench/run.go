@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/seed"
 	"github.com/billd/billd/internal/server"
@@ -192,16 +194,21 @@ func benchOne(ctx context.Context, dialect, pgURL string, n int, full bool, clie
 	if res.Statements, err = measureStatements(srv); err != nil {
 		return nil, err
 	}
-	_ = srv.Close()
 
-	// Fan-out to many websocket subscribers, on a server whose run lasts a while.
+	// Fan-out to many websocket subscribers, on a server whose run (2,000 accounts in
+	// small batches with a pause) lasts while they connect.
+	fanIDs, err := srv.DB.Client.Account.Query().Order(ent.Asc(account.FieldID)).Limit(2000).IDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_ = srv.Close()
 	ch.stop()
-	fan, err := startChild(dbURL, "BENCH_BATCH=50", "BENCH_PAUSE=50ms")
+	fan, err := startChild(dbURL, "BENCH_BATCH=20", "BENCH_PAUSE=100ms")
 	if err != nil {
 		return nil, err
 	}
 	defer fan.stop()
-	res.FanoutSeen, res.FanoutLag, res.FanoutPerConnKB, err = fanout(fan, subscribers)
+	res.FanoutSeen, res.FanoutLag, res.FanoutPerConnKB, err = fanout(fan, subscribers, fanIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,11 @@ var (
 				Columns: []*schema.Column{AccountPackagesColumns[13], AccountPackagesColumns[8]},
 			},
 			{
+				Name:    "accountpackage_account_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AccountPackagesColumns[13], AccountPackagesColumns[0]},
+			},
+			{
 				Name:    "accountpackage_package_id",
 				Unique:  false,
 				Columns: []*schema.Column{AccountPackagesColumns[16]},
@@ -128,6 +133,13 @@ var (
 				Columns:    []*schema.Column{AccountServicesColumns[7]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "accountservice_account_package_id",
+				Unique:  false,
+				Columns: []*schema.Column{AccountServicesColumns[5]},
 			},
 		},
 	}
@@ -394,14 +406,14 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "invoice_account_id",
+				Name:    "invoice_account_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{InvoicesColumns[6]},
+				Columns: []*schema.Column{InvoicesColumns[6], InvoicesColumns[0]},
 			},
 			{
-				Name:    "invoice_bill_run_id",
+				Name:    "invoice_bill_run_id_account_id",
 				Unique:  false,
-				Columns: []*schema.Column{InvoicesColumns[7]},
+				Columns: []*schema.Column{InvoicesColumns[7], InvoicesColumns[6]},
 			},
 		},
 	}
@@ -581,6 +593,11 @@ var (
 				Name:    "statuschange_account_id_charged",
 				Unique:  false,
 				Columns: []*schema.Column{StatusChangesColumns[1], StatusChangesColumns[3]},
+			},
+			{
+				Name:    "statuschange_account_service_id",
+				Unique:  false,
+				Columns: []*schema.Column{StatusChangesColumns[4]},
 			},
 		},
 	}

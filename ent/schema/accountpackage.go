@@ -56,6 +56,8 @@ func (AccountPackage) Edges() []ent.Edge {
 func (AccountPackage) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("account_id", "next_bill_date"),
+		// An account's packages in id order: the pages of Account.accountPackages.
+		index.Fields("account_id", "id"),
 		index.Fields("package_id"),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"github.com/billd/billd/internal/calendar"
 )
@@ -37,6 +38,11 @@ func (AccountService) Edges() []ent.Edge {
 		edge.To("charges", Charge.Type).Annotations(entgql.Skip()),
 		edge.To("status_changes", StatusChange.Type).Annotations(entgql.Skip()),
 	}
+}
+
+// Indexes of the AccountService.
+func (AccountService) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("account_package_id")}
 }
 
 // Annotations of the AccountService.

@@ -41,7 +41,9 @@ func (Invoice) Edges() []ent.Edge {
 
 // Indexes of the Invoice.
 func (Invoice) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_id"), index.Fields("bill_run_id")}
+	// An account's invoices in id order (pages of Account.invoices, its balance), and
+	// a run's invoices by account (what a batch billed).
+	return []ent.Index{index.Fields("account_id", "id"), index.Fields("bill_run_id", "account_id")}
 }
 
 // Annotations of the Invoice.

@@ -39,7 +39,7 @@ func (StatusChange) Edges() []ent.Edge {
 
 // Indexes of the StatusChange.
 func (StatusChange) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_id", "charged")}
+	return []ent.Index{index.Fields("account_id", "charged"), index.Fields("account_service_id")}
 }
 
 // Annotations of the StatusChange.

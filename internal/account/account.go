@@ -161,3 +161,41 @@ func (s *Service) Balance(ctx context.Context, acc *ent.Account) (money.Decimal,
 	}
 	return money.Round(sum, int32(cur.Precision)), nil
 }
+
+// Balances returns the balances of many accounts with one query, for lists: each is
+// the sum of the account's invoice totals in its currency's precision.
+func (s *Service) Balances(ctx context.Context, accs []*ent.Account) (map[int]money.Decimal, error) {
+	out := make(map[int]money.Decimal, len(accs))
+	if len(accs) == 0 {
+		return out, nil
+	}
+	ids := make([]int, len(accs))
+	for i, a := range accs {
+		ids[i] = a.ID
+	}
+	c := store.Client(ctx, s.client)
+	var rows []struct {
+		AccountID int           `json:"account_id"`
+		Total     money.Decimal `json:"total"`
+	}
+	if err := c.Invoice.Query().Where(invoice.AccountIDIn(ids...)).
+		Select(invoice.FieldAccountID, invoice.FieldTotal).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	sums := map[int]money.Decimal{}
+	for _, r := range rows {
+		sums[r.AccountID] = sums[r.AccountID].Add(r.Total)
+	}
+	precision := map[int]int32{}
+	curs, err := c.Currency.Query().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, cur := range curs {
+		precision[cur.ID] = int32(cur.Precision)
+	}
+	for _, a := range accs {
+		out[a.ID] = money.Round(sums[a.ID], precision[a.CurrencyID])
+	}
+	return out, nil
+}

@@ -231,10 +231,30 @@ func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) e
 		}
 		simple = append(simple, mv)
 	}
-	const chunk = 200
+	if s.dialect != dialect.Postgres {
+		// SQLite runs in-process: one short prepared UPDATE per package is cheaper
+		// than one long statement, whose parsing grows with its size.
+		for _, mv := range simple {
+			res, err := c.ExecContext(ctx, "UPDATE account_packages SET next_bill_date = ?, billed_through = ?, "+
+				"last_period_start = ? WHERE id = ? AND next_bill_date = ?",
+				mv.res.NextBillDate.String(), mv.res.BilledThrough.String(), mv.res.LastPeriodStart.String(),
+				mv.ap.ID, mv.ap.NextBillDate.String())
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				if err != nil {
+					return err
+				}
+				return errConcurrent
+			}
+		}
+		return nil
+	}
+	const chunk = 500
 	for i := 0; i < len(simple); i += chunk {
 		part := simple[i:min(i+chunk, len(simple))]
-		query, args := s.moveSQL(part)
+		query, args := moveSQL(part)
 		res, err := c.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -250,39 +270,22 @@ func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) e
 	return nil
 }
 
-// moveSQL builds one UPDATE of many packages' positions, each guarded by its old next
-// bill date (placeholders are numbered so each id is sent once).
-func (s *Service) moveSQL(moves []move) (string, []any) {
-	ph := func(n int) string {
-		if s.dialect == dialect.Postgres {
-			return fmt.Sprintf("$%d", n)
-		}
-		return fmt.Sprintf("?%d", n)
-	}
-	date := func(n int) string {
-		if s.dialect == dialect.Postgres {
-			return ph(n) + "::date"
-		}
-		return ph(n)
-	}
-	var nbd, bt, lps, old, in strings.Builder
+// moveSQL builds one PostgreSQL UPDATE of many packages' positions from a VALUES
+// list, each guarded by its old next bill date.
+func moveSQL(moves []move) (string, []any) {
+	var b strings.Builder
+	b.WriteString("UPDATE account_packages AS ap SET next_bill_date = v.nbd, billed_through = v.bt, " +
+		"last_period_start = v.lps FROM (VALUES ")
 	args := make([]any, 0, 5*len(moves))
 	for i, mv := range moves {
-		k := 5*i + 1
+		k := 5 * i
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d::bigint, $%d::date, $%d::date, $%d::date, $%d::date)", k+1, k+2, k+3, k+4, k+5)
 		args = append(args, mv.ap.ID, mv.res.NextBillDate.String(), mv.res.BilledThrough.String(),
 			mv.res.LastPeriodStart.String(), mv.ap.NextBillDate.String())
-		fmt.Fprintf(&nbd, " WHEN %s THEN %s", ph(k), date(k+1))
-		fmt.Fprintf(&bt, " WHEN %s THEN %s", ph(k), date(k+2))
-		fmt.Fprintf(&lps, " WHEN %s THEN %s", ph(k), date(k+3))
-		fmt.Fprintf(&old, " WHEN %s THEN %s", ph(k), date(k+4))
-		if i > 0 {
-			in.WriteString(", ")
-		}
-		in.WriteString(ph(k))
 	}
-	q := "UPDATE account_packages SET next_bill_date = CASE id" + nbd.String() + " END" +
-		", billed_through = CASE id" + bt.String() + " END" +
-		", last_period_start = CASE id" + lps.String() + " END" +
-		" WHERE id IN (" + in.String() + ") AND next_bill_date = CASE id" + old.String() + " END"
-	return q, args
+	b.WriteString(") AS v(id, nbd, bt, lps, old) WHERE ap.id = v.id AND ap.next_bill_date = v.old")
+	return b.String(), args
 }

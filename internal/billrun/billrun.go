@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
