@@ -376,3 +376,58 @@ func TestSlowAndGoneSubscribers(t *testing.T) {
 	require.Eventually(t, func() bool { return hub.Subscribers() == 0 }, 10*time.Second, 20*time.Millisecond,
 		"every subscription is released when its client is gone")
 }
+
+// TestBillRunFailsAfterRepeatedBatchFailures: a batch claimed MaxAttempts times
+// without completing (its workers died or it failed as a whole each time) fails its
+// run instead of being retried forever; subscribers see FINISHED with FAILED.
+func TestBillRunFailsAfterRepeatedBatchFailures(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range testenv.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.DatabaseURL(t, dialect)
+			// An instance without workers plans the run; nothing bills it yet.
+			planner := testenv.StartWith(t, dialect, server.Config{DatabaseURL: url, NoWorkers: true})
+			seedAccounts(t, planner, 50)
+			id := startRun(t, planner)
+			_, err := planner.DB.SQL.Exec("UPDATE bill_run_batches SET attempts = " + strconv.Itoa(billrun.MaxAttempts))
+			require.NoError(t, err)
+			// A worker now finds the exhausted batch.
+			worker := testenv.StartURL(t, dialect, url)
+			final := checkSequence(t, subscribeLegacy(t, worker, id))
+			require.Equal(t, "FAILED", final.Status)
+			require.Zero(t, final.InvoicesCreated)
+		})
+	}
+}
+
+// TestCancelWithDeadNodesBatch: a run is canceled while a batch is held by a node that
+// died; once the batch's lease runs out a live worker closes it, and the run ends
+// CANCELED with nothing billed.
+func TestCancelWithDeadNodesBatch(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range testenv.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.DatabaseURL(t, dialect)
+			planner := testenv.StartWith(t, dialect, server.Config{DatabaseURL: url, NoWorkers: true})
+			seedAccounts(t, planner, 50)
+			id := startRun(t, planner)
+			// A node that claimed the batch and died: CLAIMED, lease long gone.
+			_, err := planner.DB.SQL.Exec("UPDATE bill_run_batches SET state = 'CLAIMED', claimed_by = 'dead', attempts = 1, lease_until = ?",
+				time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+			if dialect == "postgres" {
+				_, err = planner.DB.SQL.Exec("UPDATE bill_run_batches SET state = 'CLAIMED', claimed_by = 'dead', attempts = 1, lease_until = $1",
+					time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+			}
+			require.NoError(t, err)
+			var out struct{ CancelBillRun liveRun }
+			planner.MustQuery(`mutation($id: ID!) { cancelBillRun(id: $id) { status } }`, map[string]any{"id": id}, &out)
+			require.Equal(t, "QUEUED", out.CancelBillRun.Status, "the dead node's batch is still open")
+			worker := testenv.StartURL(t, dialect, url)
+			final := checkSequence(t, subscribeLegacy(t, worker, id))
+			require.Equal(t, "CANCELED", final.Status)
+			require.Zero(t, final.InvoicesCreated)
+		})
+	}
+}

@@ -77,11 +77,15 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 	poll := time.NewTicker(s.cfg.PollEvery * 2)
 	defer poll.Stop()
 	dirty := false
-	finish := func() {
+	// finish sends FINISHED if the run has really finished; it reports whether the
+	// stream is over.
+	finish := func() bool {
 		r, err := s.client.BillRun.Get(ctx, run.ID)
-		if err == nil {
-			send(Update{Kind: Finished, Run: r})
+		if err != nil || !Final(r.Status) {
+			return false
 		}
+		send(Update{Kind: Finished, Run: r})
+		return true
 	}
 	for {
 		select {
@@ -110,8 +114,10 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 					return
 				}
 			case progress.Finished:
-				finish()
-				return
+				if finish() {
+					return
+				}
+				dirty = true
 			}
 		case <-tick.C:
 			if !dirty {

@@ -73,6 +73,10 @@ func batchAccounts(ctx context.Context, c *ent.Client, b *ent.BillRunBatch) ([]i
 		Order(ent.Asc(account.FieldID)).IDs(ctx)
 }
 
+// MaxAttempts is how often a batch is claimed before its run is given up as FAILED:
+// a batch that fails as a whole that often fails for a reason retries do not cure.
+const MaxAttempts = 5
+
 // errNoWork says there is no batch to claim; errRetry that the claim did some
 // housekeeping and the worker should look again at once.
 var (
@@ -87,6 +91,8 @@ func (s *Service) claim(ctx context.Context) (*ent.BillRunBatch, *ent.BillRun, e
 	var batch *ent.BillRunBatch
 	var run *ent.BillRun
 	started := false
+	ended := 0     // a run this claim finished; announced once committed
+	again := false // housekeeping done (and committed): look for work again
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		now := s.clock.Now()
@@ -110,6 +116,27 @@ func (s *Service) claim(ctx context.Context) (*ent.BillRunBatch, *ent.BillRun, e
 		if err != nil {
 			return err
 		}
+		if b.Attempts >= MaxAttempts {
+			// The batch failed as a whole again and again (not one account: those
+			// are recorded and skipped): something is wrong beyond billing. Stop the
+			// run as FAILED rather than retry forever; what was billed stays billed.
+			s.log.Error("a bill-run batch failed too often; the run fails", "bill_run", r.ID, "batch", b.Seq, "attempts", b.Attempts)
+			if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(r.ID),
+				billrunbatch.StateIn(billrunbatch.StatePENDING, billrunbatch.StateCLAIMED)).
+				SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
+				return err
+			}
+			now := s.clock.Now()
+			upd := c.BillRun.UpdateOneID(r.ID).SetStatus(billrun.StatusFAILED).SetFinishedAt(now)
+			if r.StartedAt == nil {
+				upd.SetStartedAt(now)
+			}
+			if err := upd.Exec(ctx); err != nil {
+				return err
+			}
+			ended, again = r.ID, true
+			return nil
+		}
 		if r.CancelRequested {
 			// A batch a dead node held when its run was canceled: close it, and the
 			// run with it if it was the last.
@@ -121,9 +148,10 @@ func (s *Service) claim(ctx context.Context) (*ent.BillRunBatch, *ent.BillRun, e
 				return err
 			}
 			if fin {
-				defer s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: b.BillRunID})
+				ended = b.BillRunID
 			}
-			return errRetry
+			again = true
+			return nil
 		}
 		batch, err = c.BillRunBatch.UpdateOne(b).SetState(billrunbatch.StateCLAIMED).
 			SetClaimedBy(s.cfg.Node).SetLeaseUntil(now.Add(s.cfg.Lease)).AddAttempts(1).Save(ctx)
@@ -141,6 +169,12 @@ func (s *Service) claim(ctx context.Context) (*ent.BillRunBatch, *ent.BillRun, e
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if ended != 0 {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: ended})
+	}
+	if again {
+		return nil, nil, errRetry
 	}
 	if started {
 		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: run.ID})
