@@ -88,18 +88,23 @@ func TestServeAndShutdown(t *testing.T) {
 			require.Contains(t, get(t, base+"/query?query=%7Bstatuses%7Bcode%7D%7D"), `"CANCELED"`)
 
 			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			select {
-			case err := <-exited:
-				require.NoError(t, err, "billd should exit 0 on SIGTERM")
-			case <-time.After(20 * time.Second):
-				t.Fatal("billd did not stop within 20s of SIGTERM")
-			}
+			// Read the logs to their end (the process closes stderr when it exits)
+			// before Wait, which would close the pipe under the reader.
 			var all []string
-			for l := range logs {
-				all = append(all, l)
+			deadline := time.After(20 * time.Second)
+		drain:
+			for {
+				select {
+				case l, ok := <-logs:
+					if !ok {
+						break drain
+					}
+					all = append(all, l)
+				case <-deadline:
+					t.Fatal("billd did not stop within 20s of SIGTERM")
+				}
 			}
+			require.NoError(t, cmd.Wait(), "billd should exit 0 on SIGTERM")
 			joined := strings.Join(all, "\n")
 			require.Contains(t, joined, `"msg":"applied migration"`)
 			require.Contains(t, joined, `"msg":"stopped"`)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect/sql/sqlgraph"
+
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
@@ -299,7 +301,7 @@ func (s *Service) recordFailure(ctx context.Context, run *ent.BillRun, accountID
 // once more on fresh state, which then finds nothing left to charge.
 func (s *Service) billAccountRetrying(ctx context.Context, run *ent.BillRun, cc *catalogCache, accountID int) (accountResult, error) {
 	res, err := s.BillAccount(ctx, run, cc, accountID)
-	if err != nil && (ent.IsConstraintError(err) || errors.Is(err, errConcurrent)) {
+	if err != nil && (ent.IsConstraintError(err) || sqlgraph.IsConstraintError(err) || errors.Is(err, errConcurrent)) {
 		return s.BillAccount(ctx, run, cc, accountID)
 	}
 	return res, err
