@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/seed"
@@ -414,12 +415,8 @@ func TestCancelWithDeadNodesBatch(t *testing.T) {
 			seedAccounts(t, planner, 50)
 			id := startRun(t, planner)
 			// A node that claimed the batch and died: CLAIMED, lease long gone.
-			_, err := planner.DB.SQL.Exec("UPDATE bill_run_batches SET state = 'CLAIMED', claimed_by = 'dead', attempts = 1, lease_until = ?",
-				time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
-			if dialect == "postgres" {
-				_, err = planner.DB.SQL.Exec("UPDATE bill_run_batches SET state = 'CLAIMED', claimed_by = 'dead', attempts = 1, lease_until = $1",
-					time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
-			}
+			err := planner.DB.Client.BillRunBatch.Update().SetState(billrunbatch.StateCLAIMED).SetClaimedBy("dead").
+				SetAttempts(1).SetLeaseUntil(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Exec(context.Background())
 			require.NoError(t, err)
 			var out struct{ CancelBillRun liveRun }
 			planner.MustQuery(`mutation($id: ID!) { cancelBillRun(id: $id) { status } }`, map[string]any{"id": id}, &out)
