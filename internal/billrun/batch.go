@@ -2,6 +2,7 @@ package billrun
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -26,8 +27,13 @@ import (
 // only billing path; one account is a batch of one.
 func (s *Service) billAccounts(ctx context.Context, run *ent.BillRun, cc *catalogCache, ids []int) (map[int]accountResult, error) {
 	results := make(map[int]accountResult, len(ids))
-	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+	err := s.db.InConnTx(ctx, func(ctx context.Context, conn *sql.Conn) error {
 		c := store.Client(ctx, s.client)
+		w, err := s.newWriter(ctx, c, conn)
+		if err != nil {
+			return err
+		}
+		defer w.close()
 		q := c.Account.Query().Where(account.IDIn(ids...)).Order(ent.Asc(account.FieldID))
 		if s.dialect == dialect.Postgres {
 			// Serialize runs on the same accounts (in id order: no deadlock); a
@@ -88,7 +94,7 @@ func (s *Service) billAccounts(ctx context.Context, run *ent.BillRun, cc *catalo
 			}
 			invoices = append(invoices, billed{acc: acc, cur: cur, lines: lines, total: money.Round(total, prec)})
 		}
-		if err := s.applyMoves(ctx, c, moves); err != nil {
+		if err := s.applyMoves(ctx, c, w, moves); err != nil {
 			return err
 		}
 		if len(invoices) == 0 {
@@ -111,24 +117,23 @@ func (s *Service) billAccounts(ctx context.Context, run *ent.BillRun, cc *catalo
 			st = invoice.StatusCLOSED
 		}
 		issued := calendar.Of(s.clock.Now())
-		builders := make([]*ent.InvoiceCreate, len(invoices))
+		heads := make([]invoiceRow, len(invoices))
 		for i, b := range invoices {
-			builders[i] = c.Invoice.Create().SetNumber(invoicing.FormatNumber(first + int64(i))).
-				SetAccountID(b.acc.ID).SetCurrencyID(b.acc.CurrencyID).SetBillRunID(run.ID).SetStatus(st).
-				SetIssueDate(issued).SetPostingDate(run.PostingDate).SetTotal(b.total)
+			heads[i] = invoiceRow{number: invoicing.FormatNumber(first + int64(i)), accountID: b.acc.ID,
+				currencyID: b.acc.CurrencyID, run: run.ID, status: st, issued: issued, posted: run.PostingDate, total: b.total}
 		}
-		created, err := c.Invoice.CreateBulk(builders...).Save(ctx)
+		ids, err := w.insertInvoices(ctx, heads)
 		if err != nil {
 			return err
 		}
 		var rows []chargeRow
 		for i, b := range invoices {
 			for _, l := range b.lines {
-				rows = append(rows, chargeRow{line: l, accountID: b.acc.ID, invoiceID: created[i].ID})
+				rows = append(rows, chargeRow{line: l, accountID: b.acc.ID, invoiceID: ids[i]})
 			}
 			results[b.acc.ID] = accountResult{invoice: true, charges: len(b.lines), currency: b.cur.Code, total: b.total}
 		}
-		return s.insertCharges(ctx, c, rows)
+		return w.insertCharges(ctx, rows)
 	})
 	if err != nil {
 		return nil, err
@@ -205,31 +210,73 @@ func (s *Service) load(ctx context.Context, c *ent.Client, cc *catalogCache, run
 	return st, nil
 }
 
-// applyMoves writes the packages' new positions. The common move (a period billed:
-// new next bill date, billed-through and period start) is written for all packages in
-// one statement per chunk, guarded by each one's old next bill date; the rare ones
-// (cancellations, new bill days, transitions only) one by one.
-func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) error {
-	var simple []move
+// applyMoves writes the packages' new positions: each guarded by the next bill date
+// it was rated from, so a package another run moved meanwhile fails the batch (which is
+// then billed again on fresh state). Positions go in bulk (one statement per chunk on
+// PostgreSQL, one prepared statement per package on SQLite), and what follows from
+// them (canceled services, one-time prices billed, status changes charged) in one
+// statement each per batch. Only a new bill day, rare, is written package by package.
+func (s *Service) applyMoves(ctx context.Context, c *ent.Client, w *writer, moves []move) error {
+	var bulk []move
+	var canceledPkgs, oneTime, changes []int
 	for _, mv := range moves {
 		r := mv.res
-		if r.Canceled || r.BillDayChanged || mv.ap.NextBillDate == nil || r.NextBillDate == nil ||
-			r.BilledThrough == nil || r.LastPeriodStart == nil || len(r.OneTimeBilled) > 0 || len(r.ChangesCharged) > 0 {
+		if r.BillDayChanged {
 			if err := s.applyMove(ctx, c, mv); err != nil {
 				return err
 			}
 			continue
 		}
-		simple = append(simple, mv)
+		bulk = append(bulk, mv)
+		if r.Canceled {
+			canceledPkgs = append(canceledPkgs, mv.ap.ID)
+		}
+		oneTime = append(oneTime, r.OneTimeBilled...)
+		changes = append(changes, r.ChangesCharged...)
 	}
+	canceled := 0
+	if len(canceledPkgs) > 0 {
+		st, err := c.Status.Query().Where(statusCode(rating.Canceled)).Only(ctx)
+		if err != nil {
+			return err
+		}
+		canceled = st.ID
+	}
+	if err := s.writePositions(ctx, c, w, bulk, canceled); err != nil {
+		return err
+	}
+	if len(canceledPkgs) > 0 {
+		if err := c.AccountService.Update().Where(accountservice.AccountPackageIDIn(canceledPkgs...)).
+			SetStatusID(canceled).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if len(oneTime) > 0 {
+		if err := c.AccountService.Update().Where(accountservice.IDIn(oneTime...)).
+			SetOneTimeBilled(true).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	if len(changes) > 0 {
+		n, err := c.StatusChange.Update().Where(statuschange.IDIn(changes...), statuschange.Charged(false)).
+			SetCharged(true).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != len(changes) {
+			return errConcurrent
+		}
+	}
+	return nil
+}
+
+// writePositions writes the new next bill date, billed-through, last period start
+// and (for a cancellation) status of each package, guarded by its old next bill date.
+func (s *Service) writePositions(ctx context.Context, c *ent.Client, w *writer, moves []move, canceled int) error {
 	if s.dialect != dialect.Postgres {
-		// SQLite runs in-process: one short prepared UPDATE per package is cheaper
-		// than one long statement, whose parsing grows with its size.
-		for _, mv := range simple {
-			res, err := c.ExecContext(ctx, "UPDATE account_packages SET next_bill_date = ?, billed_through = ?, "+
-				"last_period_start = ? WHERE id = ? AND next_bill_date = ?",
-				mv.res.NextBillDate.String(), mv.res.BilledThrough.String(), mv.res.LastPeriodStart.String(),
-				mv.ap.ID, mv.ap.NextBillDate.String())
+		for _, mv := range moves {
+			pos := positionOf(mv, canceled)
+			res, err := w.move.ExecContext(ctx, pos...)
 			if err != nil {
 				return err
 			}
@@ -243,9 +290,9 @@ func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) e
 		return nil
 	}
 	const chunk = 500
-	for i := 0; i < len(simple); i += chunk {
-		part := simple[i:min(i+chunk, len(simple))]
-		query, args := moveSQL(part)
+	for i := 0; i < len(moves); i += chunk {
+		part := moves[i:min(i+chunk, len(moves))]
+		query, args := moveSQL(part, canceled)
 		res, err := c.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -261,71 +308,44 @@ func (s *Service) applyMoves(ctx context.Context, c *ent.Client, moves []move) e
 	return nil
 }
 
+// positionOf is a move as the arguments of a position update: the new next bill date
+// (NULL when billing ended), billed-through, last period start and status (NULL keeps
+// the current one), the package id and the next bill date it was rated from.
+func positionOf(mv move, canceled int) []any {
+	r := mv.res
+	var status any
+	if r.Canceled {
+		status = canceled
+	}
+	return []any{dateArg(r.NextBillDate), dateArg(r.BilledThrough), dateArg(r.LastPeriodStart), status,
+		mv.ap.ID, dateArg(mv.ap.NextBillDate)}
+}
+
+func dateArg(d *calendar.Date) any {
+	if d == nil {
+		return nil
+	}
+	return d.String()
+}
+
 // moveSQL builds one PostgreSQL UPDATE of many packages' positions from a VALUES
-// list, each guarded by its old next bill date.
-func moveSQL(moves []move) (string, []any) {
+// list, in positionOf's order.
+func moveSQL(moves []move, canceled int) (string, []any) {
 	var b strings.Builder
-	b.WriteString("UPDATE account_packages AS ap SET next_bill_date = v.nbd, billed_through = v.bt, " +
-		"last_period_start = v.lps FROM (VALUES ")
-	args := make([]any, 0, 5*len(moves))
+	b.WriteString("UPDATE account_packages AS ap SET next_bill_date = v.nbd, " +
+		"billed_through = COALESCE(v.bt, ap.billed_through), " +
+		"last_period_start = COALESCE(v.lps, ap.last_period_start), " +
+		"status_id = COALESCE(v.st, ap.status_id) FROM (VALUES ")
+	args := make([]any, 0, 6*len(moves))
 	for i, mv := range moves {
-		k := 5 * i
+		k := 6 * i
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "($%d::bigint, $%d::date, $%d::date, $%d::date, $%d::date)", k+1, k+2, k+3, k+4, k+5)
-		args = append(args, mv.ap.ID, mv.res.NextBillDate.String(), mv.res.BilledThrough.String(),
-			mv.res.LastPeriodStart.String(), mv.ap.NextBillDate.String())
+		fmt.Fprintf(&b, "($%d::date, $%d::date, $%d::date, $%d::bigint, $%d::bigint, $%d::date)",
+			k+1, k+2, k+3, k+4, k+5, k+6)
+		args = append(args, positionOf(mv, canceled)...)
 	}
-	b.WriteString(") AS v(id, nbd, bt, lps, old) WHERE ap.id = v.id AND ap.next_bill_date = v.old")
+	b.WriteString(") AS v(nbd, bt, lps, st, id, old) WHERE ap.id = v.id AND ap.next_bill_date IS NOT DISTINCT FROM v.old")
 	return b.String(), args
-}
-
-// chargeRow is a charge line to insert.
-type chargeRow struct {
-	line
-	accountID, invoiceID int
-}
-
-// chargeColumns are the columns insertCharges writes; ids come from each table's
-// own sequence (its global id range).
-const chargeColumns = "kind, description, account_id, account_package_id, account_service_id, service_id, " +
-	"invoice_id, period_start, period_end, quantity, unit_amount, amount, guard"
-
-// insertCharges writes charge lines with multi-row INSERTs that return nothing:
-// billing needs no ids back, and asking for them (as Ent's bulk create does) costs
-// as much as the insert. The guard index still refuses a second charge of anything.
-func (s *Service) insertCharges(ctx context.Context, c *ent.Client, rows []chargeRow) error {
-	const perStmt = 500
-	const cols = 13
-	for start := 0; start < len(rows); start += perStmt {
-		part := rows[start:min(start+perStmt, len(rows))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO charges (" + chargeColumns + ") VALUES ")
-		args := make([]any, 0, cols*len(part))
-		for i, r := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := 0; j < cols; j++ {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				if s.dialect == dialect.Postgres {
-					fmt.Fprintf(&b, "$%d", i*cols+j+1)
-				} else {
-					b.WriteByte('?')
-				}
-			}
-			b.WriteByte(')')
-			args = append(args, string(r.Kind), r.Description, r.accountID, r.apID, r.AccountServiceID, r.ServiceID,
-				r.invoiceID, r.PeriodStart.String(), r.PeriodEnd.String(), r.Quantity, r.UnitAmount.String(),
-				r.Amount.String(), r.Guard)
-		}
-		if _, err := c.ExecContext(ctx, b.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }

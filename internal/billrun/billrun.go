@@ -98,6 +98,7 @@ func (c *Config) defaults() {
 // Service runs bill runs: Start plans a run, the workers started by Run bill it, and
 // Watch streams its progress.
 type Service struct {
+	db      *store.DB
 	client  *ent.Client
 	dialect string
 	clock   clock.Clock
@@ -113,9 +114,9 @@ type Service struct {
 }
 
 // New returns the bill run service. Call Run to start its workers.
-func New(client *ent.Client, dia string, clk clock.Clock, log *slog.Logger, bus progress.Bus, cfg Config) *Service {
+func New(db *store.DB, clk clock.Clock, log *slog.Logger, bus progress.Bus, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{client: client, dialect: dia, clock: clk, log: log, bus: bus, cfg: cfg,
+	return &Service{db: db, client: db.Client, dialect: db.Dialect, clock: clk, log: log, bus: bus, cfg: cfg,
 		wake: make(chan struct{}, cfg.Workers), pending: map[int]bool{}, lastProgress: map[int]time.Time{},
 		catalogs: map[int]*catalogCache{}}
 }

@@ -154,3 +154,6 @@ func (d *Date) UnmarshalGQL(v any) error {
 	*d = p
 	return nil
 }
+
+// Time returns the date as midnight UTC.
+func (d Date) Time() time.Time { return d.t }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"regexp"
 	"strconv"
 
@@ -80,6 +81,13 @@ func (x Decimal) Scale() int32 {
 	}
 	return 0
 }
+
+// Coefficient and Exponent give x as coefficient × 10^exponent, the form binary
+// database encodings (PostgreSQL's NUMERIC over COPY) take.
+func (x Decimal) Coefficient() *big.Int { return x.d.Coefficient() }
+
+// Exponent is the power of ten Coefficient is scaled by.
+func (x Decimal) Exponent() int32 { return x.d.Exponent() }
 
 // Add returns x + y.
 func (x Decimal) Add(y Decimal) Decimal { return Decimal{x.d.Add(y.d)} }

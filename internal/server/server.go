@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Catalog:      catalog.New(db.Client),
 		Accounts:     account.New(db.Client),
 		Provisioning: provisioning.New(db.Client, db.Dialect, clk),
-		BillRuns:     billrun.New(db.Client, db.Dialect, clk, log, bus, cfg.Billing),
+		BillRuns:     billrun.New(db, clk, log, bus, cfg.Billing),
 		Invoices:     invoicing.New(db.Client),
 		Log:          log,
 		Clock:        clk,
