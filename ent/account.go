@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/partner"
 )
 
 // Account is the model entity for the Account schema.
@@ -23,6 +24,8 @@ type Account struct {
 	CurrencyID int `json:"currency_id,omitempty"`
 	// BillDay holds the value of the "bill_day" field.
 	BillDay int `json:"bill_day,omitempty"`
+	// PartnerID holds the value of the "partner_id" field.
+	PartnerID *int `json:"partner_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccountQuery when eager-loading is set.
 	Edges        AccountEdges `json:"edges"`
@@ -37,11 +40,13 @@ type AccountEdges struct {
 	AccountPackages []*AccountPackage `json:"account_packages,omitempty"`
 	// Invoices holds the value of the invoices edge.
 	Invoices []*Invoice `json:"invoices,omitempty"`
+	// Partner holds the value of the partner edge.
+	Partner *Partner `json:"partner,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [4]map[string]int
 
 	namedAccountPackages map[string][]*AccountPackage
 	namedInvoices        map[string][]*Invoice
@@ -76,12 +81,23 @@ func (e AccountEdges) InvoicesOrErr() ([]*Invoice, error) {
 	return nil, &NotLoadedError{edge: "invoices"}
 }
 
+// PartnerOrErr returns the Partner value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AccountEdges) PartnerOrErr() (*Partner, error) {
+	if e.Partner != nil {
+		return e.Partner, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: partner.Label}
+	}
+	return nil, &NotLoadedError{edge: "partner"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Account) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay:
+		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay, account.FieldPartnerID:
 			values[i] = new(sql.NullInt64)
 		case account.FieldName:
 			values[i] = new(sql.NullString)
@@ -124,6 +140,13 @@ func (_m *Account) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BillDay = int(value.Int64)
 			}
+		case account.FieldPartnerID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field partner_id", values[i])
+			} else if value.Valid {
+				_m.PartnerID = new(int)
+				*_m.PartnerID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -150,6 +173,11 @@ func (_m *Account) QueryAccountPackages() *AccountPackageQuery {
 // QueryInvoices queries the "invoices" edge of the Account entity.
 func (_m *Account) QueryInvoices() *InvoiceQuery {
 	return NewAccountClient(_m.config).QueryInvoices(_m)
+}
+
+// QueryPartner queries the "partner" edge of the Account entity.
+func (_m *Account) QueryPartner() *PartnerQuery {
+	return NewAccountClient(_m.config).QueryPartner(_m)
 }
 
 // Update returns a builder for updating this Account.
@@ -183,6 +211,11 @@ func (_m *Account) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("bill_day=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BillDay))
+	builder.WriteString(", ")
+	if v := _m.PartnerID; v != nil {
+		builder.WriteString("partner_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/ent/partner"
 )
 
 // AccountCreate is the builder for creating a Account entity.
@@ -39,6 +40,20 @@ func (_c *AccountCreate) SetCurrencyID(v int) *AccountCreate {
 // SetBillDay sets the "bill_day" field.
 func (_c *AccountCreate) SetBillDay(v int) *AccountCreate {
 	_c.mutation.SetBillDay(v)
+	return _c
+}
+
+// SetPartnerID sets the "partner_id" field.
+func (_c *AccountCreate) SetPartnerID(v int) *AccountCreate {
+	_c.mutation.SetPartnerID(v)
+	return _c
+}
+
+// SetNillablePartnerID sets the "partner_id" field if the given value is not nil.
+func (_c *AccountCreate) SetNillablePartnerID(v *int) *AccountCreate {
+	if v != nil {
+		_c.SetPartnerID(*v)
+	}
 	return _c
 }
 
@@ -75,6 +90,11 @@ func (_c *AccountCreate) AddInvoices(v ...*Invoice) *AccountCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddInvoiceIDs(ids...)
+}
+
+// SetPartner sets the "partner" edge to the Partner entity.
+func (_c *AccountCreate) SetPartner(v *Partner) *AccountCreate {
+	return _c.SetPartnerID(v.ID)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -217,6 +237,23 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.PartnerIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   account.PartnerTable,
+			Columns: []string{account.PartnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.PartnerID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -299,6 +336,24 @@ func (u *AccountUpsert) AddBillDay(v int) *AccountUpsert {
 	return u
 }
 
+// SetPartnerID sets the "partner_id" field.
+func (u *AccountUpsert) SetPartnerID(v int) *AccountUpsert {
+	u.Set(account.FieldPartnerID, v)
+	return u
+}
+
+// UpdatePartnerID sets the "partner_id" field to the value that was provided on create.
+func (u *AccountUpsert) UpdatePartnerID() *AccountUpsert {
+	u.SetExcluded(account.FieldPartnerID)
+	return u
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (u *AccountUpsert) ClearPartnerID() *AccountUpsert {
+	u.SetNull(account.FieldPartnerID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -376,6 +431,27 @@ func (u *AccountUpsertOne) AddBillDay(v int) *AccountUpsertOne {
 func (u *AccountUpsertOne) UpdateBillDay() *AccountUpsertOne {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdateBillDay()
+	})
+}
+
+// SetPartnerID sets the "partner_id" field.
+func (u *AccountUpsertOne) SetPartnerID(v int) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPartnerID(v)
+	})
+}
+
+// UpdatePartnerID sets the "partner_id" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdatePartnerID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePartnerID()
+	})
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (u *AccountUpsertOne) ClearPartnerID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearPartnerID()
 	})
 }
 
@@ -621,6 +697,27 @@ func (u *AccountUpsertBulk) AddBillDay(v int) *AccountUpsertBulk {
 func (u *AccountUpsertBulk) UpdateBillDay() *AccountUpsertBulk {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdateBillDay()
+	})
+}
+
+// SetPartnerID sets the "partner_id" field.
+func (u *AccountUpsertBulk) SetPartnerID(v int) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPartnerID(v)
+	})
+}
+
+// UpdatePartnerID sets the "partner_id" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdatePartnerID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePartnerID()
+	})
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (u *AccountUpsertBulk) ClearPartnerID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearPartnerID()
 	})
 }
 

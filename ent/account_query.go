@@ -17,6 +17,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
 )
 
@@ -30,6 +31,7 @@ type AccountQuery struct {
 	withCurrency             *CurrencyQuery
 	withAccountPackages      *AccountPackageQuery
 	withInvoices             *InvoiceQuery
+	withPartner              *PartnerQuery
 	loadTotal                []func(context.Context, []*Account) error
 	modifiers                []func(*sql.Selector)
 	withNamedAccountPackages map[string]*AccountPackageQuery
@@ -129,6 +131,28 @@ func (_q *AccountQuery) QueryInvoices() *InvoiceQuery {
 			sqlgraph.From(account.Table, account.FieldID, selector),
 			sqlgraph.To(invoice.Table, invoice.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, account.InvoicesTable, account.InvoicesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPartner chains the current query on the "partner" edge.
+func (_q *AccountQuery) QueryPartner() *PartnerQuery {
+	query := (&PartnerClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(partner.Table, partner.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, account.PartnerTable, account.PartnerColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -331,6 +355,7 @@ func (_q *AccountQuery) Clone() *AccountQuery {
 		withCurrency:        _q.withCurrency.Clone(),
 		withAccountPackages: _q.withAccountPackages.Clone(),
 		withInvoices:        _q.withInvoices.Clone(),
+		withPartner:         _q.withPartner.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -368,6 +393,17 @@ func (_q *AccountQuery) WithInvoices(opts ...func(*InvoiceQuery)) *AccountQuery 
 		opt(query)
 	}
 	_q.withInvoices = query
+	return _q
+}
+
+// WithPartner tells the query-builder to eager-load the nodes that are connected to
+// the "partner" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithPartner(opts ...func(*PartnerQuery)) *AccountQuery {
+	query := (&PartnerClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPartner = query
 	return _q
 }
 
@@ -449,10 +485,11 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 	var (
 		nodes       = []*Account{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withCurrency != nil,
 			_q.withAccountPackages != nil,
 			_q.withInvoices != nil,
+			_q.withPartner != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -493,6 +530,12 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 		if err := _q.loadInvoices(ctx, query, nodes,
 			func(n *Account) { n.Edges.Invoices = []*Invoice{} },
 			func(n *Account, e *Invoice) { n.Edges.Invoices = append(n.Edges.Invoices, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withPartner; query != nil {
+		if err := _q.loadPartner(ctx, query, nodes, nil,
+			func(n *Account, e *Partner) { n.Edges.Partner = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -607,6 +650,38 @@ func (_q *AccountQuery) loadInvoices(ctx context.Context, query *InvoiceQuery, n
 	}
 	return nil
 }
+func (_q *AccountQuery) loadPartner(ctx context.Context, query *PartnerQuery, nodes []*Account, init func(*Account), assign func(*Account, *Partner)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Account)
+	for i := range nodes {
+		if nodes[i].PartnerID == nil {
+			continue
+		}
+		fk := *nodes[i].PartnerID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(partner.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "partner_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *AccountQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -638,6 +713,9 @@ func (_q *AccountQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCurrency != nil {
 			_spec.Node.AddColumnOnce(account.FieldCurrencyID)
+		}
+		if _q.withPartner != nil {
+			_spec.Node.AddColumnOnce(account.FieldPartnerID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

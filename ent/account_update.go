@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
 )
 
@@ -65,6 +66,26 @@ func (_u *AccountUpdate) AddBillDay(v int) *AccountUpdate {
 	return _u
 }
 
+// SetPartnerID sets the "partner_id" field.
+func (_u *AccountUpdate) SetPartnerID(v int) *AccountUpdate {
+	_u.mutation.SetPartnerID(v)
+	return _u
+}
+
+// SetNillablePartnerID sets the "partner_id" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillablePartnerID(v *int) *AccountUpdate {
+	if v != nil {
+		_u.SetPartnerID(*v)
+	}
+	return _u
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (_u *AccountUpdate) ClearPartnerID() *AccountUpdate {
+	_u.mutation.ClearPartnerID()
+	return _u
+}
+
 // AddAccountPackageIDs adds the "account_packages" edge to the AccountPackage entity by IDs.
 func (_u *AccountUpdate) AddAccountPackageIDs(ids ...int) *AccountUpdate {
 	_u.mutation.AddAccountPackageIDs(ids...)
@@ -93,6 +114,11 @@ func (_u *AccountUpdate) AddInvoices(v ...*Invoice) *AccountUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddInvoiceIDs(ids...)
+}
+
+// SetPartner sets the "partner" edge to the Partner entity.
+func (_u *AccountUpdate) SetPartner(v *Partner) *AccountUpdate {
+	return _u.SetPartnerID(v.ID)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -140,6 +166,12 @@ func (_u *AccountUpdate) RemoveInvoices(v ...*Invoice) *AccountUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveInvoiceIDs(ids...)
+}
+
+// ClearPartner clears the "partner" edge to the Partner entity.
+func (_u *AccountUpdate) ClearPartner() *AccountUpdate {
+	_u.mutation.ClearPartner()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -304,6 +336,35 @@ func (_u *AccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.PartnerCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   account.PartnerTable,
+			Columns: []string{account.PartnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PartnerIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   account.PartnerTable,
+			Columns: []string{account.PartnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -361,6 +422,26 @@ func (_u *AccountUpdateOne) AddBillDay(v int) *AccountUpdateOne {
 	return _u
 }
 
+// SetPartnerID sets the "partner_id" field.
+func (_u *AccountUpdateOne) SetPartnerID(v int) *AccountUpdateOne {
+	_u.mutation.SetPartnerID(v)
+	return _u
+}
+
+// SetNillablePartnerID sets the "partner_id" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillablePartnerID(v *int) *AccountUpdateOne {
+	if v != nil {
+		_u.SetPartnerID(*v)
+	}
+	return _u
+}
+
+// ClearPartnerID clears the value of the "partner_id" field.
+func (_u *AccountUpdateOne) ClearPartnerID() *AccountUpdateOne {
+	_u.mutation.ClearPartnerID()
+	return _u
+}
+
 // AddAccountPackageIDs adds the "account_packages" edge to the AccountPackage entity by IDs.
 func (_u *AccountUpdateOne) AddAccountPackageIDs(ids ...int) *AccountUpdateOne {
 	_u.mutation.AddAccountPackageIDs(ids...)
@@ -389,6 +470,11 @@ func (_u *AccountUpdateOne) AddInvoices(v ...*Invoice) *AccountUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddInvoiceIDs(ids...)
+}
+
+// SetPartner sets the "partner" edge to the Partner entity.
+func (_u *AccountUpdateOne) SetPartner(v *Partner) *AccountUpdateOne {
+	return _u.SetPartnerID(v.ID)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -436,6 +522,12 @@ func (_u *AccountUpdateOne) RemoveInvoices(v ...*Invoice) *AccountUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveInvoiceIDs(ids...)
+}
+
+// ClearPartner clears the "partner" edge to the Partner entity.
+func (_u *AccountUpdateOne) ClearPartner() *AccountUpdateOne {
+	_u.mutation.ClearPartner()
+	return _u
 }
 
 // Where appends a list predicates to the AccountUpdate builder.
@@ -623,6 +715,35 @@ func (_u *AccountUpdateOne) sqlSave(ctx context.Context) (_node *Account, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(invoice.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PartnerCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   account.PartnerTable,
+			Columns: []string{account.PartnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PartnerIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   account.PartnerTable,
+			Columns: []string{account.PartnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -15,6 +15,8 @@ import (
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/apikey"
+	"github.com/billd/billd/ent/auditentry"
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
@@ -25,6 +27,7 @@ import (
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -91,9 +94,11 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			apikey.Table:           apikey.ValidColumn,
 			account.Table:          account.ValidColumn,
 			accountpackage.Table:   accountpackage.ValidColumn,
 			accountservice.Table:   accountservice.ValidColumn,
+			auditentry.Table:       auditentry.ValidColumn,
 			billrun.Table:          billrun.ValidColumn,
 			billrunbatch.Table:     billrunbatch.ValidColumn,
 			billrunerror.Table:     billrunerror.ValidColumn,
@@ -104,6 +109,7 @@ func checkColumn(t, c string) error {
 			invoice.Table:          invoice.ValidColumn,
 			packagefrequency.Table: packagefrequency.ValidColumn,
 			packageservice.Table:   packageservice.ValidColumn,
+			partner.Table:          partner.ValidColumn,
 			service.Table:          service.ValidColumn,
 			serviceprice.Table:     serviceprice.ValidColumn,
 			status.Table:           status.ValidColumn,

@@ -8,6 +8,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *APIKey) Partner(ctx context.Context) (*Partner, error) {
+	result, err := _m.Edges.PartnerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPartner().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Account) Currency(ctx context.Context) (*Currency, error) {
 	result, err := _m.Edges.CurrencyOrErr()
 	if IsNotLoaded(err) {
@@ -50,6 +58,14 @@ func (_m *Account) Invoices(
 		return conn, nil
 	}
 	return _m.QueryInvoices().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Account) Partner(ctx context.Context) (*Partner, error) {
+	result, err := _m.Edges.PartnerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPartner().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *AccountPackage) Account(ctx context.Context) (*Account, error) {
@@ -318,6 +334,24 @@ func (_m *PackageService) Service(ctx context.Context) (*Service, error) {
 		result, err = _m.QueryService().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *Partner) Accounts(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int,
+) (*AccountConnection, error) {
+	opts := []AccountPaginateOption{}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
+	if nodes, err := _m.NamedAccounts(alias); err == nil || hasTotalCount {
+		pager, err := newAccountPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &AccountConnection{Edges: []*AccountEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryAccounts().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *ServicePrice) Frequency(ctx context.Context) (*PackageFrequency, error) {

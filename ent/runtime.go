@@ -6,6 +6,7 @@ import (
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/apikey"
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/catalogpackage"
@@ -13,6 +14,7 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/schema"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
@@ -23,6 +25,26 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	apikeyFields := schema.APIKey{}.Fields()
+	_ = apikeyFields
+	// apikeyDescName is the schema descriptor for name field.
+	apikeyDescName := apikeyFields[0].Descriptor()
+	// apikey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apikey.NameValidator = func() func(string) error {
+		validators := apikeyDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	accountFields := schema.Account{}.Fields()
 	_ = accountFields
 	// accountDescName is the schema descriptor for name field.
@@ -281,6 +303,26 @@ func init() {
 	packageserviceDescPosition := packageserviceFields[6].Descriptor()
 	// packageservice.DefaultPosition holds the default value on creation for the position field.
 	packageservice.DefaultPosition = packageserviceDescPosition.Default.(int)
+	partnerFields := schema.Partner{}.Fields()
+	_ = partnerFields
+	// partnerDescName is the schema descriptor for name field.
+	partnerDescName := partnerFields[0].Descriptor()
+	// partner.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	partner.NameValidator = func() func(string) error {
+		validators := partnerDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	serviceFields := schema.Service{}.Fields()
 	_ = serviceFields
 	// serviceDescName is the schema descriptor for name field.

@@ -14,12 +14,16 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// APIKey is the client for interacting with the APIKey builders.
+	APIKey *APIKeyClient
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
 	// AccountPackage is the client for interacting with the AccountPackage builders.
 	AccountPackage *AccountPackageClient
 	// AccountService is the client for interacting with the AccountService builders.
 	AccountService *AccountServiceClient
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// BillRun is the client for interacting with the BillRun builders.
 	BillRun *BillRunClient
 	// BillRunBatch is the client for interacting with the BillRunBatch builders.
@@ -40,6 +44,8 @@ type Tx struct {
 	PackageFrequency *PackageFrequencyClient
 	// PackageService is the client for interacting with the PackageService builders.
 	PackageService *PackageServiceClient
+	// Partner is the client for interacting with the Partner builders.
+	Partner *PartnerClient
 	// Service is the client for interacting with the Service builders.
 	Service *ServiceClient
 	// ServicePrice is the client for interacting with the ServicePrice builders.
@@ -183,9 +189,11 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Account = NewAccountClient(tx.config)
 	tx.AccountPackage = NewAccountPackageClient(tx.config)
 	tx.AccountService = NewAccountServiceClient(tx.config)
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.BillRun = NewBillRunClient(tx.config)
 	tx.BillRunBatch = NewBillRunBatchClient(tx.config)
 	tx.BillRunError = NewBillRunErrorClient(tx.config)
@@ -196,6 +204,7 @@ func (tx *Tx) init() {
 	tx.Invoice = NewInvoiceClient(tx.config)
 	tx.PackageFrequency = NewPackageFrequencyClient(tx.config)
 	tx.PackageService = NewPackageServiceClient(tx.config)
+	tx.Partner = NewPartnerClient(tx.config)
 	tx.Service = NewServiceClient(tx.config)
 	tx.ServicePrice = NewServicePriceClient(tx.config)
 	tx.Status = NewStatusClient(tx.config)
@@ -211,7 +220,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Account.QueryXXX(), the query will be executed
+// applies a query, for example: APIKey.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -49,7 +49,13 @@ func concPost(url, query string, vars map[string]any) (testenv.Response, error) 
 	if err != nil {
 		return out, err
 	}
-	resp, err := http.Post(url+"/query", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url+"/query", bytes.NewReader(body))
+	if err != nil {
+		return out, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testenv.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return out, err
 	}

@@ -83,7 +83,7 @@ func startRun(t *testing.T, b *testenv.Billd) string {
 func subscribeLegacy(t *testing.T, b *testenv.Billd, runID string) []liveEvent {
 	t.Helper()
 	conn := dialWS(t, b, []string{"graphql-ws"})
-	require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}))
+	require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: b.InitPayload()}))
 	require.Equal(t, "connection_ack", readWS(t, conn).Type)
 	payload, _ := json.Marshal(map[string]any{"query": qProgress, "variables": map[string]any{"id": runID}})
 	require.NoError(t, conn.WriteJSON(wsMessage{ID: "1", Type: "start", Payload: payload}))
@@ -170,7 +170,9 @@ func TestBillRunJSClient(t *testing.T) {
 		seedAccounts(t, b, 3000)
 		id := startRun(t, b)
 		url := "ws" + strings.TrimPrefix(b.HTTP.URL, "http") + "/query"
-		out, err := exec.Command(node, filepath.Join(dir, "watch-run.mjs"), url, id).Output()
+		cmd := exec.Command(node, filepath.Join(dir, "watch-run.mjs"), url, id)
+		cmd.Env = append(os.Environ(), "BILLD_API_KEY="+b.Key)
+		out, err := cmd.Output()
 		require.NoError(t, err, "node: %s", out)
 		var res struct {
 			Completed bool        `json:"completed"`
@@ -297,7 +299,7 @@ func TestBillRunsChanged(t *testing.T) {
 	b := testenv.Start(t, "sqlite")
 	seedAccounts(t, b, 500)
 	conn := dialWS(t, b, []string{"graphql-transport-ws"})
-	require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}))
+	require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: b.InitPayload()}))
 	require.Equal(t, "connection_ack", readWS(t, conn).Type)
 	payload, _ := json.Marshal(map[string]any{"query": `subscription { billRunsChanged { id status accountsProcessed } }`})
 	require.NoError(t, conn.WriteJSON(wsMessage{ID: "d", Type: "subscribe", Payload: payload}))
@@ -352,7 +354,7 @@ func TestSlowAndGoneSubscribers(t *testing.T) {
 
 	subscribe := func(protocol string) *websocket.Conn {
 		conn := dialWS(t, b, []string{protocol})
-		require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}))
+		require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: b.InitPayload()}))
 		require.Equal(t, "connection_ack", readWS(t, conn).Type)
 		payload, _ := json.Marshal(map[string]any{"query": qProgress, "variables": map[string]any{"id": id}})
 		require.NoError(t, conn.WriteJSON(wsMessage{ID: "s", Type: "subscribe", Payload: payload}))

@@ -38,6 +38,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gqlErr.Extensions = ext
 			return gqlErr
 		}
+		switch code, _ := gqlErr.Extensions["code"].(string); fault.Code(code) {
+		case fault.TooComplex, fault.TooDeep, fault.RateLimited, fault.Forbidden, fault.Unauthenticated,
+			fault.TooManyConnections, fault.TooLarge:
+			return gqlErr // a limit refused the request; the message says which
+		}
 		if code, _ := gqlErr.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {
 			// The document or its variables do not fit the schema: the client's input.
 			gqlErr.Extensions = map[string]any{"code": string(fault.Invalid), "reason": code}

@@ -1,11 +1,8 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +155,9 @@ func allTableCounts(t *testing.T, b *testenv.Billd) map[string]int {
 	require.Contains(t, tables, "catalog_package_currencies")
 	out := make(map[string]int, len(tables))
 	for _, tbl := range tables {
+		if tbl == "audit_entries" {
+			continue // the audit log records refused mutations by design
+		}
 		out[tbl] = b.Count(`"` + tbl + `"`)
 	}
 	return out
@@ -790,18 +790,7 @@ func TestRefusals(t *testing.T) {
 // postGraphQL posts a GraphQL document without a *testing.T, for goroutines; the caller
 // checks the error on the test's goroutine.
 func postGraphQL(url, query string, vars map[string]any) (testenv.Response, error) {
-	var out testenv.Response
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return out, err
-	}
-	resp, err := http.Post(url+"/query", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return out, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&out)
-	return out, err
+	return concPost(url, query, vars)
 }
 
 // TestConcurrentConflicts races creations that unique codes and case-insensitive

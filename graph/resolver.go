@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
@@ -25,5 +26,7 @@ type Resolver struct {
 	BillRuns *billrun.Service
 	// Invoices closes invoices.
 	Invoices *invoicing.Service
-	Log      *slog.Logger
+	// Keys creates, revokes and authenticates API keys.
+	Keys *access.Keys
+	Log  *slog.Logger
 }

@@ -16,9 +16,11 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/graph/model"
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
 )
@@ -43,6 +45,23 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	// Not obj.Account(ctx): field collection may have loaded the account with only
 	// the fields the query selected under it, without its bill day.
 	return r.Client.Account.Query().Where(entaccount.ID(obj.AccountID)).Select(entaccount.FieldBillDay).Int(ctx)
+}
+
+// Role is the resolver for the role field.
+func (r *apiKeyResolver) Role(ctx context.Context, obj *ent.APIKey) (access.Role, error) {
+	return access.Role(obj.Role), nil
+}
+
+// APIKey is the resolver for the apiKey field.
+func (r *auditEntryResolver) APIKey(ctx context.Context, obj *ent.AuditEntry) (*ent.APIKey, error) {
+	if obj.KeyID == nil {
+		return nil, nil
+	}
+	k, err := r.Client.APIKey.Get(ctx, *obj.KeyID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return k, err
 }
 
 // Totals is the resolver for the totals field.
@@ -174,6 +193,30 @@ func (r *mutationResolver) UpdateAccount(ctx context.Context, id int, input acco
 	return r.Accounts.Update(ctx, id, input)
 }
 
+// CreatePartner is the resolver for the createPartner field.
+func (r *mutationResolver) CreatePartner(ctx context.Context, input account.CreatePartnerInput) (*ent.Partner, error) {
+	return r.Accounts.CreatePartner(ctx, input)
+}
+
+// UpdatePartner is the resolver for the updatePartner field.
+func (r *mutationResolver) UpdatePartner(ctx context.Context, id int, input account.UpdatePartnerInput) (*ent.Partner, error) {
+	return r.Accounts.UpdatePartner(ctx, id, input)
+}
+
+// CreateAPIKey is the resolver for the createApiKey field.
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, input access.CreateKeyInput) (*model.CreatedAPIKey, error) {
+	k, secret, err := r.Keys.Create(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatedAPIKey{APIKey: k, Key: secret}, nil
+}
+
+// RevokeAPIKey is the resolver for the revokeApiKey field.
+func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id int) (*ent.APIKey, error) {
+	return r.Keys.Revoke(ctx, id)
+}
+
 // Services is the resolver for the services field.
 func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error) {
 	svcs, err := obj.Services(ctx) // eager-loaded when the query collected it
@@ -289,6 +332,55 @@ func (r *queryResolver) Status(ctx context.Context, code string) (*ent.Status, e
 	return s, err
 }
 
+// Partners is the resolver for the partners field.
+func (r *queryResolver) Partners(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PartnerConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Partner.Query().Paginate(ctx, after, first, before, last)
+}
+
+// APIKeys is the resolver for the apiKeys field.
+func (r *queryResolver) APIKeys(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ApiKeyConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last)
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AuditEntryConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.AuditEntry.Query().Paginate(ctx, after, first, before, last)
+}
+
+// Viewer is the resolver for the viewer field.
+func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
+	p, ok := access.FromContext(ctx)
+	if !ok {
+		return nil, fault.Unauthenticatedf("no API key")
+	}
+	v := &model.Viewer{KeyName: p.KeyName, Role: p.Role}
+	if k, err := r.Client.APIKey.Get(ctx, p.KeyID); err == nil {
+		v.APIKey = k
+	} else if !ent.IsNotFound(err) {
+		return nil, err
+	}
+	if p.PartnerID != 0 {
+		pt, err := r.Client.Partner.Get(ctx, p.PartnerID)
+		if err != nil {
+			return nil, err
+		}
+		v.Partner = pt
+	}
+	return v, nil
+}
+
 // BillRunProgress is the resolver for the billRunProgress field.
 func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error) {
 	updates, err := r.BillRuns.Watch(ctx, id)
@@ -329,6 +421,12 @@ func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 // AccountPackage returns AccountPackageResolver implementation.
 func (r *Resolver) AccountPackage() AccountPackageResolver { return &accountPackageResolver{r} }
 
+// ApiKey returns ApiKeyResolver implementation.
+func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
+
+// AuditEntry returns AuditEntryResolver implementation.
+func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }
+
 // BillRun returns BillRunResolver implementation.
 func (r *Resolver) BillRun() BillRunResolver { return &billRunResolver{r} }
 
@@ -347,6 +445,8 @@ func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionRes
 type (
 	accountResolver        struct{ *Resolver }
 	accountPackageResolver struct{ *Resolver }
+	apiKeyResolver         struct{ *Resolver }
+	auditEntryResolver     struct{ *Resolver }
 	billRunResolver        struct{ *Resolver }
 	mutationResolver       struct{ *Resolver }
 	packageResolver        struct{ *Resolver }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -25,23 +26,39 @@ var Subprotocols = []string{"graphql-transport-ws", "graphql-ws"}
 // NewGraphQL builds the GraphQL handler with the transports billd serves: websocket
 // (both subprotocols), GET, POST and multipart-free JSON. Built explicitly rather than
 // with gqlgen's default server, so nothing is on that we did not choose.
-func NewGraphQL(res *Resolver, log *slog.Logger) *handler.Server {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: res}))
+func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
+	cfg := Config{Resolvers: res}
+	complexity(&cfg)
+	limits := acc.Limiter.Limits()
+	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: coderws.AcceptOptions{Subprotocols: Subprotocols},
+			AcceptOptions: coderws.AcceptOptions{Subprotocols: Subprotocols, OriginPatterns: originHosts(acc.CORSOrigins)},
 		},
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           30 * time.Second,
+		InitFunc:              acc.initWebsocket,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	if limits.Introspection {
+		srv.Use(extension.Introspection{})
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	if limits.MaxDepth > 0 {
+		srv.Use(depthLimit{max: limits.MaxDepth})
+	}
+	if limits.MaxComplexity > 0 {
+		srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
+	}
+	// Outermost first: the log and the audit log see refused operations too.
 	srv.AroundOperations(logOperations(log))
+	srv.AroundOperations(acc.audit(log))
+	srv.AroundOperations(acc.authorize)
 	srv.AroundOperations(withBalances)
+	srv.AroundFields(capPages(limits.MaxPageSize))
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(RecoverFunc(log))
 	return srv
@@ -77,9 +94,9 @@ type Readiness func(ctx context.Context) error
 
 // NewHandler routes billd's HTTP endpoints: GraphiQL at /, the API at /query, and
 // /healthz (the process is up) and /readyz (the database answers).
-func NewHandler(res *Resolver, log *slog.Logger, ready Readiness) http.Handler {
+func NewHandler(res *Resolver, acc *Access, log *slog.Logger, ready Readiness) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/query", NewGraphQL(res, log))
+	mux.Handle("/query", acc.gate(NewGraphQL(res, acc, log), log))
 	mux.Handle("/{$}", playground.Handler("billd", "/query"))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -95,6 +112,21 @@ func NewHandler(res *Resolver, log *slog.Logger, ready Readiness) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	return mux
+}
+
+// originHosts turns allowed origins (https://app.example.com) into the host patterns
+// the websocket accept check takes.
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if o == "*" {
+			return []string{"*"}
+		}
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	return hosts
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -71,7 +71,7 @@ func TestWebsocketProtocols(t *testing.T) {
 			conn := dialWS(t, b, tc.offer)
 			require.Equal(t, tc.wantProto, conn.Subprotocol())
 
-			require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}))
+			require.NoError(t, conn.WriteJSON(wsMessage{Type: "connection_init", Payload: b.InitPayload()}))
 			require.Equal(t, "connection_ack", readWS(t, conn).Type)
 
 			if tc.pingMessage != "" {

@@ -94,6 +94,7 @@ func startNode(t *testing.T, bin, dbURL string, extraEnv ...string) *node {
 	addr := freePort(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), append([]string{"BILLD_ADDR=" + addr, "BILLD_DATABASE_URL=" + dbURL,
+		"BILLD_BOOTSTRAP_ADMIN_KEY=" + testenv.AdminKey, "BILLD_RATE_LIMIT=-1",
 		"BILLD_LOG_LEVEL=warn", "BILLD_BATCH_LEASE=2s", "BILLD_BATCH_SIZE=25", "BILLD_BATCH_PAUSE=15ms"}, extraEnv...)...)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
@@ -120,8 +121,12 @@ func (n *node) kill(t *testing.T) {
 // startRun starts a January run through a node's API and returns its id at once.
 func (n *node) startRun(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Post("http://"+n.addr+"/query", "application/json", strings.NewReader(
+	req, err := http.NewRequest(http.MethodPost, "http://"+n.addr+"/query", strings.NewReader(
 		`{"query":"mutation { startBillRun(input: {periodStart: \"2024-01-01\", periodEnd: \"2024-01-31\"}) { id status } }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testenv.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out struct {
@@ -159,7 +164,7 @@ func watch(t *testing.T, n *node, protocol, runID string, events chan<- progress
 	if protocol == "graphql-ws" {
 		start, result = "start", "data"
 	}
-	require.NoError(t, conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{}}))
+	require.NoError(t, conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + testenv.AdminKey}}))
 	q := `subscription($id: ID!) { billRunProgress(id: $id) { kind billRun { status accountsProcessed invoicesCreated chargesCreated totals { amount } } } }`
 	require.NoError(t, conn.WriteJSON(map[string]any{"id": "1", "type": start,
 		"payload": map[string]any{"query": q, "variables": map[string]any{"id": runID}}}))

@@ -21,9 +21,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/server"
 	"github.com/billd/billd/internal/store"
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args)
 	case "migrate":
 		return migrate(ctx, args)
+	case "apikey":
+		return apikey(ctx, args)
 	case "version":
 		fmt.Println("billd", version)
 		return nil
@@ -67,10 +71,18 @@ func usage() {
 Usage:
   billd serve   [-addr ADDR] [-db URL]   serve GraphQL on /query, GraphiQL on /
   billd migrate [-db URL]                apply pending migrations and exit
+  billd apikey create -role ROLE [-partner ID] [-name NAME] [-expires DURATION] [-db URL]
+                                         create an API key in the database and print it once
   billd version
 
+Every API request needs a key: Authorization: Bearer <key> (websockets may send
+{"Authorization": "Bearer <key>"} in connection_init instead).
+
 Environment: BILLD_ADDR, BILLD_DATABASE_URL, BILLD_LOG_LEVEL, BILLD_WORKERS,
-BILLD_BATCH_SIZE, BILLD_BATCH_LEASE, BILLD_BATCH_PAUSE.
+BILLD_BATCH_SIZE, BILLD_BATCH_LEASE, BILLD_BATCH_PAUSE, BILLD_BOOTSTRAP_ADMIN_KEY,
+BILLD_CORS_ORIGINS, BILLD_INTROSPECTION, BILLD_RATE_LIMIT, BILLD_RATE_BURST,
+BILLD_MAX_CONNECTIONS, BILLD_MAX_SUBSCRIPTIONS, BILLD_MAX_BODY_BYTES, BILLD_MAX_DEPTH,
+BILLD_MAX_COMPLEXITY, BILLD_MAX_PAGE_SIZE. Run "billd serve -h" for each one's meaning.
 `)
 }
 
@@ -107,6 +119,13 @@ func envInt(key string, def int) int {
 	return def
 }
 
+func envBool(key string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
 func envDuration(key string, def time.Duration) time.Duration {
 	if v, err := time.ParseDuration(os.Getenv(key)); err == nil {
 		return v
@@ -123,9 +142,30 @@ func serve(ctx context.Context, args []string) error {
 	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 100), "accounts per bill-run batch (env BILLD_BATCH_SIZE)")
 	pause := fs.Duration("batch-pause", envDuration("BILLD_BATCH_PAUSE", 0), "rest after each batch, to throttle bill runs (env BILLD_BATCH_PAUSE)")
 	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a claimed batch stays this node's before others may take it over (env BILLD_BATCH_LEASE)")
+	bootstrap := fs.String("bootstrap-admin-key", env("BILLD_BOOTSTRAP_ADMIN_KEY", ""), "becomes the first ADMIN key if no key exists (env BILLD_BOOTSTRAP_ADMIN_KEY)")
+	cors := fs.String("cors-origins", env("BILLD_CORS_ORIGINS", ""), "comma-separated browser origins allowed cross-origin, or * (env BILLD_CORS_ORIGINS)")
+	introspection := fs.Bool("introspection", envBool("BILLD_INTROSPECTION", true), "answer schema introspection (env BILLD_INTROSPECTION)")
+	d := access.DefaultLimits
+	rate := fs.Int("rate-limit", envInt("BILLD_RATE_LIMIT", d.RatePerSecond), "requests per second per key and node; -1 turns it off (env BILLD_RATE_LIMIT)")
+	burst := fs.Int("rate-burst", envInt("BILLD_RATE_BURST", d.Burst), "requests a key may make at once above its rate (env BILLD_RATE_BURST)")
+	conns := fs.Int("max-connections", envInt("BILLD_MAX_CONNECTIONS", d.Connections), "websocket connections per key and node (env BILLD_MAX_CONNECTIONS)")
+	subs := fs.Int("max-subscriptions", envInt("BILLD_MAX_SUBSCRIPTIONS", d.Subscriptions), "running subscriptions per key and node (env BILLD_MAX_SUBSCRIPTIONS)")
+	body := fs.Int("max-body-bytes", envInt("BILLD_MAX_BODY_BYTES", int(d.MaxBodyBytes)), "largest request body (env BILLD_MAX_BODY_BYTES)")
+	depth := fs.Int("max-depth", envInt("BILLD_MAX_DEPTH", d.MaxDepth), "deepest selection nesting (env BILLD_MAX_DEPTH)")
+	complexity := fs.Int("max-complexity", envInt("BILLD_MAX_COMPLEXITY", d.MaxComplexity), "highest query complexity, connections counted by page size (env BILLD_MAX_COMPLEXITY)")
+	page := fs.Int("max-page-size", envInt("BILLD_MAX_PAGE_SIZE", d.MaxPageSize), "largest first/last of a connection (env BILLD_MAX_PAGE_SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var origins []string
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	limits := access.Limits{RatePerSecond: *rate, Burst: *burst, Connections: *conns, Subscriptions: *subs,
+		MaxBodyBytes: int64(*body), MaxDepth: *depth, MaxComplexity: *complexity, MaxPageSize: *page,
+		Introspection: *introspection, IntrospectionSet: true}
 	log, err := c.logger()
 	if err != nil {
 		return err
@@ -134,7 +174,8 @@ func serve(ctx context.Context, args []string) error {
 	defer stop()
 
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
-		Billing: billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause}})
+		Billing:           billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause},
+		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins})
 	if err != nil {
 		return err
 	}
@@ -166,6 +207,52 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// apikey creates a key straight in the database: how the first keys of an
+// installation are made, and how an operator recovers when no admin key is left.
+func apikey(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("usage: billd apikey create -role ROLE [-partner ID] [-name NAME] [-expires DURATION]")
+	}
+	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	role := fs.String("role", "", "ADMIN, OPERATOR, READ_ONLY or PARTNER")
+	partner := fs.Int("partner", 0, "the partner id a PARTNER key is bound to")
+	name := fs.String("name", "", "what the key is for (default: the role and the time)")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; 0 never expires")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: true})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	in := access.CreateKeyInput{Name: *name, Role: access.Role(strings.ToUpper(*role))}
+	now := srv.Clock.Now()
+	if in.Name == "" {
+		in.Name = fmt.Sprintf("%s key created %s", in.Role, now.Format(time.RFC3339))
+	}
+	if *partner != 0 {
+		in.PartnerID = partner
+	}
+	if *expires > 0 {
+		at := now.Add(*expires)
+		in.ExpiresAt = &at
+	}
+	k, secret, err := srv.Keys.Create(ctx, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "created %s key %q (id %d, prefix %s); it is shown only now:\n", k.Role, k.Name, k.ID, k.Prefix)
+	fmt.Println(secret)
 	return nil
 }
 

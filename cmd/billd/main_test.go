@@ -48,7 +48,8 @@ func TestServeAndShutdown(t *testing.T) {
 			dbURL := testenv.DatabaseURL(t, dialect)
 			addr := freePort(t)
 			cmd := exec.Command(bin, "serve")
-			cmd.Env = append(os.Environ(), "BILLD_ADDR="+addr, "BILLD_DATABASE_URL="+dbURL)
+			cmd.Env = append(os.Environ(), "BILLD_ADDR="+addr, "BILLD_DATABASE_URL="+dbURL,
+				"BILLD_BOOTSTRAP_ADMIN_KEY="+testenv.AdminKey)
 			stderr, err := cmd.StderrPipe()
 			require.NoError(t, err)
 			require.NoError(t, cmd.Start())
@@ -77,10 +78,22 @@ func TestServeAndShutdown(t *testing.T) {
 			page := get(t, base+"/")
 			require.Contains(t, strings.ToLower(page), "graphiql")
 
+			// Without a key the API answers 401 UNAUTHENTICATED.
 			resp, err := http.Post(base+"/query", "application/json",
 				strings.NewReader(`{"query":"{ currencies { code } }"}`))
 			require.NoError(t, err)
 			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			require.Contains(t, string(data), `"UNAUTHENTICATED"`)
+
+			req, err := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(`{"query":"{ currencies { code } }"}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+testenv.AdminKey)
+			resp, err = http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			data, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
 			require.Contains(t, string(data), `"USD"`)
 
@@ -120,7 +133,10 @@ func TestServeAndShutdown(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testenv.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

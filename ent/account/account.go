@@ -18,12 +18,16 @@ const (
 	FieldCurrencyID = "currency_id"
 	// FieldBillDay holds the string denoting the bill_day field in the database.
 	FieldBillDay = "bill_day"
+	// FieldPartnerID holds the string denoting the partner_id field in the database.
+	FieldPartnerID = "partner_id"
 	// EdgeCurrency holds the string denoting the currency edge name in mutations.
 	EdgeCurrency = "currency"
 	// EdgeAccountPackages holds the string denoting the account_packages edge name in mutations.
 	EdgeAccountPackages = "account_packages"
 	// EdgeInvoices holds the string denoting the invoices edge name in mutations.
 	EdgeInvoices = "invoices"
+	// EdgePartner holds the string denoting the partner edge name in mutations.
+	EdgePartner = "partner"
 	// Table holds the table name of the account in the database.
 	Table = "accounts"
 	// CurrencyTable is the table that holds the currency relation/edge.
@@ -47,6 +51,13 @@ const (
 	InvoicesInverseTable = "invoices"
 	// InvoicesColumn is the table column denoting the invoices relation/edge.
 	InvoicesColumn = "account_id"
+	// PartnerTable is the table that holds the partner relation/edge.
+	PartnerTable = "accounts"
+	// PartnerInverseTable is the table name for the Partner entity.
+	// It exists in this package in order to avoid circular dependency with the "partner" package.
+	PartnerInverseTable = "partners"
+	// PartnerColumn is the table column denoting the partner relation/edge.
+	PartnerColumn = "partner_id"
 )
 
 // Columns holds all SQL columns for account fields.
@@ -55,6 +66,7 @@ var Columns = []string{
 	FieldName,
 	FieldCurrencyID,
 	FieldBillDay,
+	FieldPartnerID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -97,6 +109,11 @@ func ByBillDay(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBillDay, opts...).ToFunc()
 }
 
+// ByPartnerID orders the results by the partner_id field.
+func ByPartnerID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPartnerID, opts...).ToFunc()
+}
+
 // ByCurrencyField orders the results by currency field.
 func ByCurrencyField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -131,6 +148,13 @@ func ByInvoices(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newInvoicesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByPartnerField orders the results by partner field.
+func ByPartnerField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPartnerStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newCurrencyStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -150,5 +174,12 @@ func newInvoicesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(InvoicesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, InvoicesTable, InvoicesColumn),
+	)
+}
+func newPartnerStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PartnerInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, PartnerTable, PartnerColumn),
 	)
 }

@@ -68,6 +68,11 @@ func BillDay(v int) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldBillDay, v))
 }
 
+// PartnerID applies equality check predicate on the "partner_id" field. It's identical to PartnerIDEQ.
+func PartnerID(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPartnerID, v))
+}
+
 // NameEQ applies the EQ predicate on the "name" field.
 func NameEQ(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldName, v))
@@ -193,6 +198,36 @@ func BillDayLTE(v int) predicate.Account {
 	return predicate.Account(sql.FieldLTE(FieldBillDay, v))
 }
 
+// PartnerIDEQ applies the EQ predicate on the "partner_id" field.
+func PartnerIDEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPartnerID, v))
+}
+
+// PartnerIDNEQ applies the NEQ predicate on the "partner_id" field.
+func PartnerIDNEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldPartnerID, v))
+}
+
+// PartnerIDIn applies the In predicate on the "partner_id" field.
+func PartnerIDIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldPartnerID, vs...))
+}
+
+// PartnerIDNotIn applies the NotIn predicate on the "partner_id" field.
+func PartnerIDNotIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldPartnerID, vs...))
+}
+
+// PartnerIDIsNil applies the IsNil predicate on the "partner_id" field.
+func PartnerIDIsNil() predicate.Account {
+	return predicate.Account(sql.FieldIsNull(FieldPartnerID))
+}
+
+// PartnerIDNotNil applies the NotNil predicate on the "partner_id" field.
+func PartnerIDNotNil() predicate.Account {
+	return predicate.Account(sql.FieldNotNull(FieldPartnerID))
+}
+
 // HasCurrency applies the HasEdge predicate on the "currency" edge.
 func HasCurrency() predicate.Account {
 	return predicate.Account(func(s *sql.Selector) {
@@ -254,6 +289,29 @@ func HasInvoices() predicate.Account {
 func HasInvoicesWith(preds ...predicate.Invoice) predicate.Account {
 	return predicate.Account(func(s *sql.Selector) {
 		step := newInvoicesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasPartner applies the HasEdge predicate on the "partner" edge.
+func HasPartner() predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, PartnerTable, PartnerColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPartnerWith applies the HasEdge predicate on the "partner" edge with a given conditions (other predicates).
+func HasPartnerWith(preds ...predicate.Partner) predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := newPartnerStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

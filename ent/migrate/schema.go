@@ -9,12 +9,39 @@ import (
 )
 
 var (
+	// APIKeysColumns holds the columns for the "api_keys" table.
+	APIKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "prefix", Type: field.TypeString, Unique: true},
+		{Name: "secret_hash", Type: field.TypeBytes},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "OPERATOR", "READ_ONLY", "PARTNER"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "partner_id", Type: field.TypeInt, Nullable: true},
+	}
+	// APIKeysTable holds the schema information for the "api_keys" table.
+	APIKeysTable = &schema.Table{
+		Name:       "api_keys",
+		Columns:    APIKeysColumns,
+		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "api_keys_partners_api_keys",
+				Columns:    []*schema.Column{APIKeysColumns[8]},
+				RefColumns: []*schema.Column{PartnersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+	}
 	// AccountsColumns holds the columns for the "accounts" table.
 	AccountsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "bill_day", Type: field.TypeInt},
 		{Name: "currency_id", Type: field.TypeInt},
+		{Name: "partner_id", Type: field.TypeInt, Nullable: true},
 	}
 	// AccountsTable holds the schema information for the "accounts" table.
 	AccountsTable = &schema.Table{
@@ -27,6 +54,19 @@ var (
 				Columns:    []*schema.Column{AccountsColumns[3]},
 				RefColumns: []*schema.Column{CurrenciesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "accounts_partners_accounts",
+				Columns:    []*schema.Column{AccountsColumns[4]},
+				RefColumns: []*schema.Column{PartnersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "account_partner_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AccountsColumns[4], AccountsColumns[0]},
 			},
 		},
 	}
@@ -140,6 +180,32 @@ var (
 				Name:    "accountservice_account_package_id",
 				Unique:  false,
 				Columns: []*schema.Column{AccountServicesColumns[5]},
+			},
+		},
+	}
+	// AuditEntriesColumns holds the columns for the "audit_entries" table.
+	AuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "key_id", Type: field.TypeInt, Nullable: true},
+		{Name: "key_name", Type: field.TypeString},
+		{Name: "role", Type: field.TypeString},
+		{Name: "partner_id", Type: field.TypeInt, Nullable: true},
+		{Name: "operation", Type: field.TypeString},
+		{Name: "ids", Type: field.TypeJSON},
+		{Name: "success", Type: field.TypeBool},
+		{Name: "error_code", Type: field.TypeString, Nullable: true},
+	}
+	// AuditEntriesTable holds the schema information for the "audit_entries" table.
+	AuditEntriesTable = &schema.Table{
+		Name:       "audit_entries",
+		Columns:    AuditEntriesColumns,
+		PrimaryKey: []*schema.Column{AuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditentry_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[2]},
 			},
 		},
 	}
@@ -484,6 +550,18 @@ var (
 			},
 		},
 	}
+	// PartnersColumns holds the columns for the "partners" table.
+	PartnersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// PartnersTable holds the schema information for the "partners" table.
+	PartnersTable = &schema.Table{
+		Name:       "partners",
+		Columns:    PartnersColumns,
+		PrimaryKey: []*schema.Column{PartnersColumns[0]},
+	}
 	// ServicesColumns holds the columns for the "services" table.
 	ServicesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -715,9 +793,11 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APIKeysTable,
 		AccountsTable,
 		AccountPackagesTable,
 		AccountServicesTable,
+		AuditEntriesTable,
 		BillRunsTable,
 		BillRunBatchesTable,
 		BillRunErrorsTable,
@@ -728,6 +808,7 @@ var (
 		InvoicesTable,
 		PackageFrequenciesTable,
 		PackageServicesTable,
+		PartnersTable,
 		ServicesTable,
 		ServicePricesTable,
 		StatusesTable,
@@ -739,7 +820,13 @@ var (
 )
 
 func init() {
+	APIKeysTable.ForeignKeys[0].RefTable = PartnersTable
+	APIKeysTable.Annotation = &entsql.Annotation{
+		Table:          "api_keys",
+		IncrementStart: func(i int) *int { return &i }(81604378624),
+	}
 	AccountsTable.ForeignKeys[0].RefTable = CurrenciesTable
+	AccountsTable.ForeignKeys[1].RefTable = PartnersTable
 	AccountsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
@@ -755,6 +842,10 @@ func init() {
 	AccountServicesTable.ForeignKeys[2].RefTable = StatusesTable
 	AccountServicesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
+	}
+	AuditEntriesTable.Annotation = &entsql.Annotation{
+		Table:          "audit_entries",
+		IncrementStart: func(i int) *int { return &i }(85899345920),
 	}
 	BillRunsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
@@ -800,6 +891,9 @@ func init() {
 	PackageServicesTable.ForeignKeys[1].RefTable = ServicesTable
 	PackageServicesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
+	PartnersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
 	ServicesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// APIKey is the predicate function for apikey builders.
+type APIKey func(*sql.Selector)
+
 // Account is the predicate function for account builders.
 type Account func(*sql.Selector)
 
@@ -14,6 +17,9 @@ type AccountPackage func(*sql.Selector)
 
 // AccountService is the predicate function for accountservice builders.
 type AccountService func(*sql.Selector)
+
+// AuditEntry is the predicate function for auditentry builders.
+type AuditEntry func(*sql.Selector)
 
 // BillRun is the predicate function for billrun builders.
 type BillRun func(*sql.Selector)
@@ -44,6 +50,9 @@ type PackageFrequency func(*sql.Selector)
 
 // PackageService is the predicate function for packageservice builders.
 type PackageService func(*sql.Selector)
+
+// Partner is the predicate function for partner builders.
+type Partner func(*sql.Selector)
 
 // Service is the predicate function for service builders.
 type Service func(*sql.Selector)

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // Account is a customer account: it is billed in one currency on its bill day.
@@ -17,6 +18,7 @@ func (Account) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(200),
 		field.Int("currency_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("bill_day").Min(1).Max(31),
+		field.Int("partner_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -26,7 +28,14 @@ func (Account) Edges() []ent.Edge {
 		edge.To("currency", Currency.Type).Field("currency_id").Unique().Required().Immutable(),
 		edge.To("account_packages", AccountPackage.Type).Annotations(entgql.RelayConnection()),
 		edge.To("invoices", Invoice.Type).Annotations(entgql.RelayConnection()),
+		edge.From("partner", Partner.Type).Ref("accounts").Field("partner_id").Unique(),
 	}
+}
+
+// Indexes of the Account.
+func (Account) Indexes() []ent.Index {
+	// A partner's pages of accounts.
+	return []ent.Index{index.Fields("partner_id", "id")}
 }
 
 // Annotations of the Account.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/money"
 )
 
@@ -19,12 +20,25 @@ type BillRunEvent struct {
 	Message *string          `json:"message,omitempty"`
 }
 
+type CreatedAPIKey struct {
+	APIKey *ent.APIKey `json:"apiKey"`
+	// The key to send as Authorization: Bearer <key>. It is not stored and cannot be shown again.
+	Key string `json:"key"`
+}
+
 type MoneyTotal struct {
 	Currency *ent.Currency `json:"currency"`
 	Amount   money.Decimal `json:"amount"`
 }
 
 type Subscription struct {
+}
+
+type Viewer struct {
+	APIKey  *ent.APIKey  `json:"apiKey,omitempty"`
+	KeyName string       `json:"keyName"`
+	Role    access.Role  `json:"role"`
+	Partner *ent.Partner `json:"partner,omitempty"`
 }
 
 type BillRunEventKind string

@@ -10,6 +10,9 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/internal/access"
+	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/store"
@@ -23,6 +26,9 @@ type CreateAccountInput struct {
 	Name     string
 	Currency string
 	BillDay  int
+	// PartnerID is the reseller the account belongs to. Under a PARTNER key it is
+	// that key's partner, whether given or not.
+	PartnerID *int
 }
 
 // Validate checks the input without touching the database.
@@ -35,12 +41,17 @@ func (in *CreateAccountInput) Validate() error {
 
 // UpdateAccountInput changes an account; omitted fields stay as they are.
 type UpdateAccountInput struct {
-	Name    *string
-	BillDay *int
+	Name         *string
+	BillDay      *int
+	PartnerID    *int  // moves the account to this partner
+	ClearPartner *bool // detaches the account from its partner
 }
 
 // Validate checks the input without touching the database.
 func (in *UpdateAccountInput) Validate() error {
+	if in.PartnerID != nil && in.ClearPartner != nil && *in.ClearPartner {
+		return fault.Invalidf("input.clearPartner", "cannot be set with partnerId")
+	}
 	if in.Name != nil {
 		if err := checkName(in.Name); err != nil {
 			return err
@@ -76,13 +87,15 @@ func checkBillDay(field string, day int) error {
 // and write nothing then.
 type Service struct {
 	client *ent.Client
+	clock  clock.Clock
 }
 
 // New returns the account service over client.
-func New(client *ent.Client) *Service { return &Service{client: client} }
+func New(client *ent.Client, clk clock.Clock) *Service { return &Service{client: client, clock: clk} }
 
 // Create opens an account. BAD_USER_INPUT for an empty name, an unknown currency code
-// or a bill day outside 1..31.
+// or a bill day outside 1..31; NOT_FOUND for a partner that does not exist (or, under a
+// PARTNER key, any partner but the key's).
 func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Account, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -94,7 +107,30 @@ func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Accou
 	} else if err != nil {
 		return nil, err
 	}
-	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).Save(ctx)
+	partnerID := in.PartnerID
+	if own, ok := access.PartnerOf(ctx); ok {
+		if partnerID != nil && *partnerID != own {
+			return nil, fault.NotFoundf("input.partnerId", "partner %d not found", *partnerID)
+		}
+		partnerID = &own
+	} else if partnerID != nil {
+		if err := partnerExists(ctx, c, *partnerID); err != nil {
+			return nil, err
+		}
+	}
+	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).
+		SetNillablePartnerID(partnerID).Save(ctx)
+}
+
+func partnerExists(ctx context.Context, c *ent.Client, id int) error {
+	ok, err := c.Partner.Query().Where(partner.ID(id)).Exist(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.NotFoundf("input.partnerId", "partner %d not found", id)
+	}
+	return nil
 }
 
 // Update renames an account or changes its bill day. NOT_FOUND for an unknown id;
@@ -115,6 +151,19 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*e
 			return err
 		}
 		upd := c.Account.UpdateOneID(id).SetNillableName(in.Name)
+		if in.PartnerID != nil || (in.ClearPartner != nil && *in.ClearPartner) {
+			if _, ok := access.PartnerOf(ctx); ok {
+				return fault.Forbiddenf("a partner key cannot move accounts between partners")
+			}
+			if in.PartnerID != nil {
+				if err := partnerExists(ctx, c, *in.PartnerID); err != nil {
+					return err
+				}
+				upd.SetPartnerID(*in.PartnerID)
+			} else {
+				upd.ClearPartnerID()
+			}
+		}
 		if in.BillDay != nil && *in.BillDay != acc.BillDay {
 			following, err := c.AccountPackage.Query().
 				Where(accountpackage.AccountID(id), accountpackage.OwnBillDayIsNil()).Exist(ctx)

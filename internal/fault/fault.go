@@ -21,6 +21,13 @@ const (
 	Unauthenticated    Code = "UNAUTHENTICATED"
 	Forbidden          Code = "FORBIDDEN"
 	Internal           Code = "INTERNAL" // anything else; its message is not shown
+
+	// Limits: the request was refused before it ran.
+	RateLimited        Code = "RATE_LIMITED"              // too many requests for this key; retry later
+	TooLarge           Code = "REQUEST_TOO_LARGE"         // the request body is over the limit
+	TooDeep            Code = "QUERY_TOO_DEEP"            // the selection nests deeper than allowed
+	TooComplex         Code = "COMPLEXITY_LIMIT_EXCEEDED" // the query would cost more than allowed
+	TooManyConnections Code = "TOO_MANY_CONNECTIONS"      // websocket connections or subscriptions per key
 )
 
 // Error is an error a client may see: a code, the input field at fault if any (an
@@ -53,6 +60,16 @@ func NotFoundf(field, format string, args ...any) *Error {
 // Conflictf returns a CONFLICT error.
 func Conflictf(field, format string, args ...any) *Error {
 	return &Error{Code: Conflict, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unauthenticatedf returns an UNAUTHENTICATED error.
+func Unauthenticatedf(format string, args ...any) *Error {
+	return &Error{Code: Unauthenticated, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbiddenf returns a FORBIDDEN error.
+func Forbiddenf(format string, args ...any) *Error {
+	return &Error{Code: Forbidden, Message: fmt.Sprintf(format, args...)}
 }
 
 // Preconditionf returns a FAILED_PRECONDITION error.

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"entgo.io/ent/dialect"
 
 	"github.com/billd/billd/graph"
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
@@ -32,6 +34,14 @@ type Config struct {
 	Billing billrun.Config
 	// NoWorkers starts no bill-run workers here (runs are billed by other nodes).
 	NoWorkers bool
+	// BootstrapAdminKey becomes the first ADMIN key if no key exists yet.
+	BootstrapAdminKey string
+	// Limits are the per-key abuse limits; zero values take access.DefaultLimits.
+	Limits access.Limits
+	// CORSOrigins are the browser origins allowed to call the API cross-origin.
+	CORSOrigins []string
+	// Revalidate is how often open websockets re-check their key; zero means 10 s.
+	Revalidate time.Duration
 }
 
 // Server is a running billd instance's state, minus the listener.
@@ -45,6 +55,9 @@ type Server struct {
 	Invoices     *invoicing.Service
 	Log          *slog.Logger
 	Clock        clock.Clock
+	// Keys manages API keys; Audit writes the audit log.
+	Keys  *access.Keys
+	Audit *access.Audit
 	// Bus carries bill-run events between workers and subscribers (all nodes).
 	Bus     progress.Bus
 	handler http.Handler
@@ -93,24 +106,36 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		stop:         stop,
 		DB:           db,
 		Catalog:      catalog.New(db.Client),
-		Accounts:     account.New(db.Client),
+		Accounts:     account.New(db.Client, clk),
 		Provisioning: provisioning.New(db.Client, db.Dialect, clk),
 		BillRuns:     billrun.New(db, clk, log, bus, cfg.Billing),
 		Invoices:     invoicing.New(db.Client),
 		Log:          log,
 		Clock:        clk,
 	}
+	access.Scope(db.Client)
+	s.Keys = access.NewKeys(db.Client, clk)
+	s.Audit = access.NewAudit(db.Client, clk)
 	if err := s.Catalog.Seed(ctx); err != nil {
 		stop()
 		_ = db.Close()
 		return nil, err
 	}
+	if cfg.BootstrapAdminKey != "" {
+		if err := s.Keys.Bootstrap(ctx, cfg.BootstrapAdminKey); err != nil {
+			stop()
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	if !cfg.NoWorkers {
 		s.BillRuns.Run(bg)
 	}
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
-		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Log: log}
-	s.handler = graph.NewHandler(res, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
+		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Keys: s.Keys, Log: log}
+	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
+		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate}
+	s.handler = graph.NewHandler(res, acc, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
 	return s, nil
 }
 

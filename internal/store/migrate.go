@@ -120,6 +120,18 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) ([]string, error) {
 // SQLite the transaction is immediate (see sqliteDSN), so it holds the write lock from
 // the check to the commit and a concurrent process waits, then finds m recorded.
 func (db *DB) applyOne(ctx context.Context, conn *sql.Conn, m Migration) (bool, error) {
+	// SQLite changes a table by rebuilding it, which atlas brackets with PRAGMA
+	// foreign_keys = off/on. Inside a transaction that pragma does nothing, and with
+	// foreign keys on, dropping the old table would run its ON DELETE actions. So it
+	// is turned off on the connection before the transaction, and the foreign keys
+	// are checked before the commit instead.
+	fkOff := db.Dialect == dialect.SQLite && m.rebuildsTables()
+	if fkOff {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return false, err
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON") }()
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -141,12 +153,33 @@ func (db *DB) applyOne(ctx context.Context, conn *sql.Conn, m Migration) (bool, 
 			return false, fmt.Errorf("%w\nin statement: %s", err, s)
 		}
 	}
+	if fkOff {
+		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+		if err != nil {
+			return false, err
+		}
+		broken := rows.Next()
+		_ = rows.Close()
+		if broken {
+			return false, fmt.Errorf("the migration leaves rows whose foreign keys point nowhere")
+		}
+	}
 	ins := fmt.Sprintf("INSERT INTO billd_schema_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, CURRENT_TIMESTAMP)",
 		db.placeholder(1), db.placeholder(2), db.placeholder(3))
 	if _, err := tx.ExecContext(ctx, ins, m.Version, m.Name, m.Checksum); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()
+}
+
+// rebuildsTables reports whether m turns foreign keys off to rebuild tables (SQLite).
+func (m Migration) rebuildsTables() bool {
+	for _, s := range m.stmts {
+		if strings.Contains(strings.ToLower(strings.Join(strings.Fields(s), " ")), "pragma foreign_keys = off") {
+			return true
+		}
+	}
+	return false
 }
 
 // abbrev shortens a checksum for a message; a recorded one may be any length.

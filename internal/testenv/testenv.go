@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -104,7 +105,9 @@ type Billd struct {
 	Dialect string
 	HTTP    *httptest.Server
 	Clock   *clock.Fixed
-	t       testing.TB
+	// Key is the API key requests send (AdminKey unless As chose another).
+	Key string
+	t   testing.TB
 }
 
 // Start opens a billd instance on a fresh database of the given kind and serves it
@@ -124,8 +127,31 @@ func StartURL(t testing.TB, dialect, dbURL string) *Billd {
 // say); an empty DatabaseURL gets a fresh database of the dialect.
 func StartWith(t testing.TB, dialect string, cfg server.Config) *Billd {
 	t.Helper()
+	if cfg.BootstrapAdminKey == "" {
+		cfg.BootstrapAdminKey = AdminKey
+	}
+	// Tests hammer one key from many goroutines: limits are off unless a test sets them.
+	l := &cfg.Limits
+	if l.RatePerSecond == 0 {
+		l.RatePerSecond = -1
+	}
+	if l.Connections == 0 {
+		l.Connections = -1
+	}
+	if l.Subscriptions == 0 {
+		l.Subscriptions = -1
+	}
+	if l.MaxPageSize == 0 {
+		l.MaxPageSize = 1000 // tests read whole result sets in one page
+	}
+	if l.MaxComplexity == 0 {
+		l.MaxComplexity = 100_000_000
+	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = DatabaseURL(t, dialect)
+	}
+	if cfg.Log == nil && os.Getenv("BILLD_TEST_LOG") != "" {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil)) // to see internal errors
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -144,7 +170,23 @@ func StartWith(t testing.TB, dialect string, cfg server.Config) *Billd {
 		hs.Close()
 		_ = srv.Close()
 	})
-	return &Billd{Server: srv, Dialect: dialect, HTTP: hs, Clock: clk, t: t}
+	return &Billd{Server: srv, Dialect: dialect, HTTP: hs, Clock: clk, Key: AdminKey, t: t}
+}
+
+// AdminKey is the ADMIN key every test instance is bootstrapped with.
+const AdminKey = "billd_testadmin000_bootstrap-admin-key-for-tests-only"
+
+// As returns a view of the instance whose requests send key instead.
+func (b *Billd) As(key string) *Billd {
+	c := *b
+	c.Key = key
+	return &c
+}
+
+// InitPayload is the websocket connection_init payload carrying b's key.
+func (b *Billd) InitPayload() json.RawMessage {
+	p, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + b.Key})
+	return p
 }
 
 // GQLError is one error of a GraphQL response.
@@ -172,7 +214,13 @@ func (b *Billd) Query(query string, vars map[string]any) Response {
 	b.t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(b.t, err)
-	resp, err := http.Post(b.HTTP.URL+"/query", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, b.HTTP.URL+"/query", bytes.NewReader(body))
+	require.NoError(b.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if b.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+b.Key)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(b.t, err)
 	defer resp.Body.Close()
 	var out Response

@@ -1,6 +1,7 @@
 // watch-run.mjs subscribes to one bill run with the graphql-ws client (protocol
 // graphql-transport-ws) and prints what it received as one JSON line:
-//   node watch-run.mjs ws://127.0.0.1:8080/query RUN_ID
+//   BILLD_API_KEY=... node watch-run.mjs ws://127.0.0.1:8080/query RUN_ID
+// The key travels in connection_init, as browsers must send it.
 // It exits 0 when the subscription completed, 1 on an error or a timeout.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -11,7 +12,10 @@ if (!url || !runId) {
   process.exit(2);
 }
 
-const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+const client = createClient({
+  url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true,
+  connectionParams: { Authorization: `Bearer ${process.env.BILLD_API_KEY || ''}` },
+});
 const events = [];
 const query = `subscription ($id: ID!) {
   billRunProgress(id: $id) {

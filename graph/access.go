@@ -1,0 +1,485 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/billd/billd/internal/access"
+	"github.com/billd/billd/internal/fault"
+)
+
+// Operations is the permission each root field of the schema requires (see
+// access.Role.Allows for which roles hold which). A root field missing here is
+// refused for every role, and TestRoleTable fails until it has an entry.
+var Operations = map[string]access.Permission{
+	"Query.node":       access.Read,
+	"Query.nodes":      access.Read,
+	"Query.currencies": access.Read,
+	"Query.statuses":   access.Read,
+	"Query.currency":   access.Read,
+	"Query.status":     access.Read,
+	"Query.services":   access.Read,
+	"Query.packages":   access.Read,
+	"Query.accounts":   access.Read,
+	"Query.invoices":   access.Read,
+	"Query.partners":   access.Read,
+	"Query.viewer":     access.Read,
+	"Query.billRuns":   access.ReadOperations,
+	"Query.apiKeys":    access.Administer,
+	"Query.auditLog":   access.Administer,
+
+	"Mutation.createCurrency":      access.Operate,
+	"Mutation.createStatus":        access.Operate,
+	"Mutation.createService":       access.Operate,
+	"Mutation.updateService":       access.Operate,
+	"Mutation.createPackage":       access.Operate,
+	"Mutation.updatePackage":       access.Operate,
+	"Mutation.deletePackage":       access.Operate,
+	"Mutation.addPackageFrequency": access.Operate,
+	"Mutation.addPackageService":   access.Operate,
+	"Mutation.createPartner":       access.Operate,
+	"Mutation.updatePartner":       access.Operate,
+	"Mutation.startBillRun":        access.Operate,
+	"Mutation.cancelBillRun":       access.Operate,
+
+	"Mutation.createAccount":        access.WriteAccounts,
+	"Mutation.updateAccount":        access.WriteAccounts,
+	"Mutation.provisionPackage":     access.WriteAccounts,
+	"Mutation.updateAccountPackage": access.WriteAccounts,
+	"Mutation.cancelAccountPackage": access.WriteAccounts,
+	"Mutation.deleteAccountPackage": access.WriteAccounts,
+	"Mutation.addAccountService":    access.WriteAccounts,
+	"Mutation.updateAccountService": access.WriteAccounts,
+	"Mutation.removeAccountService": access.WriteAccounts,
+	"Mutation.closeInvoice":         access.WriteAccounts,
+
+	"Mutation.createApiKey": access.Administer,
+	"Mutation.revokeApiKey": access.Administer,
+
+	"Subscription.billRunProgress": access.ReadOperations,
+	"Subscription.billRunsChanged": access.ReadOperations,
+}
+
+// Access is what the API needs to authenticate, authorize, limit and audit requests.
+type Access struct {
+	Keys    *access.Keys
+	Limiter *access.Limiter
+	Audit   *access.Audit
+	// CORSOrigins are the browser origins allowed to call the API from another
+	// origin ("*" for any). Empty: same-origin only.
+	CORSOrigins []string
+	// Revalidate is how often an open websocket re-checks its key, to close it when
+	// the key was revoked on another node or expired. Zero means 10 s.
+	Revalidate time.Duration
+}
+
+type wsKey struct{}
+
+// refusal builds a response that refuses an operation before it runs.
+func refusal(code fault.Code, format string, args ...any) *graphql.Response {
+	return &graphql.Response{Errors: gqlerror.List{{Message: fmt.Sprintf(format, args...),
+		Extensions: map[string]any{"code": string(code)}}}}
+}
+
+// authorize refuses an operation whose root fields the principal's role may not
+// call (FORBIDDEN), counts websocket operations against the key's rate, and a
+// subscription against its subscription cap. Nothing runs when it refuses.
+func (a *Access) authorize(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	p, ok := access.FromContext(ctx)
+	if !ok {
+		return graphql.OneShot(refusal(fault.Unauthenticated, "an API key is required: send Authorization: Bearer <key>"))
+	}
+	if oc.Operation == nil {
+		return next(ctx)
+	}
+	root := rootType(oc.Operation.Operation)
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root}) {
+		if strings.HasPrefix(f.Name, "__") {
+			continue // introspection: on or off for everyone (BILLD_INTROSPECTION)
+		}
+		perm, known := Operations[root+"."+f.Name]
+		if !known || !p.Role.Allows(perm) {
+			return graphql.OneShot(refusal(fault.Forbidden, "a %s key may not call %s.%s", p.Role, root, f.Name))
+		}
+	}
+	if ctx.Value(wsKey{}) != nil {
+		if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
+			return graphql.OneShot(refusal(fault.RateLimited, "rate limit exceeded: retry in %s", wait.Round(time.Millisecond)))
+		}
+	}
+	if oc.Operation.Operation == ast.Subscription {
+		release, ok := a.Limiter.Subscribe(p.KeyID)
+		if !ok {
+			return graphql.OneShot(refusal(fault.TooManyConnections, "this key has %d subscriptions running, the most allowed",
+				a.Limiter.Limits().Subscriptions))
+		}
+		go func() {
+			<-ctx.Done()
+			release()
+		}()
+	}
+	return next(ctx)
+}
+
+func rootType(op ast.Operation) string {
+	switch op {
+	case ast.Mutation:
+		return "Mutation"
+	case ast.Subscription:
+		return "Subscription"
+	}
+	return "Query"
+}
+
+// audit records every mutation field of an operation once it has run (or was
+// refused): who, what, when and whether it succeeded.
+func (a *Access) audit(log *slog.Logger) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+			return next(ctx)
+		}
+		fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Mutation"})
+		h := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			var data map[string]json.RawMessage
+			if resp != nil && len(resp.Data) > 0 {
+				_ = json.Unmarshal(resp.Data, &data)
+			}
+			for _, f := range fields {
+				if strings.HasPrefix(f.Name, "__") {
+					continue
+				}
+				e := access.Entry{Operation: f.Name, Success: true}
+				e.IDs = argIDs(f.ArgumentMap(oc.Variables))
+				if raw, ok := data[f.Alias]; ok {
+					var v any
+					if json.Unmarshal(raw, &v) == nil {
+						e.IDs = idsIn(v, "", e.IDs)
+					}
+				}
+				if resp != nil {
+					for _, err := range resp.Errors {
+						if len(err.Path) == 0 || fmt.Sprint(err.Path[0]) == f.Alias {
+							e.Success = false
+							e.ErrorCode, _ = err.Extensions["code"].(string)
+							break
+						}
+					}
+				}
+				slices.Sort(e.IDs)
+				e.IDs = slices.Compact(e.IDs)
+				if err := a.Audit.Record(ctx, e); err != nil {
+					log.ErrorContext(ctx, "writing the audit log", "error", err)
+				}
+			}
+			return resp
+		}
+	}
+}
+
+// argIDs collects the ids among a field's arguments, which decode into ints and
+// domain input structs: walked as JSON, with Go field names (AccountID) lowered to
+// GraphQL-like ones (accountID).
+func argIDs(args map[string]any) []int {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	return idsIn(lowerKeys(v), "", nil)
+}
+
+// idsIn collects the ids in v: the values of keys named id or ending in Id, Ids, ID
+// or IDs.
+func idsIn(v any, key string, out []int) []int {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			out = idsIn(x, k, out)
+		}
+	case []any:
+		for _, x := range v {
+			out = idsIn(x, key, out)
+		}
+	case string:
+		isID := key == "id" || strings.HasSuffix(key, "Id") || strings.HasSuffix(key, "Ids") ||
+			strings.HasSuffix(key, "ID") || strings.HasSuffix(key, "IDs")
+		if n, err := strconv.Atoi(v); err == nil && isID {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// lowerKeys turns Go field names (AccountID) into GraphQL-like ones (accountID) so
+// idsIn recognizes them.
+func lowerKeys(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			if k != "" {
+				k = strings.ToLower(k[:1]) + k[1:]
+			}
+			m[k] = lowerKeys(x)
+		}
+		return m
+	case []any:
+		for i, x := range v {
+			v[i] = lowerKeys(x)
+		}
+		return v
+	case float64: // JSON numbers: ids are integers
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return v
+}
+
+// capPages refuses a connection page larger than the limit, on every connection
+// field (root or edge): BAD_USER_INPUT naming first or last.
+func capPages(max int) graphql.FieldMiddleware {
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc != nil && len(fc.Args) > 0 {
+			for _, name := range []string{"first", "last"} {
+				if n, ok := fc.Args[name].(*int); ok && n != nil && *n > max {
+					return nil, fault.Invalidf(name, "%s must be between 0 and %d", name, max)
+				}
+			}
+		}
+		return next(ctx)
+	}
+}
+
+// depthLimit refuses operations whose selections nest deeper than max
+// (QUERY_TOO_DEEP). Introspection fields are not counted.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                          { return "DepthLimit" }
+func (depthLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if n := depth(oc.Doc, oc.Operation.SelectionSet, 0); n > d.max {
+		return &gqlerror.Error{Message: fmt.Sprintf("the query nests %d levels deep, more than the %d allowed", n, d.max),
+			Extensions: map[string]any{"code": string(fault.TooDeep)}}
+	}
+	return nil
+}
+
+func depth(doc *ast.QueryDocument, set ast.SelectionSet, seen int) int {
+	if seen > 100 { // fragments cannot cycle after validation; this is a backstop
+		return seen
+	}
+	deepest := 0
+	for _, s := range set {
+		var n int
+		switch s := s.(type) {
+		case *ast.Field:
+			if strings.HasPrefix(s.Name, "__") {
+				continue
+			}
+			n = 1 + depth(doc, s.SelectionSet, seen+1)
+		case *ast.InlineFragment:
+			n = depth(doc, s.SelectionSet, seen)
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil {
+				n = depth(doc, f.SelectionSet, seen+1)
+			}
+		}
+		deepest = max(deepest, n)
+	}
+	return deepest
+}
+
+// complexity counts a connection (or a list of nodes) as its page size times what
+// each of its rows selects, so the complexity limit bounds the rows a query can
+// read.
+func complexity(cfg *Config) {
+	page := func(child int, first, last *int) int {
+		n := DefaultPageSize
+		if first != nil {
+			n = *first
+		} else if last != nil {
+			n = *last
+		}
+		return 1 + max(n, 1)*child
+	}
+	conn := func(child int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int {
+		return page(child, first, last)
+	}
+	root := func(child int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int {
+		return page(child, first, last)
+	}
+	c := &cfg.Complexity
+	c.Account.AccountPackages = conn
+	c.Account.Invoices = conn
+	c.Partner.Accounts = conn
+	c.Query.Accounts = root
+	c.Query.APIKeys = root
+	c.Query.AuditLog = root
+	c.Query.BillRuns = root
+	c.Query.Invoices = root
+	c.Query.Packages = root
+	c.Query.Partners = root
+	c.Query.Services = root
+	c.Query.Nodes = func(child int, ids []int) int { return 1 + max(len(ids), 1)*child }
+}
+
+// gate is the HTTP front of /query: CORS, the body size limit, authentication
+// (Authorization: Bearer on every request; websockets may instead send it in
+// connection_init) and the per-key rate limit.
+func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
+	limits := a.Limiter.Limits()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && a.allowOrigin(origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		if !upgrade && r.Body != nil && limits.MaxBodyBytes > 0 {
+			body, err := io.ReadAll(io.LimitReader(r.Body, limits.MaxBodyBytes+1))
+			if err != nil {
+				writeRefusal(w, http.StatusBadRequest, fault.Invalid, "reading the request body failed")
+				return
+			}
+			if int64(len(body)) > limits.MaxBodyBytes {
+				writeRefusal(w, http.StatusRequestEntityTooLarge, fault.TooLarge,
+					"the request body is larger than %d bytes", limits.MaxBodyBytes)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		header := r.Header.Get("Authorization")
+		if header == "" && upgrade {
+			next.ServeHTTP(w, r) // the key comes in connection_init
+			return
+		}
+		p, err := a.Keys.Authenticate(r.Context(), header)
+		if err != nil {
+			if fe, ok := fault.As(err); ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="billd"`)
+				writeRefusal(w, http.StatusUnauthorized, fe.Code, "%s", fe.Message)
+				return
+			}
+			log.ErrorContext(r.Context(), "authenticating", "error", err)
+			writeRefusal(w, http.StatusInternalServerError, fault.Internal, "internal error")
+			return
+		}
+		if !upgrade {
+			if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				writeRefusal(w, http.StatusTooManyRequests, fault.RateLimited,
+					"rate limit exceeded: retry in %s", wait.Round(time.Millisecond))
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
+	})
+}
+
+func (a *Access) allowOrigin(origin string) bool {
+	for _, o := range a.CORSOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRefusal answers a request refused before GraphQL ran, in GraphQL's error
+// shape.
+func writeRefusal(w http.ResponseWriter, status int, code fault.Code, format string, args ...any) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
+		"message": fmt.Sprintf(format, args...), "extensions": map[string]any{"code": string(code)}}}})
+}
+
+// initWebsocket authenticates a websocket from its connection_init payload
+// ({"Authorization": "Bearer <key>"}) unless the upgrade request carried the header,
+// counts it against the key's connection cap, and closes it when the key is revoked
+// or expires.
+func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	p, ok := access.FromContext(ctx)
+	if h := payload.Authorization(); h != "" {
+		var err error
+		p, err = a.Keys.Authenticate(ctx, h)
+		if err != nil {
+			if fe, ok := fault.As(err); ok {
+				return ctx, nil, fmt.Errorf("%s: %s", fe.Code, fe.Message)
+			}
+			return ctx, nil, fmt.Errorf("%s: internal error", fault.Internal)
+		}
+	} else if !ok {
+		return ctx, nil, fmt.Errorf("%s: send {\"Authorization\": \"Bearer <key>\"} in connection_init", fault.Unauthenticated)
+	}
+	release, ok := a.Limiter.Connect(p.KeyID)
+	if !ok {
+		return ctx, nil, fmt.Errorf("%s: this key has %d websocket connections open, the most allowed",
+			fault.TooManyConnections, a.Limiter.Limits().Connections)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ctx = transport.AppendCloseReason(ctx, "API key revoked or expired")
+	unregister := a.Keys.Session(p.KeyID, cancel)
+	every := a.Revalidate
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	go func() {
+		defer release()
+		defer unregister()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if valid, err := a.Keys.Valid(ctx, p.KeyID); err == nil && !valid {
+					cancel()
+				}
+			}
+		}
+	}()
+	ctx = access.WithPrincipal(ctx, p)
+	return context.WithValue(ctx, wsKey{}, true), nil, nil
+}
