@@ -11,8 +11,13 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Serve billd on http://127.0.0.1:8080 (GraphiQL at /), on an SQLite file billd.db by default.
-	$(GO) run ./cmd/billd serve
+run: ## Serve billd on http://127.0.0.1:8080 (GraphiQL at /), on an SQLite file billd.db, with the dev admin key DEV_KEY.
+	@echo "billd: API key for this dev server (send Authorization: Bearer <key>): $(DEV_KEY)"
+	BILLD_BOOTSTRAP_ADMIN_KEY=$${BILLD_BOOTSTRAP_ADMIN_KEY:-$(DEV_KEY)} $(GO) run ./cmd/billd serve
+
+# DEV_KEY becomes the first ADMIN key of a database that has none (make run). It is
+# public: never bootstrap a production database with it.
+DEV_KEY ?= billd_devadmin0000_local-development-admin-key-0000
 
 .PHONY: build
 build: ## Build the billd binary into ./bin/billd.

@@ -39,7 +39,7 @@ var Operations = map[string]access.Permission{
 	"Query.invoices":   access.Read,
 	"Query.partners":   access.Read,
 	"Query.viewer":     access.Read,
-	"Query.billRuns":   access.ReadOperations,
+	"Query.billRuns":   access.Read,
 	"Query.apiKeys":    access.Administer,
 	"Query.auditLog":   access.Administer,
 
@@ -71,8 +71,8 @@ var Operations = map[string]access.Permission{
 	"Mutation.createApiKey": access.Administer,
 	"Mutation.revokeApiKey": access.Administer,
 
-	"Subscription.billRunProgress": access.ReadOperations,
-	"Subscription.billRunsChanged": access.ReadOperations,
+	"Subscription.billRunProgress": access.Read,
+	"Subscription.billRunsChanged": access.Read,
 }
 
 // Access is what the API needs to authenticate, authorize, limit and audit requests.

@@ -43,7 +43,7 @@ func fanout(ch *child, n int, accountIDs []int) (seen int, lag time.Duration, pe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{}})
+			_ = conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + benchKey}})
 			_ = conn.WriteJSON(map[string]any{"id": "1", "type": "subscribe",
 				"payload": map[string]any{"query": q, "variables": map[string]any{"id": id}}})
 			first := true

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/server"
 )
 
@@ -85,7 +86,8 @@ func main() {
 // environment, until killed.
 func childServe() {
 	ctx := context.Background()
-	srv, err := server.Open(ctx, server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"), Billing: workerConfig()})
+	srv, err := server.Open(ctx, server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"), Billing: workerConfig(),
+		BootstrapAdminKey: benchKey, Limits: benchLimits})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,6 +95,13 @@ func childServe() {
 		log.Fatal(err)
 	}
 }
+
+// benchKey is the ADMIN key the benchmark's servers are bootstrapped with.
+const benchKey = "billd_benchadmin00_benchmark-admin-key-not-for-production"
+
+// benchLimits turn the per-key limits off: the benchmark is one key hammering the
+// server on purpose (16 clients, 1,000 subscribers).
+var benchLimits = access.Limits{RatePerSecond: -1, Connections: -1, Subscriptions: -1}
 
 // startChild starts a billd server process on the database and waits until ready.
 func startChild(dbURL string, env ...string) (*child, error) {

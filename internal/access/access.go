@@ -42,8 +42,6 @@ const (
 	// Read is every query and subscription on data a partner may own or read: all
 	// roles, partners scoped to their own accounts.
 	Read Permission = "read"
-	// ReadOperations is reading operator-wide data (bill runs): all roles but PARTNER.
-	ReadOperations Permission = "read-operations"
 	// WriteAccounts is changing accounts, provisioning and invoices: ADMIN, OPERATOR,
 	// and PARTNER on its own accounts.
 	WriteAccounts Permission = "write-accounts"
@@ -58,8 +56,6 @@ func (r Role) Allows(p Permission) bool {
 	switch p {
 	case Read:
 		return r.Valid()
-	case ReadOperations:
-		return r == Admin || r == Operator || r == ReadOnly
 	case WriteAccounts:
 		return r == Admin || r == Operator || r == Partner
 	case Operate:
@@ -119,4 +115,11 @@ func (r *Role) UnmarshalGQL(v any) error {
 	}
 	*r = Role(s)
 	return nil
+}
+
+// Unscoped returns ctx without its principal, for domain code that must read rows
+// outside the caller's scope to compute something the caller may see (a partner's
+// share of a bill run's batches). What it reads must not be returned as such.
+func Unscoped(ctx context.Context) context.Context {
+	return context.WithValue(ctx, principalKey{}, (*Principal)(nil))
 }

@@ -19,7 +19,8 @@ import (
 //
 //   - a PARTNER key's queries see only its own partner, its accounts and what hangs
 //     off them (account-packages, services and their price overrides, status
-//     changes, invoices, charges, bill-run errors), and no bill runs;
+//     changes, invoices, charges, bill-run errors); bill runs stay visible, with
+//     the partner's own figures (billrun.View);
 //   - only ADMIN keys see API keys and the audit log;
 //   - a PARTNER key's updates and deletes reach only rows it can see, and what it
 //     creates must hang off an account it can see.
@@ -78,7 +79,7 @@ func scopeOf(ctx context.Context, typ string) func(*entsql.Selector) {
 			s.Where(entsql.Or(entsql.IsNull(s.C("account_service_id")),
 				entsql.In(s.C("account_service_id"), servicesOf(pid))))
 		}
-	case ent.TypeBillRun, ent.TypeBillRunBatch:
+	case ent.TypeBillRunBatch:
 		return nothing
 	}
 	return nil

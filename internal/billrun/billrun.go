@@ -116,9 +116,11 @@ type Service struct {
 // New returns the bill run service. Call Run to start its workers.
 func New(db *store.DB, clk clock.Clock, log *slog.Logger, bus progress.Bus, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{db: db, client: db.Client, dialect: db.Dialect, clock: clk, log: log, bus: bus, cfg: cfg,
+	s := &Service{db: db, client: db.Client, dialect: db.Dialect, clock: clk, log: log, bus: bus, cfg: cfg,
 		wake: make(chan struct{}, cfg.Workers), pending: map[int]bool{}, lastProgress: map[int]time.Time{},
 		catalogs: map[int]*catalogCache{}}
+	s.scopeRuns()
+	return s
 }
 
 // catalog returns the run's catalog cache, loading it on first use. Caches of at
