@@ -27,6 +27,7 @@ import (
 
 	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/billrun"
+	"github.com/billd/billd/internal/demo"
 	"github.com/billd/billd/internal/server"
 	"github.com/billd/billd/internal/store"
 )
@@ -35,9 +36,11 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "billd:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -53,6 +56,12 @@ func run(ctx context.Context, args []string) error {
 		return migrate(ctx, args)
 	case "apikey":
 		return apikey(ctx, args)
+	case "demo":
+		return demoData(ctx, args)
+	case "bill":
+		return bill(ctx, args, os.Stdout, os.Stderr)
+	case "runs":
+		return runs(ctx, args, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("billd", version)
 		return nil
@@ -73,6 +82,13 @@ Usage:
   billd migrate [-db URL]                apply pending migrations and exit
   billd apikey create -role ROLE [-partner ID] [-name NAME] [-expires DURATION] [-db URL]
                                          create an API key in the database and print it once
+  billd demo [-accounts N] [-db URL]    fill the database with a demo catalog and N accounts (idempotent)
+  billd bill -period-start D -period-end D [-account ID ...] [-url URL] [-key KEY]
+                                         start a bill run on a server and follow it live
+  billd runs [-last N]                   list the latest bill runs
+  billd runs watch ID                    follow a bill run live
+                                         (bill and runs watch exit 3 when the run failed, was
+                                          canceled or had failed accounts)
   billd version
 
 Every API request needs a key: Authorization: Bearer <key> (websockets may send
@@ -83,6 +99,7 @@ BILLD_BATCH_SIZE, BILLD_BATCH_LEASE, BILLD_BATCH_PAUSE, BILLD_BOOTSTRAP_ADMIN_KE
 BILLD_CORS_ORIGINS, BILLD_INTROSPECTION, BILLD_RATE_LIMIT, BILLD_RATE_BURST,
 BILLD_MAX_CONNECTIONS, BILLD_MAX_SUBSCRIPTIONS, BILLD_MAX_BODY_BYTES, BILLD_MAX_DEPTH,
 BILLD_MAX_COMPLEXITY, BILLD_MAX_PAGE_SIZE. Run "billd serve -h" for each one's meaning.
+Client commands (bill, runs): BILLD_URL (default http://127.0.0.1:8080), BILLD_API_KEY.
 `)
 }
 
@@ -253,6 +270,36 @@ func apikey(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "created %s key %q (id %d, prefix %s); it is shown only now:\n", k.Role, k.Name, k.ID, k.Prefix)
 	fmt.Println(secret)
+	return nil
+}
+
+// demoData loads the demo catalog and accounts straight into the database, showing
+// its progress.
+func demoData(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	n := fs.Int("accounts", 2000, "demo accounts to have (those missing are added)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: true})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	bar := newBar(os.Stderr, "demo accounts")
+	err = demo.Load(ctx, demo.Services{Client: srv.DB.Client, Catalog: srv.Catalog, Accounts: srv.Accounts,
+		Provisioning: srv.Provisioning}, *n, srv.Clock.Now(), func(done, total int) { bar.set(done, total, 0) })
+	bar.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "demo data ready in %s: %d accounts\n", store.Redact(c.db), *n)
 	return nil
 }
 
