@@ -19,6 +19,22 @@ run: ## Serve billd on http://127.0.0.1:8080 (GraphiQL at /), on an SQLite file 
 # public: never bootstrap a production database with it.
 DEV_KEY ?= billd_devadmin0000_local-development-admin-key-0000
 
+DEMO_DB ?= demo.db
+DEMO_ACCOUNTS ?= 2000
+
+.PHONY: demo
+demo: ## Serve billd on demo.db filled with demo data (DEMO_ACCOUNTS accounts); runs are throttled so they can be watched.
+	$(GO) build -o bin/billd ./cmd/billd
+	bin/billd demo -accounts $(DEMO_ACCOUNTS) -db $(DEMO_DB) -log-level warn
+	@echo
+	@echo "  Dashboard:  http://127.0.0.1:8080/dashboard/   (API key: $(DEV_KEY))"
+	@echo "  GraphiQL:   http://127.0.0.1:8080/"
+	@echo "  From another terminal, bill this month and watch it:"
+	@echo "    BILLD_API_KEY=$(DEV_KEY) bin/billd bill -period-start $$(date +%Y-%m-01) -period-end $$(date -d "$$(date +%Y-%m-01) +1 month -1 day" +%Y-%m-%d)"
+	@echo
+	BILLD_BOOTSTRAP_ADMIN_KEY=$${BILLD_BOOTSTRAP_ADMIN_KEY:-$(DEV_KEY)} BILLD_BATCH_SIZE=$${BILLD_BATCH_SIZE:-25} \
+		BILLD_BATCH_PAUSE=$${BILLD_BATCH_PAUSE:-100ms} bin/billd serve -db $(DEMO_DB)
+
 .PHONY: build
 build: ## Build the billd binary into ./bin/billd.
 	$(GO) build -o bin/billd ./cmd/billd
@@ -72,4 +88,4 @@ bench: ## Measure bill-run throughput against the database's limit, API latency 
 
 .PHONY: clean
 clean: ## Remove built binaries and the default SQLite database.
-	rm -rf bin billd.db billd.db-shm billd.db-wal
+	rm -rf bin billd.db billd.db-shm billd.db-wal demo.db demo.db-shm demo.db-wal
