@@ -457,8 +457,8 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 		return ctx, nil, fmt.Errorf("%s: this key has %d websocket connections open, the most allowed",
 			fault.TooManyConnections, a.Limiter.Limits().Connections)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	ctx = transport.AppendCloseReason(ctx, "API key revoked or expired")
+	conn, cancel := context.WithCancel(ctx)
+	conn = transport.AppendCloseReason(conn, "API key revoked or expired")
 	unregister := a.Keys.Session(p.KeyID, cancel)
 	every := a.Revalidate
 	if every <= 0 {
@@ -471,15 +471,14 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-conn.Done():
 				return
 			case <-t.C:
-				if valid, err := a.Keys.Valid(ctx, p.KeyID); err == nil && !valid {
+				if valid, err := a.Keys.Valid(conn, p.KeyID); err == nil && !valid {
 					cancel()
 				}
 			}
 		}
 	}()
-	ctx = access.WithPrincipal(ctx, p)
-	return context.WithValue(ctx, wsKey{}, true), nil, nil
+	return context.WithValue(access.WithPrincipal(conn, p), wsKey{}, true), nil, nil
 }

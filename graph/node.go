@@ -20,7 +20,7 @@ func (r *Resolver) node(ctx context.Context, id int) (ent.Noder, error) {
 	}
 	switch n.(type) {
 	case *ent.Service, *ent.CatalogPackage, *ent.PackageFrequency, *ent.Account, *ent.AccountPackage,
-		*ent.AccountService, *ent.Invoice, *ent.Charge, *ent.BillRun:
+		*ent.AccountService, *ent.Invoice, *ent.Charge, *ent.BillRun, *ent.Partner, *ent.APIKey, *ent.AuditEntry:
 		return n, nil
 	}
 	return nil, fault.NotFoundf("id", "no node with id %d", id)
