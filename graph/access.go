@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -439,23 +440,30 @@ func writeRefusal(w http.ResponseWriter, status int, code fault.Code, format str
 // counts it against the key's connection cap, and closes it when the key is revoked
 // or expires.
 func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	// A refused connection is closed with 4403 (graphql-transport-ws's Forbidden)
+	// and the reason, so clients of either protocol learn why.
+	refuse := func(code fault.Code, format string, args ...any) (context.Context, *transport.InitPayload, error) {
+		msg := fmt.Sprintf("%s: %s", code, fmt.Sprintf(format, args...))
+		ctx := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, msg), 4403)
+		return ctx, nil, errors.New(msg)
+	}
 	p, ok := access.FromContext(ctx)
 	if h := payload.Authorization(); h != "" {
 		var err error
 		p, err = a.Keys.Authenticate(ctx, h)
 		if err != nil {
 			if fe, ok := fault.As(err); ok {
-				return ctx, nil, fmt.Errorf("%s: %s", fe.Code, fe.Message)
+				return refuse(fe.Code, "%s", fe.Message)
 			}
-			return ctx, nil, fmt.Errorf("%s: internal error", fault.Internal)
+			return refuse(fault.Internal, "internal error")
 		}
 	} else if !ok {
-		return ctx, nil, fmt.Errorf("%s: send {\"Authorization\": \"Bearer <key>\"} in connection_init", fault.Unauthenticated)
+		return refuse(fault.Unauthenticated, "send {\"Authorization\": \"Bearer <key>\"} in connection_init")
 	}
 	release, ok := a.Limiter.Connect(p.KeyID)
 	if !ok {
-		return ctx, nil, fmt.Errorf("%s: this key has %d websocket connections open, the most allowed",
-			fault.TooManyConnections, a.Limiter.Limits().Connections)
+		return refuse(fault.TooManyConnections, "this key has %d websocket connections open, the most allowed",
+			a.Limiter.Limits().Connections)
 	}
 	conn, cancel := context.WithCancel(ctx)
 	conn = transport.AppendCloseReason(conn, "API key revoked or expired")

@@ -251,46 +251,58 @@ func cancelMidRun(t *testing.T, b *testenv.Billd) {
 // and the others are billed.
 func TestBillRunFailingAccount(t *testing.T) {
 	t.Parallel()
-	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
-		cat := seedAccounts(t, b, 300)
-		// A second package whose frequency is corrupted (interval count 0).
-		broken, err := seed.NewCatalog(context.Background(), b.Catalog, "Broken")
-		require.NoError(t, err)
-		ids, err := seed.Accounts(context.Background(), b.DB.Client, broken, 1, calendar.MustParse("2024-01-01"))
-		require.NoError(t, err)
-		_, err = b.DB.SQL.Exec("UPDATE package_frequencies SET interval_count = 0 WHERE id = " + strconv.Itoa(broken.FrequencyID))
-		require.NoError(t, err)
-		_ = cat
-		id := startRun(t, b)
-		events := subscribeLegacy(t, b, id)
-		final := checkSequence(t, events)
-		require.Equal(t, "COMPLETED_WITH_ERRORS", final.Status)
-		require.Equal(t, 301, final.AccountsProcessed)
-		require.Equal(t, 1, final.AccountsFailed)
-		require.Equal(t, 300, final.InvoicesCreated)
-		failed := 0
-		for _, e := range events {
-			if e.Kind == "ACCOUNT_FAILED" {
-				failed++
-				require.Equal(t, strconv.Itoa(ids[0]), e.Account.ID)
-				require.NotEmpty(t, *e.Message)
+	for _, dialect := range testenv.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			testFailingAccount(t, testenv.StartWith(t, dialect, server.Config{NoWorkers: true}))
+		})
+	}
+}
+
+func testFailingAccount(t *testing.T, b *testenv.Billd) {
+	cat := seedAccounts(t, b, 300)
+	// A second package whose frequency is corrupted (interval count 0).
+	broken, err := seed.NewCatalog(context.Background(), b.Catalog, "Broken")
+	require.NoError(t, err)
+	ids, err := seed.Accounts(context.Background(), b.DB.Client, broken, 1, calendar.MustParse("2024-01-01"))
+	require.NoError(t, err)
+	_, err = b.DB.SQL.Exec("UPDATE package_frequencies SET interval_count = 0 WHERE id = " + strconv.Itoa(broken.FrequencyID))
+	require.NoError(t, err)
+	_ = cat
+	id := startRun(t, b)
+	// Subscribed before any worker bills, so the failure is seen live.
+	f := followRun(t, b, id)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b.BillRuns.Run(ctx)
+	events := readRun(t, f)
+	final := checkSequence(t, events)
+	require.Equal(t, "COMPLETED_WITH_ERRORS", final.Status)
+	require.Equal(t, 301, final.AccountsProcessed)
+	require.Equal(t, 1, final.AccountsFailed)
+	require.Equal(t, 300, final.InvoicesCreated)
+	failed := 0
+	for _, e := range events {
+		if e.Kind == "ACCOUNT_FAILED" {
+			failed++
+			require.Equal(t, strconv.Itoa(ids[0]), e.Account.ID)
+			require.NotEmpty(t, *e.Message)
+		}
+	}
+	// The event may be merged away only if the subscriber was slow; this one is not.
+	require.Equal(t, 1, failed)
+	var q struct {
+		Node struct {
+			Errors []struct {
+				Account struct{ ID string }
+				Message string
 			}
 		}
-		// The event may be merged away only if the subscriber was slow; this one is not.
-		require.Equal(t, 1, failed)
-		var q struct {
-			Node struct {
-				Errors []struct {
-					Account struct{ ID string }
-					Message string
-				}
-			}
-		}
-		b.MustQuery(`query($id: ID!) { node(id: $id) { ... on BillRun { errors { account { id } message } } } }`,
-			map[string]any{"id": id}, &q)
-		require.Len(t, q.Node.Errors, 1)
-		require.Equal(t, strconv.Itoa(ids[0]), q.Node.Errors[0].Account.ID)
-	})
+	}
+	b.MustQuery(`query($id: ID!) { node(id: $id) { ... on BillRun { errors { account { id } message } } } }`,
+		map[string]any{"id": id}, &q)
+	require.Len(t, q.Node.Errors, 1)
+	require.Equal(t, strconv.Itoa(ids[0]), q.Node.Errors[0].Account.ID)
 }
 
 // TestBillRunsChanged streams run changes for a dashboard over graphql-transport-ws.

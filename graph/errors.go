@@ -43,6 +43,10 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			fault.TooManyConnections, fault.TooLarge:
 			return gqlErr // a limit refused the request; the message says which
 		}
+		if gqlErr.Message == "introspection disabled" {
+			return &gqlerror.Error{Message: "introspection is disabled on this server", Path: gqlErr.Path,
+				Extensions: map[string]any{"code": string(fault.Forbidden)}}
+		}
 		if code, _ := gqlErr.Extensions["code"].(string); code == "GRAPHQL_VALIDATION_FAILED" || code == "GRAPHQL_PARSE_FAILED" {
 			// The document or its variables do not fit the schema: the client's input.
 			gqlErr.Extensions = map[string]any{"code": string(fault.Invalid), "reason": code}

@@ -2789,7 +2789,7 @@ type CreatedApiKey {
 type AuditEntry implements Node {
   id: ID!
   at: Time!
-  "The key that made the call (null if it was made without one, e.g. refused before authentication)."
+  "The key that made the call."
   apiKey: ApiKey
   keyName: String!
   role: String!

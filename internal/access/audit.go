@@ -27,7 +27,9 @@ type Entry struct {
 }
 
 // Record writes e for ctx's principal. It runs outside the mutation's transaction:
-// refused and failed mutations are recorded too.
+// refused and failed mutations are recorded too. (A document that does not parse or
+// validate, or that a depth or complexity limit refuses, never becomes an operation
+// and is not recorded: nothing was called.)
 func (a *Audit) Record(ctx context.Context, e Entry) error {
 	ctx = context.WithoutCancel(ctx)
 	c := a.client.AuditEntry.Create().SetAt(a.clock.Now()).SetOperation(e.Operation).

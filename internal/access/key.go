@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/apikey"
 	"github.com/billd/billd/ent/partner"
@@ -58,8 +60,9 @@ func (in *CreateKeyInput) Validate(now time.Time) error {
 
 // Keys manages API keys and authenticates requests with them.
 type Keys struct {
-	client *ent.Client
-	clock  clock.Clock
+	client  *ent.Client
+	dialect string
+	clock   clock.Clock
 	// dummy is compared against when a key is unknown, so an unknown key costs what
 	// a wrong secret does.
 	dummy []byte
@@ -80,9 +83,9 @@ type cached struct {
 const cacheFor = 5 * time.Second
 
 // NewKeys returns the key service.
-func NewKeys(client *ent.Client, clk clock.Clock) *Keys {
+func NewKeys(client *ent.Client, dia string, clk clock.Clock) *Keys {
 	d := sha256.Sum256([]byte("billd: no such key"))
-	return &Keys{client: client, clock: clk, dummy: d[:], cache: map[[32]byte]cached{},
+	return &Keys{client: client, dialect: dia, clock: clk, dummy: d[:], cache: map[[32]byte]cached{},
 		watch: map[int]map[int]func(){}}
 }
 
@@ -129,6 +132,13 @@ func (k *Keys) Bootstrap(ctx context.Context, key string) error {
 	}
 	return store.InTx(ctx, k.client, func(ctx context.Context) error {
 		c := store.Client(ctx, k.client)
+		if k.dialect == dialect.Postgres {
+			// Nodes of a cluster start together: one bootstraps, the others wait here
+			// and then find its key. (SQLite's immediate transactions already queue.)
+			if _, err := c.ExecContext(ctx, "LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+				return fmt.Errorf("locking api_keys: %w", err)
+			}
+		}
 		n, err := c.APIKey.Query().Count(ctx)
 		if err != nil || n > 0 {
 			return err

@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Clock:        clk,
 	}
 	access.Scope(db.Client)
-	s.Keys = access.NewKeys(db.Client, clk)
+	s.Keys = access.NewKeys(db.Client, db.Dialect, clk)
 	s.Audit = access.NewAudit(db.Client, clk)
 	if err := s.Catalog.Seed(ctx); err != nil {
 		stop()
