@@ -41,6 +41,7 @@ type runResult struct {
 	Latency         map[string]latency  // by request name
 	Statements      map[string][2]int64 // statements per request at page 10 and 100
 	FanoutSeen      int
+	FanoutWanted    int // subscribers connected
 	FanoutLag       time.Duration
 	FanoutPerConnKB float64
 	Full            bool
@@ -209,6 +210,7 @@ func benchOne(ctx context.Context, dialect, pgURL string, n int, full bool, clie
 		return nil, err
 	}
 	defer fan.stop()
+	res.FanoutWanted = subscribers
 	res.FanoutSeen, res.FanoutLag, res.FanoutPerConnKB, err = fanout(fan, subscribers, fanIDs)
 	if err != nil {
 		return nil, err
