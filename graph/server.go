@@ -16,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/billd/billd/web"
 )
 
 // Subprotocols are the websocket subprotocols /query speaks, preferred first:
@@ -92,12 +94,15 @@ func logOperations(log *slog.Logger) graphql.OperationMiddleware {
 // Readiness reports whether the server can serve: the database answers.
 type Readiness func(ctx context.Context) error
 
-// NewHandler routes billd's HTTP endpoints: GraphiQL at /, the API at /query, and
-// /healthz (the process is up) and /readyz (the database answers).
+// NewHandler routes billd's HTTP endpoints: GraphiQL at /, the API at /query (behind
+// the access gate), the bill-run dashboard at /dashboard/, and /healthz (the process
+// is up) and /readyz (the database answers).
 func NewHandler(res *Resolver, acc *Access, log *slog.Logger, ready Readiness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/query", acc.gate(NewGraphQL(res, acc, log), log))
 	mux.Handle("/{$}", playground.Handler("billd", "/query"))
+	mux.Handle("/dashboard/", web.Dashboard())
+	mux.Handle("/dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
