@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// bar shows the progress of long work on stderr: a bar redrawn in place on a
-// terminal, or a plain line every few seconds (and at the end) when stderr is a file
-// or a pipe, so logs stay readable.
+// bar shows the progress of long work on stderr: a bar redrawn in place when both
+// stdout and stderr are terminals, or else a plain line every few seconds (and at the
+// end), so piped output and logs stay readable.
 type bar struct {
 	w        io.Writer
 	label    string
@@ -23,8 +23,8 @@ type bar struct {
 	failed   int
 }
 
-func newBar(w io.Writer, label string) *bar {
-	return &bar{w: w, label: label, tty: isTerminal(w), start: time.Now()}
+func newBar(w, stdout io.Writer, label string) *bar {
+	return &bar{w: w, label: label, tty: isTerminal(w) && isTerminal(stdout), start: time.Now()}
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -173,7 +173,7 @@ func (r runFigures) totals() string {
 // watchRun follows a run with a progress bar and prints its summary. It returns
 // errRunNotClean when the run failed, was canceled or had failed accounts.
 func watchRun(ctx context.Context, c *client, id string, stdout, stderr io.Writer) error {
-	b := newBar(stderr, "billing")
+	b := newBar(stderr, stdout, "billing")
 	const sub = `subscription($id: ID!) { billRunProgress(id: $id) { kind message account { id name } billRun { ` + runFields + ` } } }`
 	var last runFigures
 	err := c.subscribe(ctx, sub, map[string]any{"id": id}, func(data json.RawMessage) error {

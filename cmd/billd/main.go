@@ -292,7 +292,7 @@ func demoData(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	bar := newBar(os.Stderr, "demo accounts")
+	bar := newBar(os.Stderr, os.Stdout, "demo accounts")
 	err = demo.Load(ctx, demo.Services{Client: srv.DB.Client, Catalog: srv.Catalog, Accounts: srv.Accounts,
 		Provisioning: srv.Provisioning}, *n, srv.Clock.Now(), func(done, total int) { bar.set(done, total, 0) })
 	bar.done()
