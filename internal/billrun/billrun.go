@@ -111,6 +111,7 @@ type Service struct {
 	pending      map[int]bool      // runs with a trailing PROGRESS event scheduled
 	lastProgress map[int]time.Time // when each run last sent PROGRESS from here
 	catalogs     map[int]*catalogCache
+	analyzed     time.Time // when this node last refreshed planner statistics
 }
 
 // New returns the bill run service. Call Run to start its workers.

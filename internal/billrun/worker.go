@@ -207,7 +207,40 @@ func (s *Service) work(ctx context.Context, b *ent.BillRunBatch, run *ent.BillRu
 			}
 		}
 	}
-	return s.complete(ctx, b, ids)
+	if err := s.complete(ctx, b, ids); err != nil {
+		return err
+	}
+	s.refreshStatistics(ctx)
+	return nil
+}
+
+// analyzeEvery is how often a node billing on PostgreSQL refreshes the planner's
+// statistics of the tables a run fills.
+const analyzeEvery = 15 * time.Second
+
+// refreshStatistics runs ANALYZE on the tables a bill run grows, at most every
+// analyzeEvery per node. pgx prepares each statement once per connection and
+// PostgreSQL soon settles on a generic plan for it; on a database whose statistics
+// still describe small tables (a first run, a fresh installation) those plans scan
+// charges and invoices whole, and a run crawls until autovacuum's next ANALYZE,
+// which may be a minute or more away. ANALYZE takes no lock that writers wait on,
+// and it invalidates the cached plans so they are made again on fresh figures.
+func (s *Service) refreshStatistics(ctx context.Context) {
+	if s.dialect != dialect.Postgres {
+		return
+	}
+	s.mu.Lock()
+	due := s.clock.Now().Sub(s.analyzed) >= analyzeEvery
+	if due {
+		s.analyzed = s.clock.Now()
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := s.client.ExecContext(ctx, "ANALYZE charges, invoices, bill_run_errors, status_changes"); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "refreshing planner statistics", "error", err)
+	}
 }
 
 // complete marks a batch DONE with what exists in the database for its accounts in
