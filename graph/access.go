@@ -205,7 +205,9 @@ func argIDs(args map[string]any) []int {
 		return nil
 	}
 	var v any
-	if json.Unmarshal(b, &v) != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // ids stay integers
+	if dec.Decode(&v) != nil {
 		return nil
 	}
 	return idsIn(lowerKeys(v), "", nil)
@@ -251,8 +253,8 @@ func lowerKeys(v any) any {
 			v[i] = lowerKeys(x)
 		}
 		return v
-	case float64: // JSON numbers: ids are integers
-		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		return v.String()
 	}
 	return v
 }

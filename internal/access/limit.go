@@ -72,10 +72,14 @@ type Limiter struct {
 	subs    map[int]int
 }
 
+// bucket holds a key's tokens in token-nanoseconds (a token is a second's worth), so
+// the refill is exact integer arithmetic: rate tokens a second is rate per nanosecond.
 type bucket struct {
-	tokens float64 // fractional tokens: a rate, not money
+	tokens int64
 	at     time.Time
 }
+
+const tokenUnit = int64(time.Second)
 
 // NewLimiter returns a limiter enforcing l (with defaults filled in).
 func NewLimiter(l Limits, clk clock.Clock) *Limiter {
@@ -93,21 +97,25 @@ func (l *Limiter) Allow(key int) (bool, time.Duration) {
 		return true, 0
 	}
 	now := l.clock.Now()
-	rate, burst := float64(l.limits.RatePerSecond), float64(l.limits.Burst)
+	rate, full := int64(l.limits.RatePerSecond), int64(l.limits.Burst)*tokenUnit
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: burst, at: now}
+		b = &bucket{tokens: full, at: now}
 		l.buckets[key] = b
 	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()*rate)
+	if elapsed := now.Sub(b.at); elapsed >= time.Duration(full/max(rate, 1)) {
+		b.tokens = full
+	} else if elapsed > 0 {
+		b.tokens = min(full, b.tokens+int64(elapsed)*rate)
+	}
 	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.tokens >= tokenUnit {
+		b.tokens -= tokenUnit
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / rate * float64(time.Second))
+	wait := time.Duration((tokenUnit - b.tokens + rate - 1) / max(rate, 1))
 	return false, max(wait, time.Millisecond)
 }
 
