@@ -108,3 +108,67 @@ func TestBillCommand(t *testing.T) {
 	_, _, code = billd(key.CreateApiKey.Key, "runs")
 	require.Equal(t, 0, code)
 }
+
+// TestAPIKeyCommand creates keys with `billd apikey create` straight in the database
+// of a running server: the printed key works at once with its role, and bad input is
+// refused with exit code 1 and nothing written.
+func TestAPIKeyCommand(t *testing.T) {
+	t.Parallel()
+	bin := buildBilld(t)
+	dbURL := testenv.DatabaseURL(t, "sqlite")
+	b := testenv.StartURL(t, "sqlite", dbURL)
+
+	create := func(args ...string) (string, string, int) {
+		cmd := exec.Command(bin, append([]string{"apikey", "create", "-db", dbURL, "-log-level", "warn"}, args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return strings.TrimSpace(out.String()), errb.String(), code
+	}
+
+	key, errs, code := create("--role", "read_only", "--name", "reporting")
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `^billd_[a-z0-9]{12}_[A-Za-z0-9_-]{32,}$`, key)
+	require.Contains(t, errs, "shown only now")
+	var v struct {
+		Viewer struct{ Role, KeyName string }
+	}
+	b.As(key).MustQuery(`{ viewer { role keyName } }`, nil, &v)
+	require.Equal(t, "READ_ONLY", v.Viewer.Role)
+	require.Equal(t, "reporting", v.Viewer.KeyName)
+
+	var p struct{ CreatePartner struct{ ID string } }
+	b.MustQuery(`mutation { createPartner(input: {name: "Reseller"}) { id } }`, nil, &p)
+	key, errs, code = create("-role", "PARTNER", "-partner", p.CreatePartner.ID)
+	require.Equal(t, 0, code, errs)
+	var pv struct {
+		Viewer struct {
+			Role    string
+			Partner struct{ ID string }
+		}
+	}
+	b.As(key).MustQuery(`{ viewer { role partner { id } } }`, nil, &pv)
+	require.Equal(t, "PARTNER", pv.Viewer.Role)
+	require.Equal(t, p.CreatePartner.ID, pv.Viewer.Partner.ID)
+
+	before := b.Count("api_keys")
+	for _, args := range [][]string{
+		{"-role", "ROOT"},    // no such role
+		{"-role", "PARTNER"}, // a partner key needs its partner
+		{"-role", "OPERATOR", "-partner", p.CreatePartner.ID}, // only partner keys have one
+		{"-role", "PARTNER", "-partner", "999"},               // unknown partner
+	} {
+		out, errs, code := create(args...)
+		require.Equal(t, 1, code, "%v: %s", args, errs)
+		require.Empty(t, out, "no key is printed")
+		require.Contains(t, errs, "billd: ")
+	}
+	require.Equal(t, before, b.Count("api_keys"))
+}
