@@ -42,8 +42,15 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	if obj.OwnBillDay != nil {
 		return *obj.OwnBillDay, nil
 	}
-	// Not obj.Account(ctx): field collection may have loaded the account with only
-	// the fields the query selected under it, without its bill day.
+	// Under its account (the usual path: an account's packages) the account is at
+	// hand in the parent field's result; a bill day of 0 means it was loaded without
+	// that column. Not obj.Account(ctx): field collection may have loaded the account
+	// with only the fields the query selected under it.
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if a, ok := fc.Result.(*ent.Account); ok && a.ID == obj.AccountID && a.BillDay != 0 {
+			return a.BillDay, nil
+		}
+	}
 	return r.Client.Account.Query().Where(entaccount.ID(obj.AccountID)).Select(entaccount.FieldBillDay).Int(ctx)
 }
 
