@@ -33,18 +33,7 @@ func TestBillCommand(t *testing.T) {
 	require.NoError(t, err)
 
 	billd := func(key string, args ...string) (stdout, stderr string, code int) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{"BILLD_URL=" + b.HTTP.URL, "BILLD_API_KEY=" + key}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return out.String(), errb.String(), code
+		return runBilld(t, bin, []string{"BILLD_URL=" + b.HTTP.URL, "BILLD_API_KEY=" + key}, args...)
 	}
 
 	out, errs, code := billd(testenv.AdminKey, "bill", "-period-start", "2024-01-01", "-period-end", "2024-01-31")
@@ -119,18 +108,8 @@ func TestAPIKeyCommand(t *testing.T) {
 	b := testenv.StartURL(t, "sqlite", dbURL)
 
 	create := func(args ...string) (string, string, int) {
-		cmd := exec.Command(bin, append([]string{"apikey", "create", "-db", dbURL, "-log-level", "warn"}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return strings.TrimSpace(out.String()), errb.String(), code
+		out, errs, code := runBilld(t, bin, nil, append([]string{"apikey", "create", "-db", dbURL, "-log-level", "warn"}, args...)...)
+		return strings.TrimSpace(out), errs, code
 	}
 
 	key, errs, code := create("--role", "read_only", "--name", "reporting")
@@ -171,4 +150,21 @@ func TestAPIKeyCommand(t *testing.T) {
 		require.Contains(t, errs, "billd: ")
 	}
 	require.Equal(t, before, b.Count("api_keys"))
+}
+
+// runBilld runs the billd binary with env and args and returns its output and exit
+// code; failing to run it at all fails the test.
+func runBilld(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	var exit *exec.ExitError
+	if err := cmd.Run(); errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return out.String(), errb.String(), code
 }
