@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -60,13 +61,38 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := pool.PingContext(pingCtx); err != nil {
+	if err := ping(pingCtx, pool); err != nil {
 		_ = pool.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", dia, err)
 	}
 	drv := entsql.OpenDB(dia, pool)
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia}, nil
 }
+
+// ping opens the first connection, waiting out SQLITE_BUSY until ctx ends. The busy
+// timeout does not cover opening: when several processes open a new SQLite file at
+// once, the one switching it to WAL holds a lock that SQLite reports to the others at
+// once (waiting could deadlock), so they try again a little later.
+func ping(ctx context.Context, pool *sql.DB) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := pool.PingContext(ctx)
+		var coded interface{ Code() int }
+		if err == nil || !errors.As(err, &coded) || coded.Code()&0xff != sqliteBusy {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// sqliteBusy is SQLite's primary result code SQLITE_BUSY; extended codes keep it in
+// their low byte.
+const sqliteBusy = 5
 
 // parseURL maps a configured URL to the dialect, the database/sql driver and its DSN.
 func parseURL(raw string) (dia, driver, dsn string, err error) {
