@@ -86,6 +86,7 @@ func main() {
 // environment, until killed.
 func childServe() {
 	ctx := context.Background()
+	server.TuneGC() // as billd serve does
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"), Billing: workerConfig(),
 		BootstrapAdminKey: benchKey, Limits: benchLimits})
 	if err != nil {

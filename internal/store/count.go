@@ -24,31 +24,53 @@ var registerOnce sync.Once
 // wrapped to count statements.
 func countingDrivers() {
 	registerOnce.Do(func() {
-		sql.Register("billd-pgx", countingDriver{stdlib.GetDefaultDriver()})
+		sql.Register("billd-pgx", countingDriver{Driver: stdlib.GetDefaultDriver()})
 		db, err := sql.Open("sqlite", "")
 		if err != nil {
 			panic(err)
 		}
-		sql.Register("billd-sqlite", countingDriver{db.Driver()})
+		sql.Register("billd-sqlite", countingDriver{Driver: db.Driver(), cacheStmts: true})
 		_ = db.Close()
 	})
 }
 
-type countingDriver struct{ driver.Driver }
+type countingDriver struct {
+	driver.Driver
+	cacheStmts bool // keep statements prepared per connection (SQLite)
+}
 
 func (d countingDriver) Open(name string) (driver.Conn, error) {
 	c, err := d.Driver.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{c}, nil
+	cc := &countingConn{Conn: c}
+	if d.cacheStmts {
+		cc.cache = newStmtCache(c)
+	}
+	return cc, nil
 }
 
 // countingConn forwards every optional interface the wrapped drivers implement.
-type countingConn struct{ driver.Conn }
+type countingConn struct {
+	driver.Conn
+	cache *stmtCache // nil unless the driver keeps statements prepared
+}
+
+func (c *countingConn) Close() error {
+	if c.cache != nil {
+		c.cache.close()
+	}
+	return c.Conn.Close()
+}
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	statements.Add(1)
+	if c.cache != nil && cacheable(query) {
+		if r, ran, err := c.cache.exec(ctx, query, args); ran {
+			return r, err
+		}
+	}
 	if e, ok := c.Conn.(driver.ExecerContext); ok {
 		return e.ExecContext(ctx, query, args)
 	}
@@ -57,6 +79,11 @@ func (c *countingConn) ExecContext(ctx context.Context, query string, args []dri
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	statements.Add(1)
+	if c.cache != nil && cacheable(query) {
+		if r, ran, err := c.cache.query(ctx, query, args); ran {
+			return r, err
+		}
+	}
 	if q, ok := c.Conn.(driver.QueryerContext); ok {
 		return q.QueryContext(ctx, query, args)
 	}
