@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -87,9 +88,53 @@ type Access struct {
 	// Revalidate is how often an open websocket re-checks its key, to close it when
 	// the key was revoked on another node or expired. Zero means 10 s.
 	Revalidate time.Duration
+	// ClientIPHeader names the header a trusted reverse proxy puts the client's
+	// address in (X-Forwarded-For, X-Real-IP); its last entry is the one the proxy
+	// added. Empty: the address of the TCP peer. Failed authentications are limited
+	// per address.
+	ClientIPHeader string
 }
 
-type wsKey struct{}
+type (
+	wsKey   struct{}
+	addrKey struct{} // the client address of a websocket's upgrade request
+)
+
+// clientAddr is the address failed authentications of r are counted against.
+func (a *Access) clientAddr(r *http.Request) string {
+	if a.ClientIPHeader != "" {
+		if v := r.Header.Values(a.ClientIPHeader); len(v) > 0 {
+			last := v[len(v)-1]
+			if i := strings.LastIndex(last, ","); i >= 0 {
+				last = last[i+1:]
+			}
+			if last = strings.TrimSpace(last); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate checks a presented key, refusing at once (RATE_LIMITED, with how
+// long to wait) an address whose recent failures spent its allowance, and counting a
+// key that fails against it. A missing key is refused without counting: it guesses
+// nothing and costs no lookup.
+func (a *Access) authenticate(ctx context.Context, addr, header string) (*access.Principal, time.Duration, error) {
+	if ok, wait := a.Limiter.AuthAllowed(addr); !ok {
+		return nil, wait, &fault.Error{Code: fault.RateLimited, Message: fmt.Sprintf(
+			"too many failed authentications from this address: retry in %s", wait.Round(time.Millisecond))}
+	}
+	p, err := a.Keys.Authenticate(ctx, header)
+	if fe, ok := fault.As(err); ok && fe.Code == fault.Unauthenticated && header != "" {
+		a.Limiter.AuthFailed(addr)
+	}
+	return p, 0, err
+}
 
 // refusal builds a response that refuses an operation before it runs.
 func refusal(code fault.Code, format string, args ...any) *graphql.Response {
@@ -394,12 +439,19 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		header := r.Header.Get("Authorization")
+		addr := a.clientAddr(r)
 		if header == "" && upgrade {
-			next.ServeHTTP(w, r) // the key comes in connection_init
+			// The key comes in connection_init.
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), addrKey{}, addr)))
 			return
 		}
-		p, err := a.Keys.Authenticate(r.Context(), header)
+		p, wait, err := a.authenticate(r.Context(), addr, header)
 		if err != nil {
+			if fe, ok := fault.As(err); ok && fe.Code == fault.RateLimited {
+				w.Header().Set("Retry-After", retryAfter(wait))
+				writeRefusal(w, http.StatusTooManyRequests, fe.Code, "%s", fe.Message)
+				return
+			}
 			if fe, ok := fault.As(err); ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="billd"`)
 				writeRefusal(w, http.StatusUnauthorized, fe.Code, "%s", fe.Message)
@@ -411,7 +463,7 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 		}
 		if !upgrade {
 			if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				w.Header().Set("Retry-After", retryAfter(wait))
 				writeRefusal(w, http.StatusTooManyRequests, fault.RateLimited,
 					"rate limit exceeded: retry in %s", wait.Round(time.Millisecond))
 				return
@@ -452,7 +504,8 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 	p, ok := access.FromContext(ctx)
 	if h := payload.Authorization(); h != "" {
 		var err error
-		p, err = a.Keys.Authenticate(ctx, h)
+		addr, _ := ctx.Value(addrKey{}).(string)
+		p, _, err = a.authenticate(ctx, addr, h)
 		if err != nil {
 			if fe, ok := fault.As(err); ok {
 				return refuse(fe.Code, "%s", fe.Message)
@@ -491,4 +544,9 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 		}
 	}()
 	return context.WithValue(access.WithPrincipal(conn, p), wsKey{}, true), nil, nil
+}
+
+// retryAfter is a Retry-After header value for wait: whole seconds, rounded up.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
 }

@@ -1225,3 +1225,79 @@ func TestAccessPartnerIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestAccessAuthFailureLimit: bad keys from one client address spend its allowance;
+// once spent, the address is refused with 429 RATE_LIMITED before any key is looked
+// up, even a good one, until the bucket refills. Missing keys are not counted. A
+// trusted proxy's header names the address when configured.
+func TestAccessAuthFailureLimit(t *testing.T) {
+	t.Parallel()
+	cfg := server.Config{Limits: access.Limits{AuthFailureRate: 1, AuthFailureBurst: 3}, ClientIPHeader: "X-Forwarded-For"}
+	acxEachDialect(t, cfg, func(t *testing.T, b *testenv.Billd) {
+		start := b.Clock.Now()
+		good := acxCreateKey(t, b, "good", "READ_ONLY", nil)
+		bad := "billd_" + good.Prefix + "_wrong-secret-wrong-secret-wrong-secret"
+		call := func(from, key string) (int, string, string) {
+			h := map[string]string{"X-Forwarded-For": "198.51.100.7, " + from}
+			if key != "" {
+				h["Authorization"] = "Bearer " + key
+			}
+			resp, out := acxPost(t, b, acxBody(t, `{ viewer { role } }`), h)
+			code := ""
+			if len(out.Errors) > 0 {
+				code = out.Errors[0].Code()
+			}
+			return resp.StatusCode, code, resp.Header.Get("Retry-After")
+		}
+		steps := []struct {
+			name       string
+			from, key  string
+			advance    time.Duration
+			status     int
+			code       string
+			retryAfter string
+		}{
+			{"no key is not counted 1", "203.0.113.1", "", 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"no key is not counted 2", "203.0.113.1", "", 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"no key is not counted 3", "203.0.113.1", "", 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"no key is not counted 4", "203.0.113.1", "", 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"bad key 1", "203.0.113.1", bad, 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"unknown key 2", "203.0.113.1", "billd_unknownpref0_" + strings.Repeat("x", 32), 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"bad key 3", "203.0.113.1", bad, 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			// The burst is spent: refused before the key is even looked up.
+			{"a good key from the same address", "203.0.113.1", good.Key, 0, http.StatusTooManyRequests, "RATE_LIMITED", "1"},
+			{"another bad key", "203.0.113.1", bad, 0, http.StatusTooManyRequests, "RATE_LIMITED", "1"},
+			{"other addresses are not affected", "203.0.113.2", good.Key, 0, http.StatusOK, "", ""},
+			{"nor their failures", "203.0.113.2", bad, 0, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			// One second refills one failure's worth.
+			{"refilled: the good key works", "203.0.113.1", good.Key, time.Second, http.StatusOK, "", ""},
+			{"a good key spends nothing", "203.0.113.1", good.Key, time.Second, http.StatusOK, "", ""},
+			{"one more failure", "203.0.113.1", bad, time.Second, http.StatusUnauthorized, "UNAUTHENTICATED", ""},
+			{"spent again", "203.0.113.1", good.Key, time.Second, http.StatusTooManyRequests, "RATE_LIMITED", "1"},
+		}
+		for _, s := range steps {
+			b.Clock.Set(start.Add(s.advance))
+			status, code, retry := call(s.from, s.key)
+			require.Equal(t, s.status, status, s.name)
+			require.Equal(t, s.code, code, s.name)
+			require.Equal(t, s.retryAfter, retry, s.name)
+		}
+
+		// A websocket's connection_init counts, and is refused, the same way. The
+		// test's dialer sends no X-Forwarded-For: this address is the TCP peer's.
+		b.Clock.Set(start.Add(time.Minute))
+		for i := 0; i < 3; i++ {
+			conn := acxInit(t, b, "graphql-transport-ws", b.As(bad).InitPayload())
+			acxRequireRefused(t, conn, "graphql-transport-ws", "UNAUTHENTICATED")
+		}
+		conn := acxInit(t, b, "graphql-transport-ws", b.InitPayload())
+		_, err := acxReadUntilClosed(conn, 5*time.Second)
+		var ce *websocket.CloseError
+		require.ErrorAs(t, err, &ce)
+		require.Equal(t, 4403, ce.Code)
+		require.Contains(t, ce.Text, "RATE_LIMITED")
+		b.Clock.Set(start.Add(time.Minute + time.Second))
+		conn = acxInit(t, b, "graphql-transport-ws", b.InitPayload())
+		require.Equal(t, "connection_ack", readWS(t, conn).Type)
+	})
+}

@@ -171,6 +171,9 @@ func serve(ctx context.Context, args []string) error {
 	depth := fs.Int("max-depth", envInt("BILLD_MAX_DEPTH", d.MaxDepth), "deepest selection nesting (env BILLD_MAX_DEPTH)")
 	complexity := fs.Int("max-complexity", envInt("BILLD_MAX_COMPLEXITY", d.MaxComplexity), "highest query complexity, connections counted by page size (env BILLD_MAX_COMPLEXITY)")
 	page := fs.Int("max-page-size", envInt("BILLD_MAX_PAGE_SIZE", d.MaxPageSize), "largest first/last of a connection (env BILLD_MAX_PAGE_SIZE)")
+	authRate := fs.Int("auth-failure-rate", envInt("BILLD_AUTH_FAILURE_RATE", d.AuthFailureRate), "failed authentications per second per client address and node; -1 turns it off (env BILLD_AUTH_FAILURE_RATE)")
+	authBurst := fs.Int("auth-failure-burst", envInt("BILLD_AUTH_FAILURE_BURST", d.AuthFailureBurst), "failed authentications a client address may make at once above its rate (env BILLD_AUTH_FAILURE_BURST)")
+	ipHeader := fs.String("client-ip-header", env("BILLD_CLIENT_IP_HEADER", ""), "header a trusted reverse proxy puts the client address in, e.g. X-Forwarded-For; empty: the TCP peer (env BILLD_CLIENT_IP_HEADER)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,6 +185,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	limits := access.Limits{RatePerSecond: *rate, Burst: *burst, Connections: *conns, Subscriptions: *subs,
 		MaxBodyBytes: int64(*body), MaxDepth: *depth, MaxComplexity: *complexity, MaxPageSize: *page,
+		AuthFailureRate: *authRate, AuthFailureBurst: *authBurst,
 		Introspection: *introspection, IntrospectionSet: true}
 	log, err := c.logger()
 	if err != nil {
@@ -190,9 +194,10 @@ func serve(ctx context.Context, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
 		Billing:           billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause},
-		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins})
+		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins, ClientIPHeader: *ipHeader})
 	if err != nil {
 		return err
 	}

@@ -10,14 +10,19 @@ import (
 // Limits are the abuse limits applied per key. Zero values take the defaults of
 // DefaultLimits; a negative value turns a limit off.
 type Limits struct {
-	RatePerSecond    int // sustained requests (and websocket operations) per key and node
-	Burst            int // requests allowed at once above the sustained rate
-	Connections      int // open websocket connections per key and node
-	Subscriptions    int // running subscriptions per key and node
-	MaxBodyBytes     int64
-	MaxDepth         int // selection nesting
-	MaxComplexity    int // gqlgen complexity, connections counted by their page size
-	MaxPageSize      int // the largest first/last a connection accepts
+	RatePerSecond int // sustained requests (and websocket operations) per key and node
+	Burst         int // requests allowed at once above the sustained rate
+	Connections   int // open websocket connections per key and node
+	Subscriptions int // running subscriptions per key and node
+	MaxBodyBytes  int64
+	MaxDepth      int // selection nesting
+	MaxComplexity int // gqlgen complexity, connections counted by their page size
+	MaxPageSize   int // the largest first/last a connection accepts
+	// AuthFailureRate and AuthFailureBurst bound failed authentications per client
+	// address and node (a token bucket, like RatePerSecond): an address that spent
+	// its burst on bad keys is refused, whatever key it sends, until tokens refill.
+	AuthFailureRate  int
+	AuthFailureBurst int
 	Introspection    bool
 	IntrospectionSet bool // Introspection was configured (else it is on)
 }
@@ -25,7 +30,8 @@ type Limits struct {
 // DefaultLimits are generous for dashboards and integrations and stop runaway
 // clients.
 var DefaultLimits = Limits{RatePerSecond: 50, Burst: 100, Connections: 20, Subscriptions: 100,
-	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 250000, MaxPageSize: 100}
+	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 250000, MaxPageSize: 100,
+	AuthFailureRate: 1, AuthFailureBurst: 20}
 
 // WithDefaults fills zero values from DefaultLimits.
 func (l Limits) WithDefaults() Limits {
@@ -54,6 +60,12 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxPageSize == 0 {
 		l.MaxPageSize = d.MaxPageSize
 	}
+	if l.AuthFailureRate == 0 {
+		l.AuthFailureRate = d.AuthFailureRate
+	}
+	if l.AuthFailureBurst == 0 {
+		l.AuthFailureBurst = max(d.AuthFailureBurst, l.AuthFailureRate)
+	}
 	if !l.IntrospectionSet {
 		l.Introspection = true
 	}
@@ -66,10 +78,11 @@ type Limiter struct {
 	limits Limits
 	clock  clock.Clock
 
-	mu      sync.Mutex
-	buckets map[int]*bucket
-	conns   map[int]int
-	subs    map[int]int
+	mu       sync.Mutex
+	buckets  map[int]*bucket
+	failures map[string]*bucket // failed authentications per client address
+	conns    map[int]int
+	subs     map[int]int
 }
 
 // bucket holds a key's tokens in token-nanoseconds (a token is a second's worth), so
@@ -83,8 +96,8 @@ const tokenUnit = int64(time.Second)
 
 // NewLimiter returns a limiter enforcing l (with defaults filled in).
 func NewLimiter(l Limits, clk clock.Clock) *Limiter {
-	return &Limiter{limits: l.WithDefaults(), clock: clk, buckets: map[int]*bucket{}, conns: map[int]int{},
-		subs: map[int]int{}}
+	return &Limiter{limits: l.WithDefaults(), clock: clk, buckets: map[int]*bucket{},
+		failures: map[string]*bucket{}, conns: map[int]int{}, subs: map[int]int{}}
 }
 
 // Limits returns the limits in force.
@@ -96,26 +109,92 @@ func (l *Limiter) Allow(key int) (bool, time.Duration) {
 	if l.limits.RatePerSecond < 0 {
 		return true, 0
 	}
-	now := l.clock.Now()
-	rate, full := int64(l.limits.RatePerSecond), int64(l.limits.Burst)*tokenUnit
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: full, at: now}
+		b = newBucket(l.limits.Burst, l.clock.Now())
 		l.buckets[key] = b
 	}
-	if elapsed := now.Sub(b.at); elapsed >= time.Duration(full/max(rate, 1)) {
-		b.tokens = full
-	} else if elapsed > 0 {
-		b.tokens = min(full, b.tokens+int64(elapsed)*rate)
-	}
-	b.at = now
-	if b.tokens >= tokenUnit {
-		b.tokens -= tokenUnit
+	return b.take(l.clock.Now(), l.limits.RatePerSecond, l.limits.Burst, true)
+}
+
+// AuthAllowed reports whether addr may try to authenticate: false, with how long
+// until it may, once its failures have spent its burst.
+func (l *Limiter) AuthAllowed(addr string) (bool, time.Duration) {
+	if l.limits.AuthFailureRate < 0 {
 		return true, 0
 	}
-	wait := time.Duration((tokenUnit - b.tokens + rate - 1) / max(rate, 1))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.failures[addr]
+	if b == nil {
+		return true, 0
+	}
+	return b.take(l.clock.Now(), l.limits.AuthFailureRate, l.limits.AuthFailureBurst, false)
+}
+
+// AuthFailed counts a failed authentication from addr.
+func (l *Limiter) AuthFailed(addr string) {
+	if l.limits.AuthFailureRate < 0 {
+		return
+	}
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.failures[addr]
+	if b == nil {
+		if len(l.failures) >= maxFailureAddrs {
+			l.forgetRefilled(now)
+		}
+		b = newBucket(l.limits.AuthFailureBurst, now)
+		l.failures[addr] = b
+	}
+	b.take(now, l.limits.AuthFailureRate, l.limits.AuthFailureBurst, true)
+}
+
+// maxFailureAddrs bounds the addresses remembered before refilled ones are dropped,
+// so a flood from many addresses cannot grow the map without end.
+const maxFailureAddrs = 10000
+
+// forgetRefilled drops the addresses whose buckets are full again: remembering them
+// changes nothing. Called with l.mu held.
+func (l *Limiter) forgetRefilled(now time.Time) {
+	rate, burst := l.limits.AuthFailureRate, l.limits.AuthFailureBurst
+	for addr, b := range l.failures {
+		if b.refill(now, rate, burst); b.tokens >= int64(burst)*tokenUnit {
+			delete(l.failures, addr)
+		}
+	}
+}
+
+func newBucket(burst int, now time.Time) *bucket {
+	return &bucket{tokens: int64(burst) * tokenUnit, at: now}
+}
+
+// refill adds the tokens earned since the bucket was last touched, up to burst.
+func (b *bucket) refill(now time.Time, rate, burst int) {
+	r, full := int64(max(rate, 1)), int64(burst)*tokenUnit
+	if elapsed := now.Sub(b.at); elapsed >= time.Duration(full/r) {
+		b.tokens = full
+	} else if elapsed > 0 {
+		b.tokens = min(full, b.tokens+int64(elapsed)*r)
+	}
+	b.at = now
+}
+
+// take refills the bucket, then reports whether it holds a token, spending it if
+// spend is set; when it holds none, it also returns how long until it will.
+func (b *bucket) take(now time.Time, rate, burst int, spend bool) (bool, time.Duration) {
+	b.refill(now, rate, burst)
+	if b.tokens >= tokenUnit {
+		if spend {
+			b.tokens -= tokenUnit
+		}
+		return true, 0
+	}
+	r := int64(max(rate, 1))
+	wait := time.Duration((tokenUnit - b.tokens + r - 1) / r)
 	return false, max(wait, time.Millisecond)
 }
 

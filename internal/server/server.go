@@ -42,6 +42,9 @@ type Config struct {
 	CORSOrigins []string
 	// Revalidate is how often open websockets re-check their key; zero means 10 s.
 	Revalidate time.Duration
+	// ClientIPHeader names the header a trusted reverse proxy sets to the client's
+	// address (see graph.Access); empty means the TCP peer's address.
+	ClientIPHeader string
 }
 
 // Server is a running billd instance's state, minus the listener.
@@ -134,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
 		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Keys: s.Keys, Log: log}
 	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
-		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate}
+		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader}
 	s.handler = graph.NewHandler(res, acc, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
 	return s, nil
 }

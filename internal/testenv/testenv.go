@@ -141,6 +141,9 @@ func StartWith(t testing.TB, dialect string, cfg server.Config) *Billd {
 	if l.Subscriptions == 0 {
 		l.Subscriptions = -1
 	}
+	if l.AuthFailureRate == 0 {
+		l.AuthFailureRate = -1 // tests try bad keys on purpose, all from 127.0.0.1
+	}
 	if l.MaxPageSize == 0 {
 		l.MaxPageSize = 1000 // tests read whole result sets in one page
 	}
