@@ -81,6 +81,7 @@ type Limiter struct {
 	mu       sync.Mutex
 	buckets  map[int]*bucket
 	failures map[string]*bucket // failed authentications per client address
+	swept    time.Time          // when failures was last cleared of refilled buckets
 	conns    map[int]int
 	subs     map[int]int
 }
@@ -144,8 +145,9 @@ func (l *Limiter) AuthFailed(addr string) {
 	defer l.mu.Unlock()
 	b := l.failures[addr]
 	if b == nil {
-		if len(l.failures) >= maxFailureAddrs {
+		if len(l.failures) >= maxFailureAddrs && now.Sub(l.swept) >= time.Second {
 			l.forgetRefilled(now)
+			l.swept = now
 		}
 		b = newBucket(l.limits.AuthFailureBurst, now)
 		l.failures[addr] = b
@@ -153,8 +155,10 @@ func (l *Limiter) AuthFailed(addr string) {
 	b.take(now, l.limits.AuthFailureRate, l.limits.AuthFailureBurst, true)
 }
 
-// maxFailureAddrs bounds the addresses remembered before refilled ones are dropped,
-// so a flood from many addresses cannot grow the map without end.
+// maxFailureAddrs is how many addresses are remembered before refilled ones are
+// dropped, at most once a second: a flood from many addresses then neither grows the
+// map without end (a bucket refills within burst/rate seconds) nor makes every new
+// address pay for a sweep.
 const maxFailureAddrs = 10000
 
 // forgetRefilled drops the addresses whose buckets are full again: remembering them
