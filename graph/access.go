@@ -447,12 +447,12 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 		}
 		p, wait, err := a.authenticate(r.Context(), addr, header)
 		if err != nil {
-			if fe, ok := fault.As(err); ok && fe.Code == fault.RateLimited {
-				w.Header().Set("Retry-After", retryAfter(wait))
-				writeRefusal(w, http.StatusTooManyRequests, fe.Code, "%s", fe.Message)
-				return
-			}
 			if fe, ok := fault.As(err); ok {
+				if fe.Code == fault.RateLimited {
+					w.Header().Set("Retry-After", retryAfter(wait))
+					writeRefusal(w, http.StatusTooManyRequests, fe.Code, "%s", fe.Message)
+					return
+				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="billd"`)
 				writeRefusal(w, http.StatusUnauthorized, fe.Code, "%s", fe.Message)
 				return
