@@ -20,6 +20,7 @@ import (
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/store"
+	"github.com/billd/billd/internal/text"
 )
 
 // A key reads billd_<prefix>_<secret>: the prefix (12 lowercase letters and digits)
@@ -27,8 +28,8 @@ import (
 // the secret (at least 32 characters) is stored.
 var keyPattern = regexp.MustCompile(`^billd_([a-z0-9]{12})_([A-Za-z0-9_-]{32,128})$`)
 
-// MaxKeyNameLen bounds a key's name.
-const MaxKeyNameLen = 200
+// MaxKeyNameLen bounds a key's name, in characters.
+const MaxKeyNameLen = text.MaxName
 
 // CreateKeyInput creates an API key.
 type CreateKeyInput struct {
@@ -40,12 +41,10 @@ type CreateKeyInput struct {
 
 // Validate checks the input without touching the database.
 func (in *CreateKeyInput) Validate(now time.Time) error {
-	in.Name = strings.TrimSpace(in.Name)
+	if err := text.Name("input.name", &in.Name, MaxKeyNameLen); err != nil {
+		return err
+	}
 	switch {
-	case in.Name == "":
-		return fault.Invalidf("input.name", "must not be empty")
-	case len(in.Name) > MaxKeyNameLen:
-		return fault.Invalidf("input.name", "is longer than %d characters", MaxKeyNameLen)
 	case !in.Role.Valid():
 		return fault.Invalidf("input.role", "unknown role %q", in.Role)
 	case in.Role == Partner && in.PartnerID == nil:

@@ -4,7 +4,6 @@ package account
 
 import (
 	"context"
-	"strings"
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/accountpackage"
@@ -16,10 +15,11 @@ import (
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/store"
+	"github.com/billd/billd/internal/text"
 )
 
-// MaxNameLen bounds an account's name.
-const MaxNameLen = 200
+// MaxNameLen bounds an account's (and a partner's) name, in characters.
+const MaxNameLen = text.MaxName
 
 // CreateAccountInput opens an account.
 type CreateAccountInput struct {
@@ -64,14 +64,7 @@ func (in *UpdateAccountInput) Validate() error {
 }
 
 func checkName(name *string) error {
-	*name = strings.TrimSpace(*name)
-	switch {
-	case *name == "":
-		return fault.Invalidf("input.name", "must not be empty")
-	case len(*name) > MaxNameLen:
-		return fault.Invalidf("input.name", "is longer than %d characters", MaxNameLen)
-	}
-	return nil
+	return text.Name("input.name", name, MaxNameLen)
 }
 
 // checkBillDay refuses a bill day outside 1..31. Days past a month's end are valid and
@@ -103,7 +96,7 @@ func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Accou
 	c := store.Client(ctx, s.client)
 	cur, err := c.Currency.Query().Where(currency.Code(in.Currency)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, fault.Invalidf("input.currency", "unknown currency code %q", in.Currency)
+		return nil, fault.NotFoundf("input.currency", "unknown currency code %q", in.Currency)
 	} else if err != nil {
 		return nil, err
 	}

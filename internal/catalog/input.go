@@ -9,6 +9,7 @@ import (
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/text"
 )
 
 // Field paths in errors name the API input ("input.services[1].maxInstances"), because
@@ -19,8 +20,8 @@ var (
 	statusCode   = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,31}$`)
 )
 
-// MaxNameLen bounds names of services and packages.
-const MaxNameLen = 200
+// MaxNameLen bounds names of services and packages, in characters.
+const MaxNameLen = text.MaxName
 
 // MaxFrequencyNameLen bounds names of package frequencies, whose column is narrower.
 const MaxFrequencyNameLen = 100
@@ -74,6 +75,9 @@ func (in *CreateServiceInput) Validate() error {
 	if err := checkName("input.name", &in.Name); err != nil {
 		return err
 	}
+	if err := text.Description("input.description", in.Description); err != nil {
+		return err
+	}
 	if err := service.KindValidator(in.Kind); err != nil {
 		return fault.Invalidf("input.kind", "kind must be RECURRING or ONE_TIME")
 	}
@@ -89,9 +93,11 @@ type UpdateServiceInput struct {
 // Validate checks the input without touching the database.
 func (in *UpdateServiceInput) Validate() error {
 	if in.Name != nil {
-		return checkName("input.name", in.Name)
+		if err := checkName("input.name", in.Name); err != nil {
+			return err
+		}
 	}
-	return nil
+	return text.Description("input.description", in.Description)
 }
 
 // PackageServiceInput puts a service in a package with its instance limits.
@@ -187,7 +193,7 @@ const MaxIntervalCount = 1200
 // validateShape checks what can be checked without the package (names, counts,
 // non-negative amounts, duplicates); the package-dependent checks are in the service.
 func (in *PackageFrequencyInput) validateShape(path string) error {
-	if err := checkNameLen(path+".name", &in.Name, MaxFrequencyNameLen); err != nil {
+	if err := text.Name(path+".name", &in.Name, MaxFrequencyNameLen); err != nil {
 		return err
 	}
 	if err := packagefrequency.IntervalValidator(in.Interval); err != nil {
@@ -237,6 +243,9 @@ type CreatePackageInput struct {
 // Validate checks the input without touching the database.
 func (in *CreatePackageInput) Validate() error {
 	if err := checkName("input.name", &in.Name); err != nil {
+		return err
+	}
+	if err := text.Description("input.description", in.Description); err != nil {
 		return err
 	}
 	if err := checkDates(in.StartDate, in.ExpiryDate, "input.expiryDate"); err != nil {
@@ -306,24 +315,13 @@ func (in *UpdatePackageInput) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return text.Description("input.description", in.Description)
 }
 
-// checkName trims a name and refuses it empty or longer than MaxNameLen.
+// checkName trims a name and refuses it empty, longer than MaxNameLen characters or
+// holding a control character.
 func checkName(field string, name *string) error {
-	return checkNameLen(field, name, MaxNameLen)
-}
-
-// checkNameLen trims a name and refuses it empty or longer than maxLen.
-func checkNameLen(field string, name *string, maxLen int) error {
-	*name = strings.TrimSpace(*name)
-	switch {
-	case *name == "":
-		return fault.Invalidf(field, "must not be empty")
-	case len(*name) > maxLen:
-		return fault.Invalidf(field, "is longer than %d characters", maxLen)
-	}
-	return nil
+	return text.Name(field, name, MaxNameLen)
 }
 
 // checkDates refuses an expiryDate that is not after the startDate. field names the
