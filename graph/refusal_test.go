@@ -333,7 +333,7 @@ func refusalCases() []refusalCase {
 			vars: func(f *refusalFixture) map[string]any {
 				return map[string]any{"in": map[string]any{"name": "New", "currency": "XYZ", "billDay": 1}}
 			},
-			code: badInput, field: "input.currency", word: "XYZ"},
+			code: notFound, field: "input.currency", word: "XYZ"},
 		{name: "createAccount empty name", query: qCreateAccount,
 			vars: func(f *refusalFixture) map[string]any {
 				return map[string]any{"in": map[string]any{"name": "  ", "currency": "USD", "billDay": 1}}
@@ -400,12 +400,12 @@ func refusalCases() []refusalCase {
 			code: badInput, field: "input.frequencies[0].name", word: "empty"},
 		{name: "frequency name too long", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.name", strings.Repeat("m", 150)),
-			code: badInput, field: "input.frequencies[0].name", word: "longer"},
+			code: badInput, field: "input.frequencies[0].name", word: "more than the 100 allowed"},
 
 		// ---- Currency codes.
 		{name: "createPackage unknown currency", query: qCreatePackage,
 			vars: pkgSet("currencies", []any{"USD", "XYZ"}),
-			code: badInput, field: "input.currencies[1]", word: "unknown currency"},
+			code: notFound, field: "input.currencies[1]", word: "unknown currency"},
 		{name: "createPackage currency listed twice", query: qCreatePackage,
 			vars: pkgSet("currencies", []any{"USD", "USD"}),
 			code: badInput, field: "input.currencies[1]", word: "twice"},
@@ -414,33 +414,33 @@ func refusalCases() []refusalCase {
 			code: badInput, field: "input.currencies", word: "currency"},
 		{name: "price in an unknown currency", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.currency", "XYZ"),
-			code: badInput, field: priceField + ".currency", word: "unknown currency"},
+			code: notFound, field: priceField + ".currency", word: "unknown currency"},
 		{name: "price in a currency the package does not list", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.currency", "EUR"),
 			code: badInput, field: priceField + ".currency", word: "not priced in EUR"},
 		{name: "addPackageFrequency price in a currency the package does not list", query: qAddFrequency,
 			vars: freqVars(basic, func(_ *refusalFixture, in map[string]any) { setInputPath(in, "prices.0.currency", "JPY") }),
-			code: badInput, field: "input.prices[0].currency", word: "not priced in JPY"},
+			code: precondition, field: "input.prices[0].currency", word: "not priced in JPY"},
 
 		// ---- Status codes.
 		{name: "createPackage unknown defaultStatus", query: qCreatePackage,
 			vars: pkgSet("defaultStatus", "NOPE"),
-			code: badInput, field: "input.defaultStatus", word: "unknown status"},
+			code: notFound, field: "input.defaultStatus", word: "unknown status"},
 		{name: "recurring price for an unknown status", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.recurring.0.status", "NOPE"),
-			code: badInput, field: priceField + ".recurring[0].status", word: "unknown status"},
+			code: notFound, field: priceField + ".recurring[0].status", word: "unknown status"},
 		{name: "transition from an unknown status", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.transitions.0.from", "NOPE"),
-			code: badInput, field: priceField + ".transitions[0].from", word: "unknown status"},
+			code: notFound, field: priceField + ".transitions[0].from", word: "unknown status"},
 		{name: "transition to an unknown status", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.transitions.0.to", "NOPE"),
-			code: badInput, field: priceField + ".transitions[0].to", word: "unknown status"},
+			code: notFound, field: priceField + ".transitions[0].to", word: "unknown status"},
 		{name: "transition to the same status", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.transitions.0.to", "ACTIVE"),
 			code: badInput, field: priceField + ".transitions[0].to", word: "different"},
 		{name: "updatePackage unknown defaultStatus", query: qUpdatePackage,
 			vars: updPkg(basic, map[string]any{"defaultStatus": "NOPE"}),
-			code: badInput, field: "input.defaultStatus", word: "unknown status"},
+			code: notFound, field: "input.defaultStatus", word: "unknown status"},
 		{name: "status priced twice", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.prices.0.recurring", []any{
 				map[string]any{"status": "ACTIVE", "amount": "10.00"},
@@ -560,12 +560,12 @@ func refusalCases() []refusalCase {
 			code: badInput, field: "input.services[1].optional", word: "optional"},
 		{name: "updatePackage bulk on a package with an optional service", query: qUpdatePackage,
 			vars: updPkg(basic, map[string]any{"bulkQuantity": true}),
-			code: badInput, field: "input.bulkQuantity", word: "optional"},
+			code: precondition, field: "input.bulkQuantity", word: "optional"},
 		{name: "addPackageService optional service to a bulk package", query: qAddService,
 			vars: func(f *refusalFixture) map[string]any {
 				return map[string]any{"id": f.Bulk, "in": map[string]any{"serviceId": f.Extra, "optional": true}}
 			},
-			code: badInput, field: "input.optional", word: "optional"},
+			code: precondition, field: "input.optional", word: "optional"},
 
 		// ---- A package in use cannot be deleted.
 		{name: "deletePackage in use", query: qDeletePackage,
@@ -605,9 +605,6 @@ func refusalCases() []refusalCase {
 			code: precondition, word: "newBillDay"},
 
 		// ---- Unknown ids.
-		{name: "node of a nonexistent id", query: qNode,
-			vars: func(f *refusalFixture) map[string]any { return map[string]any{"id": f.NoSuchService} },
-			code: notFound, field: "id", word: "no node"},
 		{name: "updatePackage unknown id", query: qUpdatePackage,
 			vars: func(f *refusalFixture) map[string]any {
 				return map[string]any{"id": strconv.Itoa(f.BasicID + 100000), "in": map[string]any{"postpaid": true}}
@@ -671,7 +668,7 @@ func refusalCases() []refusalCase {
 			code: badInput, field: "input.chargeFullPeriod", word: "full period"},
 		{name: "updatePackage clears chargeFullPeriod of a one-time billing package", query: qUpdatePackage,
 			vars: updPkg(func(f *refusalFixture) string { return f.Once }, map[string]any{"chargeFullPeriod": false}),
-			code: badInput, field: "input.chargeFullPeriod", word: "full period"},
+			code: precondition, field: "input.chargeFullPeriod", word: "full period"},
 		{name: "createPackage no service", query: qCreatePackage,
 			vars: pkgVars(func(_ *refusalFixture, in map[string]any) {
 				in["services"], in["frequencies"] = []any{}, []any{}
@@ -697,7 +694,7 @@ func refusalCases() []refusalCase {
 			code: badInput, field: priceField + ".serviceId", word: "not one of the package's services"},
 		{name: "addPackageFrequency price for a service not in the package", query: qAddFrequency,
 			vars: freqVars(basic, func(f *refusalFixture, in map[string]any) { setInputPath(in, "prices.0.serviceId", f.Setup) }),
-			code: badInput, field: "input.prices[0].serviceId", word: "not one of the package's services"},
+			code: precondition, field: "input.prices[0].serviceId", word: "not one of the package's services"},
 		{name: "service priced twice in a currency", query: qCreatePackage,
 			vars: pkgVars(func(f *refusalFixture, in map[string]any) {
 				prices := in["frequencies"].([]any)[0].(map[string]any)["prices"].([]any)
@@ -709,7 +706,7 @@ func refusalCases() []refusalCase {
 				setInputPath(in, "services.0.serviceId", f.Setup)
 				setInputPath(in, "frequencies.0.prices.0.serviceId", f.Setup)
 			}),
-			code: badInput, field: priceField + ".recurring", word: "ONE_TIME"},
+			code: precondition, field: priceField + ".recurring", word: "ONE_TIME"},
 		{name: "frequency intervalCount 0", query: qCreatePackage,
 			vars: pkgSet("frequencies.0.intervalCount", 0),
 			code: badInput, field: "input.frequencies[0].intervalCount", word: "intervalCount"},
@@ -919,7 +916,7 @@ func TestConcurrentBulkAndOptional(t *testing.T) {
 				"round %d: both the bulk component and an optional service were accepted", round)
 			for _, r := range []testenv.Response{bulkRes, addRes} {
 				if len(r.Errors) > 0 {
-					require.Equal(t, badInput, r.Errors[0].Code(), r.Errors[0].Message)
+					require.Equal(t, precondition, r.Errors[0].Code(), r.Errors[0].Message)
 					require.Contains(t, r.Errors[0].Message, "optional")
 				}
 			}

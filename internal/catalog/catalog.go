@@ -247,17 +247,17 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 		}
 		st, ok := r.statuses[defStatus]
 		if !ok {
-			return fault.Invalidf("input.defaultStatus", "unknown status code %q", defStatus)
+			return fault.NotFoundf("input.defaultStatus", "unknown status code %q", defStatus)
 		}
 		if st.ReadOnly {
-			return fault.Invalidf("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", defStatus)
+			return fault.PreconditionAt("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", defStatus)
 		}
 		var curIDs []int
 		pkgCur := map[string]*ent.Currency{}
 		for i, code := range in.Currencies {
 			cur, ok := r.currencies[code]
 			if !ok {
-				return fault.Invalidf(fault.Path("input.currencies", i), "unknown currency code %q", code)
+				return fault.NotFoundf(fault.Path("input.currencies", i), "unknown currency code %q", code)
 			}
 			curIDs = append(curIDs, cur.ID)
 			pkgCur[code] = cur
@@ -306,7 +306,7 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 			}
 		}
 		for i, f := range in.Frequencies {
-			if _, err := createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, fault.Path("input.frequencies", i), f); err != nil {
+			if _, err := createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, fault.Path("input.frequencies", i), f, false); err != nil {
 				return err
 			}
 		}
@@ -374,10 +374,18 @@ func lockPackage(ctx context.Context, c *ent.Client, id int, field string) error
 
 // createFrequency validates a frequency against its package (currencies, services,
 // statuses) and writes it with its prices.
+//
+// A price naming a service or currency the package lacks contradicts the request
+// itself when the package is created with it (BAD_USER_INPUT), and the package as it
+// stands when a frequency is added later (FAILED_PRECONDITION): existing tells which.
 func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkgCur map[string]*ent.Currency,
-	kinds map[int]service.Kind, path string, in *PackageFrequencyInput) (*ent.PackageFrequency, error) {
+	kinds map[int]service.Kind, path string, in *PackageFrequencyInput, existing bool) (*ent.PackageFrequency, error) {
 	if err := in.validateShape(path); err != nil {
 		return nil, err
+	}
+	refuse := fault.Invalidf
+	if existing {
+		refuse = fault.PreconditionAt
 	}
 	taken, err := c.PackageFrequency.Query().
 		Where(packagefrequency.PackageID(pkgID)).All(ctx)
@@ -406,14 +414,14 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 		pp := fault.Path(path+".prices", i)
 		kind, ok := kinds[p.ServiceID]
 		if !ok {
-			return nil, fault.Invalidf(pp+".serviceId", "service %d is not one of the package's services", p.ServiceID)
+			return nil, refuse(pp+".serviceId", "service %d is not one of the package's services", p.ServiceID)
 		}
 		cur, ok := pkgCur[p.Currency]
 		if !ok {
 			if _, known := r.currencies[p.Currency]; !known {
-				return nil, fault.Invalidf(pp+".currency", "unknown currency code %q", p.Currency)
+				return nil, fault.NotFoundf(pp+".currency", "unknown currency code %q", p.Currency)
 			}
-			return nil, fault.Invalidf(pp+".currency", "the package is not priced in %s (its currencies: %s)", p.Currency, codes(pkgCur))
+			return nil, refuse(pp+".currency", "the package is not priced in %s (its currencies: %s)", p.Currency, codes(pkgCur))
 		}
 		k := key{p.ServiceID, p.Currency}
 		if seen[k] {
@@ -421,7 +429,7 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 		}
 		seen[k] = true
 		if kind == service.KindONE_TIME && len(p.Recurring) > 0 {
-			return nil, fault.Invalidf(pp+".recurring", "service %d is a ONE_TIME service: give it a oneTime price, not recurring prices", p.ServiceID)
+			return nil, fault.PreconditionAt(pp+".recurring", "service %d is a ONE_TIME service: give it a oneTime price, not recurring prices", p.ServiceID)
 		}
 		prec := int32(cur.Precision)
 		spc := c.ServicePrice.Create().SetFrequencyID(freq.ID).SetServiceID(p.ServiceID).SetCurrencyID(cur.ID)
@@ -436,7 +444,7 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 		for j, rp := range p.Recurring {
 			st, ok := r.statuses[rp.Status]
 			if !ok {
-				return nil, fault.Invalidf(fault.Path(pp+".recurring", j, "status"), "unknown status code %q", rp.Status)
+				return nil, fault.NotFoundf(fault.Path(pp+".recurring", j, "status"), "unknown status code %q", rp.Status)
 			}
 			if seenSt[rp.Status] {
 				return nil, fault.Invalidf(fault.Path(pp+".recurring", j, "status"), "status %s is priced twice", rp.Status)
@@ -452,11 +460,11 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 			tpath := fault.Path(pp+".transitions", j)
 			from, ok := r.statuses[tp.From]
 			if !ok {
-				return nil, fault.Invalidf(tpath+".from", "unknown status code %q", tp.From)
+				return nil, fault.NotFoundf(tpath+".from", "unknown status code %q", tp.From)
 			}
 			to, ok := r.statuses[tp.To]
 			if !ok {
-				return nil, fault.Invalidf(tpath+".to", "unknown status code %q", tp.To)
+				return nil, fault.NotFoundf(tpath+".to", "unknown status code %q", tp.To)
 			}
 			if seenTr[[2]string{tp.From, tp.To}] {
 				return nil, fault.Invalidf(tpath, "transition %s to %s is priced twice", tp.From, tp.To)
@@ -506,7 +514,7 @@ func (s *Service) AddPackageFrequency(ctx context.Context, packageID int, in Pac
 		for _, ps := range pkg.Edges.Services {
 			kinds[ps.ServiceID] = ps.Edges.Service.Kind
 		}
-		out, err = createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, "input", &in)
+		out, err = createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, "input", &in, true)
 		return err
 	})
 	if err != nil {
@@ -537,7 +545,7 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 			return notFound(err, "input.serviceId", "service", in.ServiceID)
 		}
 		if _, _, _, optional := in.resolved(); optional && pkg.BulkQuantity {
-			return fault.Invalidf("input.optional", "package %q has the bulk component, so it cannot have optional services", pkg.Name)
+			return fault.PreconditionAt("input.optional", "package %q has the bulk component, so it cannot have optional services", pkg.Name)
 		}
 		exists, err := c.PackageService.Query().Where(packageservice.PackageID(packageID), packageservice.ServiceID(in.ServiceID)).Exist(ctx)
 		if err != nil {
@@ -616,18 +624,18 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 		if in.DefaultStatus != nil {
 			st, err := c.Status.Query().Where(status.Code(*in.DefaultStatus)).Only(ctx)
 			if ent.IsNotFound(err) {
-				return fault.Invalidf("input.defaultStatus", "unknown status code %q", *in.DefaultStatus)
+				return fault.NotFoundf("input.defaultStatus", "unknown status code %q", *in.DefaultStatus)
 			} else if err != nil {
 				return err
 			}
 			if st.ReadOnly {
-				return fault.Invalidf("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", *in.DefaultStatus)
+				return fault.PreconditionAt("input.defaultStatus", "status %s is read-only: new account-packages cannot start in it", *in.DefaultStatus)
 			}
 			upd.SetDefaultStatusID(st.ID)
 		}
 		if in.ChargeFullPeriod != nil {
 			if pkg.OneTimeBilling && !*in.ChargeFullPeriod {
-				return fault.Invalidf("input.chargeFullPeriod", "a one-time billing package always charges the full period")
+				return fault.PreconditionAt("input.chargeFullPeriod", "a one-time billing package always charges the full period")
 			}
 			upd.SetChargeFullPeriod(*in.ChargeFullPeriod)
 		}
@@ -642,7 +650,7 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 					return err
 				}
 				if hasOptional {
-					return fault.Invalidf("input.bulkQuantity", "package %q has optional services, so it cannot have the bulk component", pkg.Name)
+					return fault.PreconditionAt("input.bulkQuantity", "package %q has optional services, so it cannot have the bulk component", pkg.Name)
 				}
 			}
 			if !*in.BulkQuantity && pkg.BulkQuantity {

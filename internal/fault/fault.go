@@ -28,6 +28,16 @@ const (
 	TooDeep            Code = "QUERY_TOO_DEEP"            // the selection nests deeper than allowed
 	TooComplex         Code = "COMPLEXITY_LIMIT_EXCEEDED" // the query would cost more than allowed
 	TooManyConnections Code = "TOO_MANY_CONNECTIONS"      // websocket connections or subscriptions per key
+
+	// TooManyRows: a plain list holds more rows than one answer may carry; Instead
+	// names the paged field that reads them.
+	TooManyRows Code = "RESULT_TOO_LARGE"
+
+	// The HTTP request is not one /query serves.
+	MethodNotAllowed     Code = "METHOD_NOT_ALLOWED"     // 405: a mutation over GET, a PUT
+	UnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE" // 415: a POST body that is not JSON
+	NotAcceptable        Code = "NOT_ACCEPTABLE"         // 406: accepts no JSON answer
+	RequestTimeout       Code = "REQUEST_TIMEOUT"        // 408: the body came too slowly
 )
 
 // Error is an error a client may see: a code, the input field at fault if any (an
@@ -37,6 +47,9 @@ type Error struct {
 	Code    Code
 	Field   string
 	Message string
+	// Instead names the field to use in its place, for RESULT_TOO_LARGE the
+	// connection that pages through the list.
+	Instead string
 }
 
 // Error returns the message, with the field when there is one.
@@ -70,6 +83,13 @@ func Unauthenticatedf(format string, args ...any) *Error {
 // Forbiddenf returns a FORBIDDEN error.
 func Forbiddenf(format string, args ...any) *Error {
 	return &Error{Code: Forbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// PreconditionAt returns a FAILED_PRECONDITION error about field: the argument is
+// well formed, but what the database holds now refuses it (a package's limits, a
+// status that is read-only, a date the account-package's billing has passed).
+func PreconditionAt(field, format string, args ...any) *Error {
+	return &Error{Code: FailedPrecondition, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // Preconditionf returns a FAILED_PRECONDITION error.

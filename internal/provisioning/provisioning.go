@@ -149,7 +149,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if in.BulkQuantity != nil {
 			bulk = *in.BulkQuantity
 			if bulk != 1 && !pkg.BulkQuantity {
-				return fault.Invalidf("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", pkg.Name)
+				return fault.PreconditionAt("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", pkg.Name)
 			}
 		}
 		byCode, _, err := statuses(ctx, c)
@@ -160,11 +160,11 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if in.Status != nil {
 			var ok bool
 			if st, ok = byCode[*in.Status]; !ok {
-				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+				return fault.NotFoundf("input.status", "unknown status code %q", *in.Status)
 			}
 		}
 		if st.ReadOnly {
-			return fault.Invalidf("input.status", "status %s is read-only: a package cannot be provisioned in it", st.Code)
+			return fault.PreconditionAt("input.status", "status %s is read-only: a package cannot be provisioned in it", st.Code)
 		}
 		catalogPrices, err := recurringPrices(ctx, c, freq.ID, acc.CurrencyID)
 		if err != nil {
@@ -250,7 +250,7 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 	for i, r := range req {
 		path := fault.Path("input.services", i)
 		if _, ok := inPkg[r.ServiceID]; !ok {
-			return nil, fault.Invalidf(path+".serviceId", "service %d is not in package %q", r.ServiceID, pkg.Name)
+			return nil, fault.PreconditionAt(path+".serviceId", "service %d is not in package %q", r.ServiceID, pkg.Name)
 		}
 		requested[r.ServiceID] = append(requested[r.ServiceID], i)
 	}
@@ -272,14 +272,14 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 			if r.Status != nil {
 				var ok bool
 				if st, ok = byCode[*r.Status]; !ok {
-					return nil, fault.Invalidf(path+".status", "unknown status code %q", *r.Status)
+					return nil, fault.NotFoundf(path+".status", "unknown status code %q", *r.Status)
 				}
 			}
 			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st}
 			for j, o := range r.PriceOverrides {
 				ost, ok := byCode[o.Status]
 				if !ok {
-					return nil, fault.Invalidf(fault.Path(path+".priceOverrides", j, "status"), "unknown status code %q", o.Status)
+					return nil, fault.NotFoundf(fault.Path(path+".priceOverrides", j, "status"), "unknown status code %q", o.Status)
 				}
 				if cp, ok := catalogPrices[r.ServiceID][ost.ID]; ok && cp.Amount.Equal(o.Amount) {
 					continue
@@ -301,10 +301,10 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 // checkInstances refuses an instance count outside a package service's limits.
 func checkInstances(ps *ent.PackageService, total int, field string) error {
 	if total < ps.MinInstances {
-		return fault.Invalidf(field, "%d instance(s) of service %d is below its minInstances %d", total, ps.ServiceID, ps.MinInstances)
+		return fault.PreconditionAt(field, "%d instance(s) of service %d is below its minInstances %d", total, ps.ServiceID, ps.MinInstances)
 	}
 	if ps.MaxInstances != nil && total > *ps.MaxInstances {
-		return fault.Invalidf(field, "%d instance(s) of service %d is above its maxInstances %d", total, ps.ServiceID, *ps.MaxInstances)
+		return fault.PreconditionAt(field, "%d instance(s) of service %d is above its maxInstances %d", total, ps.ServiceID, *ps.MaxInstances)
 	}
 	return nil
 }
@@ -458,7 +458,7 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 		}
 		if in.BulkQuantity != nil && *in.BulkQuantity != ap.BulkQuantity {
 			if !ap.Edges.Package.BulkQuantity && *in.BulkQuantity != 1 {
-				return fault.Invalidf("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", ap.Edges.Package.Name)
+				return fault.PreconditionAt("input.bulkQuantity", "package %q has no bulk component: bulkQuantity must be 1", ap.Edges.Package.Name)
 			}
 			upd.SetBulkQuantity(*in.BulkQuantity)
 		}
@@ -469,7 +469,10 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 		}
 		if in.EndDate != nil {
 			if in.EndDate.Before(effective) {
-				return fault.Invalidf("input.endDate", "endDate %s is before the effective date %s", in.EndDate, effective)
+				if in.EffectiveDate != nil { // both in this request
+					return fault.Invalidf("input.endDate", "endDate %s is before the effective date %s", in.EndDate, effective)
+				}
+				return fault.PreconditionAt("input.endDate", "endDate %s is before the effective date %s", in.EndDate, effective)
 			}
 			cancelOn := in.EndDate.AddDays(1)
 			if err := checkCancelDate(billed, cancelOn, "input.endDate"); err != nil {
@@ -503,7 +506,7 @@ func (s *Service) changeStatus(ctx context.Context, c *ent.Client, ap *ent.Accou
 	}
 	st, ok := byCode[code]
 	if !ok {
-		return fault.Invalidf("input.status", "unknown status code %q", code)
+		return fault.NotFoundf("input.status", "unknown status code %q", code)
 	}
 	if canceledByBilling(ap) {
 		return fault.Preconditionf("account-package %d was canceled by billing and cannot change status: provision the package again", ap.ID)
@@ -567,7 +570,7 @@ func (s *Service) newBillDay(ctx context.Context, c *ent.Client, ap *ent.Account
 // billedThrough (postpaid).
 func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) error {
 	if c.Before(ap.EffectiveDate) {
-		return fault.Invalidf(field, "the package would end before its effective date %s", ap.EffectiveDate)
+		return fault.PreconditionAt(field, "the package would end before its effective date %s", ap.EffectiveDate)
 	}
 	if ap.Postpaid {
 		if ap.BilledThrough != nil && !c.After(*ap.BilledThrough) {
@@ -602,7 +605,7 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 		return err
 	}
 	if end != nil && end.Before(e) {
-		return fault.Invalidf("input.effectiveDate", "effectiveDate %s is after the end date %s", e, end)
+		return fault.PreconditionAt("input.effectiveDate", "effectiveDate %s is after the end date %s", e, end)
 	}
 	chargeIDs, err := c.Charge.Query().Where(charge.AccountPackageID(ap.ID)).IDs(ctx)
 	if err != nil {
@@ -805,7 +808,7 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 		}
 		ps, err := packageService(ctx, c, ap.PackageID, in.ServiceID)
 		if ent.IsNotFound(err) {
-			return fault.Invalidf("input.serviceId", "service %d is not in package %q", in.ServiceID, ap.Edges.Package.Name)
+			return fault.PreconditionAt("input.serviceId", "service %d is not in package %q", in.ServiceID, ap.Edges.Package.Name)
 		} else if err != nil {
 			return err
 		}
@@ -824,7 +827,7 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 		if in.Status != nil {
 			var ok bool
 			if st, ok = byCode[*in.Status]; !ok {
-				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+				return fault.NotFoundf("input.status", "unknown status code %q", *in.Status)
 			}
 		}
 		from := *ap.NextBillDate
@@ -889,7 +892,7 @@ func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.Accou
 	for i, o := range ovs {
 		st, ok := byCode[o.Status]
 		if !ok {
-			return fault.Invalidf(fault.Path(path, i, "status"), "unknown status code %q", o.Status)
+			return fault.NotFoundf(fault.Path(path, i, "status"), "unknown status code %q", o.Status)
 		}
 		if cp, ok := catalogPrices[sv.ServiceID][st.ID]; ok && cp.Amount.Equal(o.Amount) {
 			continue
@@ -947,7 +950,7 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 		if in.Status != nil {
 			st, ok := byCode[*in.Status]
 			if !ok {
-				return fault.Invalidf("input.status", "unknown status code %q", *in.Status)
+				return fault.NotFoundf("input.status", "unknown status code %q", *in.Status)
 			}
 			return s.recordChanges(ctx, c, ap.AccountID, []*ent.AccountService{sv}, st)
 		}
