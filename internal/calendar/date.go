@@ -141,7 +141,18 @@ func (d *Date) scanText(s string) error {
 // MarshalGQL writes the date as a GraphQL string.
 func (d Date) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(d.String())) }
 
-// UnmarshalGQL reads a GraphQL Date ("2024-01-31").
+// Earliest and Latest bound every date a client gives billd: far enough apart for any
+// real account, contract or bill run, and close enough that no date can make billing
+// count centuries of periods.
+var (
+	Earliest = New(1970, time.January, 1)
+	Latest   = New(2199, time.December, 31)
+)
+
+// InRange reports whether d lies within [Earliest, Latest].
+func (d Date) InRange() bool { return !d.Before(Earliest) && !d.After(Latest) }
+
+// UnmarshalGQL reads a GraphQL Date ("2024-01-31") within [Earliest, Latest].
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
@@ -150,6 +161,9 @@ func (d *Date) UnmarshalGQL(v any) error {
 	p, err := Parse(s)
 	if err != nil {
 		return fault.Invalidf("", "%s", err.Error())
+	}
+	if !p.InRange() {
+		return fault.Invalidf("", "%s is outside the dates billd accepts, %s to %s", s, Earliest, Latest)
 	}
 	*d = p
 	return nil

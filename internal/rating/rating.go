@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 )
 
@@ -141,11 +142,22 @@ func Guard(kind Kind, accountServiceID int, key string) string {
 	return fmt.Sprintf("%s:%d:%s", kind, accountServiceID, key)
 }
 
+// MaxSpanDays bounds what one run bills of one account-package: the days from its
+// next bill date to the end of the run's range, twice the longest range a run may
+// have. Catching up missed runs stays possible within it; a package further behind
+// is billed by runs whose ranges end earlier, one span at a time.
+const MaxSpanDays = 7320
+
 // Rate bills one account-package over a range, in the currency precision prec. It
 // is deterministic: the same state and range always give the same lines.
 func Rate(p Package, r Range, prec int32) (Result, error) {
 	if err := p.Cadence.Validate(); err != nil {
 		return Result{}, fmt.Errorf("account-package %d: %w", p.ID, err)
+	}
+	if p.NextBillDate != nil && calendar.Days(*p.NextBillDate, r.End.AddDays(1)) > MaxSpanDays {
+		return Result{}, fault.Preconditionf("account-package %d is unbilled since %s: one run bills at most %d days "+
+			"of an account-package, so bill it first with a run ending on or before %s",
+			p.ID, p.NextBillDate, MaxSpanDays, p.NextBillDate.AddDays(MaxSpanDays-1))
 	}
 	if p.Bulk < 1 {
 		p.Bulk = 1
