@@ -35,8 +35,12 @@ type AuditEntry struct {
 	// Success holds the value of the "success" field.
 	Success bool `json:"success,omitempty"`
 	// ErrorCode holds the value of the "error_code" field.
-	ErrorCode    *string `json:"error_code,omitempty"`
-	selectValues sql.SelectValues
+	ErrorCode *string `json:"error_code,omitempty"`
+	// Message holds the value of the "message" field.
+	Message *string `json:"message,omitempty"`
+	// RefusedBeforeExecution holds the value of the "refused_before_execution" field.
+	RefusedBeforeExecution bool `json:"refused_before_execution,omitempty"`
+	selectValues           sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -46,11 +50,11 @@ func (*AuditEntry) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case auditentry.FieldIds:
 			values[i] = new([]byte)
-		case auditentry.FieldSuccess:
+		case auditentry.FieldSuccess, auditentry.FieldRefusedBeforeExecution:
 			values[i] = new(sql.NullBool)
 		case auditentry.FieldID, auditentry.FieldKeyID, auditentry.FieldPartnerID:
 			values[i] = new(sql.NullInt64)
-		case auditentry.FieldKeyName, auditentry.FieldRole, auditentry.FieldOperation, auditentry.FieldErrorCode:
+		case auditentry.FieldKeyName, auditentry.FieldRole, auditentry.FieldOperation, auditentry.FieldErrorCode, auditentry.FieldMessage:
 			values[i] = new(sql.NullString)
 		case auditentry.FieldAt:
 			values[i] = new(sql.NullTime)
@@ -134,6 +138,19 @@ func (_m *AuditEntry) assignValues(columns []string, values []any) error {
 				_m.ErrorCode = new(string)
 				*_m.ErrorCode = value.String
 			}
+		case auditentry.FieldMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field message", values[i])
+			} else if value.Valid {
+				_m.Message = new(string)
+				*_m.Message = value.String
+			}
+		case auditentry.FieldRefusedBeforeExecution:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field refused_before_execution", values[i])
+			} else if value.Valid {
+				_m.RefusedBeforeExecution = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -202,6 +219,14 @@ func (_m *AuditEntry) String() string {
 		builder.WriteString("error_code=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	if v := _m.Message; v != nil {
+		builder.WriteString("message=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("refused_before_execution=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RefusedBeforeExecution))
 	builder.WriteByte(')')
 	return builder.String()
 }

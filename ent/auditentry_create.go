@@ -100,6 +100,34 @@ func (_c *AuditEntryCreate) SetNillableErrorCode(v *string) *AuditEntryCreate {
 	return _c
 }
 
+// SetMessage sets the "message" field.
+func (_c *AuditEntryCreate) SetMessage(v string) *AuditEntryCreate {
+	_c.mutation.SetMessage(v)
+	return _c
+}
+
+// SetNillableMessage sets the "message" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableMessage(v *string) *AuditEntryCreate {
+	if v != nil {
+		_c.SetMessage(*v)
+	}
+	return _c
+}
+
+// SetRefusedBeforeExecution sets the "refused_before_execution" field.
+func (_c *AuditEntryCreate) SetRefusedBeforeExecution(v bool) *AuditEntryCreate {
+	_c.mutation.SetRefusedBeforeExecution(v)
+	return _c
+}
+
+// SetNillableRefusedBeforeExecution sets the "refused_before_execution" field if the given value is not nil.
+func (_c *AuditEntryCreate) SetNillableRefusedBeforeExecution(v *bool) *AuditEntryCreate {
+	if v != nil {
+		_c.SetRefusedBeforeExecution(*v)
+	}
+	return _c
+}
+
 // Mutation returns the AuditEntryMutation object of the builder.
 func (_c *AuditEntryCreate) Mutation() *AuditEntryMutation {
 	return _c.mutation
@@ -107,6 +135,7 @@ func (_c *AuditEntryCreate) Mutation() *AuditEntryMutation {
 
 // Save creates the AuditEntry in the database.
 func (_c *AuditEntryCreate) Save(ctx context.Context) (*AuditEntry, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -132,6 +161,14 @@ func (_c *AuditEntryCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *AuditEntryCreate) defaults() {
+	if _, ok := _c.mutation.RefusedBeforeExecution(); !ok {
+		v := auditentry.DefaultRefusedBeforeExecution
+		_c.mutation.SetRefusedBeforeExecution(v)
+	}
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *AuditEntryCreate) check() error {
 	if _, ok := _c.mutation.At(); !ok {
@@ -151,6 +188,9 @@ func (_c *AuditEntryCreate) check() error {
 	}
 	if _, ok := _c.mutation.Success(); !ok {
 		return &ValidationError{Name: "success", err: errors.New(`ent: missing required field "AuditEntry.success"`)}
+	}
+	if _, ok := _c.mutation.RefusedBeforeExecution(); !ok {
+		return &ValidationError{Name: "refused_before_execution", err: errors.New(`ent: missing required field "AuditEntry.refused_before_execution"`)}
 	}
 	return nil
 }
@@ -214,6 +254,14 @@ func (_c *AuditEntryCreate) createSpec() (*AuditEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ErrorCode(); ok {
 		_spec.SetField(auditentry.FieldErrorCode, field.TypeString, value)
 		_node.ErrorCode = &value
+	}
+	if value, ok := _c.mutation.Message(); ok {
+		_spec.SetField(auditentry.FieldMessage, field.TypeString, value)
+		_node.Message = &value
+	}
+	if value, ok := _c.mutation.RefusedBeforeExecution(); ok {
+		_spec.SetField(auditentry.FieldRefusedBeforeExecution, field.TypeBool, value)
+		_node.RefusedBeforeExecution = value
 	}
 	return _node, _spec
 }
@@ -305,6 +353,12 @@ func (u *AuditEntryUpsertOne) UpdateNewValues() *AuditEntryUpsertOne {
 		if _, exists := u.create.mutation.ErrorCode(); exists {
 			s.SetIgnore(auditentry.FieldErrorCode)
 		}
+		if _, exists := u.create.mutation.Message(); exists {
+			s.SetIgnore(auditentry.FieldMessage)
+		}
+		if _, exists := u.create.mutation.RefusedBeforeExecution(); exists {
+			s.SetIgnore(auditentry.FieldRefusedBeforeExecution)
+		}
 	}))
 	return u
 }
@@ -388,6 +442,7 @@ func (_c *AuditEntryCreateBulk) Save(ctx context.Context) ([]*AuditEntry, error)
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*AuditEntryMutation)
 				if !ok {
@@ -537,6 +592,12 @@ func (u *AuditEntryUpsertBulk) UpdateNewValues() *AuditEntryUpsertBulk {
 			}
 			if _, exists := b.mutation.ErrorCode(); exists {
 				s.SetIgnore(auditentry.FieldErrorCode)
+			}
+			if _, exists := b.mutation.Message(); exists {
+				s.SetIgnore(auditentry.FieldMessage)
+			}
+			if _, exists := b.mutation.RefusedBeforeExecution(); exists {
+				s.SetIgnore(auditentry.FieldRefusedBeforeExecution)
 			}
 		}
 	}))

@@ -84,6 +84,9 @@ func (_u *AuditEntryUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.ErrorCodeCleared() {
 		_spec.ClearField(auditentry.FieldErrorCode, field.TypeString)
 	}
+	if _u.mutation.MessageCleared() {
+		_spec.ClearField(auditentry.FieldMessage, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -191,6 +194,9 @@ func (_u *AuditEntryUpdateOne) sqlSave(ctx context.Context) (_node *AuditEntry, 
 	}
 	if _u.mutation.ErrorCodeCleared() {
 		_spec.ClearField(auditentry.FieldErrorCode, field.TypeString)
+	}
+	if _u.mutation.MessageCleared() {
+		_spec.ClearField(auditentry.FieldMessage, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &AuditEntry{config: _u.config}

@@ -840,6 +840,16 @@ func (_q *AuditEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, auditentry.FieldErrorCode)
 				fieldSeen[auditentry.FieldErrorCode] = struct{}{}
 			}
+		case "message":
+			if _, ok := fieldSeen[auditentry.FieldMessage]; !ok {
+				selectedFields = append(selectedFields, auditentry.FieldMessage)
+				fieldSeen[auditentry.FieldMessage] = struct{}{}
+			}
+		case "refusedBeforeExecution":
+			if _, ok := fieldSeen[auditentry.FieldRefusedBeforeExecution]; !ok {
+				selectedFields = append(selectedFields, auditentry.FieldRefusedBeforeExecution)
+				fieldSeen[auditentry.FieldRefusedBeforeExecution] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

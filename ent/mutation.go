@@ -4569,25 +4569,27 @@ func (m *AccountServiceMutation) ResetEdge(name string) error {
 // AuditEntryMutation represents an operation that mutates the AuditEntry nodes in the graph.
 type AuditEntryMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	at            *time.Time
-	key_id        *int
-	addkey_id     *int
-	key_name      *string
-	role          *string
-	partner_id    *int
-	addpartner_id *int
-	operation     *string
-	ids           *[]int
-	appendids     []int
-	success       *bool
-	error_code    *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*AuditEntry, error)
-	predicates    []predicate.AuditEntry
+	op                       Op
+	typ                      string
+	id                       *int
+	at                       *time.Time
+	key_id                   *int
+	addkey_id                *int
+	key_name                 *string
+	role                     *string
+	partner_id               *int
+	addpartner_id            *int
+	operation                *string
+	ids                      *[]int
+	appendids                []int
+	success                  *bool
+	error_code               *string
+	message                  *string
+	refused_before_execution *bool
+	clearedFields            map[string]struct{}
+	done                     bool
+	oldValue                 func(context.Context) (*AuditEntry, error)
+	predicates               []predicate.AuditEntry
 }
 
 var _ ent.Mutation = (*AuditEntryMutation)(nil)
@@ -5108,6 +5110,91 @@ func (m *AuditEntryMutation) ResetErrorCode() {
 	delete(m.clearedFields, auditentry.FieldErrorCode)
 }
 
+// SetMessage sets the "message" field.
+func (m *AuditEntryMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *AuditEntryMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldMessage(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ClearMessage clears the value of the "message" field.
+func (m *AuditEntryMutation) ClearMessage() {
+	m.message = nil
+	m.clearedFields[auditentry.FieldMessage] = struct{}{}
+}
+
+// MessageCleared returns if the "message" field was cleared in this mutation.
+func (m *AuditEntryMutation) MessageCleared() bool {
+	_, ok := m.clearedFields[auditentry.FieldMessage]
+	return ok
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *AuditEntryMutation) ResetMessage() {
+	m.message = nil
+	delete(m.clearedFields, auditentry.FieldMessage)
+}
+
+// SetRefusedBeforeExecution sets the "refused_before_execution" field.
+func (m *AuditEntryMutation) SetRefusedBeforeExecution(b bool) {
+	m.refused_before_execution = &b
+}
+
+// RefusedBeforeExecution returns the value of the "refused_before_execution" field in the mutation.
+func (m *AuditEntryMutation) RefusedBeforeExecution() (r bool, exists bool) {
+	v := m.refused_before_execution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefusedBeforeExecution returns the old "refused_before_execution" field's value of the AuditEntry entity.
+// If the AuditEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEntryMutation) OldRefusedBeforeExecution(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefusedBeforeExecution is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefusedBeforeExecution requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefusedBeforeExecution: %w", err)
+	}
+	return oldValue.RefusedBeforeExecution, nil
+}
+
+// ResetRefusedBeforeExecution resets all changes to the "refused_before_execution" field.
+func (m *AuditEntryMutation) ResetRefusedBeforeExecution() {
+	m.refused_before_execution = nil
+}
+
 // Where appends a list predicates to the AuditEntryMutation builder.
 func (m *AuditEntryMutation) Where(ps ...predicate.AuditEntry) {
 	m.predicates = append(m.predicates, ps...)
@@ -5142,7 +5229,7 @@ func (m *AuditEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEntryMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 11)
 	if m.at != nil {
 		fields = append(fields, auditentry.FieldAt)
 	}
@@ -5170,6 +5257,12 @@ func (m *AuditEntryMutation) Fields() []string {
 	if m.error_code != nil {
 		fields = append(fields, auditentry.FieldErrorCode)
 	}
+	if m.message != nil {
+		fields = append(fields, auditentry.FieldMessage)
+	}
+	if m.refused_before_execution != nil {
+		fields = append(fields, auditentry.FieldRefusedBeforeExecution)
+	}
 	return fields
 }
 
@@ -5196,6 +5289,10 @@ func (m *AuditEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Success()
 	case auditentry.FieldErrorCode:
 		return m.ErrorCode()
+	case auditentry.FieldMessage:
+		return m.Message()
+	case auditentry.FieldRefusedBeforeExecution:
+		return m.RefusedBeforeExecution()
 	}
 	return nil, false
 }
@@ -5223,6 +5320,10 @@ func (m *AuditEntryMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldSuccess(ctx)
 	case auditentry.FieldErrorCode:
 		return m.OldErrorCode(ctx)
+	case auditentry.FieldMessage:
+		return m.OldMessage(ctx)
+	case auditentry.FieldRefusedBeforeExecution:
+		return m.OldRefusedBeforeExecution(ctx)
 	}
 	return nil, fmt.Errorf("unknown AuditEntry field %s", name)
 }
@@ -5295,6 +5396,20 @@ func (m *AuditEntryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetErrorCode(v)
 		return nil
+	case auditentry.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case auditentry.FieldRefusedBeforeExecution:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefusedBeforeExecution(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AuditEntry field %s", name)
 }
@@ -5361,6 +5476,9 @@ func (m *AuditEntryMutation) ClearedFields() []string {
 	if m.FieldCleared(auditentry.FieldErrorCode) {
 		fields = append(fields, auditentry.FieldErrorCode)
 	}
+	if m.FieldCleared(auditentry.FieldMessage) {
+		fields = append(fields, auditentry.FieldMessage)
+	}
 	return fields
 }
 
@@ -5383,6 +5501,9 @@ func (m *AuditEntryMutation) ClearField(name string) error {
 		return nil
 	case auditentry.FieldErrorCode:
 		m.ClearErrorCode()
+		return nil
+	case auditentry.FieldMessage:
+		m.ClearMessage()
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEntry nullable field %s", name)
@@ -5418,6 +5539,12 @@ func (m *AuditEntryMutation) ResetField(name string) error {
 		return nil
 	case auditentry.FieldErrorCode:
 		m.ResetErrorCode()
+		return nil
+	case auditentry.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case auditentry.FieldRefusedBeforeExecution:
+		m.ResetRefusedBeforeExecution()
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEntry field %s", name)

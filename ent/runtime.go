@@ -7,6 +7,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/apikey"
+	"github.com/billd/billd/ent/auditentry"
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/catalogpackage"
@@ -137,6 +138,12 @@ func init() {
 	accountserviceDescOneTimeBilled := accountserviceFields[6].Descriptor()
 	// accountservice.DefaultOneTimeBilled holds the default value on creation for the one_time_billed field.
 	accountservice.DefaultOneTimeBilled = accountserviceDescOneTimeBilled.Default.(bool)
+	auditentryFields := schema.AuditEntry{}.Fields()
+	_ = auditentryFields
+	// auditentryDescRefusedBeforeExecution is the schema descriptor for refused_before_execution field.
+	auditentryDescRefusedBeforeExecution := auditentryFields[10].Descriptor()
+	// auditentry.DefaultRefusedBeforeExecution holds the default value on creation for the refused_before_execution field.
+	auditentry.DefaultRefusedBeforeExecution = auditentryDescRefusedBeforeExecution.Default.(bool)
 	billrunFields := schema.BillRun{}.Fields()
 	_ = billrunFields
 	// billrunDescBillCharges is the schema descriptor for bill_charges field.

@@ -3,14 +3,12 @@ package graph
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/fault"
+	"github.com/billd/billd/internal/provisioning"
 )
 
 // Operations is the permission each root field of the schema requires (see
@@ -93,11 +92,21 @@ type Access struct {
 	// added. Empty: the address of the TCP peer. Failed authentications are limited
 	// per address.
 	ClientIPHeader string
+	// BodyTimeout bounds the time a request's body may take to arrive once its
+	// headers are in (REQUEST_TIMEOUT, 408); zero means no bound.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds the time a plain request may take to be answered; zero
+	// means no bound. Websockets are not bound by it.
+	WriteTimeout time.Duration
+	// WSWriteTimeout is how long a websocket message may take to reach its client
+	// before the client is dropped; zero means DefaultWSWriteTimeout.
+	WSWriteTimeout time.Duration
 }
 
 type (
-	wsKey   struct{}
-	addrKey struct{} // the client address of a websocket's upgrade request
+	wsKey      struct{}
+	addrKey    struct{} // the client address of a websocket's upgrade request
+	pendingKey struct{} // releases the websocket's place among those not yet initialized
 )
 
 // clientAddr is the address failed authentications of r are counted against.
@@ -193,117 +202,6 @@ func rootType(op ast.Operation) string {
 	return "Query"
 }
 
-// audit records every mutation field of an operation once it has run (or was
-// refused): who, what, when and whether it succeeded.
-func (a *Access) audit(log *slog.Logger) graphql.OperationMiddleware {
-	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		oc := graphql.GetOperationContext(ctx)
-		if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
-			return next(ctx)
-		}
-		fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Mutation"})
-		h := next(ctx)
-		return func(ctx context.Context) *graphql.Response {
-			resp := h(ctx)
-			var data map[string]json.RawMessage
-			if resp != nil && len(resp.Data) > 0 {
-				_ = json.Unmarshal(resp.Data, &data)
-			}
-			for _, f := range fields {
-				if strings.HasPrefix(f.Name, "__") {
-					continue
-				}
-				e := access.Entry{Operation: f.Name, Success: true}
-				e.IDs = argIDs(f.ArgumentMap(oc.Variables))
-				if raw, ok := data[f.Alias]; ok {
-					var v any
-					if json.Unmarshal(raw, &v) == nil {
-						e.IDs = idsIn(v, "", e.IDs)
-					}
-				}
-				if resp != nil {
-					for _, err := range resp.Errors {
-						if len(err.Path) == 0 || fmt.Sprint(err.Path[0]) == f.Alias {
-							e.Success = false
-							e.ErrorCode, _ = err.Extensions["code"].(string)
-							break
-						}
-					}
-				}
-				slices.Sort(e.IDs)
-				e.IDs = slices.Compact(e.IDs)
-				if err := a.Audit.Record(ctx, e); err != nil {
-					log.ErrorContext(ctx, "writing the audit log", "error", err)
-				}
-			}
-			return resp
-		}
-	}
-}
-
-// argIDs collects the ids among a field's arguments, which decode into ints and
-// domain input structs: walked as JSON, with Go field names (AccountID) lowered to
-// GraphQL-like ones (accountID).
-func argIDs(args map[string]any) []int {
-	b, err := json.Marshal(args)
-	if err != nil {
-		return nil
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // ids stay integers
-	if dec.Decode(&v) != nil {
-		return nil
-	}
-	return idsIn(lowerKeys(v), "", nil)
-}
-
-// idsIn collects the ids in v: the values of keys named id or ending in Id, Ids, ID
-// or IDs.
-func idsIn(v any, key string, out []int) []int {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			out = idsIn(x, k, out)
-		}
-	case []any:
-		for _, x := range v {
-			out = idsIn(x, key, out)
-		}
-	case string:
-		isID := key == "id" || strings.HasSuffix(key, "Id") || strings.HasSuffix(key, "Ids") ||
-			strings.HasSuffix(key, "ID") || strings.HasSuffix(key, "IDs")
-		if n, err := strconv.Atoi(v); err == nil && isID {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// lowerKeys turns Go field names (AccountID) into GraphQL-like ones (accountID) so
-// idsIn recognizes them.
-func lowerKeys(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			if k != "" {
-				k = strings.ToLower(k[:1]) + k[1:]
-			}
-			m[k] = lowerKeys(x)
-		}
-		return m
-	case []any:
-		for i, x := range v {
-			v[i] = lowerKeys(x)
-		}
-		return v
-	case json.Number:
-		return v.String()
-	}
-	return v
-}
-
 // capPages refuses a connection page larger than the limit, on every connection
 // field (root or edge): BAD_USER_INPUT naming first or last.
 func capPages(max int) graphql.FieldMiddleware {
@@ -368,10 +266,14 @@ func depth(doc *ast.QueryDocument, set ast.SelectionSet, seen int) int {
 	return deepest
 }
 
-// complexity counts a connection (or a list of nodes) as its page size times what
-// each of its rows selects, so the complexity limit bounds the rows a query can
-// read.
-func complexity(cfg *Config) {
+// complexity counts every list at the most rows it can answer, so the complexity
+// limit bounds the rows (and the work) a query can cause:
+//   - a connection at its page size (first/last, else DefaultPageSize);
+//   - a row list (Invoice.lines, AccountPackage.charges and services, BillRun.errors)
+//     at listRows, which it never exceeds (RESULT_TOO_LARGE);
+//   - a catalog list at the longest such list in the database (catalogBounds);
+//   - nodes(ids) at its ids, provisionPackage at the account-packages it creates.
+func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	page := func(child int, first, last *int) int {
 		n := DefaultPageSize
 		if first != nil {
@@ -381,30 +283,67 @@ func complexity(cfg *Config) {
 		}
 		return 1 + max(n, 1)*child
 	}
-	conn := func(child int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int {
+	edge := func(child int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int {
 		return page(child, first, last)
 	}
-	root := func(child int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int {
+	conn := func(child int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int {
 		return page(child, first, last)
+	}
+	rows := func(child int) int { return 1 + listRows*child }
+	catalog := func(of func(catalogSizes) int) func(child int) int {
+		return func(child int) int { return 1 + of(bounds.get())*child }
 	}
 	c := &cfg.Complexity
-	c.Account.AccountPackages = conn
-	c.Account.Invoices = conn
-	c.Partner.Accounts = conn
-	c.Query.Accounts = root
-	c.Query.APIKeys = root
-	c.Query.AuditLog = root
-	c.Query.BillRuns = root
-	c.Query.Invoices = root
-	c.Query.Packages = root
-	c.Query.Partners = root
-	c.Query.Services = root
+	c.Account.AccountPackages = edge
+	c.Account.Invoices = edge
+	c.Partner.Accounts = edge
+	c.Query.Accounts = conn
+	c.Query.APIKeys = conn
+	c.Query.AuditLog = conn
+	c.Query.BillRuns = conn
+	c.Query.Invoices = conn
+	c.Query.Packages = conn
+	c.Query.Partners = conn
+	c.Query.Services = conn
+	c.Invoice.LinesConnection = conn
+	c.AccountPackage.ChargesConnection = conn
+	c.AccountPackage.ServicesConnection = conn
+	c.BillRun.ErrorsConnection = conn
+
+	c.Invoice.Lines = rows
+	c.AccountPackage.Charges = rows
+	c.AccountPackage.Services = rows
+	c.BillRun.Errors = rows
+
+	c.Query.Currencies = catalog(func(s catalogSizes) int { return s.Currencies })
+	c.Query.Statuses = catalog(func(s catalogSizes) int { return s.Statuses })
+	c.BillRun.Totals = catalog(func(s catalogSizes) int { return s.Currencies })
+	c.Package.Currencies = catalog(func(s catalogSizes) int { return s.PackageCurrencies })
+	c.Package.Services = catalog(func(s catalogSizes) int { return s.PackageServices })
+	c.Package.Frequencies = catalog(func(s catalogSizes) int { return s.PackageFrequencies })
+	c.PackageFrequency.Prices = catalog(func(s catalogSizes) int { return s.FrequencyPrices })
+	c.ServicePrice.Recurring = catalog(func(s catalogSizes) int { return s.PriceStatuses })
+	c.ServicePrice.Transitions = catalog(func(s catalogSizes) int { return s.PriceTransitions })
+	// One override per status at most.
+	c.AccountService.PriceOverrides = catalog(func(s catalogSizes) int { return s.Statuses })
+	c.AuditEntry.Ids = func(child int) int { return 1 + access.MaxAuditIDs }
+
 	c.Query.Nodes = func(child int, ids []int) int { return 1 + max(len(ids), 1)*child }
+	c.Mutation.ProvisionPackage = func(child int, in provisioning.ProvisionPackageInput) int {
+		n := 1
+		if in.Quantity != nil {
+			n = max(*in.Quantity, 1)
+		}
+		return 1 + n*child
+	}
 }
 
-// gate is the HTTP front of /query: CORS, the body size limit, authentication
-// (Authorization: Bearer on every request; websockets may instead send it in
-// connection_init) and the per-key rate limit.
+// gate is the HTTP front of /query: CORS, authentication (Authorization: Bearer on
+// every request; websockets may instead send it in connection_init), the per-key rate
+// limit, and only then the body, read within BodyTimeout and up to the size limit. A
+// client that sends its body slowly, or no key, is refused before it costs more than
+// its headers. A websocket upgrade counts against its address's cap of connections
+// that have not sent connection_init, and loses the deadlines of plain requests.
 func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 	limits := a.Limiter.Limits()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -415,62 +354,93 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			h.Set("Access-Control-Max-Age", "600")
-			if r.Method == http.MethodOptions {
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
 		}
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		upgrade := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-		if !upgrade && r.Body != nil && limits.MaxBodyBytes > 0 {
-			body, err := io.ReadAll(io.LimitReader(r.Body, limits.MaxBodyBytes+1))
+		upgrade := isUpgrade(r)
+		header := r.Header.Get("Authorization")
+		addr := a.clientAddr(r)
+		ctx := r.Context()
+		if header != "" || !upgrade {
+			p, wait, err := a.authenticate(ctx, addr, header)
 			if err != nil {
-				writeRefusal(w, http.StatusBadRequest, fault.Invalid, "reading the request body failed")
+				a.refuseAuthentication(w, r, log, wait, err)
 				return
 			}
-			if int64(len(body)) > limits.MaxBodyBytes {
+			ctx = access.WithPrincipal(ctx, p)
+			if !upgrade {
+				if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
+					w.Header().Set("Retry-After", retryAfter(wait))
+					writeRefusal(w, http.StatusTooManyRequests, fault.RateLimited,
+						"rate limit exceeded: retry in %s", wait.Round(time.Millisecond))
+					return
+				}
+			}
+		}
+		rc := http.NewResponseController(w)
+		if upgrade {
+			release, ok := a.Limiter.PendingWebsocket(addr)
+			if !ok {
+				writeRefusal(w, http.StatusTooManyRequests, fault.TooManyConnections,
+					"this address has %d websocket connections that have not sent connection_init, the most allowed",
+					limits.PendingWebsockets)
+				return
+			}
+			defer release()
+			// A websocket lives long: no deadline of a plain request applies to it.
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
+			ctx = context.WithValue(context.WithValue(ctx, addrKey{}, addr), pendingKey{}, release)
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		if a.WriteTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(a.WriteTimeout))
+		}
+		if r.Body != nil && limits.MaxBodyBytes > 0 {
+			if a.BodyTimeout > 0 {
+				_ = rc.SetReadDeadline(time.Now().Add(a.BodyTimeout))
+			}
+			body, err := io.ReadAll(io.LimitReader(r.Body, limits.MaxBodyBytes+1))
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				w.Header().Set("Connection", "close")
+				writeRefusal(w, http.StatusRequestTimeout, fault.RequestTimeout,
+					"the request body did not arrive within %s", a.BodyTimeout)
+				return
+			case err != nil:
+				writeRefusal(w, http.StatusBadRequest, fault.Invalid, "reading the request body failed")
+				return
+			case int64(len(body)) > limits.MaxBodyBytes:
 				writeRefusal(w, http.StatusRequestEntityTooLarge, fault.TooLarge,
 					"the request body is larger than %d bytes", limits.MaxBodyBytes)
 				return
 			}
+			_ = rc.SetReadDeadline(time.Time{})
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		header := r.Header.Get("Authorization")
-		addr := a.clientAddr(r)
-		if header == "" && upgrade {
-			// The key comes in connection_init.
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), addrKey{}, addr)))
-			return
-		}
-		p, wait, err := a.authenticate(r.Context(), addr, header)
-		if err != nil {
-			if fe, ok := fault.As(err); ok {
-				if fe.Code == fault.RateLimited {
-					w.Header().Set("Retry-After", retryAfter(wait))
-					writeRefusal(w, http.StatusTooManyRequests, fe.Code, "%s", fe.Message)
-					return
-				}
-				w.Header().Set("WWW-Authenticate", `Bearer realm="billd"`)
-				writeRefusal(w, http.StatusUnauthorized, fe.Code, "%s", fe.Message)
-				return
-			}
-			log.ErrorContext(r.Context(), "authenticating", "error", err)
-			writeRefusal(w, http.StatusInternalServerError, fault.Internal, "internal error")
-			return
-		}
-		if !upgrade {
-			if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
-				w.Header().Set("Retry-After", retryAfter(wait))
-				writeRefusal(w, http.StatusTooManyRequests, fault.RateLimited,
-					"rate limit exceeded: retry in %s", wait.Round(time.Millisecond))
-				return
-			}
-		}
-		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// refuseAuthentication answers a request whose key was refused: 429 with
+// Retry-After for an address that spent its failures, else 401.
+func (a *Access) refuseAuthentication(w http.ResponseWriter, r *http.Request, log *slog.Logger, wait time.Duration, err error) {
+	fe, ok := fault.As(err)
+	switch {
+	case !ok:
+		log.ErrorContext(r.Context(), "authenticating", "error", err)
+		writeRefusal(w, http.StatusInternalServerError, fault.Internal, "internal error")
+	case fe.Code == fault.RateLimited:
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeRefusal(w, http.StatusTooManyRequests, fe.Code, "%s", fe.Message)
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="billd"`)
+		writeRefusal(w, http.StatusUnauthorized, fe.Code, "%s", fe.Message)
+	}
 }
 
 func (a *Access) allowOrigin(origin string) bool {
@@ -500,6 +470,10 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 		msg := fmt.Sprintf("%s: %s", code, fmt.Sprintf(format, args...))
 		ctx := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, msg), 4403)
 		return ctx, nil, errors.New(msg)
+	}
+	// connection_init arrived: the socket no longer counts as pending.
+	if release, ok := ctx.Value(pendingKey{}).(func()); ok {
+		release()
 	}
 	p, ok := access.FromContext(ctx)
 	if h := payload.Authorization(); h != "" {

@@ -848,7 +848,7 @@ func TestBillingDeleteAccountPackage(t *testing.T) {
 			var out struct{ DeleteAccountPackage string }
 			e.b.MustQuery(`mutation($id: ID!) { deleteAccountPackage(id: $id) }`, map[string]any{"id": id}, &out)
 			require.Equal(e.t, id, out.DeleteAccountPackage)
-			e.b.MustFail(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id}, "NOT_FOUND")
+			e.b.MustBeGone(id)
 		}
 		// Its only charge goes, and the invoice billing made, now empty, with it.
 		del(aps[0])

@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/billd/billd/internal/fault"
+	"github.com/billd/billd/internal/store"
 )
 
 // ErrorPresenter is the one place where errors become GraphQL errors. A *fault.Error
@@ -21,7 +22,7 @@ import (
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
-		if fe, ok := fault.As(err); ok {
+		if fe, ok := fault.As(store.Translate(err, "")); ok {
 			gqlErr.Message = fe.Message
 			ext := map[string]any{"code": string(fe.Code)}
 			field := fe.Field
@@ -35,13 +36,20 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 					gqlErr.Message = field + ": " + gqlErr.Message
 				}
 			}
+			if fe.Instead != "" {
+				ext["connection"] = fe.Instead
+			}
 			gqlErr.Extensions = ext
 			return gqlErr
 		}
-		switch code, _ := gqlErr.Extensions["code"].(string); fault.Code(code) {
-		case fault.TooComplex, fault.TooDeep, fault.RateLimited, fault.Forbidden, fault.Unauthenticated,
-			fault.TooManyConnections, fault.TooLarge:
+		switch code, _ := gqlErr.Extensions["code"].(string); code {
+		case string(fault.TooComplex), string(fault.TooDeep), string(fault.RateLimited), string(fault.Forbidden),
+			string(fault.Unauthenticated), string(fault.TooManyConnections), string(fault.TooLarge):
 			return gqlErr // a limit refused the request; the message says which
+		case "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED":
+			// Apollo clients resend the document on PERSISTED_QUERY_NOT_FOUND.
+			gqlErr.Extensions = map[string]any{"code": code}
+			return gqlErr
 		}
 		if gqlErr.Message == "introspection disabled" {
 			return &gqlerror.Error{Message: "introspection is disabled on this server", Path: gqlErr.Path,
@@ -61,6 +69,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				}
 			}
 			return gqlErr
+		}
+		if ge := (*gqlerror.Error)(nil); errors.As(err, &ge) && ge.Err == nil && len(ge.Path) == 0 && gqlErr.Extensions["code"] == nil {
+			// gqlgen refused the request itself (a persisted-query extension it cannot
+			// use, a websocket message that is not JSON): the client's input.
+			return &gqlerror.Error{Message: gqlErr.Message, Extensions: map[string]any{"code": string(fault.Invalid)}}
 		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return &gqlerror.Error{Message: "the request was canceled or timed out", Path: gqlErr.Path,

@@ -50,6 +50,7 @@ type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	AuditEntry() AuditEntryResolver
 	BillRun() BillRunResolver
+	Invoice() InvoiceResolver
 	Mutation() MutationResolver
 	Package() PackageResolver
 	Query() QueryResolver
@@ -91,6 +92,7 @@ type ComplexityRoot struct {
 		CancellationDate    func(childComplexity int) int
 		ChargeFullPeriod    func(childComplexity int) int
 		Charges             func(childComplexity int) int
+		ChargesConnection   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		EffectiveDate       func(childComplexity int) int
 		EndDate             func(childComplexity int) int
 		Frequency           func(childComplexity int) int
@@ -100,6 +102,7 @@ type ComplexityRoot struct {
 		Package             func(childComplexity int) int
 		Postpaid            func(childComplexity int) int
 		Services            func(childComplexity int) int
+		ServicesConnection  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Status              func(childComplexity int) int
 	}
 
@@ -125,6 +128,17 @@ type ComplexityRoot struct {
 		Status         func(childComplexity int) int
 	}
 
+	AccountServiceConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AccountServiceEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ApiKey struct {
 		CreatedAt func(childComplexity int) int
 		ExpiresAt func(childComplexity int) int
@@ -148,15 +162,17 @@ type ComplexityRoot struct {
 	}
 
 	AuditEntry struct {
-		APIKey    func(childComplexity int) int
-		At        func(childComplexity int) int
-		ErrorCode func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Ids       func(childComplexity int) int
-		KeyName   func(childComplexity int) int
-		Operation func(childComplexity int) int
-		Role      func(childComplexity int) int
-		Success   func(childComplexity int) int
+		APIKey                 func(childComplexity int) int
+		At                     func(childComplexity int) int
+		ErrorCode              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Ids                    func(childComplexity int) int
+		KeyName                func(childComplexity int) int
+		Message                func(childComplexity int) int
+		Operation              func(childComplexity int) int
+		RefusedBeforeExecution func(childComplexity int) int
+		Role                   func(childComplexity int) int
+		Success                func(childComplexity int) int
 	}
 
 	AuditEntryConnection struct {
@@ -177,6 +193,7 @@ type ComplexityRoot struct {
 		ChargesCreated    func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		Errors            func(childComplexity int) int
+		ErrorsConnection  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		FinishedAt        func(childComplexity int) int
 		ID                func(childComplexity int) int
 		InvoicesCreated   func(childComplexity int) int
@@ -204,6 +221,17 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 	}
 
+	BillRunErrorConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BillRunErrorEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	BillRunEvent struct {
 		Account func(childComplexity int) int
 		BillRun func(childComplexity int) int
@@ -226,6 +254,17 @@ type ComplexityRoot struct {
 		UnitAmount     func(childComplexity int) int
 	}
 
+	ChargeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChargeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CreatedApiKey struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
@@ -238,16 +277,17 @@ type ComplexityRoot struct {
 	}
 
 	Invoice struct {
-		Account     func(childComplexity int) int
-		BillRun     func(childComplexity int) int
-		Currency    func(childComplexity int) int
-		ID          func(childComplexity int) int
-		IssueDate   func(childComplexity int) int
-		Lines       func(childComplexity int) int
-		Number      func(childComplexity int) int
-		PostingDate func(childComplexity int) int
-		Status      func(childComplexity int) int
-		Total       func(childComplexity int) int
+		Account         func(childComplexity int) int
+		BillRun         func(childComplexity int) int
+		Currency        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IssueDate       func(childComplexity int) int
+		Lines           func(childComplexity int) int
+		LinesConnection func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Number          func(childComplexity int) int
+		PostingDate     func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Total           func(childComplexity int) int
 	}
 
 	InvoiceConnection struct {
@@ -448,6 +488,11 @@ type AccountResolver interface {
 }
 type AccountPackageResolver interface {
 	BillDay(ctx context.Context, obj *ent.AccountPackage) (int, error)
+
+	Services(ctx context.Context, obj *ent.AccountPackage) ([]*ent.AccountService, error)
+	Charges(ctx context.Context, obj *ent.AccountPackage) ([]*ent.Charge, error)
+	ChargesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error)
+	ServicesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AccountServiceConnection, error)
 }
 type ApiKeyResolver interface {
 	Role(ctx context.Context, obj *ent.APIKey) (access.Role, error)
@@ -456,7 +501,19 @@ type AuditEntryResolver interface {
 	APIKey(ctx context.Context, obj *ent.AuditEntry) (*ent.APIKey, error)
 }
 type BillRunResolver interface {
+	AccountsTotal(ctx context.Context, obj *ent.BillRun) (int, error)
+	AccountsProcessed(ctx context.Context, obj *ent.BillRun) (int, error)
+	AccountsFailed(ctx context.Context, obj *ent.BillRun) (int, error)
+	InvoicesCreated(ctx context.Context, obj *ent.BillRun) (int, error)
+	ChargesCreated(ctx context.Context, obj *ent.BillRun) (int, error)
 	Totals(ctx context.Context, obj *ent.BillRun) ([]*model.MoneyTotal, error)
+	Errors(ctx context.Context, obj *ent.BillRun) ([]*ent.BillRunError, error)
+
+	ErrorsConnection(ctx context.Context, obj *ent.BillRun, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.BillRunErrorConnection, error)
+}
+type InvoiceResolver interface {
+	Lines(ctx context.Context, obj *ent.Invoice) ([]*ent.Charge, error)
+	LinesConnection(ctx context.Context, obj *ent.Invoice, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error)
 }
 type MutationResolver interface {
 	CreateCurrency(ctx context.Context, input catalog.CreateCurrencyInput) (*ent.Currency, error)
@@ -669,6 +726,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Charges(childComplexity), true
+	case "AccountPackage.chargesConnection":
+		if e.ComplexityRoot.AccountPackage.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_AccountPackage_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AccountPackage.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "AccountPackage.effectiveDate":
 		if e.ComplexityRoot.AccountPackage.EffectiveDate == nil {
 			break
@@ -723,6 +791,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Services(childComplexity), true
+	case "AccountPackage.servicesConnection":
+		if e.ComplexityRoot.AccountPackage.ServicesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_AccountPackage_servicesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AccountPackage.ServicesConnection(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "AccountPackage.status":
 		if e.ComplexityRoot.AccountPackage.Status == nil {
 			break
@@ -810,6 +889,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountService.Status(childComplexity), true
+
+	case "AccountServiceConnection.edges":
+		if e.ComplexityRoot.AccountServiceConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountServiceConnection.Edges(childComplexity), true
+	case "AccountServiceConnection.pageInfo":
+		if e.ComplexityRoot.AccountServiceConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountServiceConnection.PageInfo(childComplexity), true
+	case "AccountServiceConnection.totalCount":
+		if e.ComplexityRoot.AccountServiceConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountServiceConnection.TotalCount(childComplexity), true
+
+	case "AccountServiceEdge.cursor":
+		if e.ComplexityRoot.AccountServiceEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountServiceEdge.Cursor(childComplexity), true
+	case "AccountServiceEdge.node":
+		if e.ComplexityRoot.AccountServiceEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountServiceEdge.Node(childComplexity), true
 
 	case "ApiKey.createdAt":
 		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
@@ -928,12 +1039,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEntry.KeyName(childComplexity), true
+	case "AuditEntry.message":
+		if e.ComplexityRoot.AuditEntry.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Message(childComplexity), true
 	case "AuditEntry.operation":
 		if e.ComplexityRoot.AuditEntry.Operation == nil {
 			break
 		}
 
 		return e.ComplexityRoot.AuditEntry.Operation(childComplexity), true
+	case "AuditEntry.refusedBeforeExecution":
+		if e.ComplexityRoot.AuditEntry.RefusedBeforeExecution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.RefusedBeforeExecution(childComplexity), true
 	case "AuditEntry.role":
 		if e.ComplexityRoot.AuditEntry.Role == nil {
 			break
@@ -1015,6 +1138,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BillRun.Errors(childComplexity), true
+	case "BillRun.errorsConnection":
+		if e.ComplexityRoot.BillRun.ErrorsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_BillRun_errorsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.BillRun.ErrorsConnection(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "BillRun.finishedAt":
 		if e.ComplexityRoot.BillRun.FinishedAt == nil {
 			break
@@ -1115,6 +1249,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BillRunError.Message(childComplexity), true
 
+	case "BillRunErrorConnection.edges":
+		if e.ComplexityRoot.BillRunErrorConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunErrorConnection.Edges(childComplexity), true
+	case "BillRunErrorConnection.pageInfo":
+		if e.ComplexityRoot.BillRunErrorConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunErrorConnection.PageInfo(childComplexity), true
+	case "BillRunErrorConnection.totalCount":
+		if e.ComplexityRoot.BillRunErrorConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunErrorConnection.TotalCount(childComplexity), true
+
+	case "BillRunErrorEdge.cursor":
+		if e.ComplexityRoot.BillRunErrorEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunErrorEdge.Cursor(childComplexity), true
+	case "BillRunErrorEdge.node":
+		if e.ComplexityRoot.BillRunErrorEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunErrorEdge.Node(childComplexity), true
+
 	case "BillRunEvent.account":
 		if e.ComplexityRoot.BillRunEvent.Account == nil {
 			break
@@ -1213,6 +1379,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Charge.UnitAmount(childComplexity), true
 
+	case "ChargeConnection.edges":
+		if e.ComplexityRoot.ChargeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.Edges(childComplexity), true
+	case "ChargeConnection.pageInfo":
+		if e.ComplexityRoot.ChargeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.PageInfo(childComplexity), true
+	case "ChargeConnection.totalCount":
+		if e.ComplexityRoot.ChargeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.TotalCount(childComplexity), true
+
+	case "ChargeEdge.cursor":
+		if e.ComplexityRoot.ChargeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Cursor(childComplexity), true
+	case "ChargeEdge.node":
+		if e.ComplexityRoot.ChargeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Node(childComplexity), true
+
 	case "CreatedApiKey.apiKey":
 		if e.ComplexityRoot.CreatedApiKey.APIKey == nil {
 			break
@@ -1281,6 +1479,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invoice.Lines(childComplexity), true
+	case "Invoice.linesConnection":
+		if e.ComplexityRoot.Invoice.LinesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Invoice_linesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Invoice.LinesConnection(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "Invoice.number":
 		if e.ComplexityRoot.Invoice.Number == nil {
 			break
@@ -2841,6 +3050,44 @@ extend type Mutation {
   "Revokes a key: its requests fail from now on and its websocket connections close."
   revokeApiKey(id: ID!): ApiKey!
 }
+
+# ---- Bounded lists -------------------------------------------------------------------
+#
+# A plain list returns at most BILLD_MAX_LIST_ROWS rows (default 250): one that holds
+# more answers RESULT_TOO_LARGE, with extensions.field naming the list and
+# extensions.connection the paged field beside it, which reads any number of rows a page
+# at a time. The complexity limit counts each such list at that bound.
+
+type ChargeConnection { edges: [ChargeEdge] pageInfo: PageInfo! totalCount: Int! }
+type ChargeEdge { node: Charge cursor: Cursor! }
+type AccountServiceConnection { edges: [AccountServiceEdge] pageInfo: PageInfo! totalCount: Int! }
+type AccountServiceEdge { node: AccountService cursor: Cursor! }
+type BillRunErrorConnection { edges: [BillRunErrorEdge] pageInfo: PageInfo! totalCount: Int! }
+type BillRunErrorEdge { node: BillRunError cursor: Cursor! }
+
+extend type Invoice {
+  "The invoice's lines a page at a time, in the order they were written; lines reads them all at once, up to BILLD_MAX_LIST_ROWS."
+  linesConnection(first: Int, after: Cursor, last: Int, before: Cursor): ChargeConnection!
+}
+
+extend type AccountPackage {
+  "The account-package's charges a page at a time, in the order they were written."
+  chargesConnection(first: Int, after: Cursor, last: Int, before: Cursor): ChargeConnection!
+  "The account-package's services a page at a time, in the order they were added."
+  servicesConnection(first: Int, after: Cursor, last: Int, before: Cursor): AccountServiceConnection!
+}
+
+extend type BillRun {
+  "The run's failed accounts a page at a time, in the order they failed."
+  errorsConnection(first: Int, after: Cursor, last: Int, before: Cursor): BillRunErrorConnection!
+}
+
+extend type AuditEntry {
+  "Why the mutation was refused: the message of its error."
+  message: String
+  "The mutation was refused before it ran (validation, depth or complexity limits): nothing was called."
+  refusedBeforeExecution: Boolean!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2931,6 +3178,10 @@ func (ec *executionContext) childFields_AccountPackage(ctx context.Context, fiel
 		return ec.fieldContext_AccountPackage_services(ctx, field)
 	case "charges":
 		return ec.fieldContext_AccountPackage_charges(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_AccountPackage_chargesConnection(ctx, field)
+	case "servicesConnection":
+		return ec.fieldContext_AccountPackage_servicesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountPackage", field.Name)
 }
@@ -2977,6 +3228,28 @@ func (ec *executionContext) childFields_AccountService(ctx context.Context, fiel
 		return ec.fieldContext_AccountService_endDate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountService", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountServiceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AccountServiceConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AccountServiceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AccountServiceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountServiceConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountServiceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AccountServiceEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AccountServiceEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountServiceEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3043,6 +3316,10 @@ func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field gr
 		return ec.fieldContext_AuditEntry_success(ctx, field)
 	case "errorCode":
 		return ec.fieldContext_AuditEntry_errorCode(ctx, field)
+	case "message":
+		return ec.fieldContext_AuditEntry_message(ctx, field)
+	case "refusedBeforeExecution":
+		return ec.fieldContext_AuditEntry_refusedBeforeExecution(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
 }
@@ -3101,6 +3378,8 @@ func (ec *executionContext) childFields_BillRun(ctx context.Context, field graph
 		return ec.fieldContext_BillRun_startedAt(ctx, field)
 	case "finishedAt":
 		return ec.fieldContext_BillRun_finishedAt(ctx, field)
+	case "errorsConnection":
+		return ec.fieldContext_BillRun_errorsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BillRun", field.Name)
 }
@@ -3135,6 +3414,28 @@ func (ec *executionContext) childFields_BillRunError(ctx context.Context, field 
 		return ec.fieldContext_BillRunError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BillRunError", field.Name)
+}
+
+func (ec *executionContext) childFields_BillRunErrorConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BillRunErrorConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BillRunErrorConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BillRunErrorConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BillRunErrorConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BillRunErrorEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_BillRunErrorEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_BillRunErrorEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BillRunErrorEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_BillRunEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3181,6 +3482,28 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
 }
 
+func (ec *executionContext) childFields_ChargeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChargeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ChargeEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -3225,6 +3548,8 @@ func (ec *executionContext) childFields_Invoice(ctx context.Context, field graph
 		return ec.fieldContext_Invoice_billRun(ctx, field)
 	case "lines":
 		return ec.fieldContext_Invoice_lines(ctx, field)
+	case "linesConnection":
+		return ec.fieldContext_Invoice_linesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Invoice", field.Name)
 }
@@ -3619,6 +3944,82 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_AccountPackage_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_AccountPackage_servicesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Account_accountPackages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3692,6 +4093,82 @@ func (ec *executionContext) field_Account_invoices_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_BillRun_errorsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Invoice_linesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -5410,7 +5887,7 @@ func (ec *executionContext) _AccountPackage_services(ctx context.Context, field 
 			return ec.fieldContext_AccountPackage_services(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Services(ctx)
+			return ec.Resolvers.AccountPackage().Services(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AccountService) graphql.Marshaler {
@@ -5425,7 +5902,7 @@ func (ec *executionContext) fieldContext_AccountPackage_services(_ context.Conte
 		Object:     "AccountPackage",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AccountService(ctx, field)
 		},
@@ -5442,7 +5919,7 @@ func (ec *executionContext) _AccountPackage_charges(ctx context.Context, field g
 			return ec.fieldContext_AccountPackage_charges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Charges(ctx)
+			return ec.Resolvers.AccountPackage().Charges(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Charge) graphql.Marshaler {
@@ -5457,10 +5934,98 @@ func (ec *executionContext) fieldContext_AccountPackage_charges(_ context.Contex
 		Object:     "AccountPackage",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountPackage_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AccountPackage().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AccountPackage_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountPackage_servicesConnection(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_servicesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AccountPackage().ServicesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountServiceConnection) graphql.Marshaler {
+			return ec.marshalNAccountServiceConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_servicesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountServiceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AccountPackage_servicesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5825,6 +6390,148 @@ func (ec *executionContext) _AccountService_endDate(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_AccountService_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccountService", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _AccountServiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountServiceConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AccountServiceEdge) graphql.Marshaler {
+			return ec.marshalOAccountServiceEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountServiceConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountServiceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountServiceEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountServiceConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountServiceConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountServiceConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountServiceConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountServiceConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountServiceConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountServiceConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountServiceConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AccountServiceEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountServiceEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountService) graphql.Marshaler {
+			return ec.marshalOAccountService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountService(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountServiceEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountServiceEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountService(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountServiceEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountServiceEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountServiceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountServiceEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.APIKey) (ret graphql.Marshaler) {
@@ -6378,6 +7085,52 @@ func (ec *executionContext) fieldContext_AuditEntry_errorCode(_ context.Context,
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _AuditEntry_message(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuditEntry_refusedBeforeExecution(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_refusedBeforeExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefusedBeforeExecution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_refusedBeforeExecution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEntryConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6644,7 +7397,7 @@ func (ec *executionContext) _BillRun_accountsTotal(ctx context.Context, field gr
 			return ec.fieldContext_BillRun_accountsTotal(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AccountsTotal, nil
+			return ec.Resolvers.BillRun().AccountsTotal(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6655,7 +7408,7 @@ func (ec *executionContext) _BillRun_accountsTotal(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_BillRun_accountsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("BillRun", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _BillRun_accountsProcessed(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
@@ -6667,7 +7420,7 @@ func (ec *executionContext) _BillRun_accountsProcessed(ctx context.Context, fiel
 			return ec.fieldContext_BillRun_accountsProcessed(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AccountsProcessed, nil
+			return ec.Resolvers.BillRun().AccountsProcessed(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6678,7 +7431,7 @@ func (ec *executionContext) _BillRun_accountsProcessed(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_BillRun_accountsProcessed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("BillRun", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _BillRun_accountsFailed(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
@@ -6690,7 +7443,7 @@ func (ec *executionContext) _BillRun_accountsFailed(ctx context.Context, field g
 			return ec.fieldContext_BillRun_accountsFailed(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AccountsFailed, nil
+			return ec.Resolvers.BillRun().AccountsFailed(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6701,7 +7454,7 @@ func (ec *executionContext) _BillRun_accountsFailed(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_BillRun_accountsFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("BillRun", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _BillRun_invoicesCreated(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
@@ -6713,7 +7466,7 @@ func (ec *executionContext) _BillRun_invoicesCreated(ctx context.Context, field 
 			return ec.fieldContext_BillRun_invoicesCreated(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.InvoicesCreated, nil
+			return ec.Resolvers.BillRun().InvoicesCreated(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6724,7 +7477,7 @@ func (ec *executionContext) _BillRun_invoicesCreated(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_BillRun_invoicesCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("BillRun", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _BillRun_chargesCreated(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
@@ -6736,7 +7489,7 @@ func (ec *executionContext) _BillRun_chargesCreated(ctx context.Context, field g
 			return ec.fieldContext_BillRun_chargesCreated(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ChargesCreated, nil
+			return ec.Resolvers.BillRun().ChargesCreated(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -6747,7 +7500,7 @@ func (ec *executionContext) _BillRun_chargesCreated(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_BillRun_chargesCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("BillRun", field, true, true, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _BillRun_totals(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
@@ -6791,7 +7544,7 @@ func (ec *executionContext) _BillRun_errors(ctx context.Context, field graphql.C
 			return ec.fieldContext_BillRun_errors(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Errors(ctx)
+			return ec.Resolvers.BillRun().Errors(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BillRunError) graphql.Marshaler {
@@ -6806,7 +7559,7 @@ func (ec *executionContext) fieldContext_BillRun_errors(_ context.Context, field
 		Object:     "BillRun",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BillRunError(ctx, field)
 		},
@@ -6881,6 +7634,50 @@ func (ec *executionContext) _BillRun_finishedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_BillRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BillRun", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _BillRun_errorsConnection(ctx context.Context, field graphql.CollectedField, obj *ent.BillRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRun_errorsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.BillRun().ErrorsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BillRunErrorConnection) graphql.Marshaler {
+			return ec.marshalNBillRunErrorConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BillRun_errorsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BillRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRunErrorConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_BillRun_errorsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BillRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunConnection) (ret graphql.Marshaler) {
@@ -7078,6 +7875,148 @@ func (ec *executionContext) _BillRunError_message(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_BillRunError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BillRunError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _BillRunErrorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunErrorConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BillRunErrorEdge) graphql.Marshaler {
+			return ec.marshalOBillRunErrorEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunErrorConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BillRunErrorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRunErrorEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BillRunErrorConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunErrorConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunErrorConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BillRunErrorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BillRunErrorConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunErrorConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunErrorConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BillRunErrorConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BillRunErrorEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunErrorEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BillRunError) graphql.Marshaler {
+			return ec.marshalOBillRunError2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunError(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunErrorEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BillRunErrorEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BillRunError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BillRunErrorEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunErrorEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunErrorEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BillRunErrorEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _BillRunEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.BillRunEvent) (ret graphql.Marshaler) {
@@ -7502,6 +8441,148 @@ func (ec *executionContext) fieldContext_Charge_invoice(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ChargeEdge) graphql.Marshaler {
+			return ec.marshalOChargeEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ChargeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
 func (ec *executionContext) _CreatedApiKey_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7869,7 +8950,7 @@ func (ec *executionContext) _Invoice_lines(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Invoice_lines(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Lines(ctx)
+			return ec.Resolvers.Invoice().Lines(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Charge) graphql.Marshaler {
@@ -7884,10 +8965,54 @@ func (ec *executionContext) fieldContext_Invoice_lines(_ context.Context, field 
 		Object:     "Invoice",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invoice_linesConnection(ctx context.Context, field graphql.CollectedField, obj *ent.Invoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invoice_linesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Invoice().LinesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invoice_linesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invoice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Invoice_linesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -14801,6 +15926,82 @@ func (ec *executionContext) _AccountPackage(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "chargesConnection":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountPackage_chargesConnection(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "servicesConnection":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountPackage_servicesConnection(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15096,6 +16297,97 @@ func (ec *executionContext) _AccountService(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._AccountService_endDate(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var accountServiceConnectionImplementors = []string{"AccountServiceConnection"}
+
+func (ec *executionContext) _AccountServiceConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AccountServiceConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountServiceConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountServiceConnection")
+		case "edges":
+			out.Values[i] = ec._AccountServiceConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AccountServiceConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AccountServiceConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var accountServiceEdgeImplementors = []string{"AccountServiceEdge"}
+
+func (ec *executionContext) _AccountServiceEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AccountServiceEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountServiceEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountServiceEdge")
+		case "node":
+			out.Values[i] = ec._AccountServiceEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._AccountServiceEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15438,6 +16730,16 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "message":
+			out.Values[i] = ec._AuditEntry_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refusedBeforeExecution":
+			out.Values[i] = ec._AuditEntry_refusedBeforeExecution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15588,30 +16890,195 @@ func (ec *executionContext) _BillRun(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "accountsTotal":
-			out.Values[i] = ec._BillRun_accountsTotal(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_accountsTotal(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "accountsProcessed":
-			out.Values[i] = ec._BillRun_accountsProcessed(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_accountsProcessed(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "accountsFailed":
-			out.Values[i] = ec._BillRun_accountsFailed(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_accountsFailed(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "invoicesCreated":
-			out.Values[i] = ec._BillRun_invoicesCreated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_invoicesCreated(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "chargesCreated":
-			out.Values[i] = ec._BillRun_chargesCreated(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_chargesCreated(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "totals":
 			field := field
 
@@ -15703,6 +17170,44 @@ func (ec *executionContext) _BillRun(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "errorsConnection":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BillRun_errorsConnection(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15869,6 +17374,97 @@ func (ec *executionContext) _BillRunError(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._BillRunError_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var billRunErrorConnectionImplementors = []string{"BillRunErrorConnection"}
+
+func (ec *executionContext) _BillRunErrorConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.BillRunErrorConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, billRunErrorConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BillRunErrorConnection")
+		case "edges":
+			out.Values[i] = ec._BillRunErrorConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BillRunErrorConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BillRunErrorConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var billRunErrorEdgeImplementors = []string{"BillRunErrorEdge"}
+
+func (ec *executionContext) _BillRunErrorEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.BillRunErrorEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, billRunErrorEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BillRunErrorEdge")
+		case "node":
+			out.Values[i] = ec._BillRunErrorEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._BillRunErrorEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16169,6 +17765,97 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var chargeConnectionImplementors = []string{"ChargeConnection"}
+
+func (ec *executionContext) _ChargeConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ChargeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeConnection")
+		case "edges":
+			out.Values[i] = ec._ChargeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChargeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChargeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var chargeEdgeImplementors = []string{"ChargeEdge"}
+
+func (ec *executionContext) _ChargeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ChargeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeEdge")
+		case "node":
+			out.Values[i] = ec._ChargeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ChargeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
 
 func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.SelectionSet, obj *model.CreatedAPIKey) graphql.Marshaler {
@@ -16426,6 +18113,44 @@ func (ec *executionContext) _Invoice(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Invoice_lines(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "linesConnection":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Invoice_linesConnection(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -19145,6 +20870,16 @@ func (ec *executionContext) marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbil
 	return ec._AccountService(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNAccountServiceConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AccountServiceConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AccountServiceConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAccountServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInput(ctx context.Context, v any) (provisioning.AccountServiceInput, error) {
 	res, err := ec.unmarshalInputAccountServiceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19229,6 +20964,16 @@ func (ec *executionContext) marshalNBillRunError2ᚖgithubᚗcomᚋbilldᚋbilld
 		return graphql.Null
 	}
 	return ec._BillRunError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBillRunErrorConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BillRunErrorConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._BillRunErrorConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBillRunEvent2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐBillRunEvent(ctx context.Context, sel ast.SelectionSet, v *model.BillRunEvent) graphql.Marshaler {
@@ -19323,6 +21068,16 @@ func (ec *executionContext) marshalNCharge2ᚖgithubᚗcomᚋbilldᚋbilldᚋent
 	return ec._Charge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChargeConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ChargeConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ChargeConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChargeKind2githubᚗcomᚋbilldᚋbilldᚋentᚋchargeᚐKind(ctx context.Context, v any) (charge.Kind, error) {
 	var res charge.Kind
 	err := res.UnmarshalGQL(v)
@@ -19405,13 +21160,19 @@ func (ec *executionContext) marshalNCurrency2ᚖgithubᚗcomᚋbilldᚋbilldᚋe
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[int], error) {
-	var res entgql.Cursor[int]
-	err := res.UnmarshalGQL(v)
+	res, err := scalar.UnmarshalCursor(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
-	return v
+	_ = sel
+	res := scalar.MarshalCursor(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx context.Context, v any) (calendar.Date, error) {
@@ -20211,6 +21972,26 @@ func (ec *executionContext) marshalOAccountService2ᚖgithubᚗcomᚋbilldᚋbil
 	return ec._AccountService(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAccountServiceEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AccountServiceEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAccountServiceEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAccountServiceEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountServiceEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AccountServiceEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AccountServiceEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐAccountServiceInputᚄ(ctx context.Context, v any) ([]*provisioning.AccountServiceInput, error) {
 	if v == nil {
 		return nil, nil
@@ -20309,6 +22090,33 @@ func (ec *executionContext) marshalOBillRunEdge2ᚖgithubᚗcomᚋbilldᚋbilld�
 	return ec._BillRunEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOBillRunError2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunError(ctx context.Context, sel ast.SelectionSet, v *ent.BillRunError) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BillRunError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBillRunErrorEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.BillRunErrorEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOBillRunErrorEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOBillRunErrorEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐBillRunErrorEdge(ctx context.Context, sel ast.SelectionSet, v *ent.BillRunErrorEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BillRunErrorEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20355,6 +22163,33 @@ func (ec *executionContext) marshalOCancelBillingOption2ᚖgithubᚗcomᚋbilld�
 	return v
 }
 
+func (ec *executionContext) marshalOCharge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCharge(ctx context.Context, sel ast.SelectionSet, v *ent.Charge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Charge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChargeEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ChargeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOChargeEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOChargeEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐChargeEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ChargeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChargeEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCurrency2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCurrency(ctx context.Context, sel ast.SelectionSet, v *ent.Currency) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -20366,16 +22201,18 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(entgql.Cursor[int])
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := scalar.UnmarshalCursor(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[int]) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalCursor(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalODate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx context.Context, v any) (*calendar.Date, error) {

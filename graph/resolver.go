@@ -29,4 +29,25 @@ type Resolver struct {
 	// Keys creates, revokes and authenticates API keys.
 	Keys *access.Keys
 	Log  *slog.Logger
+	// ListRows is the most rows a plain list field (Invoice.lines, ...) answers;
+	// zero means access.DefaultLimits.MaxListRows.
+	ListRows int
+	// MaxNodes is the most ids nodes(ids) takes; zero means access.DefaultLimits.MaxNodes.
+	MaxNodes int
+}
+
+// listRows is the most rows a plain list field answers (see graph/list.go).
+func (r *Resolver) listRows() int {
+	if r.ListRows > 0 {
+		return r.ListRows
+	}
+	return access.DefaultLimits.MaxListRows
+}
+
+// maxNodes is the most ids nodes(ids) takes.
+func (r *Resolver) maxNodes() int {
+	if r.MaxNodes > 0 {
+		return r.MaxNodes
+	}
+	return access.DefaultLimits.MaxNodes
 }

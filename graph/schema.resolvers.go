@@ -13,6 +13,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/billd/billd/ent"
 	entaccount "github.com/billd/billd/ent/account"
+	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/billrunerror"
+	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/graph/model"
@@ -54,6 +57,34 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	return r.Client.Account.Query().Where(entaccount.ID(obj.AccountID)).Select(entaccount.FieldBillDay).Int(ctx)
 }
 
+// Services is the resolver for the services field.
+func (r *accountPackageResolver) Services(ctx context.Context, obj *ent.AccountPackage) ([]*ent.AccountService, error) {
+	return packageServices.resolve(ctx, r.Resolver, obj.ID)
+}
+
+// Charges is the resolver for the charges field.
+func (r *accountPackageResolver) Charges(ctx context.Context, obj *ent.AccountPackage) ([]*ent.Charge, error) {
+	return packageCharges.resolve(ctx, r.Resolver, obj.ID)
+}
+
+// ChargesConnection is the resolver for the chargesConnection field.
+func (r *accountPackageResolver) ChargesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Charge.Query().Where(charge.AccountPackageID(obj.ID)).Paginate(ctx, after, first, before, last)
+}
+
+// ServicesConnection is the resolver for the servicesConnection field.
+func (r *accountPackageResolver) ServicesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AccountServiceConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.AccountService.Query().Where(accountservice.AccountPackageID(obj.ID)).Paginate(ctx, after, first, before, last)
+}
+
 // Role is the resolver for the role field.
 func (r *apiKeyResolver) Role(ctx context.Context, obj *ent.APIKey) (access.Role, error) {
 	return access.Role(obj.Role), nil
@@ -71,28 +102,68 @@ func (r *auditEntryResolver) APIKey(ctx context.Context, obj *ent.AuditEntry) (*
 	return k, err
 }
 
+// AccountsTotal is the resolver for the accountsTotal field.
+func (r *billRunResolver) AccountsTotal(ctx context.Context, obj *ent.BillRun) (int, error) {
+	return r.runFigure(ctx, obj, obj.AccountsTotal, func(v *billrun.View) int { return v.AccountsTotal })
+}
+
+// AccountsProcessed is the resolver for the accountsProcessed field.
+func (r *billRunResolver) AccountsProcessed(ctx context.Context, obj *ent.BillRun) (int, error) {
+	return r.runFigure(ctx, obj, obj.AccountsProcessed, func(v *billrun.View) int { return v.AccountsProcessed })
+}
+
+// AccountsFailed is the resolver for the accountsFailed field.
+func (r *billRunResolver) AccountsFailed(ctx context.Context, obj *ent.BillRun) (int, error) {
+	return r.runFigure(ctx, obj, obj.AccountsFailed, func(v *billrun.View) int { return v.AccountsFailed })
+}
+
+// InvoicesCreated is the resolver for the invoicesCreated field.
+func (r *billRunResolver) InvoicesCreated(ctx context.Context, obj *ent.BillRun) (int, error) {
+	return r.runFigure(ctx, obj, obj.InvoicesCreated, func(v *billrun.View) int { return v.InvoicesCreated })
+}
+
+// ChargesCreated is the resolver for the chargesCreated field.
+func (r *billRunResolver) ChargesCreated(ctx context.Context, obj *ent.BillRun) (int, error) {
+	return r.runFigure(ctx, obj, obj.ChargesCreated, func(v *billrun.View) int { return v.ChargesCreated })
+}
+
 // Totals is the resolver for the totals field.
 func (r *billRunResolver) Totals(ctx context.Context, obj *ent.BillRun) ([]*model.MoneyTotal, error) {
-	codes := make([]string, 0, len(obj.Totals))
-	for code := range obj.Totals {
-		codes = append(codes, code)
+	totals := obj.Totals
+	if v, err := r.runView(ctx, obj); err != nil {
+		return nil, err
+	} else if v != nil {
+		totals = v.Totals
 	}
-	sort.Strings(codes)
-	curs, err := r.Client.Currency.Query().Where(currency.CodeIn(codes...)).All(ctx)
+	return r.moneyTotals(ctx, totals)
+}
+
+// Errors is the resolver for the errors field.
+func (r *billRunResolver) Errors(ctx context.Context, obj *ent.BillRun) ([]*ent.BillRunError, error) {
+	return runErrors.resolve(ctx, r.Resolver, obj.ID)
+}
+
+// ErrorsConnection is the resolver for the errorsConnection field.
+func (r *billRunResolver) ErrorsConnection(ctx context.Context, obj *ent.BillRun, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.BillRunErrorConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
 	if err != nil {
 		return nil, err
 	}
-	byCode := make(map[string]*ent.Currency, len(curs))
-	for _, c := range curs {
-		byCode[c.Code] = c
+	return r.Client.BillRunError.Query().Where(billrunerror.BillRunID(obj.ID)).Paginate(ctx, after, first, before, last)
+}
+
+// Lines is the resolver for the lines field.
+func (r *invoiceResolver) Lines(ctx context.Context, obj *ent.Invoice) ([]*ent.Charge, error) {
+	return invoiceLines.resolve(ctx, r.Resolver, obj.ID)
+}
+
+// LinesConnection is the resolver for the linesConnection field.
+func (r *invoiceResolver) LinesConnection(ctx context.Context, obj *ent.Invoice, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]*model.MoneyTotal, 0, len(codes))
-	for _, code := range codes {
-		if cur := byCode[code]; cur != nil {
-			out = append(out, &model.MoneyTotal{Currency: cur, Amount: obj.Totals[code]})
-		}
-	}
-	return out, nil
+	return r.Client.Charge.Query().Where(charge.InvoiceID(obj.ID)).Paginate(ctx, after, first, before, last)
 }
 
 // CreateCurrency is the resolver for the createCurrency field.
@@ -247,16 +318,7 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	out := make([]ent.Noder, len(ids))
-	for i, id := range ids {
-		n, err := r.node(ctx, id)
-		if err != nil {
-			graphql.AddError(ctx, err)
-			continue
-		}
-		out[i] = n
-	}
-	return out, nil
+	return r.nodes(ctx, ids, r.maxNodes())
 }
 
 // Currencies is the resolver for the currencies field.
@@ -395,12 +457,17 @@ func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-c
 	if err != nil {
 		return nil, err
 	}
+	moved := r.figuresMoved(ctx)
 	out := make(chan *model.BillRunEvent)
 	go func() {
 		// Closing out makes gqlgen complete the subscription; the watcher ends
 		// with ctx when the client goes away.
 		defer close(out)
 		for u := range updates {
+			// Every event carries the run; moved records what it shows.
+			if changed := moved(u.Run); u.Kind == billrun.Progress && !changed {
+				continue // a partner's figures did not move
+			}
 			ev := &model.BillRunEvent{Kind: model.BillRunEventKind(u.Kind), BillRun: u.Run, Account: u.Account}
 			if u.Message != "" {
 				msg := u.Message
@@ -420,7 +487,28 @@ func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-c
 
 // BillRunsChanged is the resolver for the billRunsChanged field.
 func (r *subscriptionResolver) BillRunsChanged(ctx context.Context) (<-chan *ent.BillRun, error) {
-	return r.BillRuns.WatchAll(ctx), nil
+	runs := r.BillRuns.WatchAll(ctx)
+	if _, ok := access.PartnerOf(ctx); !ok {
+		return runs, nil
+	}
+	moved := r.figuresMoved(ctx)
+	out := make(chan *ent.BillRun)
+	go func() {
+		defer close(out)
+		for run := range runs {
+			if !moved(run) {
+				continue
+			}
+			select {
+			case out <- run:
+			case <-ctx.Done():
+				for range runs {
+				}
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // Account returns AccountResolver implementation.
@@ -437,6 +525,9 @@ func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{
 
 // BillRun returns BillRunResolver implementation.
 func (r *Resolver) BillRun() BillRunResolver { return &billRunResolver{r} }
+
+// Invoice returns InvoiceResolver implementation.
+func (r *Resolver) Invoice() InvoiceResolver { return &invoiceResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -456,6 +547,7 @@ type (
 	apiKeyResolver         struct{ *Resolver }
 	auditEntryResolver     struct{ *Resolver }
 	billRunResolver        struct{ *Resolver }
+	invoiceResolver        struct{ *Resolver }
 	mutationResolver       struct{ *Resolver }
 	packageResolver        struct{ *Resolver }
 	queryResolver          struct{ *Resolver }

@@ -26,27 +26,35 @@ import (
 var Subprotocols = []string{"graphql-transport-ws", "graphql-ws"}
 
 // NewGraphQL builds the GraphQL handler with the transports billd serves: websocket
-// (both subprotocols), GET, POST and multipart-free JSON. Built explicitly rather than
+// (both subprotocols), GET and POST (graph/http.go). Built explicitly rather than
 // with gqlgen's default server, so nothing is on that we did not choose.
 func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
-	cfg := Config{Resolvers: res}
-	complexity(&cfg)
 	limits := acc.Limiter.Limits()
+	res.ListRows, res.MaxNodes = limits.MaxListRows, limits.MaxNodes
+	bounds := &catalogBounds{client: res.Client}
+	cfg := Config{Resolvers: res}
+	complexity(&cfg, limits.MaxListRows, bounds)
 	srv := handler.New(NewExecutableSchema(cfg))
+	wsWrite := acc.WSWriteTimeout
+	if wsWrite <= 0 {
+		wsWrite = DefaultWSWriteTimeout
+	}
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: dropSlowReaders{timeout: wsWrite, WebsocketImplementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: coderws.AcceptOptions{Subprotocols: Subprotocols, OriginPatterns: originHosts(acc.CORSOrigins)},
-		},
+		}},
 		KeepAlivePingInterval: 10 * time.Second,
-		InitTimeout:           30 * time.Second,
+		InitTimeout:           wsInitTimeout,
 		InitFunc:              acc.initWebsocket,
 	})
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{log: log})
+	srv.AddTransport(postTransport{log: log})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// "Did you mean ...?" would tell the schema that introspection hides.
+		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if limits.MaxDepth > 0 {
@@ -57,9 +65,13 @@ func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
 	}
 	// Outermost first: the log and the audit log see refused operations too.
 	srv.AroundOperations(logOperations(log))
+	srv.AroundOperations(markDispatched)
 	srv.AroundOperations(acc.audit(log))
 	srv.AroundOperations(acc.authorize)
+	srv.AroundOperations(bounds.staleAfterCatalogChanges)
 	srv.AroundOperations(withBalances)
+	srv.AroundResponses(acc.auditRefusals(log))
+	srv.AroundResponses(withLoaders)
 	srv.AroundFields(capPages(limits.MaxPageSize))
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(RecoverFunc(log))
@@ -99,7 +111,7 @@ type Readiness func(ctx context.Context) error
 // is up) and /readyz (the database answers).
 func NewHandler(res *Resolver, acc *Access, log *slog.Logger, ready Readiness) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/query", acc.gate(NewGraphQL(res, acc, log), log))
+	mux.Handle("/query", acc.gate(front(NewGraphQL(res, acc, log)), log))
 	mux.Handle("/{$}", playground.Handler("billd", "/query"))
 	mux.Handle("/dashboard/", web.Dashboard())
 	mux.Handle("/dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))

@@ -173,6 +173,15 @@ func serve(ctx context.Context, args []string) error {
 	page := fs.Int("max-page-size", envInt("BILLD_MAX_PAGE_SIZE", d.MaxPageSize), "largest first/last of a connection (env BILLD_MAX_PAGE_SIZE)")
 	authRate := fs.Int("auth-failure-rate", envInt("BILLD_AUTH_FAILURE_RATE", d.AuthFailureRate), "failed authentications per second per client address and node; -1 turns it off (env BILLD_AUTH_FAILURE_RATE)")
 	authBurst := fs.Int("auth-failure-burst", envInt("BILLD_AUTH_FAILURE_BURST", d.AuthFailureBurst), "failed authentications a client address may make at once above its rate (env BILLD_AUTH_FAILURE_BURST)")
+	listRows := fs.Int("max-list-rows", envInt("BILLD_MAX_LIST_ROWS", d.MaxListRows), "most rows a plain list field (Invoice.lines, ...) answers (env BILLD_MAX_LIST_ROWS)")
+	maxNodes := fs.Int("max-nodes", envInt("BILLD_MAX_NODES", d.MaxNodes), "most ids nodes(ids) takes (env BILLD_MAX_NODES)")
+	pendingWS := fs.Int("max-pending-websockets", envInt("BILLD_MAX_PENDING_WEBSOCKETS", d.PendingWebsockets), "websockets per client address and node that have not sent connection_init (env BILLD_MAX_PENDING_WEBSOCKETS)")
+	t := server.DefaultTimeouts
+	headerTimeout := fs.Duration("header-timeout", envDuration("BILLD_HEADER_TIMEOUT", t.Header), "time a request's headers may take to arrive (env BILLD_HEADER_TIMEOUT)")
+	bodyTimeout := fs.Duration("body-timeout", envDuration("BILLD_BODY_TIMEOUT", t.Body), "time a request's body may take to arrive after its headers (env BILLD_BODY_TIMEOUT)")
+	writeTimeout := fs.Duration("write-timeout", envDuration("BILLD_WRITE_TIMEOUT", t.Write), "time the answer to a request may take (env BILLD_WRITE_TIMEOUT)")
+	idleTimeout := fs.Duration("idle-timeout", envDuration("BILLD_IDLE_TIMEOUT", t.Idle), "how long an idle keep-alive connection stays open (env BILLD_IDLE_TIMEOUT)")
+	wsWriteTimeout := fs.Duration("ws-write-timeout", envDuration("BILLD_WS_WRITE_TIMEOUT", t.WSWrite), "time a websocket message may take to reach its client before the client is dropped (env BILLD_WS_WRITE_TIMEOUT)")
 	ipHeader := fs.String("client-ip-header", env("BILLD_CLIENT_IP_HEADER", ""), "header a trusted reverse proxy puts the client address in, e.g. X-Forwarded-For; empty: the TCP peer (env BILLD_CLIENT_IP_HEADER)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -185,6 +194,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	limits := access.Limits{RatePerSecond: *rate, Burst: *burst, Connections: *conns, Subscriptions: *subs,
 		MaxBodyBytes: int64(*body), MaxDepth: *depth, MaxComplexity: *complexity, MaxPageSize: *page,
+		MaxListRows: *listRows, MaxNodes: *maxNodes, PendingWebsockets: *pendingWS,
 		AuthFailureRate: *authRate, AuthFailureBurst: *authBurst,
 		Introspection: *introspection, IntrospectionSet: true}
 	log, err := c.logger()
@@ -197,7 +207,9 @@ func serve(ctx context.Context, args []string) error {
 	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
 		Billing:           billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause},
-		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins, ClientIPHeader: *ipHeader})
+		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins, ClientIPHeader: *ipHeader,
+		Timeouts: server.Timeouts{Header: *headerTimeout, Body: *bodyTimeout, Write: *writeTimeout, Idle: *idleTimeout,
+			WSWrite: *wsWriteTimeout}})
 	if err != nil {
 		return err
 	}
@@ -207,11 +219,8 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	hs := &http.Server{BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv.ConfigureHTTP(hs)
 	log.Info("billd serving", "addr", "http://"+ln.Addr().String(), "graphiql", "http://"+ln.Addr().String()+"/",
 		"database", srv.DB.Dialect, "url", store.Redact(c.db), "version", version)
 

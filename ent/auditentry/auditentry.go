@@ -29,6 +29,10 @@ const (
 	FieldSuccess = "success"
 	// FieldErrorCode holds the string denoting the error_code field in the database.
 	FieldErrorCode = "error_code"
+	// FieldMessage holds the string denoting the message field in the database.
+	FieldMessage = "message"
+	// FieldRefusedBeforeExecution holds the string denoting the refused_before_execution field in the database.
+	FieldRefusedBeforeExecution = "refused_before_execution"
 	// Table holds the table name of the auditentry in the database.
 	Table = "audit_entries"
 )
@@ -45,6 +49,8 @@ var Columns = []string{
 	FieldIds,
 	FieldSuccess,
 	FieldErrorCode,
+	FieldMessage,
+	FieldRefusedBeforeExecution,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -56,6 +62,11 @@ func ValidColumn(column string) bool {
 	}
 	return false
 }
+
+var (
+	// DefaultRefusedBeforeExecution holds the default value on creation for the "refused_before_execution" field.
+	DefaultRefusedBeforeExecution bool
+)
 
 // OrderOption defines the ordering options for the AuditEntry queries.
 type OrderOption func(*sql.Selector)
@@ -103,4 +114,14 @@ func BySuccess(opts ...sql.OrderTermOption) OrderOption {
 // ByErrorCode orders the results by the error_code field.
 func ByErrorCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldErrorCode, opts...).ToFunc()
+}
+
+// ByMessage orders the results by the message field.
+func ByMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMessage, opts...).ToFunc()
+}
+
+// ByRefusedBeforeExecution orders the results by the refused_before_execution field.
+func ByRefusedBeforeExecution(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRefusedBeforeExecution, opts...).ToFunc()
 }

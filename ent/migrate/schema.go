@@ -195,6 +195,8 @@ var (
 		{Name: "ids", Type: field.TypeJSON},
 		{Name: "success", Type: field.TypeBool},
 		{Name: "error_code", Type: field.TypeString, Nullable: true},
+		{Name: "message", Type: field.TypeString, Nullable: true},
+		{Name: "refused_before_execution", Type: field.TypeBool, Default: false},
 	}
 	// AuditEntriesTable holds the schema information for the "audit_entries" table.
 	AuditEntriesTable = &schema.Table{

@@ -15,7 +15,7 @@ type Account struct{ ent.Schema }
 // Fields of the Account.
 func (Account) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200),
+		field.String("name").NotEmpty().MaxRuneLen(200),
 		field.Int("currency_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("bill_day").Min(1).Max(31),
 		field.Int("partner_id").Optional().Nillable().Annotations(entgql.Skip()),

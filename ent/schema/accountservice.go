@@ -47,5 +47,5 @@ func (AccountService) Indexes() []ent.Index {
 
 // Annotations of the AccountService.
 func (AccountService) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput), entgql.RelayConnection()}
 }

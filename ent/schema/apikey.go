@@ -17,7 +17,7 @@ type APIKey struct{ ent.Schema }
 // Fields of the APIKey.
 func (APIKey) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200),
+		field.String("name").NotEmpty().MaxRuneLen(200),
 		// prefix is the key's public part, by which it is looked up.
 		field.String("prefix").Unique().Immutable(),
 		field.Bytes("secret_hash").Sensitive().Immutable().Annotations(entgql.Skip()),

@@ -26,6 +26,11 @@ func (AuditEntry) Fields() []ent.Field {
 		field.Ints("ids").Immutable(),
 		field.Bool("success").Immutable(),
 		field.String("error_code").Optional().Nillable().Immutable(),
+		// message says why a refused mutation was refused (its error's message).
+		field.String("message").Optional().Nillable().Immutable(),
+		// refused_before_execution marks a mutation refused while its document was
+		// checked (validation, depth, complexity): nothing was called.
+		field.Bool("refused_before_execution").Default(false).Immutable(),
 	}
 }
 

@@ -37,5 +37,5 @@ func (BillRunError) Indexes() []ent.Index {
 
 // Annotations of the BillRunError.
 func (BillRunError) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput), entgql.RelayConnection()}
 }

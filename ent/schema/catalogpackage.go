@@ -18,7 +18,7 @@ type CatalogPackage struct{ ent.Schema }
 // Fields of the CatalogPackage.
 func (CatalogPackage) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200),
+		field.String("name").NotEmpty().MaxRuneLen(200),
 		// name_key is the lower-cased name: its unique index makes package names unique
 		// in any letter case, whatever the database's collation.
 		field.String("name_key").Unique().Annotations(entgql.Skip()),

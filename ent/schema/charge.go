@@ -57,5 +57,5 @@ func (Charge) Indexes() []ent.Index {
 
 // Annotations of the Charge.
 func (Charge) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput), entgql.RelayConnection()}
 }

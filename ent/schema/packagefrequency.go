@@ -14,7 +14,7 @@ type PackageFrequency struct{ ent.Schema }
 func (PackageFrequency) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("package_id").Immutable(),
-		field.String("name").NotEmpty().MaxLen(100),
+		field.String("name").NotEmpty().MaxRuneLen(100),
 		field.Enum("interval").Values("DAY", "WEEK", "MONTH", "YEAR").Immutable(),
 		field.Int("interval_count").Min(1).Immutable(),
 	}

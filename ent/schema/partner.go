@@ -15,7 +15,7 @@ type Partner struct{ ent.Schema }
 // Fields of the Partner.
 func (Partner) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200).Unique(),
+		field.String("name").NotEmpty().MaxRuneLen(200).Unique(),
 		field.Time("created_at").Immutable(),
 	}
 }

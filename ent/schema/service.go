@@ -13,7 +13,7 @@ type Service struct{ ent.Schema }
 // Fields of the Service.
 func (Service) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").NotEmpty().MaxLen(200),
+		field.String("name").NotEmpty().MaxRuneLen(200),
 		field.String("description").Optional().Nillable(),
 		field.Enum("kind").Values("RECURRING", "ONE_TIME").Immutable(),
 	}

@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/internal/clock"
@@ -21,19 +22,36 @@ func NewAudit(client *ent.Client, clk clock.Clock) *Audit { return &Audit{client
 // context and the clock.
 type Entry struct {
 	Operation string // the mutation field, e.g. "createAccount"
-	IDs       []int  // global ids of what it named or returned
+	IDs       []int  // global ids of what it named or returned; the first MaxAuditIDs are kept
 	Success   bool
 	ErrorCode string // the error code when it failed
+	Message   string // why it was refused, when it was
+	// RefusedBeforeExecution marks a mutation whose document was refused while it
+	// was checked (validation, depth, complexity): nothing was called.
+	RefusedBeforeExecution bool
 }
 
+// MaxAuditIDs is the most ids an entry keeps: a mutation naming more (a bill run of
+// listed accounts) keeps the first, in ascending order.
+const MaxAuditIDs = 100
+
+// MaxAuditMessage is the most characters of a refusal's message an entry keeps.
+const MaxAuditMessage = 500
+
 // Record writes e for ctx's principal. It runs outside the mutation's transaction:
-// refused and failed mutations are recorded too. (A document that does not parse or
-// validate, or that a depth or complexity limit refuses, never becomes an operation
-// and is not recorded: nothing was called.)
+// refused and failed mutations are recorded too, and so are mutations refused before
+// they ran (RefusedBeforeExecution).
 func (a *Audit) Record(ctx context.Context, e Entry) error {
 	ctx = context.WithoutCancel(ctx)
+	ids := e.IDs
+	if len(ids) > MaxAuditIDs {
+		ids = ids[:MaxAuditIDs]
+	}
 	c := a.client.AuditEntry.Create().SetAt(a.clock.Now()).SetOperation(e.Operation).
-		SetIds(append([]int{}, e.IDs...)).SetSuccess(e.Success)
+		SetIds(append([]int{}, ids...)).SetSuccess(e.Success).SetRefusedBeforeExecution(e.RefusedBeforeExecution)
+	if e.Message != "" {
+		c.SetMessage(truncate(e.Message, MaxAuditMessage))
+	}
 	if p, ok := FromContext(ctx); ok {
 		c.SetKeyID(p.KeyID).SetKeyName(p.KeyName).SetRole(string(p.Role))
 		if p.PartnerID != 0 {
@@ -49,4 +67,12 @@ func (a *Audit) Record(ctx context.Context, e Entry) error {
 		return fmt.Errorf("audit entry for %s: %w", e.Operation, err)
 	}
 	return nil
+}
+
+// truncate cuts s to at most n characters.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }

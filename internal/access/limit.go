@@ -13,11 +13,16 @@ type Limits struct {
 	RatePerSecond int // sustained requests (and websocket operations) per key and node
 	Burst         int // requests allowed at once above the sustained rate
 	Connections   int // open websocket connections per key and node
+	// PendingWebsockets bounds, per client address and node, the websockets that
+	// have not sent connection_init yet (so carry no key that could be counted).
+	PendingWebsockets int
 	Subscriptions int // running subscriptions per key and node
 	MaxBodyBytes  int64
 	MaxDepth      int // selection nesting
 	MaxComplexity int // gqlgen complexity, connections counted by their page size
 	MaxPageSize   int // the largest first/last a connection accepts
+	MaxListRows   int // the most rows a plain list field (Invoice.lines, ...) answers
+	MaxNodes      int // the most ids nodes(ids) takes
 	// AuthFailureRate and AuthFailureBurst bound failed authentications per client
 	// address and node (a token bucket, like RatePerSecond): an address that spent
 	// its burst on bad keys is refused, whatever key it sends, until tokens refill.
@@ -29,8 +34,8 @@ type Limits struct {
 
 // DefaultLimits are generous for dashboards and integrations and stop runaway
 // clients.
-var DefaultLimits = Limits{RatePerSecond: 50, Burst: 100, Connections: 20, Subscriptions: 100,
-	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 250000, MaxPageSize: 100,
+var DefaultLimits = Limits{RatePerSecond: 50, Burst: 100, Connections: 20, PendingWebsockets: 10, Subscriptions: 100,
+	MaxBodyBytes: 1 << 20, MaxDepth: 12, MaxComplexity: 250000, MaxPageSize: 100, MaxListRows: 250, MaxNodes: 100,
 	AuthFailureRate: 1, AuthFailureBurst: 20}
 
 // WithDefaults fills zero values from DefaultLimits.
@@ -44,6 +49,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.Connections == 0 {
 		l.Connections = d.Connections
+	}
+	if l.PendingWebsockets == 0 {
+		l.PendingWebsockets = d.PendingWebsockets
 	}
 	if l.Subscriptions == 0 {
 		l.Subscriptions = d.Subscriptions
@@ -59,6 +67,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxPageSize == 0 {
 		l.MaxPageSize = d.MaxPageSize
+	}
+	if l.MaxListRows == 0 {
+		l.MaxListRows = d.MaxListRows
+	}
+	if l.MaxNodes == 0 {
+		l.MaxNodes = d.MaxNodes
 	}
 	if l.AuthFailureRate == 0 {
 		l.AuthFailureRate = d.AuthFailureRate
@@ -84,6 +98,7 @@ type Limiter struct {
 	swept    time.Time          // when failures was last cleared of refilled buckets
 	conns    map[int]int
 	subs     map[int]int
+	pending  map[string]int // websockets not yet initialized, per client address
 }
 
 // bucket holds a key's tokens in token-nanoseconds (a token is a second's worth), so
@@ -98,7 +113,8 @@ const tokenUnit = int64(time.Second)
 // NewLimiter returns a limiter enforcing l (with defaults filled in).
 func NewLimiter(l Limits, clk clock.Clock) *Limiter {
 	return &Limiter{limits: l.WithDefaults(), clock: clk, buckets: map[int]*bucket{},
-		failures: map[string]*bucket{}, conns: map[int]int{}, subs: map[int]int{}}
+		failures: map[string]*bucket{}, conns: map[int]int{}, subs: map[int]int{},
+		pending: map[string]int{}}
 }
 
 // Limits returns the limits in force.
@@ -205,15 +221,21 @@ func (b *bucket) take(now time.Time, rate, burst int, spend bool) (bool, time.Du
 // Connect counts a websocket connection of key; ok is false (and nothing is
 // counted) when the key already has as many as allowed. Call release when it closes.
 func (l *Limiter) Connect(key int) (release func(), ok bool) {
-	return l.acquire(l.conns, key, l.limits.Connections)
+	return acquire(l, l.conns, key, l.limits.Connections)
 }
 
 // Subscribe counts a running subscription of key, like Connect.
 func (l *Limiter) Subscribe(key int) (release func(), ok bool) {
-	return l.acquire(l.subs, key, l.limits.Subscriptions)
+	return acquire(l, l.subs, key, l.limits.Subscriptions)
 }
 
-func (l *Limiter) acquire(counts map[int]int, key, limit int) (func(), bool) {
+// PendingWebsocket counts a websocket from addr that has not sent connection_init,
+// like Connect; release it when the connection is initialized or closes.
+func (l *Limiter) PendingWebsocket(addr string) (release func(), ok bool) {
+	return acquire(l, l.pending, addr, l.limits.PendingWebsockets)
+}
+
+func acquire[K comparable](l *Limiter, counts map[K]int, key K, limit int) (func(), bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if limit >= 0 && counts[key] >= limit {

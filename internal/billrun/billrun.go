@@ -40,7 +40,8 @@ type StartInput struct {
 	AccountIDs    []int
 	BillCharges   *bool
 	CloseInvoices *bool
-	// Wait makes Start return only when the run has finished (or ctx ended).
+	// Wait makes Start return only when the run has finished (or ctx ended, or
+	// Config.MaxWait passed: the run is then returned as it stands).
 	Wait *bool
 }
 
@@ -72,6 +73,9 @@ type Config struct {
 	// Pause is how long each worker rests after a batch: it throttles bill runs so
 	// they leave the database room for other work (0: no pause).
 	Pause time.Duration
+	// MaxWait bounds how long startBillRun(wait: true) waits for the run to finish;
+	// it then answers with the run as it stands (0: until it finishes).
+	MaxWait time.Duration
 }
 
 func (c *Config) defaults() {
@@ -120,7 +124,6 @@ func New(db *store.DB, clk clock.Clock, log *slog.Logger, bus progress.Bus, cfg 
 	s := &Service{db: db, client: db.Client, dialect: db.Dialect, clock: clk, log: log, bus: bus, cfg: cfg,
 		wake: make(chan struct{}, cfg.Workers), pending: map[int]bool{}, lastProgress: map[int]time.Time{},
 		catalogs: map[int]*catalogCache{}}
-	s.scopeRuns()
 	return s
 }
 
@@ -214,7 +217,12 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		s.kick()
 	}
 	if in.Wait != nil && *in.Wait && !finished {
-		updates, err := s.Watch(ctx, runID)
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if s.cfg.MaxWait > 0 {
+			wctx, cancel = context.WithTimeout(ctx, s.cfg.MaxWait)
+		}
+		defer cancel()
+		updates, err := s.Watch(wctx, runID)
 		if err != nil {
 			return nil, err
 		}
@@ -290,8 +298,10 @@ func (s *Service) recordFailure(ctx context.Context, run *ent.BillRun, accountID
 	msg := "internal error while billing the account"
 	if fe, ok := fault.As(err); ok {
 		msg = fe.Message
+		s.log.WarnContext(ctx, "an account could not be billed", "bill_run", run.ID, "account", accountID, "reason", msg)
+	} else {
+		s.log.ErrorContext(ctx, "billing an account failed", "bill_run", run.ID, "account", accountID, "error", err)
 	}
-	s.log.ErrorContext(ctx, "billing an account failed", "bill_run", run.ID, "account", accountID, "error", err)
 	werr := s.client.BillRunError.Create().SetBillRunID(run.ID).SetAccountID(accountID).SetMessage(msg).
 		OnConflictColumns(billrunerror.FieldBillRunID, billrunerror.FieldAccountID).UpdateMessage().Exec(ctx)
 	if werr != nil {

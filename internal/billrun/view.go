@@ -4,13 +4,14 @@ import (
 	"context"
 	"sort"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/invoice"
-	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/money"
 )
 
@@ -26,11 +27,37 @@ type View struct {
 	Totals            map[string]money.Decimal // by currency code
 }
 
-// PartnerView computes run's figures over partner's accounts: the accounts of the
-// run's batches that are the partner's (processed once their batch is done), and the
-// failures, invoices, charges and totals of those accounts.
-func (s *Service) PartnerView(ctx context.Context, run *ent.BillRun, partner int) (*View, error) {
-	v := &View{Totals: map[string]money.Decimal{}}
+// Equal reports whether two views show the same figures.
+func (v *View) Equal(w *View) bool {
+	if v == nil || w == nil {
+		return v == w
+	}
+	if v.AccountsTotal != w.AccountsTotal || v.AccountsProcessed != w.AccountsProcessed ||
+		v.AccountsFailed != w.AccountsFailed || v.InvoicesCreated != w.InvoicesCreated ||
+		v.ChargesCreated != w.ChargesCreated || len(v.Totals) != len(w.Totals) {
+		return false
+	}
+	for code, t := range v.Totals {
+		if u, ok := w.Totals[code]; !ok || !u.Equal(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// PartnerViews computes the figures of runs over partner's accounts: the accounts of
+// each run's batches that are the partner's (processed once their batch is done), and
+// the failures, invoices, charges and totals of those accounts. It filters by partner
+// itself, so the caller passes a context that reads every row; the work is a fixed
+// number of statements however many runs are asked for.
+func (s *Service) PartnerViews(ctx context.Context, runs []int, partner int) (map[int]*View, error) {
+	views := make(map[int]*View, len(runs))
+	for _, id := range runs {
+		views[id] = &View{Totals: map[string]money.Decimal{}}
+	}
+	if len(runs) == 0 {
+		return views, nil
+	}
 	// The partner's accounts, in id order, to count the batches' shares.
 	mine, err := s.client.Account.Query().Where(account.PartnerID(partner)).Order(ent.Asc(account.FieldID)).IDs(ctx)
 	if err != nil {
@@ -43,15 +70,16 @@ func (s *Service) PartnerView(ctx context.Context, run *ent.BillRun, partner int
 	for _, id := range mine {
 		owned[id] = true
 	}
-	// Batches are billd's own bookkeeping, hidden from partners: read unscoped, and
-	// only their membership is used.
-	batches, err := s.client.BillRunBatch.Query().Where(billrunbatch.BillRunID(run.ID)).
-		Select(billrunbatch.FieldFirstAccountID, billrunbatch.FieldLastAccountID, billrunbatch.FieldAccountIds,
-			billrunbatch.FieldState).All(access.Unscoped(ctx))
+	batches, err := s.client.BillRunBatch.Query().Where(billrunbatch.BillRunIDIn(runs...)).
+		Select(billrunbatch.FieldBillRunID, billrunbatch.FieldFirstAccountID, billrunbatch.FieldLastAccountID,
+			billrunbatch.FieldAccountIds, billrunbatch.FieldState).All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, b := range batches {
+		if b.State == billrunbatch.StateCANCELED {
+			continue
+		}
 		n := 0
 		if b.AccountIds != nil {
 			for _, id := range b.AccountIds {
@@ -62,27 +90,42 @@ func (s *Service) PartnerView(ctx context.Context, run *ent.BillRun, partner int
 		} else {
 			n = in(b.FirstAccountID, b.LastAccountID)
 		}
-		if b.State == billrunbatch.StateCANCELED {
-			continue
-		}
+		v := views[b.BillRunID]
 		v.AccountsTotal += n
 		if b.State == billrunbatch.StateDONE {
 			v.AccountsProcessed += n
 		}
 	}
-	// The rest is read with the caller's scope: only the partner's rows.
-	if v.AccountsFailed, err = s.client.BillRunError.Query().Where(billrunerror.BillRunID(run.ID)).Count(ctx); err != nil {
+	partnerAccounts := func(col string) func(*entsql.Selector) {
+		return func(s *entsql.Selector) {
+			t := entsql.Table(account.Table)
+			s.Where(entsql.In(s.C(col), entsql.Select(t.C(account.FieldID)).From(t).Where(entsql.EQ(t.C(account.FieldPartnerID), partner))))
+		}
+	}
+	var failed []struct {
+		Run   int `json:"run"`
+		Count int `json:"count"`
+	}
+	if err := s.client.BillRunError.Query().Where(billrunerror.BillRunIDIn(runs...)).
+		Where(partnerAccounts(billrunerror.FieldAccountID)).
+		Modify(func(s *entsql.Selector) {
+			s.Select(entsql.As(s.C(billrunerror.FieldBillRunID), "run"), entsql.As(entsql.Count("*"), "count")).
+				GroupBy(s.C(billrunerror.FieldBillRunID))
+		}).Scan(ctx, &failed); err != nil {
 		return nil, err
 	}
+	for _, f := range failed {
+		views[f.Run].AccountsFailed = f.Count
+	}
 	var invs []struct {
+		Run        int           `json:"bill_run_id"`
 		CurrencyID int           `json:"currency_id"`
 		Total      money.Decimal `json:"total"`
 	}
-	if err := s.client.Invoice.Query().Where(invoice.BillRunID(run.ID)).
-		Select(invoice.FieldCurrencyID, invoice.FieldTotal).Scan(ctx, &invs); err != nil {
+	if err := s.client.Invoice.Query().Where(invoice.BillRunIDIn(runs...)).Where(partnerAccounts(invoice.FieldAccountID)).
+		Select(invoice.FieldBillRunID, invoice.FieldCurrencyID, invoice.FieldTotal).Scan(ctx, &invs); err != nil {
 		return nil, err
 	}
-	v.InvoicesCreated = len(invs)
 	if len(invs) > 0 {
 		curs, err := s.client.Currency.Query().All(ctx)
 		if err != nil {
@@ -93,39 +136,27 @@ func (s *Service) PartnerView(ctx context.Context, run *ent.BillRun, partner int
 			code[c.ID] = c.Code
 		}
 		for _, i := range invs {
+			v := views[i.Run]
+			v.InvoicesCreated++
 			v.Totals[code[i.CurrencyID]] = v.Totals[code[i.CurrencyID]].Add(i.Total)
 		}
+		var lines []struct {
+			Run   int `json:"run"`
+			Count int `json:"count"`
+		}
+		if err := s.client.Charge.Query().Where(partnerAccounts(charge.FieldAccountID)).
+			Modify(func(s *entsql.Selector) {
+				t := entsql.Table(invoice.Table)
+				s.Join(t).On(s.C(charge.FieldInvoiceID), t.C(invoice.FieldID))
+				s.Where(entsql.InInts(t.C(invoice.FieldBillRunID), runs...))
+				s.Select(entsql.As(t.C(invoice.FieldBillRunID), "run"), entsql.As(entsql.Count("*"), "count")).
+					GroupBy(t.C(invoice.FieldBillRunID))
+			}).Scan(ctx, &lines); err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			views[l.Run].ChargesCreated = l.Count
+		}
 	}
-	if v.ChargesCreated, err = s.client.Charge.Query().Where(charge.HasInvoiceWith(invoice.BillRunID(run.ID))).Count(ctx); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// scopeRuns makes every bill run read under a PARTNER key carry that partner's view
-// (View) in its counters and totals, whichever entry point loaded it: node, lists,
-// an invoice's run, or the runs that subscriptions send.
-func (s *Service) scopeRuns() {
-	s.client.BillRun.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
-		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-			v, err := next.Query(ctx, q)
-			partner, ok := access.PartnerOf(ctx)
-			if err != nil || !ok {
-				return v, err
-			}
-			runs, ok := v.([]*ent.BillRun)
-			if !ok {
-				return v, nil // counts and ids
-			}
-			for _, r := range runs {
-				view, err := s.PartnerView(ctx, r, partner)
-				if err != nil {
-					return nil, err
-				}
-				r.AccountsTotal, r.AccountsProcessed, r.AccountsFailed = view.AccountsTotal, view.AccountsProcessed, view.AccountsFailed
-				r.InvoicesCreated, r.ChargesCreated, r.Totals = view.InvoicesCreated, view.ChargesCreated, view.Totals
-			}
-			return v, nil
-		})
-	}))
+	return views, nil
 }

@@ -45,6 +45,39 @@ type Config struct {
 	// ClientIPHeader names the header a trusted reverse proxy sets to the client's
 	// address (see graph.Access); empty means the TCP peer's address.
 	ClientIPHeader string
+	// Timeouts bound how long a client may hold the server; zero values take
+	// DefaultTimeouts.
+	Timeouts Timeouts
+}
+
+// Timeouts bound the time a client may take, so that slow or idle clients cannot
+// hold connections.
+type Timeouts struct {
+	Header  time.Duration // a request's headers must arrive within it
+	Body    time.Duration // then its body (408 REQUEST_TIMEOUT)
+	Write   time.Duration // the answer to a plain request must be written within it
+	Idle    time.Duration // an idle keep-alive connection is closed after it
+	WSWrite time.Duration // a websocket message must reach its client within it, or the client is dropped
+}
+
+// DefaultTimeouts are what billd serve uses unless configured.
+var DefaultTimeouts = Timeouts{Header: 10 * time.Second, Body: 15 * time.Second, Write: 60 * time.Second,
+	Idle: 30 * time.Second, WSWrite: 10 * time.Second}
+
+// withDefaults fills zero values from DefaultTimeouts; a negative value turns a
+// timeout off.
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	for _, p := range []struct{ v, def *time.Duration }{{&t.Header, &d.Header}, {&t.Body, &d.Body},
+		{&t.Write, &d.Write}, {&t.Idle, &d.Idle}, {&t.WSWrite, &d.WSWrite}} {
+		switch {
+		case *p.v == 0:
+			*p.v = *p.def
+		case *p.v < 0:
+			*p.v = 0
+		}
+	}
+	return t
 }
 
 // Server is a running billd instance's state, minus the listener.
@@ -62,9 +95,10 @@ type Server struct {
 	Keys  *access.Keys
 	Audit *access.Audit
 	// Bus carries bill-run events between workers and subscribers (all nodes).
-	Bus     progress.Bus
-	handler http.Handler
-	stop    context.CancelFunc
+	Bus      progress.Bus
+	handler  http.Handler
+	timeouts Timeouts
+	stop     context.CancelFunc
 }
 
 // Open opens the database, applies pending migrations, seeds the builtin currencies
@@ -100,6 +134,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	} else {
 		bus = progress.NewLocal()
 	}
+	timeouts := cfg.Timeouts.withDefaults()
+	if cfg.Billing.MaxWait == 0 && timeouts.Write > 0 {
+		// startBillRun(wait: true) answers before the write deadline cuts it off.
+		cfg.Billing.MaxWait = max(timeouts.Write-5*time.Second, timeouts.Write/2)
+	}
 	if cfg.Billing.Node == "" {
 		host, _ := os.Hostname()
 		cfg.Billing.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -115,6 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Invoices:     invoicing.New(db.Client),
 		Log:          log,
 		Clock:        clk,
+		timeouts:     timeouts,
 	}
 	access.Scope(db.Client)
 	s.Keys = access.NewKeys(db.Client, db.Dialect, clk)
@@ -137,13 +177,26 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
 		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Keys: s.Keys, Log: log}
 	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
-		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader}
+		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader,
+		BodyTimeout: timeouts.Body, WriteTimeout: timeouts.Write, WSWriteTimeout: timeouts.WSWrite}
 	s.handler = graph.NewHandler(res, acc, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
 	return s, nil
 }
 
 // Handler returns the HTTP handler (GraphiQL, /query, /healthz, /readyz).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// ConfigureHTTP makes hs serve s with its timeouts: how long a request's headers may
+// take to arrive and how long an idle keep-alive connection stays open. (The body and
+// write deadlines are set per request, since websockets must not have them.)
+func (s *Server) ConfigureHTTP(hs *http.Server) {
+	hs.Handler = s.handler
+	hs.ReadHeaderTimeout = s.timeouts.Header
+	hs.IdleTimeout = s.timeouts.Idle
+	if hs.IdleTimeout == 0 {
+		hs.IdleTimeout = -1 // http.Server would fall back to the header timeout
+	}
+}
 
 // Close stops the workers and the progress listener, and closes the database. A
 // batch being billed is abandoned; its transaction rolls back and another node (or

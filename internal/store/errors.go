@@ -3,13 +3,18 @@ package store
 import (
 	"errors"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/internal/fault"
 )
 
-// Translate turns the Ent errors a client can cause into coded errors: a row that is
-// missing becomes NOT_FOUND (what says which), a unique or foreign-key violation
-// CONFLICT. Coded errors and other errors pass through unchanged.
+// Translate turns the storage errors a client can cause into coded errors: a row that
+// is missing becomes NOT_FOUND (what says which), a unique or foreign-key violation
+// CONFLICT, and a value the database cannot store (a NUL byte in text on PostgreSQL,
+// a number out of its column's range) BAD_USER_INPUT. Coded errors and other errors
+// pass through unchanged. It is the one place storage errors get their code; the API's
+// error presenter calls it last for any error a service did not translate.
 func Translate(err error, what string) error {
 	if err == nil {
 		return nil
@@ -18,11 +23,25 @@ func Translate(err error, what string) error {
 		return err
 	}
 	var nf *ent.NotFoundError
-	if errors.As(err, &nf) {
+	if errors.As(err, &nf) && what != "" {
 		return fault.NotFoundf("", "%s not found", what)
 	}
 	if ent.IsConstraintError(err) {
+		if what == "" {
+			what = "the change"
+		}
 		return &fault.Error{Code: fault.Conflict, Message: what + " conflicts with a concurrent change or an existing record"}
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+			return fault.Invalidf("", "a text holds a character that cannot be stored (a NUL byte?)")
+		case "22001": // string_data_right_truncation
+			return fault.Invalidf("", "a text is longer than its field allows")
+		case "22003", "22008": // numeric_value_out_of_range, datetime_field_overflow
+			return fault.Invalidf("", "a value is out of the range its field allows")
+		}
 	}
 	return err
 }

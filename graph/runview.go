@@ -1,0 +1,121 @@
+package graph
+
+import (
+	"context"
+	"sort"
+
+	"github.com/billd/billd/ent"
+	entbillrun "github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/graph/model"
+	"github.com/billd/billd/internal/access"
+	"github.com/billd/billd/internal/billrun"
+	"github.com/billd/billd/internal/money"
+)
+
+// A bill run bills every customer of the operator, so a PARTNER key sees it with its
+// own figures only (billrun.View): its accounts, failures, invoices, charges and
+// totals. The figures of every run a response shows are computed together, in a fixed
+// number of statements, however many runs or aliases the query names.
+
+// partnerViewsKey names the loader of one partner's run figures.
+type partnerViewsKey struct{ partner int }
+
+// runView returns the figures of run as the caller may see them: nil for a key that
+// sees the run's own counters, else the partner's view.
+func (r *Resolver) runView(ctx context.Context, run *ent.BillRun) (*billrun.View, error) {
+	partner, ok := access.PartnerOf(ctx)
+	if !ok {
+		return nil, nil
+	}
+	ld := loaderFor(ctx, partnerViewsKey{partner}, func(ctx context.Context, runs []int) ([]*billrun.View, []error) {
+		views, err := r.partnerViews(ctx, runs, partner)
+		out := make([]*billrun.View, len(runs))
+		errs := make([]error, len(runs))
+		for i, id := range runs {
+			out[i], errs[i] = views[id], err
+		}
+		return out, errs
+	})
+	return ld.Load(ctx, run.ID)
+}
+
+// partnerViews reads the figures of runs over partner's accounts. PartnerViews filters
+// by partner itself and reads billd's batch bookkeeping, which partners cannot see.
+func (r *Resolver) partnerViews(ctx context.Context, runs []int, partner int) (map[int]*billrun.View, error) {
+	return r.BillRuns.PartnerViews(access.Unscoped(ctx), runs, partner)
+}
+
+// runFigure returns one figure of run: its own, or the caller's partner's.
+func (r *Resolver) runFigure(ctx context.Context, run *ent.BillRun, own int, of func(*billrun.View) int) (int, error) {
+	v, err := r.runView(ctx, run)
+	if err != nil || v == nil {
+		return own, err
+	}
+	return of(v), nil
+}
+
+// currenciesKey names the loader of the currencies by code.
+type currenciesKey struct{}
+
+// moneyTotals lists amounts by currency code in code order, with their currencies,
+// which are read once per response.
+func (r *Resolver) moneyTotals(ctx context.Context, totals map[string]money.Decimal) ([]*model.MoneyTotal, error) {
+	codes := make([]string, 0, len(totals))
+	for code := range totals {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	ld := loaderFor(ctx, currenciesKey{}, func(ctx context.Context, codes []string) ([]*ent.Currency, []error) {
+		curs, err := r.Client.Currency.Query().Where(currency.CodeIn(codes...)).All(ctx)
+		byCode := make(map[string]*ent.Currency, len(curs))
+		for _, c := range curs {
+			byCode[c.Code] = c
+		}
+		out := make([]*ent.Currency, len(codes))
+		errs := make([]error, len(codes))
+		for i, code := range codes {
+			out[i], errs[i] = byCode[code], err
+		}
+		return out, errs
+	})
+	curs, err := ld.LoadAll(ctx, codes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.MoneyTotal, 0, len(codes))
+	for i, code := range codes {
+		if curs[i] != nil {
+			out = append(out, &model.MoneyTotal{Currency: curs[i], Amount: totals[code]})
+		}
+	}
+	return out, nil
+}
+
+// figuresMoved returns a filter for the runs a subscription sends a PARTNER key: a
+// run passes when its status or the partner's figures changed since it last passed,
+// so a partner hears of a run only when something of its own moved. Other keys see
+// every change of the run's own counters, and the filter passes everything.
+func (r *Resolver) figuresMoved(ctx context.Context) func(*ent.BillRun) bool {
+	partner, ok := access.PartnerOf(ctx)
+	if !ok {
+		return func(*ent.BillRun) bool { return true }
+	}
+	type seen struct {
+		status entbillrun.Status
+		view   *billrun.View
+	}
+	last := map[int]seen{}
+	return func(run *ent.BillRun) bool {
+		views, err := r.partnerViews(ctx, []int{run.ID}, partner)
+		if err != nil {
+			return true // let the event through: its fields resolve (or fail) on their own
+		}
+		now := seen{status: run.Status, view: views[run.ID]}
+		if before, ok := last[run.ID]; ok && before.status == now.status && before.view.Equal(now.view) {
+			return false
+		}
+		last[run.ID] = now
+		return true
+	}
+}
