@@ -196,7 +196,13 @@ func TestBillRunJSClient(t *testing.T) {
 func npmCI(t *testing.T, dir string) {
 	t.Helper()
 	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-ws")); err == nil {
+		installed := true
+		for _, pkg := range []string{"graphql-ws", "graphql-http", "graphql"} {
+			if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
+				installed = false
+			}
+		}
+		if installed {
 			return
 		}
 		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
