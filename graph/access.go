@@ -363,15 +363,18 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 		header := r.Header.Get("Authorization")
 		addr := a.clientAddr(r)
 		ctx := r.Context()
+		rc := http.NewResponseController(w)
 		if header != "" || !upgrade {
 			p, wait, err := a.authenticate(ctx, addr, header)
 			if err != nil {
+				unread(rc, w)
 				a.refuseAuthentication(w, r, log, wait, err)
 				return
 			}
 			ctx = access.WithPrincipal(ctx, p)
 			if !upgrade {
 				if ok, wait := a.Limiter.Allow(p.KeyID); !ok {
+					unread(rc, w)
 					w.Header().Set("Retry-After", retryAfter(wait))
 					writeRefusal(w, http.StatusTooManyRequests, fault.RateLimited,
 						"rate limit exceeded: retry in %s", wait.Round(time.Millisecond))
@@ -379,7 +382,6 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 				}
 			}
 		}
-		rc := http.NewResponseController(w)
 		if upgrade {
 			release, ok := a.Limiter.PendingWebsocket(addr)
 			if !ok {
@@ -424,6 +426,14 @@ func (a *Access) gate(next http.Handler, log *slog.Logger) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// unread prepares the answer to a request whose body is left unread: Go's server
+// would otherwise read the body before sending the answer (a client trickling it
+// would hold the connection all the while), and the connection is not reused.
+func unread(rc *http.ResponseController, w http.ResponseWriter) {
+	_ = rc.EnableFullDuplex()
+	w.Header().Set("Connection", "close")
 }
 
 // refuseAuthentication answers a request whose key was refused: 429 with

@@ -51,6 +51,7 @@ func (a *Access) audit(log *slog.Logger) graphql.OperationMiddleware {
 						if len(err.Path) == 0 || fmt.Sprint(err.Path[0]) == f.Alias {
 							e.Success = false
 							e.ErrorCode, _ = err.Extensions["code"].(string)
+							e.Message = err.Message
 							break
 						}
 					}

@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/apikey"
 	"github.com/billd/billd/internal/money"
 )
 
@@ -79,4 +80,59 @@ func selects(ctx context.Context, field string) bool {
 		}
 	}
 	return false
+}
+
+// balancesKey, inUseKey and apiKeysKey name the loaders of per-row figures that would
+// otherwise cost a query per row: an account's balance, whether a package is in use,
+// the key an audit entry names.
+type (
+	balancesKey struct{}
+	inUseKey    struct{}
+	apiKeysKey  struct{}
+)
+
+// balance returns an account's balance, computed with those of the other accounts of
+// the response in one query.
+func (r *Resolver) balance(ctx context.Context, acc *ent.Account) (money.Decimal, error) {
+	ld := loaderFor(ctx, balancesKey{}, func(ctx context.Context, accs []*ent.Account) ([]money.Decimal, []error) {
+		b, err := r.Accounts.Balances(ctx, accs)
+		out, errs := make([]money.Decimal, len(accs)), make([]error, len(accs))
+		for i, a := range accs {
+			out[i], errs[i] = b[a.ID], err
+		}
+		return out, errs
+	})
+	return ld.Load(ctx, acc)
+}
+
+// inUse reports whether account-packages use a package, for all the packages of the
+// response in one query.
+func (r *Resolver) inUse(ctx context.Context, pkg int) (bool, error) {
+	ld := loaderFor(ctx, inUseKey{}, func(ctx context.Context, pkgs []int) ([]bool, []error) {
+		used, err := r.Catalog.InUseOf(ctx, pkgs)
+		out, errs := make([]bool, len(pkgs)), make([]error, len(pkgs))
+		for i, p := range pkgs {
+			out[i], errs[i] = used[p], err
+		}
+		return out, errs
+	})
+	return ld.Load(ctx, pkg)
+}
+
+// apiKey returns the key an audit entry names (nil when it is gone), for all the
+// entries of the response in one query.
+func (r *Resolver) apiKey(ctx context.Context, id int) (*ent.APIKey, error) {
+	ld := loaderFor(ctx, apiKeysKey{}, func(ctx context.Context, ids []int) ([]*ent.APIKey, []error) {
+		keys, err := r.Client.APIKey.Query().Where(apikey.IDIn(ids...)).All(ctx)
+		byID := make(map[int]*ent.APIKey, len(keys))
+		for _, k := range keys {
+			byID[k.ID] = k
+		}
+		out, errs := make([]*ent.APIKey, len(ids)), make([]error, len(ids))
+		for i, id := range ids {
+			out[i], errs[i] = byID[id], err
+		}
+		return out, errs
+	})
+	return ld.Load(ctx, id)
 }

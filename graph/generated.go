@@ -2572,17 +2572,19 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphql", Input: `# billd GraphQL schema.
 #
-# This file is ../shared/spec/contract.graphql (the API clients are written against) plus
-# additions; nothing of the contract is renamed, removed or retyped. All of the
-# contract is here.
+# This file is the API contract clients are written against (a copy is kept in
+# graph/testdata/contract.graphql, and a test holds this schema to it) plus additions;
+# nothing of the contract is renamed, removed or retyped.
 #
 # Errors: every GraphQL error carries extensions.code, one of
-#   BAD_USER_INPUT       invalid argument; extensions.field names the input path
-#   NOT_FOUND            an id that does not exist
+#   BAD_USER_INPUT       an argument wrong on its own; extensions.field names the input path
+#   NOT_FOUND            an id or code that names nothing
 #   CONFLICT             unique name taken, concurrent change
-#   FAILED_PRECONDITION  a business rule refused it
+#   FAILED_PRECONDITION  what the database holds refuses it (a business rule)
+#   RESULT_TOO_LARGE     a plain list holds more rows than an answer carries;
+#                        extensions.connection names the paged field to use
 #   INTERNAL             anything else; the message reveals no internals
-# A refused mutation writes nothing.
+# and the limits' codes (docs/access.md). A refused mutation writes nothing.
 
 scalar Decimal # exact decimal as a string, "75.00"
 scalar Date    # "2024-01-31"

@@ -119,9 +119,9 @@ func execute(w http.ResponseWriter, ctx context.Context, exec graphql.GraphExecu
 				"a %s cannot be sent with GET: POST it", op)
 			return
 		case op == ast.Subscription:
-			errs = gqlerror.List{{Message: "subscriptions are served over a websocket at this address " +
-				"(graphql-transport-ws or graphql-ws), not over HTTP",
-				Extensions: map[string]any{"code": string(fault.Invalid)}}}
+			err := fault.Invalidf("", "subscriptions are served over a websocket at this address "+
+				"(graphql-transport-ws or graphql-ws), not over HTTP")
+			errs = gqlerror.List{{Message: err.Message, Err: err}}
 		}
 	}
 	if errs != nil {
@@ -332,6 +332,10 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 func front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.Header.Get("Upgrade") != "" && !isUpgrade(r):
+			writeRefusal(w, http.StatusBadRequest, fault.Invalid, "only websocket upgrades are served here, not %q",
+				r.Header.Get("Upgrade"))
+			return
 		case isUpgrade(r):
 			if err := checkUpgrade(r); err != nil {
 				w.Header().Set("Sec-WebSocket-Version", "13")

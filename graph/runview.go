@@ -2,7 +2,11 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"sort"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/billd/billd/ent"
 	entbillrun "github.com/billd/billd/ent/billrun"
@@ -27,6 +31,13 @@ func (r *Resolver) runView(ctx context.Context, run *ent.BillRun) (*billrun.View
 	partner, ok := access.PartnerOf(ctx)
 	if !ok {
 		return nil, nil
+	}
+	if sentBySubscription(ctx) {
+		// The subscription put the partner's figures on the run it sent, and chose to
+		// send it because they moved: show exactly those.
+		return &billrun.View{AccountsTotal: run.AccountsTotal, AccountsProcessed: run.AccountsProcessed,
+			AccountsFailed: run.AccountsFailed, InvoicesCreated: run.InvoicesCreated,
+			ChargesCreated: run.ChargesCreated, Totals: run.Totals}, nil
 	}
 	ld := loaderFor(ctx, partnerViewsKey{partner}, func(ctx context.Context, runs []int) ([]*billrun.View, []error) {
 		views, err := r.partnerViews(ctx, runs, partner)
@@ -92,30 +103,62 @@ func (r *Resolver) moneyTotals(ctx context.Context, totals map[string]money.Deci
 	return out, nil
 }
 
-// figuresMoved returns a filter for the runs a subscription sends a PARTNER key: a
-// run passes when its status or the partner's figures changed since it last passed,
-// so a partner hears of a run only when something of its own moved. Other keys see
-// every change of the run's own counters, and the filter passes everything.
-func (r *Resolver) figuresMoved(ctx context.Context) func(*ent.BillRun) bool {
+// figuresMoved returns a filter for the runs a subscription sends a PARTNER key: it
+// gives the run to send, a copy carrying the partner's figures, and whether the run's
+// status or those figures changed since it last passed, so a partner hears of a run
+// only when something of its own moved. Other keys see the run's own counters, and
+// the filter passes every run as it is.
+func (r *Resolver) figuresMoved(ctx context.Context) func(*ent.BillRun) (*ent.BillRun, bool) {
 	partner, ok := access.PartnerOf(ctx)
 	if !ok {
-		return func(*ent.BillRun) bool { return true }
+		return func(run *ent.BillRun) (*ent.BillRun, bool) { return run, true }
 	}
 	type seen struct {
 		status entbillrun.Status
 		view   *billrun.View
 	}
 	last := map[int]seen{}
-	return func(run *ent.BillRun) bool {
+	return func(run *ent.BillRun) (*ent.BillRun, bool) {
 		views, err := r.partnerViews(ctx, []int{run.ID}, partner)
-		if err != nil {
-			return true // let the event through: its fields resolve (or fail) on their own
+		v := views[run.ID]
+		if err != nil || v == nil {
+			// Never the operator's counters: nothing rather than those.
+			r.Log.WarnContext(ctx, "a partner's run figures could not be read", "bill_run", run.ID, "error", err)
+			v = &billrun.View{}
 		}
-		now := seen{status: run.Status, view: views[run.ID]}
+		scoped := *run
+		scoped.AccountsTotal, scoped.AccountsProcessed, scoped.AccountsFailed = v.AccountsTotal, v.AccountsProcessed, v.AccountsFailed
+		scoped.InvoicesCreated, scoped.ChargesCreated, scoped.Totals = v.InvoicesCreated, v.ChargesCreated, v.Totals
+		now := seen{status: run.Status, view: v}
 		if before, ok := last[run.ID]; ok && before.status == now.status && before.view.Equal(now.view) {
-			return false
+			return &scoped, false
 		}
 		last[run.ID] = now
-		return true
+		return &scoped, true
 	}
+}
+
+// sentBySubscription reports whether the field being resolved is one of the run a
+// bill-run subscription sent itself (billRunsChanged, or billRunProgress's billRun),
+// rather than of a run reached through it.
+func sentBySubscription(ctx context.Context) bool {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return false
+	}
+	var names []string
+	for fc := graphql.GetFieldContext(ctx).Parent; fc != nil; fc = fc.Parent {
+		if fc.Field.Field != nil {
+			names = append(names, fc.Field.Name)
+		}
+	}
+	// A subscription's event is resolved below its root field, which is not among
+	// the parents: the run billRunsChanged sends has none, billRunProgress's is the
+	// event's billRun.
+	root := ""
+	if fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"}); len(fields) == 1 {
+		root = fields[0].Name
+	}
+	return (root == "billRunsChanged" && len(names) == 0) ||
+		(root == "billRunProgress" && slices.Equal(names, []string{"billRun"}))
 }

@@ -33,7 +33,7 @@ func (r *accountResolver) Balance(ctx context.Context, obj *ent.Account) (*money
 	if b, ok := balanceFromPage(ctx, obj.ID); ok {
 		return &b, nil
 	}
-	b, err := r.Accounts.Balance(ctx, obj)
+	b, err := r.balance(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +95,7 @@ func (r *auditEntryResolver) APIKey(ctx context.Context, obj *ent.AuditEntry) (*
 	if obj.KeyID == nil {
 		return nil, nil
 	}
-	k, err := r.Client.APIKey.Get(ctx, *obj.KeyID)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	return k, err
+	return r.apiKey(ctx, *obj.KeyID)
 }
 
 // AccountsTotal is the resolver for the accountsTotal field.
@@ -308,7 +304,7 @@ func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage)
 
 // InUse is the resolver for the inUse field.
 func (r *packageResolver) InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error) {
-	return r.Catalog.InUse(ctx, obj.ID)
+	return r.inUse(ctx, obj.ID)
 }
 
 // Node is the resolver for the node field.
@@ -465,10 +461,11 @@ func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-c
 		defer close(out)
 		for u := range updates {
 			// Every event carries the run; moved records what it shows.
-			if changed := moved(u.Run); u.Kind == billrun.Progress && !changed {
+			run, changed := moved(u.Run)
+			if u.Kind == billrun.Progress && !changed {
 				continue // a partner's figures did not move
 			}
-			ev := &model.BillRunEvent{Kind: model.BillRunEventKind(u.Kind), BillRun: u.Run, Account: u.Account}
+			ev := &model.BillRunEvent{Kind: model.BillRunEventKind(u.Kind), BillRun: run, Account: u.Account}
 			if u.Message != "" {
 				msg := u.Message
 				ev.Message = &msg
@@ -496,7 +493,8 @@ func (r *subscriptionResolver) BillRunsChanged(ctx context.Context) (<-chan *ent
 	go func() {
 		defer close(out)
 		for run := range runs {
-			if !moved(run) {
+			run, changed := moved(run)
+			if !changed {
 				continue
 			}
 			select {

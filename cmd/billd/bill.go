@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,6 +139,9 @@ func runs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// failuresListed is how many failed accounts the summary lists.
+const failuresListed = 100
+
 const runFields = `id status periodStart periodEnd accountsTotal accountsProcessed accountsFailed invoicesCreated
 	chargesCreated totals { currency { code } amount } createdAt`
 
@@ -204,20 +208,26 @@ func watchRun(ctx context.Context, c *client, id string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("following bill run %s: %w", id, err)
 	}
-	// The summary reads the finished run, with every failure and its reason.
+	// The summary reads the finished run, with its first failures and their reasons
+	// (one page of them; the count is whole).
 	var out struct {
 		Node struct {
 			runFigures
-			FinishedAt *string
-			StartedAt  *string
-			Errors     []struct {
-				Account struct{ ID, Name string }
-				Message string
+			FinishedAt       *string
+			StartedAt        *string
+			ErrorsConnection struct {
+				Edges []struct {
+					Node struct {
+						Account struct{ ID, Name string }
+						Message string
+					}
+				}
 			}
 		}
 	}
 	if err := c.do(ctx, `query($id: ID!) { node(id: $id) { ... on BillRun { `+runFields+` startedAt finishedAt
-		errors { account { id name } message } } } }`, map[string]any{"id": id}, &out); err != nil {
+		errorsConnection(first: `+strconv.Itoa(failuresListed)+`) { edges { node { account { id name } message } } } } } }`,
+		map[string]any{"id": id}, &out); err != nil {
 		return err
 	}
 	r := out.Node
@@ -234,8 +244,12 @@ func watchRun(ctx context.Context, c *client, id string, stdout, stderr io.Write
 			}
 		}
 	}
-	for _, e := range r.Errors {
+	for _, ed := range r.ErrorsConnection.Edges {
+		e := ed.Node
 		fmt.Fprintf(stdout, "  failed     account %s (%s): %s\n", e.Account.ID, e.Account.Name, e.Message)
+	}
+	if more := r.AccountsFailed - len(r.ErrorsConnection.Edges); more > 0 {
+		fmt.Fprintf(stdout, "  failed     ... and %d more accounts (errorsConnection pages through them all)\n", more)
 	}
 	if r.Status != "COMPLETED" {
 		return errRunNotClean

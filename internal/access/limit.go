@@ -16,13 +16,13 @@ type Limits struct {
 	// PendingWebsockets bounds, per client address and node, the websockets that
 	// have not sent connection_init yet (so carry no key that could be counted).
 	PendingWebsockets int
-	Subscriptions int // running subscriptions per key and node
-	MaxBodyBytes  int64
-	MaxDepth      int // selection nesting
-	MaxComplexity int // gqlgen complexity, connections counted by their page size
-	MaxPageSize   int // the largest first/last a connection accepts
-	MaxListRows   int // the most rows a plain list field (Invoice.lines, ...) answers
-	MaxNodes      int // the most ids nodes(ids) takes
+	Subscriptions     int // running subscriptions per key and node
+	MaxBodyBytes      int64
+	MaxDepth          int // selection nesting
+	MaxComplexity     int // gqlgen complexity, connections counted by their page size
+	MaxPageSize       int // the largest first/last a connection accepts
+	MaxListRows       int // the most rows a plain list field (Invoice.lines, ...) answers
+	MaxNodes          int // the most ids nodes(ids) takes
 	// AuthFailureRate and AuthFailureBurst bound failed authentications per client
 	// address and node (a token bucket, like RatePerSecond): an address that spent
 	// its burst on bad keys is refused, whatever key it sends, until tokens refill.

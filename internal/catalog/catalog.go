@@ -188,6 +188,20 @@ func (s *Service) InUse(ctx context.Context, packageID int) (bool, error) {
 		Where(accountpackage.PackageID(packageID)).Exist(ctx)
 }
 
+// InUseOf reports, for each of pkgs, whether account-packages use it, in one query.
+func (s *Service) InUseOf(ctx context.Context, pkgs []int) (map[int]bool, error) {
+	used, err := store.Client(ctx, s.client).AccountPackage.Query().
+		Where(accountpackage.PackageIDIn(pkgs...)).Unique(true).Select(accountpackage.FieldPackageID).Ints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]bool, len(used))
+	for _, p := range used {
+		out[p] = true
+	}
+	return out, nil
+}
+
 // notFound turns Ent's not-found into a NOT_FOUND naming the argument.
 func notFound(err error, field, what string, id int) error {
 	if ent.IsNotFound(err) {

@@ -10,7 +10,7 @@ const KEY_STORAGE = 'billd.apiKey';
 const API_URL = new URL('../query', location.href).href;
 const WS_URL = API_URL.replace(/^http/, 'ws');
 const LIST_SIZE = 25; // runs shown on the list
-const FAILURES_SHOWN = 200; // failures listed on a run's page; the count is always whole
+const FAILURES_SHOWN = 100; // failures listed on a run's page (one page); the count is always whole
 const FINAL = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED']);
 const CAN_START = new Set(['ADMIN', 'OPERATOR']);
 const FORM_FIELDS = ['periodStart', 'periodEnd', 'postingDate', 'accountIds', 'closeInvoices'];
@@ -21,7 +21,7 @@ const RUN_FIELDS = `id status periodStart periodEnd postingDate accountsTotal ac
 const Q_VIEWER = `query Viewer { viewer { role keyName partner { name } } }`;
 const Q_RUNS = `query Runs($last: Int!) { billRuns(last: $last) { totalCount edges { node { ${RUN_FIELDS} } } } }`;
 const Q_RUN = `query Run($id: ID!) { node(id: $id) { __typename ... on BillRun { ${RUN_FIELDS}
-  errors { account { id name } message } } } }`;
+  errorsConnection(first: ${FAILURES_SHOWN}) { edges { node { account { id name } message } } } } } }`;
 const M_START = `mutation StartBillRun($input: BillRunInput!) { startBillRun(input: $input) { id status } }`;
 const M_CANCEL = `mutation CancelBillRun($id: ID!) { cancelBillRun(id: $id) { ${RUN_FIELDS} } }`;
 const S_RUNS = `subscription RunsChanged { billRunsChanged { ${RUN_FIELDS} } }`;
@@ -717,8 +717,8 @@ function runView(id) {
         banner(`There is no bill run ${id} that this key can see.`);
         return;
       }
-      for (const e of data.node.errors) addFailure(e.account, e.message);
-      const { errors, __typename, ...fields } = data.node;
+      for (const { node: e } of data.node.errorsConnection.edges) addFailure(e.account, e.message);
+      const { errorsConnection, __typename, ...fields } = data.node;
       apply(fields);
     } catch (e) {
       if (!disposed && state.key) banner(`Could not load run ${id}: ${errorText(e)}`);
