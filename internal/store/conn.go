@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -29,28 +28,8 @@ func (db *DB) InConnTx(ctx context.Context, fn func(ctx context.Context, conn *s
 	}
 	defer conn.Close()
 	client := ent.NewClient(ent.Driver(&connDriver{Conn: entsql.Conn{ExecQuerier: conn}, conn: conn, dialect: db.Dialect}))
+	ctx = context.WithValue(ctx, connKey{}, conn)
 	return InTx(ctx, client, func(ctx context.Context) error { return fn(ctx, conn) })
-}
-
-// connDriver is an ent driver over one *sql.Conn, so the transactions ent opens run
-// on that connection.
-type connDriver struct {
-	entsql.Conn
-	conn    *sql.Conn
-	dialect string
-}
-
-func (d *connDriver) Dialect() string { return d.dialect }
-
-// Close leaves the connection to InConnTx, which returns it to the pool.
-func (d *connDriver) Close() error { return nil }
-
-func (d *connDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, nil
 }
 
 // CopyFrom writes rows into table with PostgreSQL's COPY through pgx, inside whatever

@@ -113,7 +113,8 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) ([]string, error) {
 			}
 		}
 	}
-	return applied, nil
+	river, err := db.migrateRiver(ctx, conn, log)
+	return append(applied, river...), err
 }
 
 // applyOne applies m unless it is recorded; it reports whether it applied it. On

@@ -29,10 +29,21 @@ type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
 	Dialect string // dialect.SQLite or dialect.Postgres
+	// rowLocks: the database locks rows (PostgreSQL). SQLite has one writer, whose
+	// immediate transactions already hold the write lock.
+	rowLocks bool
+	stats    statistics
+	url      string // PostgreSQL: River's listener connects with it
+	river    riverState
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.Client.Close() }
+// Close closes the pool (and River's listener pool, if it has one).
+func (db *DB) Close() error {
+	if db.river.listener != nil {
+		db.river.listener.Close()
+	}
+	return db.Client.Close()
+}
 
 // Open opens the database at rawURL: a postgres:// or postgresql:// URL, or an SQLite
 // file as sqlite:PATH, file:PATH or a plain path. It does not migrate; see Migrate.
@@ -65,8 +76,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		_ = pool.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", dia, err)
 	}
-	drv := entsql.OpenDB(dia, pool)
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia}, nil
+	drv := poolDriver{entsql.OpenDB(dia, pool)}
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: pool, Dialect: dia, rowLocks: dia == dialect.Postgres, url: dsn}, nil
 }
 
 // ping opens the first connection, waiting out SQLITE_BUSY until ctx ends. The busy

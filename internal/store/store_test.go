@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,10 @@ import (
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
 	"entgo.io/ent/dialect"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/require"
 
 	"github.com/billd/billd/ent"
@@ -73,6 +78,24 @@ func migrationNames(t *testing.T, dia string) []string {
 	return names
 }
 
+// riverMigrationNames are the names Migrate reports for River's own migrations, in
+// the order it applies them after billd's.
+func riverMigrationNames(t *testing.T, dia string) []string {
+	t.Helper()
+	var drv riverdriver.Driver[*sql.Tx] = riversqlite.New(nil)
+	if dia == dialect.Postgres {
+		drv = riverdatabasesql.New(nil)
+	}
+	m, err := rivermigrate.New(drv, nil)
+	require.NoError(t, err)
+	var names []string
+	for _, v := range m.AllVersions() {
+		names = append(names, fmt.Sprintf("river %03d %s", v.Version, v.Name))
+	}
+	require.NotEmpty(t, names)
+	return names
+}
+
 func countRows(t *testing.T, db *store.DB, table string) int {
 	t.Helper()
 	var n int
@@ -96,7 +119,9 @@ func TestMigrateFreshThenNothing(t *testing.T) {
 
 		applied, err := db.Migrate(t.Context(), quiet())
 		require.NoError(t, err)
-		require.Equal(t, names, applied, "a fresh database gets every migration, in order")
+		require.Equal(t, append(names, riverMigrationNames(t, db.Dialect)...), applied,
+			"a fresh database gets every migration, billd's then River's, in order")
+		require.Equal(t, len(riverMigrationNames(t, db.Dialect)), countRows(t, db, "river_migration"))
 		require.Equal(t, len(names), countRows(t, db, "billd_schema_migrations"))
 
 		// Each record carries the file's name and checksum.
@@ -167,7 +192,9 @@ func TestMigrateConcurrently(t *testing.T) {
 		require.Empty(t, errs)
 
 		sort.Strings(applied)
-		require.Equal(t, names, applied, "every migration applied exactly once in total")
+		want := append(names, riverMigrationNames(t, wantDialect(dia))...)
+		sort.Strings(want)
+		require.Equal(t, want, applied, "every migration applied exactly once in total")
 		db := open(t, url)
 		require.Equal(t, len(names), countRows(t, db, "billd_schema_migrations"))
 		again, err := db.Migrate(t.Context(), nil)
