@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -34,12 +33,6 @@ type BillRunBatch struct {
 	Accounts int `json:"accounts,omitempty"`
 	// State holds the value of the "state" field.
 	State billrunbatch.State `json:"state,omitempty"`
-	// ClaimedBy holds the value of the "claimed_by" field.
-	ClaimedBy *string `json:"claimed_by,omitempty"`
-	// LeaseUntil holds the value of the "lease_until" field.
-	LeaseUntil *time.Time `json:"lease_until,omitempty"`
-	// Attempts holds the value of the "attempts" field.
-	Attempts int `json:"attempts,omitempty"`
 	// Failed holds the value of the "failed" field.
 	Failed int `json:"failed,omitempty"`
 	// Invoices holds the value of the "invoices" field.
@@ -83,12 +76,10 @@ func (*BillRunBatch) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case billrunbatch.FieldAccountIds, billrunbatch.FieldTotals:
 			values[i] = new([]byte)
-		case billrunbatch.FieldID, billrunbatch.FieldBillRunID, billrunbatch.FieldSeq, billrunbatch.FieldFirstAccountID, billrunbatch.FieldLastAccountID, billrunbatch.FieldAccounts, billrunbatch.FieldAttempts, billrunbatch.FieldFailed, billrunbatch.FieldInvoices, billrunbatch.FieldCharges:
+		case billrunbatch.FieldID, billrunbatch.FieldBillRunID, billrunbatch.FieldSeq, billrunbatch.FieldFirstAccountID, billrunbatch.FieldLastAccountID, billrunbatch.FieldAccounts, billrunbatch.FieldFailed, billrunbatch.FieldInvoices, billrunbatch.FieldCharges:
 			values[i] = new(sql.NullInt64)
-		case billrunbatch.FieldState, billrunbatch.FieldClaimedBy:
+		case billrunbatch.FieldState:
 			values[i] = new(sql.NullString)
-		case billrunbatch.FieldLeaseUntil:
-			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -153,26 +144,6 @@ func (_m *BillRunBatch) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field state", values[i])
 			} else if value.Valid {
 				_m.State = billrunbatch.State(value.String)
-			}
-		case billrunbatch.FieldClaimedBy:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field claimed_by", values[i])
-			} else if value.Valid {
-				_m.ClaimedBy = new(string)
-				*_m.ClaimedBy = value.String
-			}
-		case billrunbatch.FieldLeaseUntil:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field lease_until", values[i])
-			} else if value.Valid {
-				_m.LeaseUntil = new(time.Time)
-				*_m.LeaseUntil = value.Time
-			}
-		case billrunbatch.FieldAttempts:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field attempts", values[i])
-			} else if value.Valid {
-				_m.Attempts = int(value.Int64)
 			}
 		case billrunbatch.FieldFailed:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -261,19 +232,6 @@ func (_m *BillRunBatch) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("state=")
 	builder.WriteString(fmt.Sprintf("%v", _m.State))
-	builder.WriteString(", ")
-	if v := _m.ClaimedBy; v != nil {
-		builder.WriteString("claimed_by=")
-		builder.WriteString(*v)
-	}
-	builder.WriteString(", ")
-	if v := _m.LeaseUntil; v != nil {
-		builder.WriteString("lease_until=")
-		builder.WriteString(v.Format(time.ANSIC))
-	}
-	builder.WriteString(", ")
-	builder.WriteString("attempts=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
 	builder.WriteString(", ")
 	builder.WriteString("failed=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Failed))

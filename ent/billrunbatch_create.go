@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -70,48 +69,6 @@ func (_c *BillRunBatchCreate) SetState(v billrunbatch.State) *BillRunBatchCreate
 func (_c *BillRunBatchCreate) SetNillableState(v *billrunbatch.State) *BillRunBatchCreate {
 	if v != nil {
 		_c.SetState(*v)
-	}
-	return _c
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (_c *BillRunBatchCreate) SetClaimedBy(v string) *BillRunBatchCreate {
-	_c.mutation.SetClaimedBy(v)
-	return _c
-}
-
-// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
-func (_c *BillRunBatchCreate) SetNillableClaimedBy(v *string) *BillRunBatchCreate {
-	if v != nil {
-		_c.SetClaimedBy(*v)
-	}
-	return _c
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (_c *BillRunBatchCreate) SetLeaseUntil(v time.Time) *BillRunBatchCreate {
-	_c.mutation.SetLeaseUntil(v)
-	return _c
-}
-
-// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
-func (_c *BillRunBatchCreate) SetNillableLeaseUntil(v *time.Time) *BillRunBatchCreate {
-	if v != nil {
-		_c.SetLeaseUntil(*v)
-	}
-	return _c
-}
-
-// SetAttempts sets the "attempts" field.
-func (_c *BillRunBatchCreate) SetAttempts(v int) *BillRunBatchCreate {
-	_c.mutation.SetAttempts(v)
-	return _c
-}
-
-// SetNillableAttempts sets the "attempts" field if the given value is not nil.
-func (_c *BillRunBatchCreate) SetNillableAttempts(v *int) *BillRunBatchCreate {
-	if v != nil {
-		_c.SetAttempts(*v)
 	}
 	return _c
 }
@@ -208,10 +165,6 @@ func (_c *BillRunBatchCreate) defaults() {
 		v := billrunbatch.DefaultState
 		_c.mutation.SetState(v)
 	}
-	if _, ok := _c.mutation.Attempts(); !ok {
-		v := billrunbatch.DefaultAttempts
-		_c.mutation.SetAttempts(v)
-	}
 	if _, ok := _c.mutation.Failed(); !ok {
 		v := billrunbatch.DefaultFailed
 		_c.mutation.SetFailed(v)
@@ -250,9 +203,6 @@ func (_c *BillRunBatchCreate) check() error {
 		if err := billrunbatch.StateValidator(v); err != nil {
 			return &ValidationError{Name: "state", err: fmt.Errorf(`ent: validator failed for field "BillRunBatch.state": %w`, err)}
 		}
-	}
-	if _, ok := _c.mutation.Attempts(); !ok {
-		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "BillRunBatch.attempts"`)}
 	}
 	if _, ok := _c.mutation.Failed(); !ok {
 		return &ValidationError{Name: "failed", err: errors.New(`ent: missing required field "BillRunBatch.failed"`)}
@@ -316,18 +266,6 @@ func (_c *BillRunBatchCreate) createSpec() (*BillRunBatch, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.State(); ok {
 		_spec.SetField(billrunbatch.FieldState, field.TypeEnum, value)
 		_node.State = value
-	}
-	if value, ok := _c.mutation.ClaimedBy(); ok {
-		_spec.SetField(billrunbatch.FieldClaimedBy, field.TypeString, value)
-		_node.ClaimedBy = &value
-	}
-	if value, ok := _c.mutation.LeaseUntil(); ok {
-		_spec.SetField(billrunbatch.FieldLeaseUntil, field.TypeTime, value)
-		_node.LeaseUntil = &value
-	}
-	if value, ok := _c.mutation.Attempts(); ok {
-		_spec.SetField(billrunbatch.FieldAttempts, field.TypeInt, value)
-		_node.Attempts = value
 	}
 	if value, ok := _c.mutation.Failed(); ok {
 		_spec.SetField(billrunbatch.FieldFailed, field.TypeInt, value)
@@ -423,60 +361,6 @@ func (u *BillRunBatchUpsert) SetState(v billrunbatch.State) *BillRunBatchUpsert 
 // UpdateState sets the "state" field to the value that was provided on create.
 func (u *BillRunBatchUpsert) UpdateState() *BillRunBatchUpsert {
 	u.SetExcluded(billrunbatch.FieldState)
-	return u
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (u *BillRunBatchUpsert) SetClaimedBy(v string) *BillRunBatchUpsert {
-	u.Set(billrunbatch.FieldClaimedBy, v)
-	return u
-}
-
-// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
-func (u *BillRunBatchUpsert) UpdateClaimedBy() *BillRunBatchUpsert {
-	u.SetExcluded(billrunbatch.FieldClaimedBy)
-	return u
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (u *BillRunBatchUpsert) ClearClaimedBy() *BillRunBatchUpsert {
-	u.SetNull(billrunbatch.FieldClaimedBy)
-	return u
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (u *BillRunBatchUpsert) SetLeaseUntil(v time.Time) *BillRunBatchUpsert {
-	u.Set(billrunbatch.FieldLeaseUntil, v)
-	return u
-}
-
-// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
-func (u *BillRunBatchUpsert) UpdateLeaseUntil() *BillRunBatchUpsert {
-	u.SetExcluded(billrunbatch.FieldLeaseUntil)
-	return u
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (u *BillRunBatchUpsert) ClearLeaseUntil() *BillRunBatchUpsert {
-	u.SetNull(billrunbatch.FieldLeaseUntil)
-	return u
-}
-
-// SetAttempts sets the "attempts" field.
-func (u *BillRunBatchUpsert) SetAttempts(v int) *BillRunBatchUpsert {
-	u.Set(billrunbatch.FieldAttempts, v)
-	return u
-}
-
-// UpdateAttempts sets the "attempts" field to the value that was provided on create.
-func (u *BillRunBatchUpsert) UpdateAttempts() *BillRunBatchUpsert {
-	u.SetExcluded(billrunbatch.FieldAttempts)
-	return u
-}
-
-// AddAttempts adds v to the "attempts" field.
-func (u *BillRunBatchUpsert) AddAttempts(v int) *BillRunBatchUpsert {
-	u.Add(billrunbatch.FieldAttempts, v)
 	return u
 }
 
@@ -623,69 +507,6 @@ func (u *BillRunBatchUpsertOne) SetState(v billrunbatch.State) *BillRunBatchUpse
 func (u *BillRunBatchUpsertOne) UpdateState() *BillRunBatchUpsertOne {
 	return u.Update(func(s *BillRunBatchUpsert) {
 		s.UpdateState()
-	})
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (u *BillRunBatchUpsertOne) SetClaimedBy(v string) *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetClaimedBy(v)
-	})
-}
-
-// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
-func (u *BillRunBatchUpsertOne) UpdateClaimedBy() *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateClaimedBy()
-	})
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (u *BillRunBatchUpsertOne) ClearClaimedBy() *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.ClearClaimedBy()
-	})
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (u *BillRunBatchUpsertOne) SetLeaseUntil(v time.Time) *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetLeaseUntil(v)
-	})
-}
-
-// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
-func (u *BillRunBatchUpsertOne) UpdateLeaseUntil() *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateLeaseUntil()
-	})
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (u *BillRunBatchUpsertOne) ClearLeaseUntil() *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.ClearLeaseUntil()
-	})
-}
-
-// SetAttempts sets the "attempts" field.
-func (u *BillRunBatchUpsertOne) SetAttempts(v int) *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetAttempts(v)
-	})
-}
-
-// AddAttempts adds v to the "attempts" field.
-func (u *BillRunBatchUpsertOne) AddAttempts(v int) *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.AddAttempts(v)
-	})
-}
-
-// UpdateAttempts sets the "attempts" field to the value that was provided on create.
-func (u *BillRunBatchUpsertOne) UpdateAttempts() *BillRunBatchUpsertOne {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateAttempts()
 	})
 }
 
@@ -1010,69 +831,6 @@ func (u *BillRunBatchUpsertBulk) SetState(v billrunbatch.State) *BillRunBatchUps
 func (u *BillRunBatchUpsertBulk) UpdateState() *BillRunBatchUpsertBulk {
 	return u.Update(func(s *BillRunBatchUpsert) {
 		s.UpdateState()
-	})
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (u *BillRunBatchUpsertBulk) SetClaimedBy(v string) *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetClaimedBy(v)
-	})
-}
-
-// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
-func (u *BillRunBatchUpsertBulk) UpdateClaimedBy() *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateClaimedBy()
-	})
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (u *BillRunBatchUpsertBulk) ClearClaimedBy() *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.ClearClaimedBy()
-	})
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (u *BillRunBatchUpsertBulk) SetLeaseUntil(v time.Time) *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetLeaseUntil(v)
-	})
-}
-
-// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
-func (u *BillRunBatchUpsertBulk) UpdateLeaseUntil() *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateLeaseUntil()
-	})
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (u *BillRunBatchUpsertBulk) ClearLeaseUntil() *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.ClearLeaseUntil()
-	})
-}
-
-// SetAttempts sets the "attempts" field.
-func (u *BillRunBatchUpsertBulk) SetAttempts(v int) *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.SetAttempts(v)
-	})
-}
-
-// AddAttempts adds v to the "attempts" field.
-func (u *BillRunBatchUpsertBulk) AddAttempts(v int) *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.AddAttempts(v)
-	})
-}
-
-// UpdateAttempts sets the "attempts" field to the value that was provided on create.
-func (u *BillRunBatchUpsertBulk) UpdateAttempts() *BillRunBatchUpsertBulk {
-	return u.Update(func(s *BillRunBatchUpsert) {
-		s.UpdateAttempts()
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -41,67 +40,6 @@ func (_u *BillRunBatchUpdate) SetNillableState(v *billrunbatch.State) *BillRunBa
 	if v != nil {
 		_u.SetState(*v)
 	}
-	return _u
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (_u *BillRunBatchUpdate) SetClaimedBy(v string) *BillRunBatchUpdate {
-	_u.mutation.SetClaimedBy(v)
-	return _u
-}
-
-// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
-func (_u *BillRunBatchUpdate) SetNillableClaimedBy(v *string) *BillRunBatchUpdate {
-	if v != nil {
-		_u.SetClaimedBy(*v)
-	}
-	return _u
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (_u *BillRunBatchUpdate) ClearClaimedBy() *BillRunBatchUpdate {
-	_u.mutation.ClearClaimedBy()
-	return _u
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (_u *BillRunBatchUpdate) SetLeaseUntil(v time.Time) *BillRunBatchUpdate {
-	_u.mutation.SetLeaseUntil(v)
-	return _u
-}
-
-// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
-func (_u *BillRunBatchUpdate) SetNillableLeaseUntil(v *time.Time) *BillRunBatchUpdate {
-	if v != nil {
-		_u.SetLeaseUntil(*v)
-	}
-	return _u
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (_u *BillRunBatchUpdate) ClearLeaseUntil() *BillRunBatchUpdate {
-	_u.mutation.ClearLeaseUntil()
-	return _u
-}
-
-// SetAttempts sets the "attempts" field.
-func (_u *BillRunBatchUpdate) SetAttempts(v int) *BillRunBatchUpdate {
-	_u.mutation.ResetAttempts()
-	_u.mutation.SetAttempts(v)
-	return _u
-}
-
-// SetNillableAttempts sets the "attempts" field if the given value is not nil.
-func (_u *BillRunBatchUpdate) SetNillableAttempts(v *int) *BillRunBatchUpdate {
-	if v != nil {
-		_u.SetAttempts(*v)
-	}
-	return _u
-}
-
-// AddAttempts adds value to the "attempts" field.
-func (_u *BillRunBatchUpdate) AddAttempts(v int) *BillRunBatchUpdate {
-	_u.mutation.AddAttempts(v)
 	return _u
 }
 
@@ -249,24 +187,6 @@ func (_u *BillRunBatchUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(billrunbatch.FieldState, field.TypeEnum, value)
 	}
-	if value, ok := _u.mutation.ClaimedBy(); ok {
-		_spec.SetField(billrunbatch.FieldClaimedBy, field.TypeString, value)
-	}
-	if _u.mutation.ClaimedByCleared() {
-		_spec.ClearField(billrunbatch.FieldClaimedBy, field.TypeString)
-	}
-	if value, ok := _u.mutation.LeaseUntil(); ok {
-		_spec.SetField(billrunbatch.FieldLeaseUntil, field.TypeTime, value)
-	}
-	if _u.mutation.LeaseUntilCleared() {
-		_spec.ClearField(billrunbatch.FieldLeaseUntil, field.TypeTime)
-	}
-	if value, ok := _u.mutation.Attempts(); ok {
-		_spec.SetField(billrunbatch.FieldAttempts, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedAttempts(); ok {
-		_spec.AddField(billrunbatch.FieldAttempts, field.TypeInt, value)
-	}
 	if value, ok := _u.mutation.Failed(); ok {
 		_spec.SetField(billrunbatch.FieldFailed, field.TypeInt, value)
 	}
@@ -324,67 +244,6 @@ func (_u *BillRunBatchUpdateOne) SetNillableState(v *billrunbatch.State) *BillRu
 	if v != nil {
 		_u.SetState(*v)
 	}
-	return _u
-}
-
-// SetClaimedBy sets the "claimed_by" field.
-func (_u *BillRunBatchUpdateOne) SetClaimedBy(v string) *BillRunBatchUpdateOne {
-	_u.mutation.SetClaimedBy(v)
-	return _u
-}
-
-// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
-func (_u *BillRunBatchUpdateOne) SetNillableClaimedBy(v *string) *BillRunBatchUpdateOne {
-	if v != nil {
-		_u.SetClaimedBy(*v)
-	}
-	return _u
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (_u *BillRunBatchUpdateOne) ClearClaimedBy() *BillRunBatchUpdateOne {
-	_u.mutation.ClearClaimedBy()
-	return _u
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (_u *BillRunBatchUpdateOne) SetLeaseUntil(v time.Time) *BillRunBatchUpdateOne {
-	_u.mutation.SetLeaseUntil(v)
-	return _u
-}
-
-// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
-func (_u *BillRunBatchUpdateOne) SetNillableLeaseUntil(v *time.Time) *BillRunBatchUpdateOne {
-	if v != nil {
-		_u.SetLeaseUntil(*v)
-	}
-	return _u
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (_u *BillRunBatchUpdateOne) ClearLeaseUntil() *BillRunBatchUpdateOne {
-	_u.mutation.ClearLeaseUntil()
-	return _u
-}
-
-// SetAttempts sets the "attempts" field.
-func (_u *BillRunBatchUpdateOne) SetAttempts(v int) *BillRunBatchUpdateOne {
-	_u.mutation.ResetAttempts()
-	_u.mutation.SetAttempts(v)
-	return _u
-}
-
-// SetNillableAttempts sets the "attempts" field if the given value is not nil.
-func (_u *BillRunBatchUpdateOne) SetNillableAttempts(v *int) *BillRunBatchUpdateOne {
-	if v != nil {
-		_u.SetAttempts(*v)
-	}
-	return _u
-}
-
-// AddAttempts adds value to the "attempts" field.
-func (_u *BillRunBatchUpdateOne) AddAttempts(v int) *BillRunBatchUpdateOne {
-	_u.mutation.AddAttempts(v)
 	return _u
 }
 
@@ -561,24 +420,6 @@ func (_u *BillRunBatchUpdateOne) sqlSave(ctx context.Context) (_node *BillRunBat
 	}
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(billrunbatch.FieldState, field.TypeEnum, value)
-	}
-	if value, ok := _u.mutation.ClaimedBy(); ok {
-		_spec.SetField(billrunbatch.FieldClaimedBy, field.TypeString, value)
-	}
-	if _u.mutation.ClaimedByCleared() {
-		_spec.ClearField(billrunbatch.FieldClaimedBy, field.TypeString)
-	}
-	if value, ok := _u.mutation.LeaseUntil(); ok {
-		_spec.SetField(billrunbatch.FieldLeaseUntil, field.TypeTime, value)
-	}
-	if _u.mutation.LeaseUntilCleared() {
-		_spec.ClearField(billrunbatch.FieldLeaseUntil, field.TypeTime)
-	}
-	if value, ok := _u.mutation.Attempts(); ok {
-		_spec.SetField(billrunbatch.FieldAttempts, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedAttempts(); ok {
-		_spec.AddField(billrunbatch.FieldAttempts, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Failed(); ok {
 		_spec.SetField(billrunbatch.FieldFailed, field.TypeInt, value)

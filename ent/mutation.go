@@ -7328,10 +7328,6 @@ type BillRunBatchMutation struct {
 	accounts            *int
 	addaccounts         *int
 	state               *billrunbatch.State
-	claimed_by          *string
-	lease_until         *time.Time
-	attempts            *int
-	addattempts         *int
 	failed              *int
 	addfailed           *int
 	invoices            *int
@@ -7806,160 +7802,6 @@ func (m *BillRunBatchMutation) ResetState() {
 	m.state = nil
 }
 
-// SetClaimedBy sets the "claimed_by" field.
-func (m *BillRunBatchMutation) SetClaimedBy(s string) {
-	m.claimed_by = &s
-}
-
-// ClaimedBy returns the value of the "claimed_by" field in the mutation.
-func (m *BillRunBatchMutation) ClaimedBy() (r string, exists bool) {
-	v := m.claimed_by
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldClaimedBy returns the old "claimed_by" field's value of the BillRunBatch entity.
-// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BillRunBatchMutation) OldClaimedBy(ctx context.Context) (v *string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldClaimedBy is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldClaimedBy requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldClaimedBy: %w", err)
-	}
-	return oldValue.ClaimedBy, nil
-}
-
-// ClearClaimedBy clears the value of the "claimed_by" field.
-func (m *BillRunBatchMutation) ClearClaimedBy() {
-	m.claimed_by = nil
-	m.clearedFields[billrunbatch.FieldClaimedBy] = struct{}{}
-}
-
-// ClaimedByCleared returns if the "claimed_by" field was cleared in this mutation.
-func (m *BillRunBatchMutation) ClaimedByCleared() bool {
-	_, ok := m.clearedFields[billrunbatch.FieldClaimedBy]
-	return ok
-}
-
-// ResetClaimedBy resets all changes to the "claimed_by" field.
-func (m *BillRunBatchMutation) ResetClaimedBy() {
-	m.claimed_by = nil
-	delete(m.clearedFields, billrunbatch.FieldClaimedBy)
-}
-
-// SetLeaseUntil sets the "lease_until" field.
-func (m *BillRunBatchMutation) SetLeaseUntil(t time.Time) {
-	m.lease_until = &t
-}
-
-// LeaseUntil returns the value of the "lease_until" field in the mutation.
-func (m *BillRunBatchMutation) LeaseUntil() (r time.Time, exists bool) {
-	v := m.lease_until
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldLeaseUntil returns the old "lease_until" field's value of the BillRunBatch entity.
-// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BillRunBatchMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
-	}
-	return oldValue.LeaseUntil, nil
-}
-
-// ClearLeaseUntil clears the value of the "lease_until" field.
-func (m *BillRunBatchMutation) ClearLeaseUntil() {
-	m.lease_until = nil
-	m.clearedFields[billrunbatch.FieldLeaseUntil] = struct{}{}
-}
-
-// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
-func (m *BillRunBatchMutation) LeaseUntilCleared() bool {
-	_, ok := m.clearedFields[billrunbatch.FieldLeaseUntil]
-	return ok
-}
-
-// ResetLeaseUntil resets all changes to the "lease_until" field.
-func (m *BillRunBatchMutation) ResetLeaseUntil() {
-	m.lease_until = nil
-	delete(m.clearedFields, billrunbatch.FieldLeaseUntil)
-}
-
-// SetAttempts sets the "attempts" field.
-func (m *BillRunBatchMutation) SetAttempts(i int) {
-	m.attempts = &i
-	m.addattempts = nil
-}
-
-// Attempts returns the value of the "attempts" field in the mutation.
-func (m *BillRunBatchMutation) Attempts() (r int, exists bool) {
-	v := m.attempts
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAttempts returns the old "attempts" field's value of the BillRunBatch entity.
-// If the BillRunBatch object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BillRunBatchMutation) OldAttempts(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAttempts requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
-	}
-	return oldValue.Attempts, nil
-}
-
-// AddAttempts adds i to the "attempts" field.
-func (m *BillRunBatchMutation) AddAttempts(i int) {
-	if m.addattempts != nil {
-		*m.addattempts += i
-	} else {
-		m.addattempts = &i
-	}
-}
-
-// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
-func (m *BillRunBatchMutation) AddedAttempts() (r int, exists bool) {
-	v := m.addattempts
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetAttempts resets all changes to the "attempts" field.
-func (m *BillRunBatchMutation) ResetAttempts() {
-	m.attempts = nil
-	m.addattempts = nil
-}
-
 // SetFailed sets the "failed" field.
 func (m *BillRunBatchMutation) SetFailed(i int) {
 	m.failed = &i
@@ -8238,7 +8080,7 @@ func (m *BillRunBatchMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BillRunBatchMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 11)
 	if m.bill_run != nil {
 		fields = append(fields, billrunbatch.FieldBillRunID)
 	}
@@ -8259,15 +8101,6 @@ func (m *BillRunBatchMutation) Fields() []string {
 	}
 	if m.state != nil {
 		fields = append(fields, billrunbatch.FieldState)
-	}
-	if m.claimed_by != nil {
-		fields = append(fields, billrunbatch.FieldClaimedBy)
-	}
-	if m.lease_until != nil {
-		fields = append(fields, billrunbatch.FieldLeaseUntil)
-	}
-	if m.attempts != nil {
-		fields = append(fields, billrunbatch.FieldAttempts)
 	}
 	if m.failed != nil {
 		fields = append(fields, billrunbatch.FieldFailed)
@@ -8303,12 +8136,6 @@ func (m *BillRunBatchMutation) Field(name string) (ent.Value, bool) {
 		return m.Accounts()
 	case billrunbatch.FieldState:
 		return m.State()
-	case billrunbatch.FieldClaimedBy:
-		return m.ClaimedBy()
-	case billrunbatch.FieldLeaseUntil:
-		return m.LeaseUntil()
-	case billrunbatch.FieldAttempts:
-		return m.Attempts()
 	case billrunbatch.FieldFailed:
 		return m.Failed()
 	case billrunbatch.FieldInvoices:
@@ -8340,12 +8167,6 @@ func (m *BillRunBatchMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldAccounts(ctx)
 	case billrunbatch.FieldState:
 		return m.OldState(ctx)
-	case billrunbatch.FieldClaimedBy:
-		return m.OldClaimedBy(ctx)
-	case billrunbatch.FieldLeaseUntil:
-		return m.OldLeaseUntil(ctx)
-	case billrunbatch.FieldAttempts:
-		return m.OldAttempts(ctx)
 	case billrunbatch.FieldFailed:
 		return m.OldFailed(ctx)
 	case billrunbatch.FieldInvoices:
@@ -8412,27 +8233,6 @@ func (m *BillRunBatchMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetState(v)
 		return nil
-	case billrunbatch.FieldClaimedBy:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetClaimedBy(v)
-		return nil
-	case billrunbatch.FieldLeaseUntil:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetLeaseUntil(v)
-		return nil
-	case billrunbatch.FieldAttempts:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAttempts(v)
-		return nil
 	case billrunbatch.FieldFailed:
 		v, ok := value.(int)
 		if !ok {
@@ -8481,9 +8281,6 @@ func (m *BillRunBatchMutation) AddedFields() []string {
 	if m.addaccounts != nil {
 		fields = append(fields, billrunbatch.FieldAccounts)
 	}
-	if m.addattempts != nil {
-		fields = append(fields, billrunbatch.FieldAttempts)
-	}
 	if m.addfailed != nil {
 		fields = append(fields, billrunbatch.FieldFailed)
 	}
@@ -8509,8 +8306,6 @@ func (m *BillRunBatchMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedLastAccountID()
 	case billrunbatch.FieldAccounts:
 		return m.AddedAccounts()
-	case billrunbatch.FieldAttempts:
-		return m.AddedAttempts()
 	case billrunbatch.FieldFailed:
 		return m.AddedFailed()
 	case billrunbatch.FieldInvoices:
@@ -8554,13 +8349,6 @@ func (m *BillRunBatchMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAccounts(v)
 		return nil
-	case billrunbatch.FieldAttempts:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddAttempts(v)
-		return nil
 	case billrunbatch.FieldFailed:
 		v, ok := value.(int)
 		if !ok {
@@ -8593,12 +8381,6 @@ func (m *BillRunBatchMutation) ClearedFields() []string {
 	if m.FieldCleared(billrunbatch.FieldAccountIds) {
 		fields = append(fields, billrunbatch.FieldAccountIds)
 	}
-	if m.FieldCleared(billrunbatch.FieldClaimedBy) {
-		fields = append(fields, billrunbatch.FieldClaimedBy)
-	}
-	if m.FieldCleared(billrunbatch.FieldLeaseUntil) {
-		fields = append(fields, billrunbatch.FieldLeaseUntil)
-	}
 	if m.FieldCleared(billrunbatch.FieldTotals) {
 		fields = append(fields, billrunbatch.FieldTotals)
 	}
@@ -8618,12 +8400,6 @@ func (m *BillRunBatchMutation) ClearField(name string) error {
 	switch name {
 	case billrunbatch.FieldAccountIds:
 		m.ClearAccountIds()
-		return nil
-	case billrunbatch.FieldClaimedBy:
-		m.ClearClaimedBy()
-		return nil
-	case billrunbatch.FieldLeaseUntil:
-		m.ClearLeaseUntil()
 		return nil
 	case billrunbatch.FieldTotals:
 		m.ClearTotals()
@@ -8656,15 +8432,6 @@ func (m *BillRunBatchMutation) ResetField(name string) error {
 		return nil
 	case billrunbatch.FieldState:
 		m.ResetState()
-		return nil
-	case billrunbatch.FieldClaimedBy:
-		m.ResetClaimedBy()
-		return nil
-	case billrunbatch.FieldLeaseUntil:
-		m.ResetLeaseUntil()
-		return nil
-	case billrunbatch.FieldAttempts:
-		m.ResetAttempts()
 		return nil
 	case billrunbatch.FieldFailed:
 		m.ResetFailed()

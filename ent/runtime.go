@@ -180,20 +180,16 @@ func init() {
 	billrun.DefaultCancelRequested = billrunDescCancelRequested.Default.(bool)
 	billrunbatchFields := schema.BillRunBatch{}.Fields()
 	_ = billrunbatchFields
-	// billrunbatchDescAttempts is the schema descriptor for attempts field.
-	billrunbatchDescAttempts := billrunbatchFields[9].Descriptor()
-	// billrunbatch.DefaultAttempts holds the default value on creation for the attempts field.
-	billrunbatch.DefaultAttempts = billrunbatchDescAttempts.Default.(int)
 	// billrunbatchDescFailed is the schema descriptor for failed field.
-	billrunbatchDescFailed := billrunbatchFields[10].Descriptor()
+	billrunbatchDescFailed := billrunbatchFields[7].Descriptor()
 	// billrunbatch.DefaultFailed holds the default value on creation for the failed field.
 	billrunbatch.DefaultFailed = billrunbatchDescFailed.Default.(int)
 	// billrunbatchDescInvoices is the schema descriptor for invoices field.
-	billrunbatchDescInvoices := billrunbatchFields[11].Descriptor()
+	billrunbatchDescInvoices := billrunbatchFields[8].Descriptor()
 	// billrunbatch.DefaultInvoices holds the default value on creation for the invoices field.
 	billrunbatch.DefaultInvoices = billrunbatchDescInvoices.Default.(int)
 	// billrunbatchDescCharges is the schema descriptor for charges field.
-	billrunbatchDescCharges := billrunbatchFields[12].Descriptor()
+	billrunbatchDescCharges := billrunbatchFields[9].Descriptor()
 	// billrunbatch.DefaultCharges holds the default value on creation for the charges field.
 	billrunbatch.DefaultCharges = billrunbatchDescCharges.Default.(int)
 	catalogpackageFields := schema.CatalogPackage{}.Fields()

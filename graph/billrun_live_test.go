@@ -225,8 +225,8 @@ func TestBillRunCancel(t *testing.T) {
 			t.Parallel()
 			// Small batches and a pause after each make the run last a few seconds,
 			// so the cancel surely finds it running.
-			b := testenv.StartWith(t, dialect, server.Config{Billing: billrun.Config{
-				Workers: 1, BatchSize: 20, Pause: 50 * time.Millisecond}})
+			b := testenv.StartWith(t, dialect, server.Config{Workers: 1, Billing: billrun.Config{
+				BatchSize: 20, Pause: 50 * time.Millisecond}})
 			cancelMidRun(t, b)
 		})
 	}
@@ -280,7 +280,7 @@ func testFailingAccount(t *testing.T, b *testenv.Billd) {
 	f := followRun(t, b, id)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	b.BillRuns.Run(ctx)
+	require.NoError(t, b.StartWorkers(ctx))
 	events := readRun(t, f)
 	final := checkSequence(t, events)
 	require.Equal(t, "COMPLETED_WITH_ERRORS", final.Status)
@@ -398,9 +398,9 @@ func TestSlowAndGoneSubscribers(t *testing.T) {
 		"every subscription is released when its client is gone")
 }
 
-// TestBillRunFailsAfterRepeatedBatchFailures: a batch claimed MaxAttempts times
-// without completing (its workers died or it failed as a whole each time) fails its
-// run instead of being retried forever; subscribers see FINISHED with FAILED.
+// TestBillRunFailsAfterRepeatedBatchFailures: a batch tried MaxAttempts times without
+// completing (its workers died or it failed as a whole each time) fails its run
+// instead of being retried forever; subscribers see FINISHED with FAILED.
 func TestBillRunFailsAfterRepeatedBatchFailures(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testenv.Dialects() {
@@ -411,20 +411,22 @@ func TestBillRunFailsAfterRepeatedBatchFailures(t *testing.T) {
 			planner := testenv.StartWith(t, dialect, server.Config{DatabaseURL: url, NoWorkers: true})
 			seedAccounts(t, planner, 50)
 			id := startRun(t, planner)
-			_, err := planner.DB.SQL.Exec("UPDATE bill_run_batches SET attempts = " + strconv.Itoa(billrun.MaxAttempts))
+			// Its one batch's job has been tried MaxAttempts times already.
+			_, err := planner.DB.SQL.Exec("UPDATE river_job SET attempt = " + strconv.Itoa(billrun.MaxAttempts))
 			require.NoError(t, err)
 			// A worker now finds the exhausted batch.
 			worker := testenv.StartURL(t, dialect, url)
 			final := checkSequence(t, subscribeLegacy(t, worker, id))
 			require.Equal(t, "FAILED", final.Status)
 			require.Zero(t, final.InvoicesCreated)
+			require.Zero(t, planner.Count("invoices"))
 		})
 	}
 }
 
-// TestCancelWithDeadNodesBatch: a run is canceled while a batch is held by a node that
-// died; once the batch's lease runs out a live worker closes it, and the run ends
-// CANCELED with nothing billed.
+// TestCancelWithDeadNodesBatch: a run is canceled while its batch's job runs on a node
+// that died; once the job system rescues that job a live worker closes the batch, and
+// the run ends CANCELED with nothing billed.
 func TestCancelWithDeadNodesBatch(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range testenv.Dialects() {
@@ -434,14 +436,18 @@ func TestCancelWithDeadNodesBatch(t *testing.T) {
 			planner := testenv.StartWith(t, dialect, server.Config{DatabaseURL: url, NoWorkers: true})
 			seedAccounts(t, planner, 50)
 			id := startRun(t, planner)
-			// A node that claimed the batch and died: CLAIMED, lease long gone.
-			err := planner.DB.Client.BillRunBatch.Update().SetState(billrunbatch.StateCLAIMED).SetClaimedBy("dead").
-				SetAttempts(1).SetLeaseUntil(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Exec(context.Background())
+			// A node that took the batch's job, started billing it account by account
+			// (CLAIMED) and died: the job is running, attempted by it, long ago.
+			require.NoError(t, planner.DB.Client.BillRunBatch.Update().SetState(billrunbatch.StateCLAIMED).
+				Exec(context.Background()))
+			long := "2000-01-01 00:00:00"
+			_, err := planner.DB.SQL.Exec("UPDATE river_job SET state = 'running', attempt = 1, attempted_at = '" + long +
+				"', attempted_by = " + map[string]string{"sqlite": `'["dead"]'`, "postgres": `'{dead}'`}[dialect])
 			require.NoError(t, err)
 			var out struct{ CancelBillRun liveRun }
 			planner.MustQuery(`mutation($id: ID!) { cancelBillRun(id: $id) { status } }`, map[string]any{"id": id}, &out)
 			require.Equal(t, "QUEUED", out.CancelBillRun.Status, "the dead node's batch is still open")
-			worker := testenv.StartURL(t, dialect, url)
+			worker := testenv.StartWith(t, dialect, server.Config{DatabaseURL: url, Lease: time.Second})
 			final := checkSequence(t, subscribeLegacy(t, worker, id))
 			require.Equal(t, "CANCELED", final.Status)
 			require.Zero(t, final.InvoicesCreated)

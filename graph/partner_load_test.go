@@ -40,7 +40,7 @@ func TestPartnerFiguresOncePerResponse(t *testing.T) {
 			b := testenv.StartWith(t, dialect, server.Config{NoWorkers: true})
 			e, partner, _ := partnerSetup(t, b)
 			ctx, stop := context.WithCancel(context.Background())
-			b.BillRuns.Run(ctx)
+			require.NoError(t, b.StartWorkers(ctx))
 			for _, m := range []string{"01", "02", "03"} {
 				r := e.run("2024-"+m+"-01", "2024-"+m+"-"+map[string]string{"01": "31", "02": "29", "03": "31"}[m], nil)
 				require.Equal(t, "COMPLETED", r.Status)
@@ -116,7 +116,7 @@ func TestPartnerProgressOnlyWhenFiguresMove(t *testing.T) {
 			admin, mine := followRun(t, b, id), followRun(t, partner, id)
 			ctx, cancel := context.WithCancel(context.Background())
 			t.Cleanup(cancel)
-			b.BillRuns.Run(ctx)
+			require.NoError(t, b.StartWorkers(ctx))
 			adminEvents, partnerEvents := readRun(t, admin), readRun(t, mine)
 
 			progress := func(evs []liveEvent) int {

@@ -62,7 +62,7 @@ func TestPartnerRunView(t *testing.T) {
 			connA, connB := followRun(t, asA, id), followRun(t, asB, id)
 			ctx, cancel := context.WithCancel(context.Background())
 			t.Cleanup(cancel)
-			b.BillRuns.Run(ctx)
+			require.NoError(t, b.StartWorkers(ctx))
 			evA, evB := readRun(t, connA), readRun(t, connB)
 
 			usd := func(r liveRun) string {

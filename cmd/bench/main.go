@@ -87,8 +87,8 @@ func main() {
 func childServe() {
 	ctx := context.Background()
 	server.TuneGC() // as billd serve does
-	srv, err := server.Open(ctx, server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"), Billing: workerConfig(),
-		BootstrapAdminKey: benchKey, Limits: benchLimits})
+	srv, err := server.Open(ctx, workerConfig(server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"),
+		BootstrapAdminKey: benchKey, Limits: benchLimits}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -62,16 +62,19 @@ func (r *runResult) rowsPerSec() float64 {
 }
 func (r *runResult) limitPerSec() float64 { return float64(r.LimitRows) / r.LimitTime.Seconds() }
 
-func workerConfig() billrun.Config {
-	cfg := billrun.Config{Workers: 2, BatchSize: 200}
+// workerConfig is the bill-run configuration of the benchmark's node, which
+// BENCH_WORKERS, BENCH_BATCH and BENCH_PAUSE change.
+func workerConfig(cfg server.Config) server.Config {
+	cfg.Workers = 2
+	cfg.Billing = billrun.Config{BatchSize: 200}
 	if n, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
 		cfg.Workers = n
 	}
 	if n, err := strconv.Atoi(os.Getenv("BENCH_BATCH")); err == nil {
-		cfg.BatchSize = n
+		cfg.Billing.BatchSize = n
 	}
 	if d, err := time.ParseDuration(os.Getenv("BENCH_PAUSE")); err == nil {
-		cfg.Pause = d
+		cfg.Billing.Pause = d
 	}
 	return cfg
 }

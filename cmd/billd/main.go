@@ -158,7 +158,7 @@ func serve(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", envInt("BILLD_WORKERS", 2), "bill-run batches this process bills at once; 0 bills none here (env BILLD_WORKERS)")
 	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 100), "accounts per bill-run batch (env BILLD_BATCH_SIZE)")
 	pause := fs.Duration("batch-pause", envDuration("BILLD_BATCH_PAUSE", 0), "rest after each batch, to throttle bill runs (env BILLD_BATCH_PAUSE)")
-	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a claimed batch stays this node's before others may take it over (env BILLD_BATCH_LEASE)")
+	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a job (a bill-run batch) may run; one of a node that died runs again elsewhere after it (env BILLD_BATCH_LEASE)")
 	bootstrap := fs.String("bootstrap-admin-key", env("BILLD_BOOTSTRAP_ADMIN_KEY", ""), "becomes the first ADMIN key if no key exists (env BILLD_BOOTSTRAP_ADMIN_KEY)")
 	cors := fs.String("cors-origins", env("BILLD_CORS_ORIGINS", ""), "comma-separated browser origins allowed cross-origin, or * (env BILLD_CORS_ORIGINS)")
 	introspection := fs.Bool("introspection", envBool("BILLD_INTROSPECTION", true), "answer schema introspection (env BILLD_INTROSPECTION)")
@@ -206,7 +206,7 @@ func serve(ctx context.Context, args []string) error {
 
 	server.TuneGC()
 	srv, err := server.Open(ctx, server.Config{DatabaseURL: c.db, Log: log, NoWorkers: *workers == 0,
-		Billing:           billrun.Config{Workers: *workers, BatchSize: *batch, Lease: *lease, Pause: *pause},
+		Billing: billrun.Config{BatchSize: *batch, Pause: *pause}, Workers: *workers, Lease: *lease,
 		BootstrapAdminKey: *bootstrap, Limits: limits, CORSOrigins: origins, ClientIPHeader: *ipHeader,
 		Timeouts: server.Timeouts{Header: *headerTimeout, Body: *bodyTimeout, Write: *writeTimeout, Idle: *idleTimeout,
 			WSWrite: *wsWriteTimeout}})

@@ -30,12 +30,6 @@ const (
 	FieldAccounts = "accounts"
 	// FieldState holds the string denoting the state field in the database.
 	FieldState = "state"
-	// FieldClaimedBy holds the string denoting the claimed_by field in the database.
-	FieldClaimedBy = "claimed_by"
-	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
-	FieldLeaseUntil = "lease_until"
-	// FieldAttempts holds the string denoting the attempts field in the database.
-	FieldAttempts = "attempts"
 	// FieldFailed holds the string denoting the failed field in the database.
 	FieldFailed = "failed"
 	// FieldInvoices holds the string denoting the invoices field in the database.
@@ -67,9 +61,6 @@ var Columns = []string{
 	FieldAccountIds,
 	FieldAccounts,
 	FieldState,
-	FieldClaimedBy,
-	FieldLeaseUntil,
-	FieldAttempts,
 	FieldFailed,
 	FieldInvoices,
 	FieldCharges,
@@ -87,8 +78,6 @@ func ValidColumn(column string) bool {
 }
 
 var (
-	// DefaultAttempts holds the default value on creation for the "attempts" field.
-	DefaultAttempts int
 	// DefaultFailed holds the default value on creation for the "failed" field.
 	DefaultFailed int
 	// DefaultInvoices holds the default value on creation for the "invoices" field.
@@ -161,21 +150,6 @@ func ByAccounts(opts ...sql.OrderTermOption) OrderOption {
 // ByState orders the results by the state field.
 func ByState(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldState, opts...).ToFunc()
-}
-
-// ByClaimedBy orders the results by the claimed_by field.
-func ByClaimedBy(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldClaimedBy, opts...).ToFunc()
-}
-
-// ByLeaseUntil orders the results by the lease_until field.
-func ByLeaseUntil(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldLeaseUntil, opts...).ToFunc()
-}
-
-// ByAttempts orders the results by the attempts field.
-func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldAttempts, opts...).ToFunc()
 }
 
 // ByFailed orders the results by the failed field.

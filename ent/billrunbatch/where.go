@@ -3,8 +3,6 @@
 package billrunbatch
 
 import (
-	"time"
-
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/billd/billd/ent/predicate"
@@ -78,21 +76,6 @@ func LastAccountID(v int) predicate.BillRunBatch {
 // Accounts applies equality check predicate on the "accounts" field. It's identical to AccountsEQ.
 func Accounts(v int) predicate.BillRunBatch {
 	return predicate.BillRunBatch(sql.FieldEQ(FieldAccounts, v))
-}
-
-// ClaimedBy applies equality check predicate on the "claimed_by" field. It's identical to ClaimedByEQ.
-func ClaimedBy(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldClaimedBy, v))
-}
-
-// LeaseUntil applies equality check predicate on the "lease_until" field. It's identical to LeaseUntilEQ.
-func LeaseUntil(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldLeaseUntil, v))
-}
-
-// Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
-func Attempts(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldAttempts, v))
 }
 
 // Failed applies equality check predicate on the "failed" field. It's identical to FailedEQ.
@@ -318,171 +301,6 @@ func StateIn(vs ...State) predicate.BillRunBatch {
 // StateNotIn applies the NotIn predicate on the "state" field.
 func StateNotIn(vs ...State) predicate.BillRunBatch {
 	return predicate.BillRunBatch(sql.FieldNotIn(FieldState, vs...))
-}
-
-// ClaimedByEQ applies the EQ predicate on the "claimed_by" field.
-func ClaimedByEQ(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldClaimedBy, v))
-}
-
-// ClaimedByNEQ applies the NEQ predicate on the "claimed_by" field.
-func ClaimedByNEQ(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNEQ(FieldClaimedBy, v))
-}
-
-// ClaimedByIn applies the In predicate on the "claimed_by" field.
-func ClaimedByIn(vs ...string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldIn(FieldClaimedBy, vs...))
-}
-
-// ClaimedByNotIn applies the NotIn predicate on the "claimed_by" field.
-func ClaimedByNotIn(vs ...string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNotIn(FieldClaimedBy, vs...))
-}
-
-// ClaimedByGT applies the GT predicate on the "claimed_by" field.
-func ClaimedByGT(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGT(FieldClaimedBy, v))
-}
-
-// ClaimedByGTE applies the GTE predicate on the "claimed_by" field.
-func ClaimedByGTE(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGTE(FieldClaimedBy, v))
-}
-
-// ClaimedByLT applies the LT predicate on the "claimed_by" field.
-func ClaimedByLT(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLT(FieldClaimedBy, v))
-}
-
-// ClaimedByLTE applies the LTE predicate on the "claimed_by" field.
-func ClaimedByLTE(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLTE(FieldClaimedBy, v))
-}
-
-// ClaimedByContains applies the Contains predicate on the "claimed_by" field.
-func ClaimedByContains(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldContains(FieldClaimedBy, v))
-}
-
-// ClaimedByHasPrefix applies the HasPrefix predicate on the "claimed_by" field.
-func ClaimedByHasPrefix(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldHasPrefix(FieldClaimedBy, v))
-}
-
-// ClaimedByHasSuffix applies the HasSuffix predicate on the "claimed_by" field.
-func ClaimedByHasSuffix(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldHasSuffix(FieldClaimedBy, v))
-}
-
-// ClaimedByIsNil applies the IsNil predicate on the "claimed_by" field.
-func ClaimedByIsNil() predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldIsNull(FieldClaimedBy))
-}
-
-// ClaimedByNotNil applies the NotNil predicate on the "claimed_by" field.
-func ClaimedByNotNil() predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNotNull(FieldClaimedBy))
-}
-
-// ClaimedByEqualFold applies the EqualFold predicate on the "claimed_by" field.
-func ClaimedByEqualFold(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEqualFold(FieldClaimedBy, v))
-}
-
-// ClaimedByContainsFold applies the ContainsFold predicate on the "claimed_by" field.
-func ClaimedByContainsFold(v string) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldContainsFold(FieldClaimedBy, v))
-}
-
-// LeaseUntilEQ applies the EQ predicate on the "lease_until" field.
-func LeaseUntilEQ(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldLeaseUntil, v))
-}
-
-// LeaseUntilNEQ applies the NEQ predicate on the "lease_until" field.
-func LeaseUntilNEQ(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNEQ(FieldLeaseUntil, v))
-}
-
-// LeaseUntilIn applies the In predicate on the "lease_until" field.
-func LeaseUntilIn(vs ...time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldIn(FieldLeaseUntil, vs...))
-}
-
-// LeaseUntilNotIn applies the NotIn predicate on the "lease_until" field.
-func LeaseUntilNotIn(vs ...time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNotIn(FieldLeaseUntil, vs...))
-}
-
-// LeaseUntilGT applies the GT predicate on the "lease_until" field.
-func LeaseUntilGT(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGT(FieldLeaseUntil, v))
-}
-
-// LeaseUntilGTE applies the GTE predicate on the "lease_until" field.
-func LeaseUntilGTE(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGTE(FieldLeaseUntil, v))
-}
-
-// LeaseUntilLT applies the LT predicate on the "lease_until" field.
-func LeaseUntilLT(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLT(FieldLeaseUntil, v))
-}
-
-// LeaseUntilLTE applies the LTE predicate on the "lease_until" field.
-func LeaseUntilLTE(v time.Time) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLTE(FieldLeaseUntil, v))
-}
-
-// LeaseUntilIsNil applies the IsNil predicate on the "lease_until" field.
-func LeaseUntilIsNil() predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldIsNull(FieldLeaseUntil))
-}
-
-// LeaseUntilNotNil applies the NotNil predicate on the "lease_until" field.
-func LeaseUntilNotNil() predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNotNull(FieldLeaseUntil))
-}
-
-// AttemptsEQ applies the EQ predicate on the "attempts" field.
-func AttemptsEQ(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldEQ(FieldAttempts, v))
-}
-
-// AttemptsNEQ applies the NEQ predicate on the "attempts" field.
-func AttemptsNEQ(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNEQ(FieldAttempts, v))
-}
-
-// AttemptsIn applies the In predicate on the "attempts" field.
-func AttemptsIn(vs ...int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldIn(FieldAttempts, vs...))
-}
-
-// AttemptsNotIn applies the NotIn predicate on the "attempts" field.
-func AttemptsNotIn(vs ...int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldNotIn(FieldAttempts, vs...))
-}
-
-// AttemptsGT applies the GT predicate on the "attempts" field.
-func AttemptsGT(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGT(FieldAttempts, v))
-}
-
-// AttemptsGTE applies the GTE predicate on the "attempts" field.
-func AttemptsGTE(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldGTE(FieldAttempts, v))
-}
-
-// AttemptsLT applies the LT predicate on the "attempts" field.
-func AttemptsLT(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLT(FieldAttempts, v))
-}
-
-// AttemptsLTE applies the LTE predicate on the "attempts" field.
-func AttemptsLTE(v int) predicate.BillRunBatch {
-	return predicate.BillRunBatch(sql.FieldLTE(FieldAttempts, v))
 }
 
 // FailedEQ applies the EQ predicate on the "failed" field.

@@ -247,9 +247,6 @@ var (
 		{Name: "account_ids", Type: field.TypeJSON, Nullable: true},
 		{Name: "accounts", Type: field.TypeInt},
 		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "CLAIMED", "DONE", "CANCELED"}, Default: "PENDING"},
-		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
-		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
-		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "failed", Type: field.TypeInt, Default: 0},
 		{Name: "invoices", Type: field.TypeInt, Default: 0},
 		{Name: "charges", Type: field.TypeInt, Default: 0},
@@ -264,7 +261,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "bill_run_batches_bill_runs_batches",
-				Columns:    []*schema.Column{BillRunBatchesColumns[14]},
+				Columns:    []*schema.Column{BillRunBatchesColumns[11]},
 				RefColumns: []*schema.Column{BillRunsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -273,12 +270,7 @@ var (
 			{
 				Name:    "billrunbatch_bill_run_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{BillRunBatchesColumns[14], BillRunBatchesColumns[1]},
-			},
-			{
-				Name:    "billrunbatch_state_bill_run_id",
-				Unique:  false,
-				Columns: []*schema.Column{BillRunBatchesColumns[6], BillRunBatchesColumns[14]},
+				Columns: []*schema.Column{BillRunBatchesColumns[11], BillRunBatchesColumns[1]},
 			},
 		},
 	}

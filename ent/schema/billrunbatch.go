@@ -11,9 +11,11 @@ import (
 	"github.com/billd/billd/internal/money"
 )
 
-// BillRunBatch is a slice of a bill run's accounts that one worker claims and bills.
-// Batches are planned when the run starts; any node may claim a PENDING batch, or a
-// CLAIMED one whose lease ran out (its node died), so a run survives its workers.
+// BillRunBatch is a slice of a bill run's accounts, billed by one job of the job
+// system. Batches are planned, with their jobs, when the run starts. A batch is
+// PENDING until the transaction that bills it marks it DONE and completes its job, or
+// CANCELED with its run; CLAIMED while its job bills its accounts one transaction
+// each (after the batch failed as a whole), which a cancellation lets finish.
 type BillRunBatch struct{ ent.Schema }
 
 // Fields of the BillRunBatch.
@@ -28,9 +30,6 @@ func (BillRunBatch) Fields() []ent.Field {
 		field.JSON("account_ids", []int{}).Optional().Immutable(),
 		field.Int("accounts").Immutable(),
 		field.Enum("state").Values("PENDING", "CLAIMED", "DONE", "CANCELED").Default("PENDING"),
-		field.String("claimed_by").Optional().Nillable(),
-		field.Time("lease_until").Optional().Nillable(),
-		field.Int("attempts").Default(0),
 		// What the batch produced, counted from the database when it is done, so a
 		// batch redone after a crash counts exactly what exists.
 		field.Int("failed").Default(0),
@@ -49,10 +48,7 @@ func (BillRunBatch) Edges() []ent.Edge {
 
 // Indexes of the BillRunBatch.
 func (BillRunBatch) Indexes() []ent.Index {
-	return []ent.Index{
-		index.Fields("bill_run_id", "seq").Unique(),
-		index.Fields("state", "bill_run_id"),
-	}
+	return []ent.Index{index.Fields("bill_run_id", "seq").Unique()}
 }
 
 // Annotations of the BillRunBatch.

@@ -23,7 +23,7 @@ func BenchmarkBillRun(b *testing.B) {
 				b.StopTimer()
 				ctx := context.Background()
 				srv, err := server.Open(ctx, server.Config{DatabaseURL: testenv.DatabaseURL(b, dialect),
-					Billing: billrun.Config{Workers: 2, BatchSize: 200}})
+					Workers: 2, Billing: billrun.Config{BatchSize: 200}})
 				require.NoError(b, err)
 				plans, err := seed.MixedCatalog(ctx, srv.Catalog)
 				require.NoError(b, err)

@@ -2,190 +2,81 @@ package billrun
 
 import (
 	"context"
-	"errors"
-	"sort"
+	"database/sql"
+	"fmt"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
+	"github.com/riverqueue/river"
 
 	"github.com/billd/billd/ent"
-	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/internal/billing"
+	"github.com/billd/billd/internal/job"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/progress"
+	"github.com/billd/billd/internal/rating"
 	"github.com/billd/billd/internal/store"
 )
 
-// plan writes the batches of a run: its accounts in id order, BatchSize at a time.
-// Runs over every account store id ranges (accounts opened after the run started are
-// not in it); runs over listed accounts store the ids. It returns the account count.
-func (s *Service) plan(ctx context.Context, c *ent.Client, run *ent.BillRun) (int, error) {
-	var builders []*ent.BillRunBatchCreate
-	total := 0
-	add := func(ids []int, explicit bool) {
-		b := c.BillRunBatch.Create().SetBillRunID(run.ID).SetSeq(len(builders)).
-			SetFirstAccountID(ids[0]).SetLastAccountID(ids[len(ids)-1]).SetAccounts(len(ids))
-		if explicit {
-			b.SetAccountIds(ids)
-		}
-		builders = append(builders, b)
-		total += len(ids)
-	}
-	if run.AccountIds != nil {
-		ids := sortedCopy(run.AccountIds)
-		for i := 0; i < len(ids); i += s.cfg.BatchSize {
-			add(ids[i:min(i+s.cfg.BatchSize, len(ids))], true)
-		}
-	} else {
-		after := 0
-		for {
-			ids, err := c.Account.Query().Where(account.IDGT(after)).Order(ent.Asc(account.FieldID)).
-				Limit(s.cfg.BatchSize).IDs(ctx)
-			if err != nil {
-				return 0, err
-			}
-			if len(ids) == 0 {
-				break
-			}
-			add(ids, false)
-			after = ids[len(ids)-1]
-		}
-	}
-	for i := 0; i < len(builders); i += 500 {
-		if err := c.BillRunBatch.CreateBulk(builders[i:min(i+500, len(builders))]...).Exec(ctx); err != nil {
-			return 0, err
-		}
-	}
-	return total, nil
-}
-
-// batchAccounts lists the accounts of a batch.
-func batchAccounts(ctx context.Context, c *ent.Client, b *ent.BillRunBatch) ([]int, error) {
-	if b.AccountIds != nil {
-		return b.AccountIds, nil
-	}
-	return c.Account.Query().Where(account.IDGTE(b.FirstAccountID), account.IDLTE(b.LastAccountID)).
-		Order(ent.Asc(account.FieldID)).IDs(ctx)
-}
-
-// MaxAttempts is how often a batch is claimed before its run is given up as FAILED:
-// a batch that fails as a whole that often fails for a reason retries do not cure.
+// MaxAttempts is how often a batch is tried before its run is given up as FAILED: a
+// batch that fails as a whole (not one account: those are recorded and skipped), or
+// whose node dies, that often fails for a reason retries do not cure.
 const MaxAttempts = 5
 
-// errNoWork says there is no batch to claim; errRetry that the claim did some
-// housekeeping and the worker should look again at once.
-var (
-	errNoWork = errors.New("no batch to claim")
-	errRetry  = errors.New("claim again")
-)
-
-// claim takes the next batch any worker may bill: PENDING, or CLAIMED with a lease
-// that ran out, of a run that is queued or running and not being canceled. On
-// PostgreSQL it skips rows other nodes are claiming (FOR UPDATE SKIP LOCKED).
-func (s *Service) claim(ctx context.Context) (*ent.BillRunBatch, *ent.BillRun, error) {
-	var batch *ent.BillRunBatch
-	var run *ent.BillRun
-	started := false
-	ended := 0     // a run this claim finished; announced once committed
-	again := false // housekeeping done (and committed): look for work again
-	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
-		c := store.Client(ctx, s.client)
-		now := s.clock.Now()
-		q := c.BillRunBatch.Query().Where(
-			billrunbatch.Or(
-				billrunbatch.StateEQ(billrunbatch.StatePENDING),
-				billrunbatch.And(billrunbatch.StateEQ(billrunbatch.StateCLAIMED), billrunbatch.LeaseUntilLT(now)),
-			),
-			billrunbatch.HasBillRunWith(billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)),
-		).Order(ent.Asc(billrunbatch.FieldBillRunID), ent.Asc(billrunbatch.FieldSeq)).Limit(1)
-		if s.dialect == dialect.Postgres {
-			q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked), entsql.WithLockTables(billrunbatch.Table))
-		}
-		b, err := q.First(ctx)
-		if ent.IsNotFound(err) {
-			return errNoWork
-		} else if err != nil {
-			return err
-		}
-		r, err := c.BillRun.Get(ctx, b.BillRunID)
-		if err != nil {
-			return err
-		}
-		if b.Attempts >= MaxAttempts {
-			// The batch failed as a whole again and again (not one account: those
-			// are recorded and skipped): something is wrong beyond billing. Stop the
-			// run as FAILED rather than retry forever; what was billed stays billed.
-			s.log.Error("a bill-run batch failed too often; the run fails", "bill_run", r.ID, "batch", b.Seq, "attempts", b.Attempts)
-			if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(r.ID),
-				billrunbatch.StateIn(billrunbatch.StatePENDING, billrunbatch.StateCLAIMED)).
-				SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
-				return err
-			}
-			now := s.clock.Now()
-			upd := c.BillRun.UpdateOneID(r.ID).SetStatus(billrun.StatusFAILED).SetFinishedAt(now)
-			if r.StartedAt == nil {
-				upd.SetStartedAt(now)
-			}
-			if err := upd.Exec(ctx); err != nil {
-				return err
-			}
-			ended, again = r.ID, true
-			return nil
-		}
-		if r.CancelRequested {
-			// A batch a dead node held when its run was canceled: close it, and the
-			// run with it if it was the last.
-			if err := c.BillRunBatch.UpdateOne(b).SetState(billrunbatch.StateCANCELED).Exec(ctx); err != nil {
-				return err
-			}
-			fin, err := s.finishIfDone(ctx, c, b.BillRunID)
-			if err != nil {
-				return err
-			}
-			if fin {
-				ended = b.BillRunID
-			}
-			again = true
-			return nil
-		}
-		batch, err = c.BillRunBatch.UpdateOne(b).SetState(billrunbatch.StateCLAIMED).
-			SetClaimedBy(s.cfg.Node).SetLeaseUntil(now.Add(s.cfg.Lease)).AddAttempts(1).Save(ctx)
-		if err != nil {
-			return err
-		}
-		n, err := c.BillRun.Update().Where(billrun.ID(b.BillRunID), billrun.StatusEQ(billrun.StatusQUEUED)).
-			SetStatus(billrun.StatusRUNNING).SetStartedAt(now).Save(ctx)
-		if err != nil {
-			return err
-		}
-		started = n > 0
-		run, err = c.BillRun.Get(ctx, b.BillRunID)
-		return err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if ended != 0 {
-		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: ended})
-	}
-	if again {
-		return nil, nil, errRetry
-	}
-	if started {
-		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: run.ID})
-	}
-	return batch.Unwrap(), run.Unwrap(), nil
+// BatchArgs is the job that bills one batch of a run.
+type BatchArgs struct {
+	Batch int `json:"batch"` // the bill_run_batches row
 }
 
-// work bills one batch: all its accounts in one transaction (fast, and atomic per
-// account as a whole), and if that fails because of one account, each account on its
-// own so the good ones land and the bad one is recorded. Then it completes the batch.
-func (s *Service) work(ctx context.Context, b *ent.BillRunBatch, run *ent.BillRun) error {
+// Kind names the job in the job system.
+func (BatchArgs) Kind() string { return "bill_run_batch" }
+
+// InsertOpts puts batches on the billing queue. The job system tries a batch once
+// more than MaxAttempts, so that its worker gets to fail the run itself.
+func (BatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: job.QueueBilling, MaxAttempts: MaxAttempts + 1}
+}
+
+// RegisterWorkers gives the job system the worker of bill-run batches.
+func (s *Service) RegisterWorkers(r *job.Runner) {
+	job.Register(r, &batchWorker{s: s})
+}
+
+// batchWorker bills batches.
+type batchWorker struct {
+	river.WorkerDefaults[BatchArgs]
+	s *Service
+}
+
+// Work bills one batch: all its accounts, its counters on the run and the job's
+// completion in one transaction. When that fails because of one account, it bills
+// each account in a transaction of its own, so the good ones land and the bad one is
+// recorded, then completes the batch and the job together.
+func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
+	s := w.s
+	if j.Attempt > MaxAttempts {
+		return s.failRun(ctx, j)
+	}
+	b, err := s.client.BillRunBatch.Get(ctx, j.Args.Batch)
+	if err != nil {
+		return err
+	}
+	run, err := s.client.BillRun.Get(ctx, b.BillRunID)
+	if err != nil {
+		return err
+	}
+	if b.State == billrunbatch.StateDONE || b.State == billrunbatch.StateCANCELED || Final(run.Status) || run.CancelRequested {
+		return s.close(ctx, j, b)
+	}
+	if run.Status == billrun.StatusQUEUED {
+		if err := s.markRunning(ctx, run.ID); err != nil {
+			return err
+		}
+	}
 	ids, err := batchAccounts(ctx, s.client, b)
 	if err != nil {
 		return err
@@ -194,168 +85,248 @@ func (s *Service) work(ctx context.Context, b *ent.BillRunBatch, run *ent.BillRu
 	if err != nil {
 		return err
 	}
-	if _, err = s.billAccounts(ctx, run, cc, ids); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		for _, id := range ids {
-			if _, err := s.billAccountRetrying(ctx, run, cc, id); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				s.recordFailure(ctx, run, id, err)
+	req := billing.Request{BillRunID: run.ID, Range: rating.Range{Start: run.PeriodStart, End: run.PeriodEnd},
+		PostingDate: run.PostingDate, BillCharges: run.BillCharges, CloseInvoices: run.CloseInvoices, Catalog: cc}
+
+	// The whole batch in one transaction.
+	var finished bool
+	err = s.db.InConnTx(ctx, func(ctx context.Context, _ *sql.Conn) error {
+		c := store.Client(ctx, s.client)
+		if open, err := lockOpen(ctx, s.db, c, b.ID); err != nil || !open {
+			if err == nil {
+				err = job.Complete(ctx, j) // canceled meanwhile: nothing to do
 			}
+			return err
 		}
+		if _, err := s.billing.Bill(ctx, req, ids); err != nil {
+			return err
+		}
+		if finished, err = s.complete(ctx, c, b, ids); err != nil {
+			return err
+		}
+		return job.Complete(ctx, j)
+	})
+	if err != nil && ctx.Err() == nil {
+		// One account at a time, then the batch.
+		s.log.InfoContext(ctx, "a bill-run batch failed as a whole; billing its accounts one by one",
+			"bill_run", run.ID, "batch", b.Seq, "error", err)
+		finished, err = s.billOneByOne(ctx, j, b, run, req, ids)
 	}
-	if err := s.complete(ctx, b, ids); err != nil {
+	if err != nil {
 		return err
 	}
-	s.refreshStatistics(ctx)
+	s.done(run.ID, finished)
+	if err := s.db.RefreshStatistics(ctx, "charges", "invoices", "bill_run_errors", "status_changes"); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "refreshing planner statistics", "error", err)
+	}
+	if s.cfg.Pause > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(s.cfg.Pause):
+		}
+	}
 	return nil
 }
 
-// analyzeEvery is how often a node billing on PostgreSQL refreshes the planner's
-// statistics of the tables a run fills.
-const analyzeEvery = 15 * time.Second
+// billOneByOne bills a batch's accounts each in a transaction of its own, records the
+// ones that fail on the run, then completes the batch and its job.
+func (s *Service) billOneByOne(ctx context.Context, j *river.Job[BatchArgs], b *ent.BillRunBatch, run *ent.BillRun,
+	req billing.Request, ids []int) (bool, error) {
+	// CLAIMED: a cancellation now lets the batch finish instead of closing it.
+	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
+		return store.Client(ctx, s.client).BillRunBatch.Update().
+			Where(billrunbatch.ID(b.ID), billrunbatch.StateEQ(billrunbatch.StatePENDING)).
+			SetState(billrunbatch.StateCLAIMED).Exec(ctx)
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if err := s.billAccount(ctx, req, id); err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			s.recordFailure(ctx, run, id, err)
+		}
+	}
+	return store.InTxValue(ctx, s.client, func(ctx context.Context) (bool, error) {
+		c := store.Client(ctx, s.client)
+		if open, err := lockOpen(ctx, s.db, c, b.ID); err != nil || !open {
+			if err == nil {
+				err = job.Complete(ctx, j)
+			}
+			return false, err
+		}
+		finished, err := s.complete(ctx, c, b, ids)
+		if err != nil {
+			return false, err
+		}
+		return finished, job.Complete(ctx, j)
+	})
+}
 
-// refreshStatistics runs ANALYZE on the tables a bill run grows, at most every
-// analyzeEvery per node. pgx prepares each statement once per connection and
-// PostgreSQL soon settles on a generic plan for it; on a database whose statistics
-// still describe small tables (a first run, a fresh installation) those plans scan
-// charges and invoices whole, and a run crawls until autovacuum's next ANALYZE,
-// which may be a minute or more away. ANALYZE takes no lock that writers wait on,
-// and it invalidates the cached plans so they are made again on fresh figures.
-func (s *Service) refreshStatistics(ctx context.Context) {
-	if s.dialect != dialect.Postgres {
-		return
+// billAccount bills one account in a transaction of its own; when it loses a race
+// (another run billed the account first), it bills it once more on fresh state,
+// which then finds nothing left to charge.
+func (s *Service) billAccount(ctx context.Context, req billing.Request, id int) error {
+	bill := func() error {
+		return s.db.InConnTx(ctx, func(ctx context.Context, _ *sql.Conn) error {
+			_, err := s.billing.Bill(ctx, req, []int{id})
+			return err
+		})
 	}
-	s.mu.Lock()
-	due := s.clock.Now().Sub(s.analyzed) >= analyzeEvery
-	if due {
-		s.analyzed = s.clock.Now()
+	err := bill()
+	if err != nil && billing.Concurrent(err) {
+		err = bill()
 	}
-	s.mu.Unlock()
-	if !due {
-		return
+	if err != nil {
+		return fmt.Errorf("billing account %d: %w", id, err)
 	}
-	if _, err := s.client.ExecContext(ctx, "ANALYZE charges, invoices, bill_run_errors, status_changes"); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "refreshing planner statistics", "error", err)
+	return nil
+}
+
+// lockOpen locks a batch's row for the transaction (so a cancellation waits for it)
+// and reports whether it is still to be billed.
+func lockOpen(ctx context.Context, db *store.DB, c *ent.Client, id int) (bool, error) {
+	b, err := store.ForUpdate(db, c.BillRunBatch.Query().Where(billrunbatch.ID(id))).Only(ctx)
+	if err != nil {
+		return false, err
 	}
+	return b.State == billrunbatch.StatePENDING || b.State == billrunbatch.StateCLAIMED, nil
 }
 
 // complete marks a batch DONE with what exists in the database for its accounts in
 // this run, adds that to the run's counters, and finishes the run when it was the last
-// open batch. A batch that another worker took over meanwhile (this worker's lease ran
-// out) is left to that worker: the update finds no row and nothing is counted twice.
-func (s *Service) complete(ctx context.Context, b *ent.BillRunBatch, ids []int) error {
-	var finished bool
-	var runID = b.BillRunID
-	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
-		c := store.Client(ctx, s.client)
-		invs, err := c.Invoice.Query().Where(invoice.BillRunID(runID), invoice.AccountIDIn(ids...)).
-			WithCurrency().All(ctx)
-		if err != nil {
-			return err
-		}
-		totals := map[string]money.Decimal{}
-		invIDs := make([]int, len(invs))
-		for i, inv := range invs {
-			invIDs[i] = inv.ID
-			code := inv.Edges.Currency.Code
-			totals[code] = totals[code].Add(inv.Total)
-		}
-		charges := 0
-		if len(invIDs) > 0 {
-			if charges, err = c.Charge.Query().Where(charge.InvoiceIDIn(invIDs...)).Count(ctx); err != nil {
-				return err
-			}
-		}
-		failed, err := c.BillRunError.Query().Where(billrunerror.BillRunID(runID), billrunerror.AccountIDIn(ids...)).Count(ctx)
-		if err != nil {
-			return err
-		}
-		n, err := c.BillRunBatch.Update().Where(billrunbatch.ID(b.ID), billrunbatch.StateEQ(billrunbatch.StateCLAIMED),
-			billrunbatch.ClaimedBy(s.cfg.Node), billrunbatch.Attempts(b.Attempts)).
-			SetState(billrunbatch.StateDONE).SetFailed(failed).SetInvoices(len(invs)).SetCharges(charges).
-			SetTotals(totals).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errLostBatch
-		}
-		if s.dialect == dialect.Postgres {
-			// Batches of one run complete on several nodes: add to its counters one
-			// at a time.
-			if _, err := c.ExecContext(ctx, "SELECT id FROM bill_runs WHERE id = $1 FOR UPDATE", runID); err != nil {
-				return err
-			}
-		}
-		run, err := c.BillRun.Get(ctx, runID)
-		if err != nil {
-			return err
-		}
-		sum := run.Totals
-		if sum == nil {
-			sum = map[string]money.Decimal{}
-		}
-		for code, amt := range totals {
-			sum[code] = sum[code].Add(amt)
-		}
-		if err := c.BillRun.UpdateOneID(runID).
-			AddAccountsProcessed(len(ids)).AddAccountsFailed(failed).
-			AddInvoicesCreated(len(invs)).AddChargesCreated(charges).SetTotals(sum).Exec(ctx); err != nil {
-			return err
-		}
-		finished, err = s.finishIfDone(ctx, c, runID)
-		return err
-	})
-	if errors.Is(err, errLostBatch) {
-		s.log.Warn("a batch was taken over by another worker after its lease ran out", "bill_run", runID, "batch", b.Seq)
-		return nil
+// open batch. Counting from the database makes the counters exact however often the
+// batch was tried. It runs in the transaction that completes the batch's job.
+func (s *Service) complete(ctx context.Context, c *ent.Client, b *ent.BillRunBatch, ids []int) (bool, error) {
+	runID := b.BillRunID
+	invs, err := c.Invoice.Query().Where(invoice.BillRunID(runID), invoice.AccountIDIn(ids...)).
+		WithCurrency().All(ctx)
+	if err != nil {
+		return false, err
 	}
+	totals := map[string]money.Decimal{}
+	invIDs := make([]int, len(invs))
+	for i, inv := range invs {
+		invIDs[i] = inv.ID
+		code := inv.Edges.Currency.Code
+		totals[code] = totals[code].Add(inv.Total)
+	}
+	charges := 0
+	if len(invIDs) > 0 {
+		if charges, err = c.Charge.Query().Where(charge.InvoiceIDIn(invIDs...)).Count(ctx); err != nil {
+			return false, err
+		}
+	}
+	failed, err := c.BillRunError.Query().Where(billrunerror.BillRunID(runID), billrunerror.AccountIDIn(ids...)).Count(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateDONE).SetFailed(failed).
+		SetInvoices(len(invs)).SetCharges(charges).SetTotals(totals).Exec(ctx); err != nil {
+		return false, err
+	}
+	// Batches of one run complete on several nodes: they add to its counters one at
+	// a time. (Their invoices reference the run: FOR UPDATE would deadlock.)
+	run, err := store.ForChange(s.db, c.BillRun.Query().Where(billrun.ID(runID))).Only(ctx)
+	if err != nil {
+		return false, err
+	}
+	sum := run.Totals
+	if sum == nil {
+		sum = map[string]money.Decimal{}
+	}
+	for code, amt := range totals {
+		sum[code] = sum[code].Add(amt)
+	}
+	if err := c.BillRun.UpdateOneID(runID).
+		AddAccountsProcessed(len(ids)).AddAccountsFailed(failed).
+		AddInvoicesCreated(len(invs)).AddChargesCreated(charges).SetTotals(sum).Exec(ctx); err != nil {
+		return false, err
+	}
+	return s.finishIfDone(ctx, c, runID)
+}
+
+// close completes the job of a batch with nothing to bill: done already, or its run
+// finished or being canceled (a batch that was open is closed as CANCELED).
+func (s *Service) close(ctx context.Context, j *river.Job[BatchArgs], b *ent.BillRunBatch) error {
+	finished, err := store.InTxValue(ctx, s.client, func(ctx context.Context) (bool, error) {
+		c := store.Client(ctx, s.client)
+		if open, err := lockOpen(ctx, s.db, c, b.ID); err != nil {
+			return false, err
+		} else if open {
+			if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateCANCELED).Exec(ctx); err != nil {
+				return false, err
+			}
+		}
+		finished, err := s.finishIfDone(ctx, c, b.BillRunID)
+		if err != nil {
+			return false, err
+		}
+		return finished, job.Complete(ctx, j)
+	})
+	if err == nil && finished {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: b.BillRunID})
+	}
+	return err
+}
+
+// markRunning moves a queued run to RUNNING, once, in a short transaction of its own
+// (so batches on several nodes do not hold the run's row while they bill).
+func (s *Service) markRunning(ctx context.Context, runID int) error {
+	n, err := s.client.BillRun.Update().Where(billrun.ID(runID), billrun.StatusEQ(billrun.StatusQUEUED)).
+		SetStatus(billrun.StatusRUNNING).SetStartedAt(s.clock.Now()).Save(ctx)
+	if err == nil && n > 0 {
+		s.bus.Publish(progress.Event{Kind: progress.Changed, RunID: runID})
+	}
+	return err
+}
+
+// failRun gives up a run whose batch was tried MaxAttempts times: its open batches
+// are canceled and it ends FAILED; what was billed stays billed. The batch's job ends
+// with it.
+func (s *Service) failRun(ctx context.Context, j *river.Job[BatchArgs]) error {
+	b, err := s.client.BillRunBatch.Get(ctx, j.Args.Batch)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	s.log.ErrorContext(ctx, "a bill-run batch failed too often; the run fails", "bill_run", b.BillRunID, "batch", b.Seq,
+		"attempts", j.Attempt-1)
+	failed, err := store.InTxValue(ctx, s.client, func(ctx context.Context) (bool, error) {
+		c := store.Client(ctx, s.client)
+		if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(b.BillRunID),
+			billrunbatch.StateIn(billrunbatch.StatePENDING, billrunbatch.StateCLAIMED)).
+			SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
+			return false, err
+		}
+		now := s.clock.Now()
+		n, err := c.BillRun.Update().Where(billrun.ID(b.BillRunID), billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)).
+			SetStatus(billrun.StatusFAILED).SetFinishedAt(now).Save(ctx)
+		if err != nil {
+			return false, err
+		}
+		if err := c.BillRun.Update().Where(billrun.ID(b.BillRunID), billrun.StartedAtIsNil()).SetStartedAt(now).Exec(ctx); err != nil {
+			return false, err
+		}
+		return n > 0, job.Complete(ctx, j)
+	})
 	if err != nil {
 		return err
 	}
-	if finished {
-		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: runID})
-	} else {
-		s.progressed(runID)
+	if failed {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: b.BillRunID})
 	}
 	return nil
 }
 
-var errLostBatch = errors.New("batch taken over by another worker")
-
-// finishIfDone gives a run its final status when no batch is left to bill. It runs in
-// the transaction that closed the last batch (or canceled the rest), so exactly one
-// caller finishes a run.
-func (s *Service) finishIfDone(ctx context.Context, c *ent.Client, runID int) (bool, error) {
-	open, err := c.BillRunBatch.Query().Where(billrunbatch.BillRunID(runID),
-		billrunbatch.StateIn(billrunbatch.StatePENDING, billrunbatch.StateCLAIMED)).Exist(ctx)
-	if err != nil || open {
-		return false, err
+// done announces a completed batch: FINISHED for the run's last, else PROGRESS.
+func (s *Service) done(runID int, finished bool) {
+	if finished {
+		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: runID})
+		return
 	}
-	run, err := c.BillRun.Get(ctx, runID)
-	if err != nil {
-		return false, err
-	}
-	if run.Status != billrun.StatusQUEUED && run.Status != billrun.StatusRUNNING {
-		return false, nil
-	}
-	status := billrun.StatusCOMPLETED
-	switch {
-	case run.CancelRequested:
-		status = billrun.StatusCANCELED
-	case run.AccountsFailed > 0:
-		status = billrun.StatusCOMPLETED_WITH_ERRORS
-	}
-	now := s.clock.Now()
-	upd := c.BillRun.UpdateOneID(runID).SetStatus(status).SetFinishedAt(now)
-	if run.StartedAt == nil {
-		upd.SetStartedAt(now)
-	}
-	return true, upd.Exec(ctx)
+	s.progressed(runID)
 }
 
 // progressed publishes a PROGRESS event for a run, at most one per ProgressEvery per
@@ -382,63 +353,4 @@ func (s *Service) progressed(runID int) {
 		s.mu.Unlock()
 		s.bus.Publish(progress.Event{Kind: progress.Progress, RunID: runID})
 	})
-}
-
-// Run starts cfg.Workers workers that bill claimable batches until ctx ends. Workers
-// wake when a run starts on this node and poll every PollEvery for work other nodes
-// left (new runs, expired leases).
-func (s *Service) Run(ctx context.Context) {
-	for i := 0; i < s.cfg.Workers; i++ {
-		go s.workLoop(ctx)
-	}
-}
-
-func (s *Service) workLoop(ctx context.Context) {
-	for ctx.Err() == nil {
-		b, run, err := s.claim(ctx)
-		if errors.Is(err, errRetry) {
-			continue
-		}
-		if errors.Is(err, errNoWork) {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.wake:
-			case <-time.After(s.cfg.PollEvery):
-			}
-			continue
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("claiming a bill-run batch", "error", err)
-				time.Sleep(s.cfg.PollEvery)
-			}
-			continue
-		}
-		if err := s.work(ctx, b, run); err != nil && ctx.Err() == nil {
-			s.log.Error("billing a bill-run batch", "bill_run", run.ID, "batch", b.Seq, "error", err)
-		}
-		if s.cfg.Pause > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(s.cfg.Pause):
-			}
-		}
-	}
-}
-
-// kick wakes the local workers.
-func (s *Service) kick() {
-	for i := 0; i < s.cfg.Workers; i++ {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func sortedCopy(ids []int) []int {
-	out := append([]int(nil), ids...)
-	sort.Ints(out)
-	return out
 }

@@ -6,13 +6,8 @@ import (
 	"context"
 	"fmt"
 
-	stdsql "database/sql"
-	"entgo.io/ent/dialect"
-	"errors"
-
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/charge"
-	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
@@ -30,51 +25,14 @@ func FormatNumber(n int64) string { return fmt.Sprintf("%s%010d", NumberPrefix, 
 const counterName = "invoice"
 
 // NextNumbers reserves n invoice numbers and returns the first. Numbers are unique and
-// ascending in the order they are drawn. Drawn inside the transaction that uses them,
-// the counter row stays locked until it ends and a rollback loses no number; drawn on
-// a client outside it, the lock lasts one statement and a rollback leaves a gap.
-func NextNumbers(ctx context.Context, c *ent.Client, dia string, n int) (int64, error) {
-	if n <= 0 {
-		return 0, fmt.Errorf("invoicing: asked for %d numbers", n)
-	}
-	err := c.Counter.Create().SetName(counterName).SetValue(0).
-		OnConflictColumns(counter.FieldName).DoNothing().Exec(ctx)
-	if err != nil && !isNoRows(err) {
-		return 0, fmt.Errorf("creating the invoice counter: %w", err)
-	}
-	q := "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value"
-	if dia == dialect.Postgres {
-		q = "UPDATE counters SET value = value + $1 WHERE name = $2 RETURNING value"
-	}
-	rows, err := c.QueryContext(ctx, q, n, counterName)
+// ascending in the order they are drawn; where writers run in parallel a transaction
+// that rolls back leaves a gap (store.DB.Reserve).
+func NextNumbers(ctx context.Context, db *store.DB, n int) (int64, error) {
+	first, err := db.Reserve(ctx, counterName, n)
 	if err != nil {
 		return 0, fmt.Errorf("drawing invoice numbers: %w", err)
 	}
-	defer rows.Close()
-	var last int64
-	if !rows.Next() {
-		return 0, fmt.Errorf("drawing invoice numbers: the counter is missing")
-	}
-	if err := rows.Scan(&last); err != nil {
-		return 0, err
-	}
-	return last - int64(n) + 1, rows.Close()
-}
-
-func isNoRows(err error) bool { return errors.Is(err, stdsql.ErrNoRows) || containsNoRows(err) }
-
-func containsNoRows(err error) bool {
-	for e := err; e != nil; {
-		if e.Error() == "sql: no rows in result set" {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
-	}
-	return false
+	return first, nil
 }
 
 // Service is the invoice service layer.

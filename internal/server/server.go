@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -16,10 +18,12 @@ import (
 	"github.com/billd/billd/graph"
 	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/account"
+	"github.com/billd/billd/internal/billing"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/job"
 	"github.com/billd/billd/internal/progress"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/store"
@@ -30,9 +34,19 @@ type Config struct {
 	DatabaseURL string       // see store.Open; empty means store.DefaultURL
 	Log         *slog.Logger // nil discards logs
 	Clock       clock.Clock  // nil means the system clock
-	// Billing tunes this process's bill-run workers; zero values take defaults.
+	// Billing tunes bill runs; zero values take defaults.
 	Billing billrun.Config
-	// NoWorkers starts no bill-run workers here (runs are billed by other nodes).
+	// Workers is how many bill-run batches this process bills at once (default 2).
+	Workers int
+	// Lease is how long a job may run: a longer one is canceled (and tried again),
+	// and one of a node that died runs again elsewhere after it (default 30 s; see
+	// job.Config).
+	Lease time.Duration
+	// Jobs tunes the job system further; its Queues and timeouts are set from
+	// Workers and Lease.
+	Jobs job.Config
+	// NoWorkers works no jobs here: this node only serves the API and queues work
+	// that other nodes do.
 	NoWorkers bool
 	// BootstrapAdminKey becomes the first ADMIN key if no key exists yet.
 	BootstrapAdminKey string
@@ -95,10 +109,67 @@ type Server struct {
 	Keys  *access.Keys
 	Audit *access.Audit
 	// Bus carries bill-run events between workers and subscribers (all nodes).
-	Bus      progress.Bus
+	Bus progress.Bus
+	// Jobs runs this node's background work (bill-run batches).
+	Jobs     *job.Runner
 	handler  http.Handler
 	timeouts Timeouts
+	cfg      Config
 	stop     context.CancelFunc
+
+	mu    sync.Mutex
+	extra []*job.Runner // started by StartWorkers
+}
+
+// jobConfig is the job system's configuration for cfg: the billing queue with
+// cfg.Workers workers when the node works, jobs running at most cfg.Lease.
+func jobConfig(cfg Config, work bool) job.Config {
+	jc := cfg.Jobs
+	lease := cfg.Lease
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	if jc.JobTimeout <= 0 {
+		jc.JobTimeout = lease
+	}
+	if jc.ClientID == "" {
+		host, _ := os.Hostname()
+		jc.ClientID = fmt.Sprintf("%s-%d-%d", host, os.Getpid(), clientSeq.Add(1))
+	}
+	jc.Queues = nil
+	if work {
+		workers := cfg.Workers
+		if workers <= 0 {
+			workers = 2
+		}
+		// Bill runs are waited for: their queue is looked at often (a run started on
+		// SQLite, which has no notifications, is found within the interval).
+		jc.Queues = map[string]job.Queue{job.QueueBilling: {Workers: workers, PollInterval: 200 * time.Millisecond},
+			job.QueueDefault: {Workers: 2}}
+	}
+	return jc
+}
+
+// clientSeq tells apart the job clients of one process (tests run several nodes in
+// one).
+var clientSeq atomic.Int64
+
+// StartWorkers starts working jobs on a node opened with NoWorkers, as another node
+// would; they stop with Close. (Tests use it to start billing once subscribers are
+// in place.)
+func (s *Server) StartWorkers(ctx context.Context) error {
+	r, err := job.New(s.DB, jobConfig(s.cfg, true), s.Log)
+	if err != nil {
+		return err
+	}
+	s.BillRuns.RegisterWorkers(r)
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.extra = append(s.extra, r)
+	s.mu.Unlock()
+	return nil
 }
 
 // Open opens the database, applies pending migrations, seeds the builtin currencies
@@ -139,25 +210,30 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		// startBillRun(wait: true) answers before the write deadline cuts it off.
 		cfg.Billing.MaxWait = max(timeouts.Write-5*time.Second, timeouts.Write/2)
 	}
-	if cfg.Billing.Node == "" {
-		host, _ := os.Hostname()
-		cfg.Billing.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
+	jobs, err := job.New(db, jobConfig(cfg, !cfg.NoWorkers), log)
+	if err != nil {
+		stop()
+		_ = db.Close()
+		return nil, err
 	}
+	bill := billing.New(db, clk, log)
 	s := &Server{
 		Bus:          bus,
 		stop:         stop,
 		DB:           db,
 		Catalog:      catalog.New(db.Client),
 		Accounts:     account.New(db.Client, clk),
-		Provisioning: provisioning.New(db.Client, db.Dialect, clk),
-		BillRuns:     billrun.New(db, clk, log, bus, cfg.Billing),
+		Provisioning: provisioning.New(db, clk),
+		BillRuns:     billrun.New(db, bill, jobs, clk, log, bus, cfg.Billing),
+		Jobs:         jobs,
+		cfg:          cfg,
 		Invoices:     invoicing.New(db.Client),
 		Log:          log,
 		Clock:        clk,
 		timeouts:     timeouts,
 	}
 	access.Scope(db.Client)
-	s.Keys = access.NewKeys(db.Client, db.Dialect, clk)
+	s.Keys = access.NewKeys(db, clk)
 	s.Audit = access.NewAudit(db.Client, clk)
 	if err := s.Catalog.Seed(ctx); err != nil {
 		stop()
@@ -171,8 +247,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if !cfg.NoWorkers {
-		s.BillRuns.Run(bg)
+	s.BillRuns.RegisterWorkers(jobs)
+	if err := jobs.Start(bg); err != nil {
+		stop()
+		_ = db.Close()
+		return nil, err
 	}
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
 		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Keys: s.Keys, Log: log}
@@ -198,10 +277,20 @@ func (s *Server) ConfigureHTTP(hs *http.Server) {
 	}
 }
 
-// Close stops the workers and the progress listener, and closes the database. A
-// batch being billed is abandoned; its transaction rolls back and another node (or
-// the next start) bills it again after its lease.
+// Close stops the workers (a batch still being billed after a few seconds is
+// abandoned: its transaction rolls back and another node, or the next start, bills it
+// again) and the progress listener, and closes the database.
 func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	runners := append([]*job.Runner{s.Jobs}, s.extra...)
+	s.mu.Unlock()
+	for _, r := range runners {
+		if err := r.Stop(ctx); err != nil {
+			s.Log.Warn("stopping the job system", "error", err)
+		}
+	}
 	s.stop()
 	return s.DB.Close()
 }

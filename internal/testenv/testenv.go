@@ -25,8 +25,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/server"
+	"github.com/billd/billd/internal/store"
 )
 
 // PostgresEnv names the variable holding the PostgreSQL URL tests may use.
@@ -291,4 +293,19 @@ func (b *Billd) MustBeGone(id string) {
 	r := b.Query(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
 	require.Empty(b.t, r.Errors, "node(%s) answered errors", id)
 	require.JSONEq(b.t, `{"node": null}`, string(r.Data), "node(%s)", id)
+}
+
+// OpenDB opens a fresh, migrated database of the given kind for a package test, with
+// the built-in catalog (currencies and statuses) seeded, and closes it when t ends.
+// Package tests build the services they test on it, without the API.
+func OpenDB(t testing.TB, dialect string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, DatabaseURL(t, dialect))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	_, err = db.Migrate(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, catalog.New(db.Client).Seed(ctx))
+	return db
 }

@@ -1,4 +1,4 @@
-package billrun
+package billing
 
 import (
 	"context"
@@ -17,9 +17,10 @@ type prices struct {
 	transitions map[rating.StatusPair]money.Decimal
 }
 
-// catalogCache keeps the catalog a run needs in memory: statuses, services, packages
-// and the prices of each (frequency, currency) it meets, loaded once per run.
-type catalogCache struct {
+// Catalog keeps the catalog billing needs in memory: statuses, services, packages and
+// the prices of each (frequency, currency) it meets. A bill run loads one and bills
+// every batch with it; rows created meanwhile are loaded when first met.
+type Catalog struct {
 	mu       sync.Mutex
 	statuses map[int]*ent.Status
 	services map[int]*ent.Service
@@ -29,8 +30,9 @@ type catalogCache struct {
 	prices   map[[2]int]map[int]*prices // (frequency, currency) → service → prices
 }
 
-func newCatalogCache(ctx context.Context, c *ent.Client) (*catalogCache, error) {
-	cc := &catalogCache{
+// LoadCatalog reads the catalog's statuses, services, packages and frequencies.
+func LoadCatalog(ctx context.Context, c *ent.Client) (*Catalog, error) {
+	cc := &Catalog{
 		statuses: map[int]*ent.Status{}, services: map[int]*ent.Service{},
 		packages: map[int]*ent.CatalogPackage{}, freqs: map[int]*ent.PackageFrequency{},
 		curs:   map[int]*ent.Currency{},
@@ -68,7 +70,7 @@ func newCatalogCache(ctx context.Context, c *ent.Client) (*catalogCache, error) 
 }
 
 // pricesFor returns the prices of a frequency in a currency, by service id.
-func (cc *catalogCache) pricesFor(ctx context.Context, c *ent.Client, freqID, currencyID int) (map[int]*prices, error) {
+func (cc *Catalog) pricesFor(ctx context.Context, c *ent.Client, freqID, currencyID int) (map[int]*prices, error) {
 	key := [2]int{freqID, currencyID}
 	cc.mu.Lock()
 	p, ok := cc.prices[key]
@@ -112,13 +114,13 @@ func (cc *catalogCache) pricesFor(ctx context.Context, c *ent.Client, freqID, cu
 }
 
 // status returns a status, loading it if it was added during the run.
-func (cc *catalogCache) status(ctx context.Context, c *ent.Client, id int) (*ent.Status, error) {
+func (cc *Catalog) status(ctx context.Context, c *ent.Client, id int) (*ent.Status, error) {
 	return lookup(cc, cc.statuses, id, func() (*ent.Status, error) { return c.Status.Get(ctx, id) })
 }
 
 // lookup returns m[id], loading it with get when the run has not seen it yet
 // (catalog rows created while the run goes on).
-func lookup[T any](cc *catalogCache, m map[int]T, id int, get func() (T, error)) (T, error) {
+func lookup[T any](cc *Catalog, m map[int]T, id int, get func() (T, error)) (T, error) {
 	cc.mu.Lock()
 	v, ok := m[id]
 	cc.mu.Unlock()
@@ -135,18 +137,18 @@ func lookup[T any](cc *catalogCache, m map[int]T, id int, get func() (T, error))
 	return v, nil
 }
 
-func (cc *catalogCache) service(ctx context.Context, c *ent.Client, id int) (*ent.Service, error) {
+func (cc *Catalog) service(ctx context.Context, c *ent.Client, id int) (*ent.Service, error) {
 	return lookup(cc, cc.services, id, func() (*ent.Service, error) { return c.Service.Get(ctx, id) })
 }
 
-func (cc *catalogCache) pkg(ctx context.Context, c *ent.Client, id int) (*ent.CatalogPackage, error) {
+func (cc *Catalog) pkg(ctx context.Context, c *ent.Client, id int) (*ent.CatalogPackage, error) {
 	return lookup(cc, cc.packages, id, func() (*ent.CatalogPackage, error) { return c.CatalogPackage.Get(ctx, id) })
 }
 
-func (cc *catalogCache) freq(ctx context.Context, c *ent.Client, id int) (*ent.PackageFrequency, error) {
+func (cc *Catalog) freq(ctx context.Context, c *ent.Client, id int) (*ent.PackageFrequency, error) {
 	return lookup(cc, cc.freqs, id, func() (*ent.PackageFrequency, error) { return c.PackageFrequency.Get(ctx, id) })
 }
 
-func (cc *catalogCache) currency(ctx context.Context, c *ent.Client, id int) (*ent.Currency, error) {
+func (cc *Catalog) currency(ctx context.Context, c *ent.Client, id int) (*ent.Currency, error) {
 	return lookup(cc, cc.curs, id, func() (*ent.Currency, error) { return c.Currency.Get(ctx, id) })
 }

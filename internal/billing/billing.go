@@ -1,0 +1,197 @@
+// Package billing is billd's billing core: it bills a set of accounts over a range,
+// inside a transaction it is given. It loads the accounts' account-packages and what
+// billing them needs in a few queries, rates each with the pure engine of
+// internal/rating, and writes the lines, one invoice per account and the packages' new
+// positions in bulk. One account is a set of one: there is one path. Bill runs
+// (internal/billrun) call it for their batches; see README.md for its guarantees.
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
+	"github.com/billd/billd/ent/invoice"
+	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/clock"
+	"github.com/billd/billd/internal/invoicing"
+	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
+	"github.com/billd/billd/internal/store"
+)
+
+// Service bills accounts.
+type Service struct {
+	db    *store.DB
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// New returns the billing core over db.
+func New(db *store.DB, clk clock.Clock, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, clock: clk, log: log}
+}
+
+// Request is what to bill: a range, and what the invoices it makes carry.
+type Request struct {
+	// BillRunID is the run the invoices belong to.
+	BillRunID int
+	// Range is the bill run's range, both ends inclusive.
+	Range rating.Range
+	// PostingDate is the invoices' posting date.
+	PostingDate calendar.Date
+	// BillCharges false bills nothing (the run only counts the accounts).
+	BillCharges bool
+	// CloseInvoices makes the invoices CLOSED at once.
+	CloseInvoices bool
+	// Catalog is the catalog to price with; nil loads it.
+	Catalog *Catalog
+}
+
+// AccountResult is what billing one account wrote.
+type AccountResult struct {
+	Invoice  bool // an invoice was written
+	Charges  int
+	Currency string
+	Total    money.Decimal
+}
+
+// ErrConcurrent says another transaction billed some of the accounts while this one
+// rated them: the guard index refused a line, or a package's position had moved. The
+// caller rolls back and bills again on fresh state, which finds nothing left to charge.
+var ErrConcurrent = errors.New("billed concurrently")
+
+// Concurrent reports whether err means the accounts were billed concurrently.
+func Concurrent(err error) bool {
+	return errors.Is(err, ErrConcurrent) || errors.Is(err, store.ErrPositionMoved) || ent.IsConstraintError(err)
+}
+
+// Bill bills the accounts in the transaction ctx carries, which must have been opened
+// by store.DB.InConnTx: every line and invoice of them, or nothing (the caller's
+// transaction rolls back on an error). On PostgreSQL the accounts' rows are locked, in
+// id order, so runs over the same accounts take turns.
+func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[int]AccountResult, error) {
+	results := make(map[int]AccountResult, len(accountIDs))
+	c := store.Client(ctx, s.db.Client)
+	w, err := s.db.Bulk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	accs, err := store.ForUpdate(s.db, c.Account.Query().Where(account.IDIn(accountIDs...)).Order(ent.Asc(account.FieldID))).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !req.BillCharges || len(accs) == 0 {
+		return results, nil
+	}
+	cc := req.Catalog
+	if cc == nil {
+		if cc, err = LoadCatalog(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	work, err := load(ctx, c, req.Range.End, accs)
+	if err != nil {
+		return nil, err
+	}
+	var moves []move
+	type billed struct {
+		acc   *ent.Account
+		cur   *ent.Currency
+		lines []line
+		total money.Decimal
+	}
+	var invoices []billed
+	for _, acc := range accs {
+		cur, err := cc.currency(ctx, c, acc.CurrencyID)
+		if err != nil {
+			return nil, err
+		}
+		prec := int32(cur.Precision)
+		var lines []line
+		for _, ap := range work.packages[acc.ID] {
+			rp, err := ratingPackage(ctx, c, cc, acc, ap, work)
+			if err != nil {
+				return nil, fmt.Errorf("account %d: %w", acc.ID, err)
+			}
+			res, err := rating.Rate(rp, req.Range, prec)
+			if err != nil {
+				return nil, fmt.Errorf("account %d: %w", acc.ID, err)
+			}
+			if !res.Moved {
+				continue
+			}
+			for _, l := range res.Lines {
+				lines = append(lines, line{Line: l, apID: ap.ID})
+			}
+			moves = append(moves, move{ap: ap, res: res})
+		}
+		results[acc.ID] = AccountResult{Currency: cur.Code}
+		if len(lines) == 0 {
+			continue
+		}
+		total := money.Zero
+		for _, l := range lines {
+			total = total.Add(l.Amount)
+		}
+		invoices = append(invoices, billed{acc: acc, cur: cur, lines: lines, total: money.Round(total, prec)})
+	}
+	if err := s.applyMoves(ctx, c, w, moves); err != nil {
+		return nil, err
+	}
+	if len(invoices) == 0 {
+		return results, nil
+	}
+	first, err := invoicing.NextNumbers(ctx, s.db, len(invoices))
+	if err != nil {
+		return nil, err
+	}
+	st := invoice.StatusOPEN
+	if req.CloseInvoices {
+		st = invoice.StatusCLOSED
+	}
+	issued := calendar.Of(s.clock.Now())
+	heads := make([]store.InvoiceRow, len(invoices))
+	for i, b := range invoices {
+		heads[i] = store.InvoiceRow{Number: invoicing.FormatNumber(first + int64(i)), AccountID: b.acc.ID,
+			CurrencyID: b.acc.CurrencyID, BillRunID: req.BillRunID, Status: st, Issued: issued,
+			Posted: req.PostingDate, Total: b.total}
+	}
+	ids, err := w.InsertInvoices(ctx, heads)
+	if err != nil {
+		return nil, err
+	}
+	var rows []store.ChargeRow
+	for i, b := range invoices {
+		for _, l := range b.lines {
+			rows = append(rows, chargeRow(l, b.acc.ID, ids[i]))
+		}
+		results[b.acc.ID] = AccountResult{Invoice: true, Charges: len(b.lines), Currency: b.cur.Code, Total: b.total}
+	}
+	if err := w.InsertCharges(ctx, rows); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// line is a rated line with the account-package it belongs to.
+type line struct {
+	rating.Line
+	apID int
+}
+
+// chargeRow is a line as the row that stores it.
+func chargeRow(l line, accountID, invoiceID int) store.ChargeRow {
+	ap, svc, service := l.apID, l.AccountServiceID, l.ServiceID
+	start, end := l.PeriodStart, l.PeriodEnd
+	return store.ChargeRow{Kind: string(l.Kind), Description: l.Description, AccountID: accountID, InvoiceID: invoiceID,
+		AccountPackageID: &ap, AccountServiceID: &svc, ServiceID: &service, PeriodStart: &start, PeriodEnd: &end,
+		Quantity: l.Quantity, UnitAmount: l.UnitAmount, Amount: l.Amount, Guard: l.Guard}
+}

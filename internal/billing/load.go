@@ -1,0 +1,81 @@
+package billing
+
+import (
+	"context"
+
+	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/statuschange"
+	"github.com/billd/billd/internal/calendar"
+)
+
+// state is what billing a set of accounts needs from the database.
+type state struct {
+	packages map[int][]*ent.AccountPackage // by account, in id order
+	changes  map[int][]*ent.StatusChange   // pending, by account-service
+	charged  map[int][]*ent.Charge         // recurring charges of final periods, by account-service
+}
+
+// load reads, for a set of accounts, the account-packages a run ending on end may
+// touch (due by then, with a cancellation it reaches, or with status changes to
+// charge), their services and overrides, the pending status changes, and what was
+// charged for the periods a cancellation may credit: a handful of queries whatever
+// the number of accounts.
+func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Account) (*state, error) {
+	ids := make([]int, len(accs))
+	for i, a := range accs {
+		ids[i] = a.ID
+	}
+	st := &state{packages: map[int][]*ent.AccountPackage{}, changes: map[int][]*ent.StatusChange{},
+		charged: map[int][]*ent.Charge{}}
+	pending, err := c.StatusChange.Query().Where(statuschange.AccountIDIn(ids...), statuschange.Charged(false)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var changedSvcs []int
+	for _, ch := range pending {
+		st.changes[ch.AccountServiceID] = append(st.changes[ch.AccountServiceID], ch)
+		changedSvcs = append(changedSvcs, ch.AccountServiceID)
+	}
+	var changedPkgs []int
+	if len(changedSvcs) > 0 {
+		if err := c.AccountService.Query().Where(accountservice.IDIn(changedSvcs...)).
+			Select(accountservice.FieldAccountPackageID).Scan(ctx, &changedPkgs); err != nil {
+			return nil, err
+		}
+	}
+	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountIDIn(ids...), accountpackage.Or(
+		accountpackage.NextBillDateLTE(end),
+		accountpackage.And(accountpackage.NextBillDateNotNil(), accountpackage.CancellationDateLTE(end)),
+		accountpackage.IDIn(changedPkgs...),
+	)).WithServices(func(q *ent.AccountServiceQuery) {
+		q.WithPriceOverrides().Order(ent.Asc(accountservice.FieldID))
+	}).Order(ent.Asc(accountpackage.FieldID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var creditSvcs []int
+	var creditStarts []calendar.Date
+	for _, ap := range aps {
+		st.packages[ap.AccountID] = append(st.packages[ap.AccountID], ap)
+		if ap.CancellationDate != nil && !ap.Postpaid && ap.LastPeriodStart != nil {
+			for _, sv := range ap.Edges.Services {
+				creditSvcs = append(creditSvcs, sv.ID)
+			}
+			creditStarts = append(creditStarts, *ap.LastPeriodStart)
+		}
+	}
+	if len(creditSvcs) > 0 {
+		ch, err := c.Charge.Query().Where(charge.AccountServiceIDIn(creditSvcs...),
+			charge.KindEQ(charge.KindRECURRING), charge.PeriodStartIn(creditStarts...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ch {
+			st.charged[*x.AccountServiceID] = append(st.charged[*x.AccountServiceID], x)
+		}
+	}
+	return st, nil
+}
