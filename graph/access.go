@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/billd/billd/internal/access"
+	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/provisioning"
 )
@@ -188,6 +189,49 @@ func (a *Access) authorize(ctx context.Context, next graphql.OperationHandler) g
 			<-ctx.Done()
 			release()
 		}()
+	}
+	return next(ctx)
+}
+
+// partnerArguments is what a PARTNER key may ask of a mutation beyond its role: the
+// arguments that name a partner. Rows out of the partner's scope are refused below,
+// by the scoped client (access.Scope); these are the arguments that are not rows.
+var partnerArguments = map[string]func(partner int, args map[string]any) error{
+	// A partner's accounts are always its own.
+	"createAccount": func(partner int, args map[string]any) error {
+		in, ok := args["input"].(account.CreateAccountInput)
+		if !ok {
+			return nil
+		}
+		if in.PartnerID != nil && *in.PartnerID != partner {
+			return fault.NotFoundf("input.partnerId", "partner %d not found", *in.PartnerID)
+		}
+		in.PartnerID = &partner
+		args["input"] = in
+		return nil
+	},
+	// Only operators move accounts between partners.
+	"updateAccount": func(partner int, args map[string]any) error {
+		if in, ok := args["input"].(account.UpdateAccountInput); ok && (in.PartnerID != nil || (in.ClearPartner != nil && *in.ClearPartner)) {
+			return fault.Forbiddenf("a partner key cannot move accounts between partners")
+		}
+		return nil
+	},
+}
+
+// checkPartnerArguments applies partnerArguments to the mutations of PARTNER keys,
+// before their resolvers run.
+func checkPartnerArguments(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Mutation" {
+		return next(ctx)
+	}
+	if check, ok := partnerArguments[fc.Field.Name]; ok {
+		if partner, ok := access.PartnerOf(ctx); ok {
+			if err := check(partner, fc.Args); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return next(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/apikey"
 	"github.com/billd/billd/internal/money"
 )
@@ -129,6 +130,31 @@ func (r *Resolver) apiKey(ctx context.Context, id int) (*ent.APIKey, error) {
 			byID[k.ID] = k
 		}
 		out, errs := make([]*ent.APIKey, len(ids)), make([]error, len(ids))
+		for i, id := range ids {
+			out[i], errs[i] = byID[id], err
+		}
+		return out, errs
+	})
+	return ld.Load(ctx, id)
+}
+
+// billDaysKey names the loader of accounts' bill days.
+type billDaysKey struct{}
+
+// accountBillDay returns an account's bill day, read with those of the other
+// accounts of the response in one query.
+func (r *Resolver) accountBillDay(ctx context.Context, id int) (int, error) {
+	ld := loaderFor(ctx, billDaysKey{}, func(ctx context.Context, ids []int) ([]int, []error) {
+		var rows []struct {
+			ID      int `json:"id"`
+			BillDay int `json:"bill_day"`
+		}
+		err := r.Client.Account.Query().Where(account.IDIn(ids...)).Select(account.FieldID, account.FieldBillDay).Scan(ctx, &rows)
+		byID := make(map[int]int, len(rows))
+		for _, row := range rows {
+			byID[row.ID] = row.BillDay
+		}
+		out, errs := make([]int, len(ids)), make([]error, len(ids))
 		for i, id := range ids {
 			out[i], errs[i] = byID[id], err
 		}

@@ -1,6 +1,6 @@
 package graph_test
 
-// Billing through the API: every worked example of billing-rules.md section 5, and the
+// Billing through the API: every worked example of docs/billing.md, and the
 // billing behaviours around them (invoices, deleting and moving billed packages,
 // status changes, cancellation options, quantities, run options and refusals).
 //
@@ -475,7 +475,7 @@ func bxExample1(e *bxEnv) (acc, ap string, jan bxRun) {
 	return acc, ap, jan
 }
 
-// TestBillingExamples reproduces every worked example of billing-rules.md section 5
+// TestBillingExamples reproduces every worked example of docs/billing.md
 // through the API, on each database, each example on an instance of its own.
 func TestBillingExamples(t *testing.T) {
 	t.Parallel()

@@ -20,7 +20,7 @@ import (
 	"github.com/billd/billd/internal/testenv"
 )
 
-// The exactly-once guarantee of bill runs (rules 4.8) under load: two billd
+// The exactly-once guarantee of bill runs (docs/billing.md 4.8) under load: two billd
 // instances on one database bill overlapping ranges at the same time, and the result
 // must be what one instance billing the same runs one after another produces.
 

@@ -10,9 +10,7 @@ import (
 	"sort"
 
 	"entgo.io/contrib/entgql"
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/billd/billd/ent"
-	entaccount "github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/charge"
@@ -26,6 +24,7 @@ import (
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
+	"github.com/billd/billd/internal/rating"
 )
 
 // Balance is the resolver for the balance field.
@@ -45,16 +44,8 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	if obj.OwnBillDay != nil {
 		return *obj.OwnBillDay, nil
 	}
-	// Under its account (the usual path: an account's packages) the account is at
-	// hand in the parent field's result; a bill day of 0 means it was loaded without
-	// that column. Not obj.Account(ctx): field collection may have loaded the account
-	// with only the fields the query selected under it.
-	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
-		if a, ok := fc.Result.(*ent.Account); ok && a.ID == obj.AccountID && a.BillDay != 0 {
-			return a.BillDay, nil
-		}
-	}
-	return r.Client.Account.Query().Where(entaccount.ID(obj.AccountID)).Select(entaccount.FieldBillDay).Int(ctx)
+	day, err := r.accountBillDay(ctx, obj.AccountID)
+	return rating.BillDayInForce(obj.OwnBillDay, day), err
 }
 
 // Services is the resolver for the services field.

@@ -73,6 +73,7 @@ func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
 	srv.AroundResponses(acc.auditRefusals(log))
 	srv.AroundResponses(withLoaders)
 	srv.AroundFields(capPages(limits.MaxPageSize))
+	srv.AroundFields(checkPartnerArguments)
 	srv.SetErrorPresenter(ErrorPresenter(log))
 	srv.SetRecoverFunc(RecoverFunc(log))
 	return srv

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"entgo.io/ent/dialect"
-
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/apikey"
 	"github.com/billd/billd/ent/partner"
@@ -59,9 +57,9 @@ func (in *CreateKeyInput) Validate(now time.Time) error {
 
 // Keys manages API keys and authenticates requests with them.
 type Keys struct {
-	client  *ent.Client
-	dialect string
-	clock   clock.Clock
+	db     *store.DB
+	client *ent.Client
+	clock  clock.Clock
 	// dummy is compared against when a key is unknown, so an unknown key costs what
 	// a wrong secret does.
 	dummy []byte
@@ -82,9 +80,9 @@ type cached struct {
 const cacheFor = 5 * time.Second
 
 // NewKeys returns the key service.
-func NewKeys(client *ent.Client, dia string, clk clock.Clock) *Keys {
+func NewKeys(db *store.DB, clk clock.Clock) *Keys {
 	d := sha256.Sum256([]byte("billd: no such key"))
-	return &Keys{client: client, dialect: dia, clock: clk, dummy: d[:], cache: map[[32]byte]cached{},
+	return &Keys{db: db, client: db.Client, clock: clk, dummy: d[:], cache: map[[32]byte]cached{},
 		watch: map[int]map[int]func(){}}
 }
 
@@ -131,12 +129,10 @@ func (k *Keys) Bootstrap(ctx context.Context, key string) error {
 	}
 	return store.InTx(ctx, k.client, func(ctx context.Context) error {
 		c := store.Client(ctx, k.client)
-		if k.dialect == dialect.Postgres {
-			// Nodes of a cluster start together: one bootstraps, the others wait here
-			// and then find its key. (SQLite's immediate transactions already queue.)
-			if _, err := c.ExecContext(ctx, "LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-				return fmt.Errorf("locking api_keys: %w", err)
-			}
+		// Nodes of a cluster start together: one bootstraps, the others wait here and
+		// then find its key.
+		if err := k.db.LockTable(ctx, c, "api_keys"); err != nil {
+			return err
 		}
 		n, err := c.APIKey.Query().Count(ctx)
 		if err != nil || n > 0 {

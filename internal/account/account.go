@@ -10,7 +10,6 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
-	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
@@ -86,9 +85,8 @@ type Service struct {
 // New returns the account service over client.
 func New(client *ent.Client, clk clock.Clock) *Service { return &Service{client: client, clock: clk} }
 
-// Create opens an account. BAD_USER_INPUT for an empty name, an unknown currency code
-// or a bill day outside 1..31; NOT_FOUND for a partner that does not exist (or, under a
-// PARTNER key, any partner but the key's).
+// Create opens an account. BAD_USER_INPUT for an empty name or a bill day outside
+// 1..31; NOT_FOUND for an unknown currency code or a partner that does not exist.
 func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Account, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -100,19 +98,13 @@ func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Accou
 	} else if err != nil {
 		return nil, err
 	}
-	partnerID := in.PartnerID
-	if own, ok := access.PartnerOf(ctx); ok {
-		if partnerID != nil && *partnerID != own {
-			return nil, fault.NotFoundf("input.partnerId", "partner %d not found", *partnerID)
-		}
-		partnerID = &own
-	} else if partnerID != nil {
-		if err := partnerExists(ctx, c, *partnerID); err != nil {
+	if in.PartnerID != nil {
+		if err := partnerExists(ctx, c, *in.PartnerID); err != nil {
 			return nil, err
 		}
 	}
 	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).
-		SetNillablePartnerID(partnerID).Save(ctx)
+		SetNillablePartnerID(in.PartnerID).Save(ctx)
 }
 
 func partnerExists(ctx context.Context, c *ent.Client, id int) error {
@@ -145,9 +137,6 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*e
 		}
 		upd := c.Account.UpdateOneID(id).SetNillableName(in.Name)
 		if in.PartnerID != nil || (in.ClearPartner != nil && *in.ClearPartner) {
-			if _, ok := access.PartnerOf(ctx); ok {
-				return fault.Forbiddenf("a partner key cannot move accounts between partners")
-			}
 			if in.PartnerID != nil {
 				if err := partnerExists(ctx, c, *in.PartnerID); err != nil {
 					return err

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/billd/billd/ent"
@@ -33,14 +32,14 @@ import (
 // Service is the provisioning service layer. Every method runs in one transaction
 // and returns *fault.Error for refusals, writing nothing then.
 type Service struct {
-	client  *ent.Client
-	dialect string
-	clock   clock.Clock
+	db     *store.DB
+	client *ent.Client
+	clock  clock.Clock
 }
 
 // New returns the provisioning service.
-func New(client *ent.Client, dia string, clk clock.Clock) *Service {
-	return &Service{client: client, dialect: dia, clock: clk}
+func New(db *store.DB, clk clock.Clock) *Service {
+	return &Service{db: db, client: db.Client, clock: clk}
 }
 
 func (s *Service) today() calendar.Date { return calendar.Of(s.clock.Now()) }
@@ -58,16 +57,12 @@ func statuses(ctx context.Context, c *ent.Client) (map[string]*ent.Status, map[i
 	return byCode, byID, nil
 }
 
-// lockAccountPackage reads an account-package for change, locking its row on
-// PostgreSQL so concurrent changes (and bill runs) of it serialize, and its package's
-// row for share (see sharePackage), reading the package under that lock. On SQLite
-// the immediate transaction already holds the write lock.
+// lockAccountPackage reads an account-package for change, locking its row so
+// concurrent changes (and bill runs) of it serialize, and its package's row for share
+// (see sharePackage), reading the package under that lock.
 func (s *Service) lockAccountPackage(ctx context.Context, c *ent.Client, id int) (*ent.AccountPackage, error) {
 	q := c.AccountPackage.Query().Where(accountpackage.ID(id)).WithStatus().WithFrequency()
-	if s.dialect == dialect.Postgres {
-		q.ForUpdate(entsql.WithLockTables(accountpackage.Table))
-	}
-	ap, err := q.Only(ctx)
+	ap, err := store.ForUpdate(s.db, q, entsql.WithLockTables(accountpackage.Table)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, fault.NotFoundf("id", "account-package %d not found", id)
 	} else if err != nil {
@@ -77,21 +72,18 @@ func (s *Service) lockAccountPackage(ctx context.Context, c *ent.Client, id int)
 	return ap, err
 }
 
-// sharePackage makes a package query lock the package's row for share on PostgreSQL,
-// until the transaction ends. Catalog changes lock that row for update, so the rules
-// they check against the package's account-packages (no bulk quantity above 1 without
-// the bulk component, no delete while in use) cannot miss an account-package being
-// written or changed, and provisioning cannot work from a package that is changing.
+// sharePackage makes a package query lock the package's row for share until the
+// transaction ends. Catalog changes lock that row for update, so the rules they check
+// against the package's account-packages (no bulk quantity above 1 without the bulk
+// component, no delete while in use) cannot miss an account-package being written or
+// changed, and provisioning cannot work from a package that is changing.
 func (s *Service) sharePackage(q *ent.CatalogPackageQuery) *ent.CatalogPackageQuery {
-	if s.dialect == dialect.Postgres {
-		q.ForShare(entsql.WithLockTables(catalogpackage.Table))
-	}
-	return q
+	return store.ForShare(s.db, q, entsql.WithLockTables(catalogpackage.Table))
 }
 
 // cadence is the rating cadence of a frequency.
 func cadence(f *ent.PackageFrequency) rating.Cadence {
-	return rating.Cadence{Interval: rating.Interval(f.Interval), Count: f.IntervalCount}
+	return rating.CadenceOf(string(f.Interval), f.IntervalCount)
 }
 
 // firstNextBillDate is where billing starts for a package effective on e: e itself
@@ -237,7 +229,7 @@ type plannedService struct {
 // planServices turns the package's services and the requested ones into the
 // account-services to create. A service asked for replaces the package's default
 // instances of it; the others get their default instances, except an optional service,
-// which starts with none unless asked for whatever its defaultInstances (rules 2).
+// which starts with none unless asked for whatever its defaultInstances (docs/billing.md 2).
 // Totals must stay within each service's limits. Overrides equal to the catalog price
 // (catalogPrices: by service id, then status id) are dropped: that is catalog pricing.
 func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode map[string]*ent.Status,
@@ -407,7 +399,7 @@ func billDay(ctx context.Context, c *ent.Client, ap *ent.AccountPackage) (int, e
 	if err != nil {
 		return 0, err
 	}
-	return acc.BillDay, nil
+	return rating.BillDayInForce(ap.OwnBillDay, acc.BillDay), nil
 }
 
 // canceledByBilling reports whether billing has carried out the package's
@@ -542,7 +534,7 @@ func (s *Service) recordChanges(ctx context.Context, c *ent.Client, accountID in
 
 // newBillDay schedules a new bill day. Before anything is billed it takes effect at
 // once (the first period is then anchored on it); afterwards at the next billing,
-// which charges the alignment period (rules 4.6).
+// which charges the alignment period (docs/billing.md 4.6).
 func (s *Service) newBillDay(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, day int, effective calendar.Date,
 	effectiveChanged bool, upd *ent.AccountPackageUpdateOne) error {
 	if canceledByBilling(ap) {
@@ -594,7 +586,7 @@ func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) erro
 // changeEffective moves the start of an account-package that has nothing on a
 // CLOSED invoice: its charges are removed from OPEN invoices and it is billed again
 // from the new date. The transition charges go with the others, so its status changes
-// are left to be charged again by the next billing, like its periods (rules 3). end is
+// are left to be charged again by the next billing, like its periods (docs/billing.md 3). end is
 // the end date e must not be after, if any.
 func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, e calendar.Date,
 	end *calendar.Date, upd *ent.AccountPackageUpdateOne) error {
@@ -675,7 +667,7 @@ func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInp
 }
 
 // clampServices ends the account-services of an account-package whose own end date is
-// later than the package's new end date with the package (rules 3, End date).
+// later than the package's new end date with the package (docs/billing.md 3.1).
 func clampServices(ctx context.Context, c *ent.Client, apID int, end calendar.Date) error {
 	_, err := c.AccountService.Update().
 		Where(accountservice.AccountPackageID(apID), accountservice.EndDateGT(end)).

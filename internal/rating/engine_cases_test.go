@@ -52,7 +52,7 @@ var janBilled = engineStep{from: "2024-01-01", to: "2024-01-31",
 
 func engineCases() []engineCase {
 	return []engineCase{
-		// ---- Cancellation of a period already billed in advance (rules 4.4) ----
+		// ---- Cancellation of a period already billed in advance (docs/billing.md 4.4) ----
 		{
 			// Jan billed 30.00; canceled on Jan 11: 10 days in service.
 			// 30.00 × 10/31 = 9.677… → 9.68; credit 9.68 − 30.00 = −20.32 for Jan 11..31.
@@ -301,7 +301,7 @@ func engineCases() []engineCase {
 			},
 		},
 
-		// ---- Transitions (rules 4.4 and 4.5) ----
+		// ---- Transitions (docs/billing.md 4.4 and 4.5) ----
 		{
 			// Jan billed at ACTIVE 30.00 × 2 instances = 60.00. On Jan 20 the service goes
 			// ACTIVE→SUSPENDED, transition 5.00 × 2 = 10.00, charged by the next run over

@@ -15,7 +15,7 @@ import (
 )
 
 // Property tests of the engine: each draws a few thousand random packages from a
-// fixed seed (so a failure reproduces) and checks an invariant of billing-rules.md
+// fixed seed (so a failure reproduces) and checks an invariant of docs/billing.md
 // section 4 against a small independent model of the anchor schedule (oracle*). A
 // failure message names the case number and the package.
 
@@ -48,7 +48,7 @@ var (
 )
 
 // oracleAnchor is bill day bd in the month `months` after year-month ym (months may
-// be negative), clamped to that month's length: rules 4.1.
+// be negative), clamped to that month's length: docs/billing.md 4.1.
 func oracleAnchor(year int, month time.Month, months, bd int) calendar.Date {
 	idx := year*12 + int(month-1) + months
 	y, mo := idx/12, time.Month(idx%12+1)
@@ -147,7 +147,7 @@ func firstNBD(p rating.Package) *calendar.Date {
 // TestPropertyProratedCancellationNets: a package billed in advance over its first
 // period(s) and canceled on a day C inside the latest billed period [a, b) nets, for
 // that period, to exactly round(price × bulk × qty × days(a, C) / days(p, q)) with
-// PRORATED and to 0 with NONE (rules 4.4); FULL_PERIOD leaves the charge alone.
+// PRORATED and to 0 with NONE (docs/billing.md 4.4); FULL_PERIOD leaves the charge alone.
 func TestPropertyProratedCancellationNets(t *testing.T) {
 	t.Parallel()
 	rng := propRand(1)
@@ -365,7 +365,7 @@ func TestPropertyIdempotent(t *testing.T) {
 
 // validCancelDate draws a cancellation date the API accepts: in advance not before the
 // start of the latest billed period (or the effective date), postpaid after
-// billedThrough (rules 3, Cancel).
+// billedThrough (docs/billing.md 4.4).
 func validCancelDate(rng *rand.Rand, p rating.Package) calendar.Date {
 	from := p.Effective
 	if p.Postpaid && p.BilledThrough != nil {

@@ -1,7 +1,7 @@
 // Package rating is billd's billing engine: a pure function from the state of one
 // account-package and a bill run's range to the charge lines to write and the
 // package's new billing position. It touches no database, no clock and no GraphQL;
-// every rule of billing-rules.md section 4 lives here. See README.md.
+// every rule of docs/billing.md section 4 lives here. See README.md.
 package rating
 
 import (
@@ -34,8 +34,23 @@ const (
 	NoCharge   CancelOption = "NONE"
 )
 
-// Canceled is the status code a canceled package and its services get.
-const Canceled = "CANCELED"
+// The built-in status codes, always present in the catalog (docs/billing.md,
+// 3). Canceled is the one a canceled package and its services get.
+const (
+	Active    = "ACTIVE"
+	Suspended = "SUSPENDED"
+	Pending   = "PENDING"
+	Canceled  = "CANCELED"
+)
+
+// BillDayInForce is the bill day an account-package is billed on: its own, else its
+// account's (docs/billing.md 3).
+func BillDayInForce(own *int, account int) int {
+	if own != nil {
+		return *own
+	}
+	return account
+}
 
 // StatusPair is a from→to status change.
 type StatusPair struct{ From, To string }
@@ -184,7 +199,7 @@ type engine struct {
 }
 
 // transitions charges the pending status changes, whether or not the package is due
-// (rules 4.5).
+// (docs/billing.md 4.5).
 func (e *engine) transitions() {
 	byID := map[int]*Service{}
 	for i := range e.p.Services {
@@ -291,7 +306,7 @@ func (e *engine) bill(r Range) {
 
 // applyNewBillDay switches to a pending new bill day; the next period then runs from
 // the next bill date to the first anchor of the new day (the alignment period,
-// rules 4.6), which PeriodFrom prices as a partial period.
+// docs/billing.md 4.6), which PeriodFrom prices as a partial period.
 func (e *engine) applyNewBillDay() {
 	if e.p.NewBillDay != nil && !e.res.BillDayChanged {
 		e.res.BillDay = *e.p.NewBillDay
@@ -368,7 +383,7 @@ func (e *engine) oneTimes(per Period) {
 
 // finalNotBilled carries out a cancellation whose final period [a, b) has not been
 // billed: PRORATED charges its days in service [a, C), FULL_PERIOD bills it as usual,
-// NONE charges nothing; nothing at all when C = a (rules 4.4).
+// NONE charges nothing; nothing at all when C = a (docs/billing.md 4.4).
 func (e *engine) finalNotBilled(per Period) {
 	e.billFinal(per)
 	e.cancel()
@@ -403,7 +418,7 @@ func (e *engine) billFinal(per Period) {
 // finalBilled carries out a cancellation whose final period [a, b) was billed in
 // advance: PRORATED credits what was charged beyond the rounded cost of its days in
 // service, NONE credits all of it, FULL_PERIOD nothing; chargeFullPeriod packages are
-// never credited (rules 4.4). Like a final period not billed yet, the package is then
+// never credited (docs/billing.md 4.4). Like a final period not billed yet, the package is then
 // billed through its last day in service, C − 1, so its position does not depend on
 // whether a run billed the final period before another carried the cancellation out.
 func (e *engine) finalBilled(per Period) {

@@ -26,6 +26,12 @@ type Cadence struct {
 
 // anchored reports whether periods are anchored on a bill day (months and years) or
 // simply run from the effective date (days and weeks).
+// CadenceOf is the cadence of a package frequency: its interval unit (DAY, WEEK,
+// MONTH, YEAR) and count.
+func CadenceOf(interval string, count int) Cadence {
+	return Cadence{Interval: Interval(interval), Count: count}
+}
+
 func (c Cadence) anchored() bool { return c.Interval == Month || c.Interval == Year }
 
 func (c Cadence) months() int {
@@ -104,7 +110,7 @@ func addMonths(a calendar.Date, n, d int) calendar.Date {
 // PeriodFrom returns the billing period that starts at s for a cadence and bill day d.
 // Days and weeks run from s. For months and years, a period that starts on an anchor
 // is a full period to the next anchor; one that starts off-anchor is partial and ends
-// at the first anchor after s, priced against the full period ending there (rules 4.1:
+// at the first anchor after s, priced against the full period ending there (docs/billing.md 4.1:
 // amount = price × days(s, A0) / days(A0 − interval, A0)).
 func PeriodFrom(c Cadence, d int, s calendar.Date) Period {
 	if !c.anchored() {
