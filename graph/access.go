@@ -578,3 +578,35 @@ func (a *Access) initWebsocket(ctx context.Context, payload transport.InitPayloa
 func retryAfter(wait time.Duration) string {
 	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
 }
+
+// adminOnly lets ADMIN keys through to an operator's page (River's web UI), which a
+// browser opens by itself: besides Authorization: Bearer, it takes the key as the
+// password of HTTP Basic authentication, so the browser asks for it once and sends it
+// with the page's own requests. Other keys get 403, no key 401 with the Basic
+// challenge.
+func (a *Access) adminOnly(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if _, key, ok := r.BasicAuth(); ok {
+			header = "Bearer " + key
+		}
+		if header == "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="billd admin (user: anything, password: an ADMIN API key)"`)
+			writeRefusal(w, http.StatusUnauthorized, fault.Unauthenticated, "an ADMIN API key is required")
+			return
+		}
+		p, wait, err := a.authenticate(r.Context(), a.clientAddr(r), header)
+		if err != nil {
+			if fe, ok := fault.As(err); ok && fe.Code == fault.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Basic realm="billd admin (user: anything, password: an ADMIN API key)"`)
+			}
+			a.refuseAuthentication(w, r, log, wait, err)
+			return
+		}
+		if p.Role != access.Admin {
+			writeRefusal(w, http.StatusForbidden, fault.Forbidden, "a %s key may not open this page: it needs an ADMIN key", p.Role)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -108,10 +108,14 @@ func logOperations(log *slog.Logger) graphql.OperationMiddleware {
 type Readiness func(ctx context.Context) error
 
 // NewHandler routes billd's HTTP endpoints: GraphiQL at /, the API at /query (behind
-// the access gate), the bill-run dashboard at /dashboard/, and /healthz (the process
-// is up) and /readyz (the database answers).
-func NewHandler(res *Resolver, acc *Access, log *slog.Logger, ready Readiness) http.Handler {
+// the access gate), the bill-run dashboard at /dashboard/, /healthz (the process is
+// up) and /readyz (the database answers), and the admin pages (River's web UI) behind
+// adminOnly.
+func NewHandler(res *Resolver, acc *Access, log *slog.Logger, ready Readiness, admin map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	for pattern, h := range admin {
+		mux.Handle(pattern, acc.adminOnly(h, log))
+	}
 	mux.Handle("/query", acc.gate(front(NewGraphQL(res, acc, log)), log))
 	mux.Handle("/{$}", playground.Handler("billd", "/query"))
 	mux.Handle("/dashboard/", web.Dashboard())

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"riverqueue.com/riverui"
 
 	"github.com/billd/billd/internal/store"
 )
@@ -116,6 +118,22 @@ func (r *Runner) Stop(ctx context.Context) error {
 		return c.StopAndCancel(context.WithoutCancel(ctx))
 	}
 	return nil
+}
+
+// UI returns the handler of River's web UI for this node's client, mounted under
+// prefix, or an error when the runner is not started. It shows the jobs, queues and
+// their errors of every node: the caller guards who may see it.
+func (r *Runner) UI(ctx context.Context, prefix string) (http.Handler, error) {
+	c := r.current()
+	if c == nil {
+		return nil, errors.New("job: the runner is not started")
+	}
+	h, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(c, nil),
+		Logger: r.log.With("component", "riverui"), Prefix: prefix})
+	if err != nil {
+		return nil, err
+	}
+	return h, h.Start(ctx)
 }
 
 func (r *Runner) current() *river.Client[*sql.Tx] {

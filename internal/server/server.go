@@ -258,7 +258,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
 		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader,
 		BodyTimeout: timeouts.Body, WriteTimeout: timeouts.Write, WSWriteTimeout: timeouts.WSWrite}
-	s.handler = graph.NewHandler(res, acc, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) })
+	admin := map[string]http.Handler{}
+	if ui, err := jobs.UI(bg, "/riverui"); err != nil {
+		log.Warn("River's web UI is not served", "error", err)
+	} else {
+		admin["/riverui/"] = ui
+	}
+	s.handler = graph.NewHandler(res, acc, log, func(ctx context.Context) error { return db.SQL.PingContext(ctx) }, admin)
 	return s, nil
 }
 
