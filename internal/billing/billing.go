@@ -69,7 +69,7 @@ var ErrConcurrent = errors.New("billed concurrently")
 
 // Concurrent reports whether err means the accounts were billed concurrently.
 func Concurrent(err error) bool {
-	return errors.Is(err, ErrConcurrent) || errors.Is(err, store.ErrPositionMoved) || ent.IsConstraintError(err)
+	return errors.Is(err, ErrConcurrent) || errors.Is(err, store.ErrPositionMoved) || store.IsConstraint(err)
 }
 
 // Bill bills the accounts in the transaction ctx carries, which must have been opened

@@ -24,6 +24,7 @@ import (
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 	"github.com/billd/billd/internal/store"
 )
 
@@ -47,10 +48,10 @@ var (
 		{Code: "JPY", Name: "Yen", Precision: 0},
 	}
 	BuiltinStatuses = []CreateStatusInput{
-		{Code: "ACTIVE", Name: "Active", Billable: true},
-		{Code: "SUSPENDED", Name: "Suspended", Billable: true},
-		{Code: "PENDING", Name: "Pending", Billable: false},
-		{Code: "CANCELED", Name: "Canceled", Billable: false, ReadOnly: true},
+		{Code: rating.Active, Name: "Active", Billable: true},
+		{Code: rating.Suspended, Name: "Suspended", Billable: true},
+		{Code: rating.Pending, Name: "Pending", Billable: false},
+		{Code: rating.Canceled, Name: "Canceled", Billable: false, ReadOnly: true},
 	}
 )
 
@@ -255,7 +256,7 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 		if err := s.checkNameFree(ctx, c, in.Name, 0); err != nil {
 			return err
 		}
-		defStatus := "ACTIVE"
+		defStatus := rating.Active
 		if in.DefaultStatus != nil {
 			defStatus = *in.DefaultStatus
 		}

@@ -246,7 +246,7 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 		}
 		requested[r.ServiceID] = append(requested[r.ServiceID], i)
 	}
-	active := byCode["ACTIVE"]
+	active := byCode[rating.Active]
 	var plan []plannedService
 	for _, ps := range pkg.Edges.Services {
 		idx, asked := requested[ps.ServiceID]
@@ -815,7 +815,7 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 		if err != nil {
 			return err
 		}
-		st := byCode["ACTIVE"]
+		st := byCode[rating.Active]
 		if in.Status != nil {
 			var ok bool
 			if st, ok = byCode[*in.Status]; !ok {

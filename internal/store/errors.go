@@ -2,6 +2,9 @@ package store
 
 import (
 	"errors"
+	"strings"
+
+	"entgo.io/ent/dialect/sql/sqlgraph"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -26,7 +29,7 @@ func Translate(err error, what string) error {
 	if errors.As(err, &nf) && what != "" {
 		return fault.NotFoundf("", "%s not found", what)
 	}
-	if ent.IsConstraintError(err) {
+	if IsConstraint(err) {
 		if what == "" {
 			what = "the change"
 		}
@@ -45,3 +48,27 @@ func Translate(err error, what string) error {
 	}
 	return err
 }
+
+// IsConstraint reports a write the database refused for a constraint: a unique index
+// (the guards of charges, names) or a foreign key. It knows ent's errors and those of
+// statements run outside ent (COPY on PostgreSQL, SQLite's prepared statements).
+func IsConstraint(err error) bool {
+	if err == nil {
+		return false
+	}
+	if ent.IsConstraintError(err) || sqlgraph.IsConstraintError(err) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "23") // integrity_constraint_violation
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		return lite.Code()&0xff == sqliteConstraint
+	}
+	return false
+}
+
+// sqliteConstraint is SQLite's primary result code SQLITE_CONSTRAINT.
+const sqliteConstraint = 19
