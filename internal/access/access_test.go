@@ -74,7 +74,7 @@ func setup(t *testing.T, dia string) *testBundle {
 	access.Scope(db.Client)
 	clk := clock.NewFixed(t0)
 	return &testBundle{t: t, ctx: t.Context(), db: db, clk: clk, keys: access.NewKeys(db, clk),
-		audit: access.NewAudit(db.Client, clk), accs: account.New(db.Client, clk)}
+		audit: access.NewAudit(db.Client, clk), accs: account.New(db, clk)}
 }
 
 func (b *testBundle) partner(name string) int {

@@ -5,7 +5,10 @@ package account
 import (
 	"context"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
@@ -78,12 +81,15 @@ func checkBillDay(field string, day int) error {
 // Service is the account service layer. Its methods return *fault.Error for refusals
 // and write nothing then.
 type Service struct {
+	db     *store.DB
 	client *ent.Client
 	clock  clock.Clock
 }
 
-// New returns the account service over client.
-func New(client *ent.Client, clk clock.Clock) *Service { return &Service{client: client, clock: clk} }
+// New returns the account service over db.
+func New(db *store.DB, clk clock.Clock) *Service {
+	return &Service{db: db, client: db.Client, clock: clk}
+}
 
 // Create opens an account. BAD_USER_INPUT for an empty name or a bill day outside
 // 1..31; NOT_FOUND for an unknown currency code or a partner that does not exist.
@@ -129,7 +135,10 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*e
 	var out *ent.Account
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
-		acc, err := c.Account.Get(ctx, id)
+		// Locked for update: provisioning reads the account for share, so a package
+		// that would follow the old bill day cannot be added while it changes.
+		acc, err := store.ForUpdate(s.db, c.Account.Query().Where(account.ID(id)),
+			entsql.WithLockTables(account.Table)).Only(ctx)
 		if ent.IsNotFound(err) {
 			return fault.NotFoundf("id", "account %d not found", id)
 		} else if err != nil {

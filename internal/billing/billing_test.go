@@ -73,7 +73,7 @@ func setup(t *testing.T, dia string) *testBundle {
 	db := testenv.OpenDB(t, dia)
 	clk := clock.NewFixed(time.Date(2024, 2, 1, 9, 30, 0, 0, time.UTC))
 	return &testBundle{t: t, ctx: t.Context(), db: db, clk: clk, bill: billing.New(db, clk, nil),
-		cat: catalog.New(db.Client), acc: account.New(db.Client, clk), prov: provisioning.New(db, clk)}
+		cat: catalog.New(db.Client), acc: account.New(db, clk), prov: provisioning.New(db, clk)}
 }
 
 func (b *testBundle) service(name string, kind service.Kind) int {

@@ -237,10 +237,10 @@ func (s *Service) loadRefs(ctx context.Context, c *ent.Client) (*refs, error) {
 }
 
 // CreatePackage defines a package with its services, currencies and frequencies in
-// one transaction. Refusals: BAD_USER_INPUT for a malformed definition, an unknown
-// currency or status code, a negative price, a price in a currency the package does
-// not list or for a service it does not contain, broken instance limits, or the bulk
-// component with an optional service; NOT_FOUND for an unknown service id; CONFLICT
+// one transaction. Refusals: BAD_USER_INPUT for a malformed definition, a negative
+// price, a price in a currency the package does not list or for a service it does not
+// contain, broken instance limits, or the bulk component with an optional service;
+// NOT_FOUND for an unknown service id or an unknown currency or status code; CONFLICT
 // for a name already used by another package in any letter case.
 func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*ent.CatalogPackage, error) {
 	if err := in.Validate(); err != nil {
@@ -591,11 +591,12 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 }
 
 // UpdatePackage changes a package. Account-packages keep the flags (chargeFullPeriod,
-// postpaid) they were provisioned with; changes apply to new ones. Refusals: NOT_FOUND;
-// CONFLICT for a taken name; BAD_USER_INPUT for an unknown status, dates out of order,
-// clearing chargeFullPeriod on a one-time billing package, or the bulk component on a
-// package with optional services; FAILED_PRECONDITION for removing the bulk component
-// while account-packages use bulk quantities.
+// postpaid) they were provisioned with; changes apply to new ones. Refusals: NOT_FOUND
+// for an unknown package or default status code; CONFLICT for a taken name;
+// BAD_USER_INPUT for dates out of order, clearing chargeFullPeriod on a one-time
+// billing package, or the bulk component on a package with optional services;
+// FAILED_PRECONDITION for removing the bulk component while account-packages use bulk
+// quantities.
 func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInput) (*ent.CatalogPackage, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err

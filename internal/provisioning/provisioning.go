@@ -110,7 +110,10 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 	var ids []int
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
-		acc, err := c.Account.Query().Where(account.ID(in.AccountID)).WithCurrency().Only(ctx)
+		// For share: an account's bill day change locks the row for update, so it
+		// cannot miss a package added here to follow that bill day.
+		acc, err := store.ForShare(s.db, c.Account.Query().Where(account.ID(in.AccountID)),
+			entsql.WithLockTables(account.Table)).WithCurrency().Only(ctx)
 		if ent.IsNotFound(err) {
 			return fault.NotFoundf("input.accountId", "account %d not found", in.AccountID)
 		} else if err != nil {

@@ -222,7 +222,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		stop:         stop,
 		DB:           db,
 		Catalog:      catalog.New(db.Client),
-		Accounts:     account.New(db.Client, clk),
+		Accounts:     account.New(db, clk),
 		Provisioning: provisioning.New(db, clk),
 		BillRuns:     billrun.New(db, bill, jobs, clk, log, bus, cfg.Billing),
 		Jobs:         jobs,
