@@ -670,7 +670,7 @@ func provRefusalCases() []provCase {
 			code: precondition, field: "input.effectiveDate", word: "end date"},
 		{name: "update: effectiveDate with charges on a CLOSED invoice", prep: provBilled("2024-01-01", "2024-01-31", true),
 			query: qProvUpdateAP, vars: provAPVars(map[string]any{"effectiveDate": "2024-01-05"}),
-			code: precondition, word: "CLOSED"},
+			code: precondition, field: "input.effectiveDate", word: "CLOSED"},
 		{name: "update: unknown id", query: qProvUpdateAP,
 			vars: func(f *provFixture) map[string]any {
 				return map[string]any{"id": f.NoSuchAP, "in": map[string]any{"bulkQuantity": 1}}

@@ -96,18 +96,19 @@ func firstNextBillDate(c rating.Cadence, billDay int, e calendar.Date, postpaid 
 }
 
 // Provision adds a package to an account: quantity separate, identical
-// account-packages, in one transaction. Refusals: NOT_FOUND for an unknown account,
-// package or frequency; FAILED_PRECONDITION when the account's currency is not one of
-// the package's, or the effective date is before the package's start date or on or
-// after its expiry date; BAD_USER_INPUT for a quantity outside 1..10000, a bulk
-// quantity other than 1 on a package without the bulk component, a bill day outside
-// 1..31, an unknown or read-only status, a service the package does not contain, or
-// instances outside the package's limits.
+// account-packages, in one transaction. Refusals: BAD_USER_INPUT for a quantity
+// outside 1..10000, a bulk quantity outside its range, a bill day outside 1..31, an
+// end date before the effective date, or a malformed service or price override;
+// NOT_FOUND for an unknown account, package, frequency or status code;
+// FAILED_PRECONDITION when the account's currency is not one of the package's, the
+// effective date is outside the package's availability, the bulk quantity is not 1 on
+// a package without the bulk component, the status is read-only, a service is not in
+// the package, or instances fall outside the package's limits.
 func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*ent.AccountPackage, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	var ids []int
+	var out []*ent.AccountPackage
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		// For share: an account's bill day change locks the row for update, so it
@@ -179,19 +180,27 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		}
 		postpaid := pkg.Postpaid
 		nbd := firstNextBillDate(cadence(freq), billDay, in.EffectiveDate, postpaid)
-		ids, err = s.createCopies(ctx, c, copySpec{
+		ids, err := s.createCopies(ctx, c, copySpec{
 			acc: acc, pkg: pkg, freq: freq, status: st, bulk: bulk, quantity: quantity,
 			effective: in.EffectiveDate, endDate: in.EndDate, ownBillDay: in.BillDay,
 			nextBillDate: nbd, plan: plan,
 		})
+		if err != nil {
+			return err
+		}
+		// Read back in the transaction, in creation order: a concurrent delete
+		// cannot take a copy away between the commit and the answer.
+		out, err = c.AccountPackage.Query().Where(accountpackage.IDIn(ids...)).
+			Order(ent.Asc(accountpackage.FieldID)).All(ctx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Read back outside the finished transaction, in creation order.
-	return s.client.AccountPackage.Query().Where(accountpackage.IDIn(ids...)).
-		Order(ent.Asc(accountpackage.FieldID)).All(ctx)
+	for i, ap := range out {
+		out[i] = ap.Unwrap()
+	}
+	return out, nil
 }
 
 func checkCurrency(acc *ent.Account, pkg *ent.CatalogPackage) error {
@@ -415,14 +424,17 @@ func canceledByBilling(ap *ent.AccountPackage) bool { return ap.NextBillDate == 
 // date; a new bill day after the current billed period (at once if nothing was
 // billed); an end date schedules a PRORATED cancellation on the next day; an
 // effective date change removes its charges from OPEN invoices to be re-rated.
-// Refusals: NOT_FOUND; BAD_USER_INPUT for an unknown status, a bulk quantity on a
-// package without the bulk component, a bill day outside 1..31, dates out of order;
-// FAILED_PRECONDITION for a change in a read-only status, an end date before the
-// billed period, or an effective date change once a charge is on a CLOSED invoice.
+// Refusals: BAD_USER_INPUT for a bulk quantity or bill day out of range, or an end
+// date before the effective date given with it; NOT_FOUND for an unknown
+// account-package or status code; FAILED_PRECONDITION for a change in a read-only
+// status, a bulk quantity on a package without the bulk component, an end date before
+// the effective date or inside the billed periods, a status change of a package
+// billing canceled, or an effective date change once a charge is on a CLOSED invoice.
 func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInput) (*ent.AccountPackage, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	var out *ent.AccountPackage
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		ap, err := s.lockAccountPackage(ctx, c, id)
@@ -484,12 +496,16 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 				return err
 			}
 		}
-		return upd.Exec(ctx)
+		if err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		out, err = c.AccountPackage.Get(ctx, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.client.AccountPackage.Get(ctx, id)
+	return out.Unwrap(), nil
 }
 
 // changeStatus moves the package and its services to a new status, recording each
@@ -608,7 +624,7 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 	}
 	if err := invoicing.RemoveCharges(ctx, c, chargeIDs); err != nil {
 		if fe, ok := fault.As(err); ok && fe.Code == fault.FailedPrecondition {
-			return fault.Preconditionf("account-package %d has charges on a CLOSED invoice: its effective date can no longer change", ap.ID)
+			return fault.PreconditionAt("input.effectiveDate", "account-package %d has charges on a CLOSED invoice: its effective date can no longer change", ap.ID)
 		}
 		return err
 	}
@@ -636,14 +652,16 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 
 // Cancel schedules the cancellation of an account-package on date (the first day out
 // of service) with a billing option for its final period; the next bill run over the
-// account whose range reaches that date carries it out. Refusals: NOT_FOUND;
-// BAD_USER_INPUT for a date before the effective date; FAILED_PRECONDITION for a
-// package already canceled or read-only, or a date inside what is already billed
-// (before the latest billed period in advance, on or before billedThrough postpaid).
+// account whose range reaches that date carries it out. Refusals: BAD_USER_INPUT for
+// an unknown billing option; NOT_FOUND for an unknown account-package;
+// FAILED_PRECONDITION for a package already canceled or read-only, a date before the
+// effective date, or a date inside what is already billed (before the latest billed
+// period in advance, on or before billedThrough postpaid).
 func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInput) (*ent.AccountPackage, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	var out *ent.AccountPackage
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		ap, err := s.lockAccountPackage(ctx, c, id)
@@ -660,13 +678,14 @@ func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInp
 		if err := clampServices(ctx, c, id, end); err != nil {
 			return err
 		}
-		return c.AccountPackage.UpdateOneID(id).SetCancellationDate(in.CancellationDate).
-			SetCancelBillingOption(in.BillingOption).SetEndDate(end).Exec(ctx)
+		out, err = c.AccountPackage.UpdateOneID(id).SetCancellationDate(in.CancellationDate).
+			SetCancelBillingOption(in.BillingOption).SetEndDate(end).Save(ctx)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.client.AccountPackage.Get(ctx, id)
+	return out.Unwrap(), nil
 }
 
 // clampServices ends the account-services of an account-package whose own end date is
@@ -781,14 +800,14 @@ func (s *Service) lockAccountService(ctx context.Context, c *ent.Client, id int)
 
 // AddService adds instances of one of the package's services to an account-package.
 // It is billed from the start of the package's next unbilled period. Refusals:
-// NOT_FOUND; BAD_USER_INPUT for a service not in the package, an unknown status, or
-// instances beyond maxInstances; FAILED_PRECONDITION for a canceled or read-only
-// package.
+// BAD_USER_INPUT for a quantity out of range or a malformed price override; NOT_FOUND
+// for an unknown account-package or status code; FAILED_PRECONDITION for a service not
+// in the package, instances beyond maxInstances, or a canceled or read-only package.
 func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInput) (*ent.AccountService, error) {
 	if err := in.validate("input"); err != nil {
 		return nil, err
 	}
-	var id int
+	var out *ent.AccountService
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		ap, err := s.lockAccountPackage(ctx, c, apID)
@@ -838,13 +857,16 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 		if err != nil {
 			return err
 		}
-		id = sv.ID
-		return s.setOverrides(ctx, c, ap, sv, in.PriceOverrides, byCode, "input.priceOverrides")
+		if err := s.setOverrides(ctx, c, ap, sv, in.PriceOverrides, byCode, "input.priceOverrides"); err != nil {
+			return err
+		}
+		out = sv
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.client.AccountService.Get(ctx, id)
+	return out.Unwrap(), nil
 }
 
 // recurringPrices returns a frequency's recurring catalog prices in a currency, by
@@ -902,12 +924,14 @@ func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.Accou
 // UpdateService changes an account-service: its status (the transition price is
 // charged by the next bill run), its instances (within the package's limits), or its
 // price overrides (replaced as a whole; an empty list returns to catalog pricing).
-// Refusals: NOT_FOUND; BAD_USER_INPUT for an unknown status or instances outside the
-// limits; FAILED_PRECONDITION for a canceled or read-only package.
+// Refusals: BAD_USER_INPUT for a quantity out of range or a malformed price override;
+// NOT_FOUND for an unknown account-service or status code; FAILED_PRECONDITION for
+// instances outside the package's limits or a canceled or read-only package.
 func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountServiceInput) (*ent.AccountService, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	var out *ent.AccountService
 	err := store.InTx(ctx, s.client, func(ctx context.Context) error {
 		c := store.Client(ctx, s.client)
 		sv, ap, err := s.lockAccountService(ctx, c, id)
@@ -947,14 +971,17 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 			if !ok {
 				return fault.NotFoundf("input.status", "unknown status code %q", *in.Status)
 			}
-			return s.recordChanges(ctx, c, ap.AccountID, []*ent.AccountService{sv}, st)
+			if err := s.recordChanges(ctx, c, ap.AccountID, []*ent.AccountService{sv}, st); err != nil {
+				return err
+			}
 		}
-		return nil
+		out, err = c.AccountService.Get(ctx, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.client.AccountService.Get(ctx, id)
+	return out.Unwrap(), nil
 }
 
 // RemoveService removes an account-service. Its charges stay on their invoices.
