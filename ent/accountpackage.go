@@ -77,7 +77,7 @@ type AccountPackageEdges struct {
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [6]map[string]int
+	totalCount [4]map[string]int
 
 	namedServices map[string][]*AccountService
 	namedCharges  map[string][]*Charge

@@ -493,32 +493,6 @@ func (_q *AccountPackageQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, accountpackage.FieldStatusID)
 				fieldSeen[accountpackage.FieldStatusID] = struct{}{}
 			}
-
-		case "services":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&AccountServiceClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, accountserviceImplementors)...); err != nil {
-				return err
-			}
-			_q.WithNamedServices(alias, func(wq *AccountServiceQuery) {
-				*wq = *query
-			})
-
-		case "charges":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&ChargeClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, chargeImplementors)...); err != nil {
-				return err
-			}
-			_q.WithNamedCharges(alias, func(wq *ChargeQuery) {
-				*wq = *query
-			})
 		case "accountID":
 			if _, ok := fieldSeen[accountpackage.FieldAccountID]; !ok {
 				selectedFields = append(selectedFields, accountpackage.FieldAccountID)
@@ -909,19 +883,6 @@ func (_q *BillRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 	)
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
-
-		case "errors":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&BillRunErrorClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, billrunerrorImplementors)...); err != nil {
-				return err
-			}
-			_q.WithNamedErrors(alias, func(wq *BillRunErrorQuery) {
-				*wq = *query
-			})
 		case "status":
 			if _, ok := fieldSeen[billrun.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, billrun.FieldStatus)
@@ -1591,19 +1552,6 @@ func (_q *InvoiceQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, invoice.FieldBillRunID)
 				fieldSeen[invoice.FieldBillRunID] = struct{}{}
 			}
-
-		case "lines":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&ChargeClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, chargeImplementors)...); err != nil {
-				return err
-			}
-			_q.WithNamedLines(alias, func(wq *ChargeQuery) {
-				*wq = *query
-			})
 		case "number":
 			if _, ok := fieldSeen[invoice.FieldNumber]; !ok {
 				selectedFields = append(selectedFields, invoice.FieldNumber)

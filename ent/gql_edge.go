@@ -100,30 +100,6 @@ func (_m *AccountPackage) Status(ctx context.Context) (*Status, error) {
 	return result, err
 }
 
-func (_m *AccountPackage) Services(ctx context.Context) (result []*AccountService, err error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
-		result, err = _m.NamedServices(graphql.GetFieldContext(ctx).Field.Alias)
-	} else {
-		result, err = _m.Edges.ServicesOrErr()
-	}
-	if IsNotLoaded(err) {
-		result, err = _m.QueryServices().All(ctx)
-	}
-	return result, err
-}
-
-func (_m *AccountPackage) Charges(ctx context.Context) (result []*Charge, err error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
-		result, err = _m.NamedCharges(graphql.GetFieldContext(ctx).Field.Alias)
-	} else {
-		result, err = _m.Edges.ChargesOrErr()
-	}
-	if IsNotLoaded(err) {
-		result, err = _m.QueryCharges().All(ctx)
-	}
-	return result, err
-}
-
 func (_m *AccountService) AccountPackage(ctx context.Context) (*AccountPackage, error) {
 	result, err := _m.Edges.AccountPackageOrErr()
 	if IsNotLoaded(err) {
@@ -156,18 +132,6 @@ func (_m *AccountService) PriceOverrides(ctx context.Context) (result []*StatusP
 	}
 	if IsNotLoaded(err) {
 		result, err = _m.QueryPriceOverrides().All(ctx)
-	}
-	return result, err
-}
-
-func (_m *BillRun) Errors(ctx context.Context) (result []*BillRunError, err error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
-		result, err = _m.NamedErrors(graphql.GetFieldContext(ctx).Field.Alias)
-	} else {
-		result, err = _m.Edges.ErrorsOrErr()
-	}
-	if IsNotLoaded(err) {
-		result, err = _m.QueryErrors().All(ctx)
 	}
 	return result, err
 }
@@ -286,18 +250,6 @@ func (_m *Invoice) BillRun(ctx context.Context) (*BillRun, error) {
 		result, err = _m.QueryBillRun().Only(ctx)
 	}
 	return result, MaskNotFound(err)
-}
-
-func (_m *Invoice) Lines(ctx context.Context) (result []*Charge, err error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
-		result, err = _m.NamedLines(graphql.GetFieldContext(ctx).Field.Alias)
-	} else {
-		result, err = _m.Edges.LinesOrErr()
-	}
-	if IsNotLoaded(err) {
-		result, err = _m.QueryLines().All(ctx)
-	}
-	return result, err
 }
 
 func (_m *PackageFrequency) Package(ctx context.Context) (*CatalogPackage, error) {

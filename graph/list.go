@@ -30,13 +30,15 @@ type rowList[T any] struct {
 	load func(ctx context.Context, c *ent.Client, parents []int) ([]T, error)
 	// of returns the parent a row belongs to.
 	of func(T) int
+	// id returns the id of a parent, false for a value that is not one.
+	id func(parent any) (int, bool)
 }
 
-// resolve returns the rows of one parent, batched with the other parents the same
-// field is resolved for in this response.
-func (l rowList[T]) resolve(ctx context.Context, r *Resolver, parent int) ([]T, error) {
+// resolve returns the rows of one parent (obj, whose id is parent), loaded with those
+// of its siblings (graph/loader.go).
+func (l rowList[T]) resolve(ctx context.Context, r *Resolver, obj any, parent int) ([]T, error) {
 	max := r.listRows()
-	ld := loaderFor(ctx, thisField(ctx, l.field), func(ctx context.Context, parents []int) ([][]T, []error) {
+	rows, err := loadFor(ctx, thisField(ctx, l.field), obj, parent, l.id, func(ctx context.Context, parents []int) ([][]T, []error) {
 		out := make([][]T, len(parents))
 		errs := make([]error, len(parents))
 		fail := func(err error) ([][]T, []error) {
@@ -77,7 +79,6 @@ func (l rowList[T]) resolve(ctx context.Context, r *Resolver, parent int) ([]T, 
 		}
 		return out, errs
 	})
-	rows, err := ld.Load(ctx, parent)
 	if rows == nil && err == nil {
 		rows = []T{} // a list, never null
 	}
@@ -136,6 +137,7 @@ var (
 			return q.Modify(withColumn(charge.FieldInvoiceID)).All(ctx)
 		},
 		of: func(c *ent.Charge) int { return deref(c.InvoiceID) },
+		id: rowOf(func(p *ent.Invoice) (int, bool) { return p.ID, true }),
 	}
 	packageCharges = rowList[*ent.Charge]{
 		field: "charges", conn: "chargesConnection", parent: "account-package", noun: "charges",
@@ -152,6 +154,7 @@ var (
 			return q.Modify(withColumn(charge.FieldAccountPackageID)).All(ctx)
 		},
 		of: func(c *ent.Charge) int { return deref(c.AccountPackageID) },
+		id: rowOf(func(p *ent.AccountPackage) (int, bool) { return p.ID, true }),
 	}
 	packageServices = rowList[*ent.AccountService]{
 		field: "services", conn: "servicesConnection", parent: "account-package", noun: "services",
@@ -170,6 +173,7 @@ var (
 			return q.Modify(withColumn(accountservice.FieldAccountPackageID)).All(ctx)
 		},
 		of: func(s *ent.AccountService) int { return s.AccountPackageID },
+		id: rowOf(func(p *ent.AccountPackage) (int, bool) { return p.ID, true }),
 	}
 	runErrors = rowList[*ent.BillRunError]{
 		field: "errors", conn: "errorsConnection", parent: "bill run", noun: "failed accounts",
@@ -187,6 +191,7 @@ var (
 			return q.Modify(withColumn(billrunerror.FieldBillRunID)).All(ctx)
 		},
 		of: func(e *ent.BillRunError) int { return e.BillRunID },
+		id: rowOf(func(p *ent.BillRun) (int, bool) { return p.ID, true }),
 	}
 )
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/billd/billd/ent"
 	entbillrun "github.com/billd/billd/ent/billrun"
-	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/graph/model"
 	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/billrun"
@@ -39,7 +38,8 @@ func (r *Resolver) runView(ctx context.Context, run *ent.BillRun) (*billrun.View
 			AccountsFailed: run.AccountsFailed, InvoicesCreated: run.InvoicesCreated,
 			ChargesCreated: run.ChargesCreated, Totals: run.Totals}, nil
 	}
-	ld := loaderFor(ctx, partnerViewsKey{partner}, func(ctx context.Context, runs []int) ([]*billrun.View, []error) {
+	id := rowOf(func(r *ent.BillRun) (int, bool) { return r.ID, true })
+	return loadFor(ctx, partnerViewsKey{partner}, run, run.ID, id, func(ctx context.Context, runs []int) ([]*billrun.View, []error) {
 		views, err := r.partnerViews(ctx, runs, partner)
 		out := make([]*billrun.View, len(runs))
 		errs := make([]error, len(runs))
@@ -48,7 +48,6 @@ func (r *Resolver) runView(ctx context.Context, run *ent.BillRun) (*billrun.View
 		}
 		return out, errs
 	})
-	return ld.Load(ctx, run.ID)
 }
 
 // partnerViews reads the figures of runs over partner's accounts. PartnerViews filters
@@ -69,35 +68,29 @@ func (r *Resolver) runFigure(ctx context.Context, run *ent.BillRun, own int, of 
 // currenciesKey names the loader of the currencies by code.
 type currenciesKey struct{}
 
-// moneyTotals lists amounts by currency code in code order, with their currencies,
-// which are read once per response.
+// moneyTotals lists amounts by currency code in code order, with their currencies:
+// the currency table (a few hundred rows at most) is read once per response.
 func (r *Resolver) moneyTotals(ctx context.Context, totals map[string]money.Decimal) ([]*model.MoneyTotal, error) {
 	codes := make([]string, 0, len(totals))
 	for code := range totals {
 		codes = append(codes, code)
 	}
 	sort.Strings(codes)
-	ld := loaderFor(ctx, currenciesKey{}, func(ctx context.Context, codes []string) ([]*ent.Currency, []error) {
-		curs, err := r.Client.Currency.Query().Where(currency.CodeIn(codes...)).All(ctx)
+	byCode, err := onceFor(ctx, currenciesKey{}, func(ctx context.Context) (map[string]*ent.Currency, error) {
+		curs, err := r.Client.Currency.Query().All(ctx)
 		byCode := make(map[string]*ent.Currency, len(curs))
 		for _, c := range curs {
 			byCode[c.Code] = c
 		}
-		out := make([]*ent.Currency, len(codes))
-		errs := make([]error, len(codes))
-		for i, code := range codes {
-			out[i], errs[i] = byCode[code], err
-		}
-		return out, errs
+		return byCode, err
 	})
-	curs, err := ld.LoadAll(ctx, codes)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*model.MoneyTotal, 0, len(codes))
-	for i, code := range codes {
-		if curs[i] != nil {
-			out = append(out, &model.MoneyTotal{Currency: curs[i], Amount: totals[code]})
+	for _, code := range codes {
+		if cur := byCode[code]; cur != nil {
+			out = append(out, &model.MoneyTotal{Currency: cur, Amount: totals[code]})
 		}
 	}
 	return out, nil

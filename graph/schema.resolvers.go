@@ -29,9 +29,6 @@ import (
 
 // Balance is the resolver for the balance field.
 func (r *accountResolver) Balance(ctx context.Context, obj *ent.Account) (*money.Decimal, error) {
-	if b, ok := balanceFromPage(ctx, obj.ID); ok {
-		return &b, nil
-	}
 	b, err := r.balance(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -44,18 +41,18 @@ func (r *accountPackageResolver) BillDay(ctx context.Context, obj *ent.AccountPa
 	if obj.OwnBillDay != nil {
 		return *obj.OwnBillDay, nil
 	}
-	day, err := r.accountBillDay(ctx, obj.AccountID)
+	day, err := r.accountBillDay(ctx, obj)
 	return rating.BillDayInForce(obj.OwnBillDay, day), err
 }
 
 // Services is the resolver for the services field.
 func (r *accountPackageResolver) Services(ctx context.Context, obj *ent.AccountPackage) ([]*ent.AccountService, error) {
-	return packageServices.resolve(ctx, r.Resolver, obj.ID)
+	return packageServices.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // Charges is the resolver for the charges field.
 func (r *accountPackageResolver) Charges(ctx context.Context, obj *ent.AccountPackage) ([]*ent.Charge, error) {
-	return packageCharges.resolve(ctx, r.Resolver, obj.ID)
+	return packageCharges.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // ChargesConnection is the resolver for the chargesConnection field.
@@ -86,7 +83,7 @@ func (r *auditEntryResolver) APIKey(ctx context.Context, obj *ent.AuditEntry) (*
 	if obj.KeyID == nil {
 		return nil, nil
 	}
-	return r.apiKey(ctx, *obj.KeyID)
+	return r.apiKey(ctx, obj)
 }
 
 // AccountsTotal is the resolver for the accountsTotal field.
@@ -127,7 +124,7 @@ func (r *billRunResolver) Totals(ctx context.Context, obj *ent.BillRun) ([]*mode
 
 // Errors is the resolver for the errors field.
 func (r *billRunResolver) Errors(ctx context.Context, obj *ent.BillRun) ([]*ent.BillRunError, error) {
-	return runErrors.resolve(ctx, r.Resolver, obj.ID)
+	return runErrors.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // ErrorsConnection is the resolver for the errorsConnection field.
@@ -141,7 +138,7 @@ func (r *billRunResolver) ErrorsConnection(ctx context.Context, obj *ent.BillRun
 
 // Lines is the resolver for the lines field.
 func (r *invoiceResolver) Lines(ctx context.Context, obj *ent.Invoice) ([]*ent.Charge, error) {
-	return invoiceLines.resolve(ctx, r.Resolver, obj.ID)
+	return invoiceLines.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // LinesConnection is the resolver for the linesConnection field.
@@ -295,7 +292,7 @@ func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage)
 
 // InUse is the resolver for the inUse field.
 func (r *packageResolver) InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error) {
-	return r.inUse(ctx, obj.ID)
+	return r.inUse(ctx, obj)
 }
 
 // Node is the resolver for the node field.
@@ -342,14 +339,7 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *entgql.
 	if err != nil {
 		return nil, err
 	}
-	conn, err := r.Client.Account.Query().Paginate(ctx, after, first, before, last)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.preloadBalances(ctx, conn); err != nil {
-		return nil, err
-	}
-	return conn, nil
+	return r.Client.Account.Query().Paginate(ctx, after, first, before, last)
 }
 
 // Invoices is the resolver for the invoices field.

@@ -17,6 +17,7 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/billd/billd/ent"
 	"github.com/billd/billd/web"
 )
 
@@ -32,6 +33,9 @@ func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
 	limits := acc.Limiter.Limits()
 	res.ListRows, res.MaxNodes = limits.MaxListRows, limits.MaxNodes
 	bounds := &catalogBounds{client: res.Client}
+	// Queries made while a response resolves record their rows as siblings, for the
+	// loaders (graph/loader.go); elsewhere the interceptor does nothing.
+	res.Client.Intercept(ent.InterceptFunc(recordQueries))
 	cfg := Config{Resolvers: res}
 	complexity(&cfg, limits.MaxListRows, bounds)
 	srv := handler.New(NewExecutableSchema(cfg))
@@ -69,7 +73,6 @@ func NewGraphQL(res *Resolver, acc *Access, log *slog.Logger) *handler.Server {
 	srv.AroundOperations(acc.audit(log))
 	srv.AroundOperations(acc.authorize)
 	srv.AroundOperations(bounds.staleAfterCatalogChanges)
-	srv.AroundOperations(withBalances)
 	srv.AroundResponses(acc.auditRefusals(log))
 	srv.AroundResponses(withLoaders)
 	srv.AroundFields(capPages(limits.MaxPageSize))

@@ -47,8 +47,12 @@ func (AccountPackage) Edges() []ent.Edge {
 		edge.From("package", CatalogPackage.Type).Ref("account_packages").Field("package_id").Unique().Required().Immutable(),
 		edge.To("frequency", PackageFrequency.Type).Field("frequency_id").Unique().Required().Immutable(),
 		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
-		edge.To("services", AccountService.Type),
-		edge.To("charges", Charge.Type),
+		edge.To("services", AccountService.Type).
+			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.
+			Annotations(entgql.Skip()),
+		edge.To("charges", Charge.Type).
+			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.
+			Annotations(entgql.Skip()),
 	}
 }
 

@@ -44,7 +44,9 @@ func (BillRun) Fields() []ent.Field {
 func (BillRun) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("invoices", Invoice.Type).Annotations(entgql.Skip()),
-		edge.To("errors", BillRunError.Type),
+		edge.To("errors", BillRunError.Type).
+			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.
+			Annotations(entgql.Skip()),
 		edge.To("batches", BillRunBatch.Type).Annotations(entgql.Skip()),
 	}
 }

@@ -35,7 +35,9 @@ func (Invoice) Edges() []ent.Edge {
 		edge.From("account", Account.Type).Ref("invoices").Field("account_id").Unique().Required().Immutable(),
 		edge.To("currency", Currency.Type).Field("currency_id").Unique().Required().Immutable(),
 		edge.From("bill_run", BillRun.Type).Ref("invoices").Field("bill_run_id").Unique().Immutable(),
-		edge.To("lines", Charge.Type),
+		edge.To("lines", Charge.Type).
+			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.
+			Annotations(entgql.Skip()),
 	}
 }
 
