@@ -27,8 +27,10 @@ type Config struct {
 	// a node that died (default 30 s).
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may be running before it is run again elsewhere,
-	// at least JobTimeout (the default). River's rescuer looks every 30 s, so a dead
-	// node's job runs again within RescueAfter + 30 s.
+	// at least JobTimeout (the default; New refuses less). River's rescuer looks every
+	// 30 s, so a dead node's job runs again within RescueAfter + 30 s. A job a slow
+	// node still runs when it is rescued cannot complete (Complete answers
+	// ErrNotRunning), so its work never lands twice.
 	RescueAfter time.Duration
 	// MaxAttempts is how often a job is tried before it is given up (default 5).
 	MaxAttempts int
@@ -50,7 +52,7 @@ func (c *Config) defaults() {
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 30 * time.Second
 	}
-	if c.RescueAfter < c.JobTimeout {
+	if c.RescueAfter <= 0 {
 		c.RescueAfter = c.JobTimeout
 	}
 	if c.MaxAttempts <= 0 {

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/billd/billd/internal/store"
@@ -39,7 +41,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	client  *river.Client[*sql.Tx]
-	stopped bool
+	working bool // client works queues: Stop has something to stop
 }
 
 // New returns a runner for db. Register workers, then Start it.
@@ -54,14 +56,21 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Runner, error) {
 	return &Runner{db: db, cfg: cfg, log: log, workers: river.NewWorkers()}, nil
 }
 
-// Register adds the worker of one kind of job. Call it before Start.
+// Register adds the worker of one kind of job. Call it before Start. A node inserts
+// only the kinds of job registered with it, also when it works no queue.
 func Register[T river.JobArgs](r *Runner, w river.Worker[T]) {
 	river.AddWorker(r.workers, w)
 }
 
 // Start builds the River client and, when the node works queues, starts working
 // them. It works no queue when Config.Queues is empty: the node then only inserts.
+// Starting a started runner does nothing; a stopped one starts afresh.
 func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil && (r.working || len(r.cfg.Queues) == 0) {
+		return nil
+	}
 	drv, err := r.db.RiverDriver(ctx)
 	if err != nil {
 		return err
@@ -91,31 +100,41 @@ func (r *Runner) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting the job system: %w", err)
 	}
-	r.mu.Lock()
-	r.client = client
-	r.mu.Unlock()
-	if len(r.cfg.Queues) == 0 {
-		return nil
+	if len(r.cfg.Queues) > 0 {
+		if err := client.Start(ctx); err != nil {
+			return err
+		}
+		r.working = true
 	}
-	return client.Start(ctx)
+	r.client = client
+	return nil
 }
+
+// stopGrace bounds how long Stop waits, once its context ended, for canceled jobs to
+// return.
+const stopGrace = 5 * time.Second
 
 // Stop stops working jobs, letting running ones finish until ctx ends; those still
 // running then are canceled (their transactions roll back, and they run again on
-// another node or at the next start).
+// another node or at the next start), and Stop returns at most stopGrace later.
+// Stopping a runner that is not working does nothing.
 func (r *Runner) Stop(ctx context.Context) error {
 	r.mu.Lock()
-	c, stopped := r.client, r.stopped
-	r.stopped = true
+	c, working := r.client, r.working
+	r.working = false
 	r.mu.Unlock()
-	if c == nil || stopped || len(r.cfg.Queues) == 0 {
+	if c == nil || !working {
 		return nil
 	}
 	if err := c.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	if ctx.Err() != nil {
-		return c.StopAndCancel(context.WithoutCancel(ctx))
+		grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		if err := c.StopAndCancel(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
 	}
 	return nil
 }
@@ -160,8 +179,8 @@ func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.Ins
 	return err
 }
 
-// InsertMany inserts jobs in the transaction ctx carries, in one statement per few
-// thousand (COPY on PostgreSQL).
+// InsertMany inserts jobs in the transaction ctx carries, in one multi-row statement
+// per few thousand.
 func (r *Runner) InsertMany(ctx context.Context, params []river.InsertManyParams) error {
 	tx, ok := store.SQLTx(ctx)
 	if !ok {
@@ -180,23 +199,39 @@ func (r *Runner) InsertMany(ctx context.Context, params []river.InsertManyParams
 	return nil
 }
 
+// ErrNotRunning says a job's completion found it no longer running as this attempt:
+// it was rescued (taken for one of a dead node) and is done, or being done, by
+// another attempt. Complete's transaction must roll back so its work does not land
+// twice.
+var ErrNotRunning = errors.New("job: the job is no longer running as this attempt")
+
 // Complete marks a job its worker is running as completed, in the transaction ctx
 // carries: the job is done exactly when the work that transaction holds commits. A
-// worker that completed its job this way returns nil.
+// worker that completed its job this way returns nil. ErrNotRunning when another
+// attempt has the job: the caller returns it, and its transaction rolls back.
 func Complete[T river.JobArgs](ctx context.Context, j *river.Job[T]) error {
 	tx, ok := store.SQLTx(ctx)
 	if !ok {
 		return errNoTx
 	}
 	client := river.ClientFromContext[*sql.Tx](ctx)
+	var done *river.Job[T]
 	var err error
 	switch client.Driver().(type) {
 	case *riversqlite.Driver:
-		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, j)
+		done, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, j)
 	case *riverdatabasesql.Driver:
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, j)
+		done, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, j)
 	default:
 		err = fmt.Errorf("job: no completion for River driver %T", client.Driver())
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// River completes a job that is running, whichever attempt runs it, and answers
+	// with the row as it is: completed by us only if it is completed at our attempt.
+	if done.State != rivertype.JobStateCompleted || done.Attempt != j.Attempt {
+		return fmt.Errorf("%w (job %d, attempt %d: %s at attempt %d)", ErrNotRunning, j.ID, j.Attempt, done.State, done.Attempt)
+	}
+	return nil
 }
