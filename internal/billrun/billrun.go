@@ -6,6 +6,7 @@ package billrun
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,7 +38,8 @@ type StartInput struct {
 	Wait *bool
 }
 
-// MaxRangeDays bounds a run's range: longer ranges are a typo, not a bill run.
+// MaxRangeDays bounds the days a run's range covers, both ends included: longer
+// ranges are a typo, not a bill run.
 const MaxRangeDays = 3660
 
 // Validate checks the input without touching the database.
@@ -45,7 +47,7 @@ func (in *StartInput) Validate() error {
 	if in.PeriodEnd.Before(in.PeriodStart) {
 		return fault.Invalidf("input.periodEnd", "periodEnd %s is before periodStart %s", in.PeriodEnd, in.PeriodStart)
 	}
-	if calendar.Days(in.PeriodStart, in.PeriodEnd) > MaxRangeDays {
+	if calendar.Days(in.PeriodStart, in.PeriodEnd)+1 > MaxRangeDays {
 		return fault.Invalidf("input.periodEnd", "a bill run covers at most %d days", MaxRangeDays)
 	}
 	if in.AccountIDs != nil && len(in.AccountIDs) == 0 {
@@ -134,8 +136,9 @@ func (s *Service) catalog(ctx context.Context, runID int) (*billing.Catalog, err
 
 // Start records a bill run, plans its batches and returns it QUEUED (or finished, for
 // a run with no accounts); the workers of any node bill it. With Wait it returns the
-// finished run. Refusals:
-// BAD_USER_INPUT for a range out of order; NOT_FOUND for an unknown account id.
+// finished run. Inside a caller's transaction (store.InTx) the run is planned in it
+// and starts when it commits. Refusals: BAD_USER_INPUT for a range out of order or
+// too long, or an empty account list; NOT_FOUND for an unknown account id.
 func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -148,6 +151,12 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		if !ok {
 			return nil, fault.NotFoundf(fault.Path("input.accountIds", i), "account %d not found", id)
 		}
+	}
+	// Inside a caller's transaction the run starts when that commits: Start cannot
+	// wait for it there.
+	joined := ent.TxFromContext(ctx) != nil
+	if joined && in.Wait != nil && *in.Wait {
+		return nil, errors.New("billrun: a run started inside a transaction cannot be waited for in it")
 	}
 	posting := in.PeriodEnd
 	if in.PostingDate != nil {
@@ -192,6 +201,11 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		return nil, err
 	}
 	runID, finished := st.run, st.finished
+	if joined {
+		// The caller's transaction holds the run: it is announced by its workers
+		// once that commits.
+		return store.Client(ctx, s.client).BillRun.Get(ctx, runID)
+	}
 	if finished {
 		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: runID})
 	} else {

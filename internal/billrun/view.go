@@ -46,7 +46,8 @@ func (v *View) Equal(w *View) bool {
 }
 
 // PartnerViews computes the figures of runs over partner's accounts: the accounts of
-// each run's batches that are the partner's (processed once their batch is done), and
+// each run's batches that are the partner's (all of them in the total, as the run's
+// own total counts every planned account; processed once their batch is done), and
 // the failures, invoices, charges and totals of those accounts. It filters by partner
 // itself, so the caller passes a context that reads every row; the work is a fixed
 // number of statements however many runs are asked for.
@@ -77,9 +78,7 @@ func (s *Service) PartnerViews(ctx context.Context, runs []int, partner int) (ma
 		return nil, err
 	}
 	for _, b := range batches {
-		if b.State == billrunbatch.StateCANCELED {
-			continue
-		}
+		// Every batch counts in the total, canceled ones too, as on the run itself.
 		n := 0
 		if b.AccountIds != nil {
 			for _, id := range b.AccountIds {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/billrun"
+	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/progress"
 )
@@ -77,6 +78,43 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 	poll := time.NewTicker(s.cfg.PollEvery * 2)
 	defer poll.Stop()
 	dirty := false
+	sent := map[int]bool{} // the accounts whose failure was sent
+	// failed sends an ACCOUNT_FAILED; false when the stream is over.
+	failed := func(e progress.Event) bool {
+		if sent[e.AccountID] {
+			return true
+		}
+		r, err := s.client.BillRun.Get(ctx, run.ID)
+		if err != nil {
+			return true
+		}
+		acc, err := s.client.Account.Get(ctx, e.AccountID)
+		if err != nil {
+			return true
+		}
+		sent[e.AccountID] = true
+		return send(Update{Kind: AccountFailed, Run: r, Account: acc, Message: e.Message})
+	}
+	// finished sends FINISHED for r, after the failures still waiting in the
+	// subscription: a watcher that reads slowly may miss PROGRESS, never a failure.
+	finished := func(r *ent.BillRun) {
+		for drained := false; !drained; {
+			select {
+			case e, ok := <-sub.C:
+				if !ok {
+					drained = true
+				} else if e.RunID == run.ID && e.Kind == progress.AccountFailed && !failed(e) {
+					return
+				}
+			default:
+				drained = true
+			}
+		}
+		if sub.Dropped() > 0 && !s.missedFailures(ctx, r, sent, send) {
+			return
+		}
+		send(Update{Kind: Finished, Run: r})
+	}
 	// finish sends FINISHED if the run has really finished; it reports whether the
 	// stream is over.
 	finish := func() bool {
@@ -84,7 +122,7 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 		if err != nil || !Final(r.Status) {
 			return false
 		}
-		send(Update{Kind: Finished, Run: r})
+		finished(r)
 		return true
 	}
 	for {
@@ -102,15 +140,7 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 			case progress.Progress, progress.Changed:
 				dirty = true
 			case progress.AccountFailed:
-				r, err := s.client.BillRun.Get(ctx, run.ID)
-				if err != nil {
-					continue
-				}
-				acc, err := s.client.Account.Get(ctx, e.AccountID)
-				if err != nil {
-					continue
-				}
-				if !send(Update{Kind: AccountFailed, Run: r, Account: acc, Message: e.Message}) {
+				if !failed(e) {
 					return
 				}
 			case progress.Finished:
@@ -129,7 +159,7 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 				continue
 			}
 			if Final(r.Status) {
-				send(Update{Kind: Finished, Run: r})
+				finished(r)
 				return
 			}
 			if !send(Update{Kind: Progress, Run: r}) {
@@ -138,11 +168,32 @@ func (s *Service) watch(ctx context.Context, sub *progress.Subscription, run *en
 		case <-poll.C:
 			r, err := s.client.BillRun.Get(ctx, run.ID)
 			if err == nil && Final(r.Status) {
-				send(Update{Kind: Finished, Run: r})
+				finished(r)
 				return
 			}
 		}
 	}
+}
+
+// missedFailures sends the failures of run recorded in the database that a watcher
+// whose subscription overflowed has not been sent; false when the stream is over.
+func (s *Service) missedFailures(ctx context.Context, run *ent.BillRun, sent map[int]bool, send func(Update) bool) bool {
+	errs, err := s.client.BillRunError.Query().Where(billrunerror.BillRunID(run.ID)).
+		Order(ent.Asc(billrunerror.FieldID)).WithAccount().All(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading a run's failures for a watcher", "bill_run", run.ID, "error", err)
+		return true
+	}
+	for _, e := range errs {
+		if sent[e.AccountID] || e.Edges.Account == nil {
+			continue
+		}
+		sent[e.AccountID] = true
+		if !send(Update{Kind: AccountFailed, Run: run, Account: e.Edges.Account, Message: e.Message}) {
+			return false
+		}
+	}
+	return true
 }
 
 // WatchAll streams every run's state when its status or counters change, for

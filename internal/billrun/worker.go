@@ -2,6 +2,7 @@ package billrun
 
 import (
 	"context"
+	"errors"
 	"database/sql"
 	"fmt"
 	"time"
@@ -69,7 +70,10 @@ func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
 	if err != nil {
 		return err
 	}
-	if b.State == billrunbatch.StateDONE || b.State == billrunbatch.StateCANCELED || Final(run.Status) || run.CancelRequested {
+	// A cancellation lets a batch being billed (CLAIMED) finish, here too when the
+	// node billing it died: its job was rescued and bills the rest.
+	canceled := run.CancelRequested && b.State != billrunbatch.StateCLAIMED
+	if b.State == billrunbatch.StateDONE || b.State == billrunbatch.StateCANCELED || Final(run.Status) || canceled {
 		return s.close(ctx, j, b)
 	}
 	if run.Status == billrun.StatusQUEUED {
@@ -106,8 +110,9 @@ func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
 		}
 		return job.Complete(ctx, j)
 	})
-	if err != nil && ctx.Err() == nil {
-		// One account at a time, then the batch.
+	if err != nil && ctx.Err() == nil && !errors.Is(err, job.ErrNotRunning) {
+		// One account at a time, then the batch. (Not when another attempt has
+		// the job: it bills the batch.)
 		s.log.InfoContext(ctx, "a bill-run batch failed as a whole; billing its accounts one by one",
 			"bill_run", run.ID, "batch", b.Seq, "error", err)
 		finished, err = s.billOneByOne(ctx, j, b, run, req, ids)
@@ -200,11 +205,21 @@ func lockOpen(ctx context.Context, db *store.DB, c *ent.Client, id int) (bool, e
 // open batch. Counting from the database makes the counters exact however often the
 // batch was tried. It runs in the transaction that completes the batch's job.
 func (s *Service) complete(ctx context.Context, c *ent.Client, b *ent.BillRunBatch, ids []int) (bool, error) {
+	if err := s.tally(ctx, c, b, ids, len(ids)); err != nil {
+		return false, err
+	}
+	return s.finishIfDone(ctx, c, b.BillRunID)
+}
+
+// tally marks a batch DONE with what exists in the database for its accounts (ids) in
+// this run and adds that to the run's counters, with processed of its accounts
+// processed.
+func (s *Service) tally(ctx context.Context, c *ent.Client, b *ent.BillRunBatch, ids []int, processed int) error {
 	runID := b.BillRunID
 	invs, err := c.Invoice.Query().Where(invoice.BillRunID(runID), invoice.AccountIDIn(ids...)).
 		WithCurrency().All(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	totals := map[string]money.Decimal{}
 	invIDs := make([]int, len(invs))
@@ -216,22 +231,22 @@ func (s *Service) complete(ctx context.Context, c *ent.Client, b *ent.BillRunBat
 	charges := 0
 	if len(invIDs) > 0 {
 		if charges, err = c.Charge.Query().Where(charge.InvoiceIDIn(invIDs...)).Count(ctx); err != nil {
-			return false, err
+			return err
 		}
 	}
 	failed, err := c.BillRunError.Query().Where(billrunerror.BillRunID(runID), billrunerror.AccountIDIn(ids...)).Count(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateDONE).SetFailed(failed).
 		SetInvoices(len(invs)).SetCharges(charges).SetTotals(totals).Exec(ctx); err != nil {
-		return false, err
+		return err
 	}
 	// Batches of one run complete on several nodes: they add to its counters one at
 	// a time. (Their invoices reference the run: FOR UPDATE would deadlock.)
 	run, err := store.ForChange(s.db, c.BillRun.Query().Where(billrun.ID(runID))).Only(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	sum := run.Totals
 	if sum == nil {
@@ -241,24 +256,20 @@ func (s *Service) complete(ctx context.Context, c *ent.Client, b *ent.BillRunBat
 		sum[code] = sum[code].Add(amt)
 	}
 	if err := c.BillRun.UpdateOneID(runID).
-		AddAccountsProcessed(len(ids)).AddAccountsFailed(failed).
+		AddAccountsProcessed(processed).AddAccountsFailed(failed).
 		AddInvoicesCreated(len(invs)).AddChargesCreated(charges).SetTotals(sum).Exec(ctx); err != nil {
-		return false, err
+		return err
 	}
-	return s.finishIfDone(ctx, c, runID)
+	return nil
 }
 
 // close completes the job of a batch with nothing to bill: done already, or its run
-// finished or being canceled (a batch that was open is closed as CANCELED).
+// finished or being canceled (a batch that was open is closed, see closeOpen).
 func (s *Service) close(ctx context.Context, j *river.Job[BatchArgs], b *ent.BillRunBatch) error {
 	finished, err := store.InTxValue(ctx, s.client, func(ctx context.Context) (bool, error) {
 		c := store.Client(ctx, s.client)
-		if open, err := lockOpen(ctx, s.db, c, b.ID); err != nil {
+		if err := s.closeOpen(ctx, c, b.ID); err != nil {
 			return false, err
-		} else if open {
-			if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateCANCELED).Exec(ctx); err != nil {
-				return false, err
-			}
 		}
 		finished, err := s.finishIfDone(ctx, c, b.BillRunID)
 		if err != nil {
@@ -270,6 +281,43 @@ func (s *Service) close(ctx context.Context, j *river.Job[BatchArgs], b *ent.Bil
 		s.bus.Publish(progress.Event{Kind: progress.Finished, RunID: b.BillRunID})
 	}
 	return err
+}
+
+// closeOpen closes a batch that will not be billed (any further) if it is still open:
+// a PENDING one as CANCELED; a CLAIMED one, whose accounts a node was billing one by
+// one when the run failed, as DONE with what it billed counted on the run.
+func (s *Service) closeOpen(ctx context.Context, c *ent.Client, id int) error {
+	b, err := store.ForUpdate(s.db, c.BillRunBatch.Query().Where(billrunbatch.ID(id))).Only(ctx)
+	if err != nil {
+		return err
+	}
+	switch b.State {
+	case billrunbatch.StatePENDING:
+		return c.BillRunBatch.UpdateOneID(id).SetState(billrunbatch.StateCANCELED).Exec(ctx)
+	case billrunbatch.StateCLAIMED:
+		ids, err := batchAccounts(ctx, c, b)
+		if err != nil {
+			return err
+		}
+		// Processed: the accounts the run invoiced or recorded a failure of (an
+		// account billed with nothing to charge leaves no trace, so this is a floor).
+		invoiced, err := c.Invoice.Query().Where(invoice.BillRunID(b.BillRunID), invoice.AccountIDIn(ids...)).
+			Unique(true).Select(invoice.FieldAccountID).Ints(ctx)
+		if err != nil {
+			return err
+		}
+		failed, err := c.BillRunError.Query().Where(billrunerror.BillRunID(b.BillRunID), billrunerror.AccountIDIn(ids...)).
+			Select(billrunerror.FieldAccountID).Ints(ctx)
+		if err != nil {
+			return err
+		}
+		seen := map[int]bool{}
+		for _, id := range append(invoiced, failed...) {
+			seen[id] = true
+		}
+		return s.tally(ctx, c, b, ids, len(seen))
+	}
+	return nil
 }
 
 // markRunning moves a queued run to RUNNING, once, in a short transaction of its own
@@ -284,7 +332,8 @@ func (s *Service) markRunning(ctx context.Context, runID int) error {
 }
 
 // failRun gives up a run whose batch was tried MaxAttempts times: its open batches
-// are canceled and it ends FAILED; what was billed stays billed. The batch's job ends
+// are closed (closeOpen) and it ends FAILED; what was billed stays billed and
+// counted. The batch's job ends
 // with it.
 func (s *Service) failRun(ctx context.Context, j *river.Job[BatchArgs]) error {
 	b, err := s.client.BillRunBatch.Get(ctx, j.Args.Batch)
@@ -295,10 +344,16 @@ func (s *Service) failRun(ctx context.Context, j *river.Job[BatchArgs]) error {
 		"attempts", j.Attempt-1)
 	failed, err := store.InTxValue(ctx, s.client, func(ctx context.Context) (bool, error) {
 		c := store.Client(ctx, s.client)
-		if _, err := c.BillRunBatch.Update().Where(billrunbatch.BillRunID(b.BillRunID),
+		open, err := c.BillRunBatch.Query().Where(billrunbatch.BillRunID(b.BillRunID),
 			billrunbatch.StateIn(billrunbatch.StatePENDING, billrunbatch.StateCLAIMED)).
-			SetState(billrunbatch.StateCANCELED).Save(ctx); err != nil {
+			Order(ent.Asc(billrunbatch.FieldID)).IDs(ctx)
+		if err != nil {
 			return false, err
+		}
+		for _, id := range open {
+			if err := s.closeOpen(ctx, c, id); err != nil {
+				return false, err
+			}
 		}
 		now := s.clock.Now()
 		n, err := c.BillRun.Update().Where(billrun.ID(b.BillRunID), billrun.StatusIn(billrun.StatusQUEUED, billrun.StatusRUNNING)).
@@ -338,10 +393,20 @@ func (s *Service) progressed(runID int) {
 	if s.pending[runID] {
 		return
 	}
+	now := s.clock.Now()
+	if len(s.lastProgress) > 64 {
+		// Forget runs whose last event is older than ProgressEvery: they would send
+		// at once anyway. (Finished runs would otherwise stay for ever.)
+		for id, at := range s.lastProgress {
+			if now.Sub(at) >= s.cfg.ProgressEvery {
+				delete(s.lastProgress, id)
+			}
+		}
+	}
 	last := s.lastProgress[runID]
-	wait := s.cfg.ProgressEvery - s.clock.Now().Sub(last)
+	wait := s.cfg.ProgressEvery - now.Sub(last)
 	if wait <= 0 {
-		s.lastProgress[runID] = s.clock.Now()
+		s.lastProgress[runID] = now
 		s.bus.Publish(progress.Event{Kind: progress.Progress, RunID: runID})
 		return
 	}
