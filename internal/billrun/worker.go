@@ -70,10 +70,9 @@ func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
 	if err != nil {
 		return err
 	}
-	// A cancellation lets a batch being billed (CLAIMED) finish, here too when the
-	// node billing it died: its job was rescued and bills the rest.
-	canceled := run.CancelRequested && b.State != billrunbatch.StateCLAIMED
-	if b.State == billrunbatch.StateDONE || b.State == billrunbatch.StateCANCELED || Final(run.Status) || canceled {
+	// A CLAIMED batch met here was being billed by a node that stopped (its job was
+	// rescued): if the run is being canceled, it is closed with what it billed.
+	if b.State == billrunbatch.StateDONE || b.State == billrunbatch.StateCANCELED || Final(run.Status) || run.CancelRequested {
 		return s.close(ctx, j, b)
 	}
 	if run.Status == billrun.StatusQUEUED {
@@ -285,7 +284,8 @@ func (s *Service) close(ctx context.Context, j *river.Job[BatchArgs], b *ent.Bil
 
 // closeOpen closes a batch that will not be billed (any further) if it is still open:
 // a PENDING one as CANCELED; a CLAIMED one, whose accounts a node was billing one by
-// one when the run failed, as DONE with what it billed counted on the run.
+// one when it stopped or the run failed, as DONE with what it billed counted on the
+// run.
 func (s *Service) closeOpen(ctx context.Context, c *ent.Client, id int) error {
 	b, err := store.ForUpdate(s.db, c.BillRunBatch.Query().Where(billrunbatch.ID(id))).Only(ctx)
 	if err != nil {
