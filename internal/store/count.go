@@ -29,7 +29,7 @@ func countingDrivers() {
 		if err != nil {
 			panic(err)
 		}
-		sql.Register("billd-sqlite", countingDriver{Driver: db.Driver(), cacheStmts: true})
+		sql.Register("billd-sqlite", countingDriver{Driver: db.Driver(), cacheStmts: true, gateWrites: true})
 		_ = db.Close()
 	})
 }
@@ -37,6 +37,7 @@ func countingDrivers() {
 type countingDriver struct {
 	driver.Driver
 	cacheStmts bool // keep statements prepared per connection (SQLite)
+	gateWrites bool // queue transactions on the database's writeGate (SQLite)
 }
 
 func (d countingDriver) Open(name string) (driver.Conn, error) {
@@ -48,6 +49,9 @@ func (d countingDriver) Open(name string) (driver.Conn, error) {
 	if d.cacheStmts {
 		cc.cache = newStmtCache(c)
 	}
+	if d.gateWrites {
+		cc.gate = gateFor(name)
+	}
 	return cc, nil
 }
 
@@ -55,6 +59,8 @@ func (d countingDriver) Open(name string) (driver.Conn, error) {
 type countingConn struct {
 	driver.Conn
 	cache *stmtCache // nil unless the driver keeps statements prepared
+	gate  *writeGate // nil unless writers queue in process (writegate.go)
+	inTx  bool       // a gated transaction is open on the connection
 }
 
 func (c *countingConn) Close() error {
@@ -66,6 +72,12 @@ func (c *countingConn) Close() error {
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	statements.Add(1)
+	if c.gate != nil && !c.inTx && writes(query) {
+		if err := c.gate.enter(ctx); err != nil {
+			return nil, err
+		}
+		defer c.gate.leave()
+	}
 	if c.cache != nil && cacheable(query) {
 		if r, ran, err := c.cache.exec(ctx, query, args); ran {
 			return r, err
@@ -79,6 +91,21 @@ func (c *countingConn) ExecContext(ctx context.Context, query string, args []dri
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	statements.Add(1)
+	if c.gate != nil && !c.inTx && writes(query) {
+		if err := c.gate.enter(ctx); err != nil {
+			return nil, err
+		}
+		rows, err := c.query(ctx, query, args)
+		if err != nil {
+			c.gate.leave()
+			return nil, err
+		}
+		return &gatedRows{Rows: rows, gate: c.gate}, nil
+	}
+	return c.query(ctx, query, args)
+}
+
+func (c *countingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if c.cache != nil && cacheable(query) {
 		if r, ran, err := c.cache.query(ctx, query, args); ran {
 			return r, err
@@ -105,6 +132,22 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 }
 
 func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.gate == nil {
+		return c.begin(ctx, opts)
+	}
+	if err := c.gate.enter(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := c.begin(ctx, opts)
+	if err != nil {
+		c.gate.leave()
+		return nil, err
+	}
+	c.inTx = true
+	return &gatedTx{Tx: tx, conn: c}, nil
+}
+
+func (c *countingConn) begin(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
