@@ -95,16 +95,26 @@ func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
 	var finished bool
 	err = s.db.InConnTx(ctx, func(ctx context.Context, _ *sql.Conn) error {
 		c := store.Client(ctx, s.client)
-		if open, err := lockOpen(ctx, s.db, c, b.ID); err != nil || !open {
-			if err == nil {
-				err = job.Complete(ctx, j) // canceled meanwhile: nothing to do
-			}
+		state, err := lockState(ctx, s.db, c, b.ID)
+		if err != nil {
 			return err
 		}
-		if _, err := s.billing.Bill(ctx, req, ids); err != nil {
+		if state != billrunbatch.StatePENDING && state != billrunbatch.StateCLAIMED {
+			return job.Complete(ctx, j) // canceled meanwhile: nothing to do
+		}
+		results, err := s.billing.Bill(ctx, req, ids)
+		if err != nil {
 			return err
 		}
-		if finished, err = s.complete(ctx, c, b, ids); err != nil {
+		if state == billrunbatch.StatePENDING {
+			err = s.record(ctx, c, b, resultTotals(results), len(ids))
+		} else {
+			err = s.tally(ctx, c, b, ids, len(ids))
+		}
+		if err != nil {
+			return err
+		}
+		if finished, err = s.finishIfDone(ctx, c, b.BillRunID); err != nil {
 			return err
 		}
 		return job.Complete(ctx, j)
@@ -192,11 +202,17 @@ func (s *Service) billAccount(ctx context.Context, req billing.Request, id int) 
 // lockOpen locks a batch's row for the transaction (so a cancellation waits for it)
 // and reports whether it is still to be billed.
 func lockOpen(ctx context.Context, db *store.DB, c *ent.Client, id int) (bool, error) {
+	state, err := lockState(ctx, db, c, id)
+	return state == billrunbatch.StatePENDING || state == billrunbatch.StateCLAIMED, err
+}
+
+// lockState locks a batch's row for the transaction and returns its state.
+func lockState(ctx context.Context, db *store.DB, c *ent.Client, id int) (billrunbatch.State, error) {
 	b, err := store.ForUpdate(db, c.BillRunBatch.Query().Where(billrunbatch.ID(id))).Only(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	return b.State == billrunbatch.StatePENDING || b.State == billrunbatch.StateCLAIMED, nil
+	return b.State, nil
 }
 
 // complete marks a batch DONE with what exists in the database for its accounts in
@@ -220,25 +236,53 @@ func (s *Service) tally(ctx context.Context, c *ent.Client, b *ent.BillRunBatch,
 	if err != nil {
 		return err
 	}
-	totals := map[string]money.Decimal{}
+	t := batchTotals{invoices: len(invs), totals: map[string]money.Decimal{}}
 	invIDs := make([]int, len(invs))
 	for i, inv := range invs {
 		invIDs[i] = inv.ID
 		code := inv.Edges.Currency.Code
-		totals[code] = totals[code].Add(inv.Total)
+		t.totals[code] = t.totals[code].Add(inv.Total)
 	}
-	charges := 0
 	if len(invIDs) > 0 {
-		if charges, err = c.Charge.Query().Where(charge.InvoiceIDIn(invIDs...)).Count(ctx); err != nil {
+		if t.charges, err = c.Charge.Query().Where(charge.InvoiceIDIn(invIDs...)).Count(ctx); err != nil {
 			return err
 		}
 	}
-	failed, err := c.BillRunError.Query().Where(billrunerror.BillRunID(runID), billrunerror.AccountIDIn(ids...)).Count(ctx)
-	if err != nil {
+	if t.failed, err = c.BillRunError.Query().Where(billrunerror.BillRunID(runID), billrunerror.AccountIDIn(ids...)).Count(ctx); err != nil {
 		return err
 	}
-	if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateDONE).SetFailed(failed).
-		SetInvoices(len(invs)).SetCharges(charges).SetTotals(totals).Exec(ctx); err != nil {
+	return s.record(ctx, c, b, t, processed)
+}
+
+// batchTotals are what a batch wrote: its invoices, their charges and totals by
+// currency, and its accounts that failed.
+type batchTotals struct {
+	invoices, charges, failed int
+	totals                    map[string]money.Decimal
+}
+
+// resultTotals are the totals of a batch billed whole in one attempt, from what
+// billing answered: a batch still PENDING when its transaction locked it had nothing
+// written by an earlier attempt (a whole-batch attempt commits all or nothing, and
+// billing one by one first marks it CLAIMED), so the answer is what exists.
+func resultTotals(results map[int]billing.AccountResult) batchTotals {
+	t := batchTotals{totals: map[string]money.Decimal{}}
+	for _, r := range results {
+		if r.Invoice {
+			t.invoices++
+			t.charges += r.Charges
+			t.totals[r.Currency] = t.totals[r.Currency].Add(r.Total)
+		}
+	}
+	return t
+}
+
+// record marks a batch DONE with its totals and adds them to the run's counters, with
+// processed of its accounts processed.
+func (s *Service) record(ctx context.Context, c *ent.Client, b *ent.BillRunBatch, t batchTotals, processed int) error {
+	runID := b.BillRunID
+	if err := c.BillRunBatch.UpdateOneID(b.ID).SetState(billrunbatch.StateDONE).SetFailed(t.failed).
+		SetInvoices(t.invoices).SetCharges(t.charges).SetTotals(t.totals).Exec(ctx); err != nil {
 		return err
 	}
 	// Batches of one run complete on several nodes: they add to its counters one at
@@ -251,12 +295,12 @@ func (s *Service) tally(ctx context.Context, c *ent.Client, b *ent.BillRunBatch,
 	if sum == nil {
 		sum = map[string]money.Decimal{}
 	}
-	for code, amt := range totals {
+	for code, amt := range t.totals {
 		sum[code] = sum[code].Add(amt)
 	}
 	if err := c.BillRun.UpdateOneID(runID).
-		AddAccountsProcessed(processed).AddAccountsFailed(failed).
-		AddInvoicesCreated(len(invs)).AddChargesCreated(charges).SetTotals(sum).Exec(ctx); err != nil {
+		AddAccountsProcessed(processed).AddAccountsFailed(t.failed).
+		AddInvoicesCreated(t.invoices).AddChargesCreated(t.charges).SetTotals(sum).Exec(ctx); err != nil {
 		return err
 	}
 	return nil
