@@ -33,7 +33,8 @@ Each database gets a fresh mixed customer base written straight into it (account
 1-3 account-packages: monthly with two services, yearly, weekly, monthly postpaid, bulk
 lines of 10; one in five starting mid-December, one in twenty canceled on January 20).
 One bill run over 2024-01-01..2024-02-01 then bills it through the API of a billd server
-in a child process (2 workers, batches of 200 accounts), whose peak resident memory is
+in a child process (billd's defaults: 2 workers, batches of 500 accounts on SQLite and 200
+on PostgreSQL), whose peak resident memory is
 reported. The limit is the same number of rows (charges, invoices and package updates)
 written the fastest plain way the database offers: COPY through pgx on PostgreSQL,
 prepared inserts in one transaction on SQLite, into a table shaped like charges with a

@@ -62,11 +62,12 @@ func (r *runResult) rowsPerSec() float64 {
 }
 func (r *runResult) limitPerSec() float64 { return float64(r.LimitRows) / r.LimitTime.Seconds() }
 
-// workerConfig is the bill-run configuration of the benchmark's node, which
-// BENCH_WORKERS, BENCH_BATCH and BENCH_PAUSE change.
+// workerConfig is the bill-run configuration of the benchmark's node: billd's
+// defaults (two workers, the database's default batch size), which BENCH_WORKERS,
+// BENCH_BATCH and BENCH_PAUSE change.
 func workerConfig(cfg server.Config) server.Config {
 	cfg.Workers = 2
-	cfg.Billing = billrun.Config{BatchSize: 200}
+	cfg.Billing = billrun.Config{}
 	if n, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
 		cfg.Workers = n
 	}

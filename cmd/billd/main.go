@@ -156,7 +156,7 @@ func serve(ctx context.Context, args []string) error {
 	c.register(fs)
 	addr := fs.String("addr", env("BILLD_ADDR", "127.0.0.1:8080"), "listen address (env BILLD_ADDR)")
 	workers := fs.Int("workers", envInt("BILLD_WORKERS", 2), "bill-run batches this process bills at once; 0 bills none here (env BILLD_WORKERS)")
-	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 100), "accounts per bill-run batch (env BILLD_BATCH_SIZE)")
+	batch := fs.Int("batch-size", envInt("BILLD_BATCH_SIZE", 0), "accounts per bill-run batch; 0: 500 on SQLite, 200 on PostgreSQL (env BILLD_BATCH_SIZE)")
 	pause := fs.Duration("batch-pause", envDuration("BILLD_BATCH_PAUSE", 0), "rest after each batch, to throttle bill runs (env BILLD_BATCH_PAUSE)")
 	lease := fs.Duration("batch-lease", envDuration("BILLD_BATCH_LEASE", 30*time.Second), "how long a job (a bill-run batch) may run; one of a node that died runs again elsewhere after it (env BILLD_BATCH_LEASE)")
 	bootstrap := fs.String("bootstrap-admin-key", env("BILLD_BOOTSTRAP_ADMIN_KEY", ""), "becomes the first ADMIN key if no key exists (env BILLD_BOOTSTRAP_ADMIN_KEY)")

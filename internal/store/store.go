@@ -193,3 +193,8 @@ func redactUnparsed(raw string) string {
 
 // Redact returns rawURL with any password hidden, for logs.
 func Redact(rawURL string) string { return redact(rawURL) }
+
+// OneWriter reports whether the database runs one writing transaction at a time
+// (SQLite): concurrent work then queues for the writer instead of running side by
+// side, and fewer, larger units of work pay its per-transaction costs less often.
+func (db *DB) OneWriter() bool { return !db.rowLocks }
