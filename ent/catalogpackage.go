@@ -9,8 +9,10 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/billd/billd/ent/catalogpackage"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 )
 
 // CatalogPackage is the model entity for the CatalogPackage schema.
@@ -38,6 +40,14 @@ type CatalogPackage struct {
 	Postpaid bool `json:"postpaid,omitempty"`
 	// BulkQuantity holds the value of the "bulk_quantity" field.
 	BulkQuantity bool `json:"bulk_quantity,omitempty"`
+	// ChargeRecurringOnlyIfUsage holds the value of the "charge_recurring_only_if_usage" field.
+	ChargeRecurringOnlyIfUsage bool `json:"charge_recurring_only_if_usage,omitempty"`
+	// ActivationAfterDays holds the value of the "activation_after_days" field.
+	ActivationAfterDays *int `json:"activation_after_days,omitempty"`
+	// ActivationUsageThreshold holds the value of the "activation_usage_threshold" field.
+	ActivationUsageThreshold *money.Decimal `json:"activation_usage_threshold,omitempty"`
+	// ActivationServiceID holds the value of the "activation_service_id" field.
+	ActivationServiceID *int `json:"activation_service_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CatalogPackageQuery when eager-loading is set.
 	Edges        CatalogPackageEdges `json:"edges"`
@@ -56,9 +66,11 @@ type CatalogPackageEdges struct {
 	Frequencies []*PackageFrequency `json:"frequencies,omitempty"`
 	// AccountPackages holds the value of the account_packages edge.
 	AccountPackages []*AccountPackage `json:"account_packages,omitempty"`
+	// ActivationService holds the value of the activation_service edge.
+	ActivationService *Service `json:"activation_service,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [4]map[string]int
 
@@ -115,6 +127,17 @@ func (e CatalogPackageEdges) AccountPackagesOrErr() ([]*AccountPackage, error) {
 	return nil, &NotLoadedError{edge: "account_packages"}
 }
 
+// ActivationServiceOrErr returns the ActivationService value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e CatalogPackageEdges) ActivationServiceOrErr() (*Service, error) {
+	if e.ActivationService != nil {
+		return e.ActivationService, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: service.Label}
+	}
+	return nil, &NotLoadedError{edge: "activation_service"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*CatalogPackage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -122,9 +145,11 @@ func (*CatalogPackage) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case catalogpackage.FieldStartDate, catalogpackage.FieldExpiryDate:
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
-		case catalogpackage.FieldOneTimeBilling, catalogpackage.FieldChargeFullPeriod, catalogpackage.FieldPostpaid, catalogpackage.FieldBulkQuantity:
+		case catalogpackage.FieldActivationUsageThreshold:
+			values[i] = &sql.NullScanner{S: new(money.Decimal)}
+		case catalogpackage.FieldOneTimeBilling, catalogpackage.FieldChargeFullPeriod, catalogpackage.FieldPostpaid, catalogpackage.FieldBulkQuantity, catalogpackage.FieldChargeRecurringOnlyIfUsage:
 			values[i] = new(sql.NullBool)
-		case catalogpackage.FieldID, catalogpackage.FieldDefaultStatusID:
+		case catalogpackage.FieldID, catalogpackage.FieldDefaultStatusID, catalogpackage.FieldActivationAfterDays, catalogpackage.FieldActivationServiceID:
 			values[i] = new(sql.NullInt64)
 		case catalogpackage.FieldName, catalogpackage.FieldNameKey, catalogpackage.FieldDescription:
 			values[i] = new(sql.NullString)
@@ -212,6 +237,33 @@ func (_m *CatalogPackage) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BulkQuantity = value.Bool
 			}
+		case catalogpackage.FieldChargeRecurringOnlyIfUsage:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field charge_recurring_only_if_usage", values[i])
+			} else if value.Valid {
+				_m.ChargeRecurringOnlyIfUsage = value.Bool
+			}
+		case catalogpackage.FieldActivationAfterDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field activation_after_days", values[i])
+			} else if value.Valid {
+				_m.ActivationAfterDays = new(int)
+				*_m.ActivationAfterDays = int(value.Int64)
+			}
+		case catalogpackage.FieldActivationUsageThreshold:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field activation_usage_threshold", values[i])
+			} else if value.Valid {
+				_m.ActivationUsageThreshold = new(money.Decimal)
+				*_m.ActivationUsageThreshold = *value.S.(*money.Decimal)
+			}
+		case catalogpackage.FieldActivationServiceID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field activation_service_id", values[i])
+			} else if value.Valid {
+				_m.ActivationServiceID = new(int)
+				*_m.ActivationServiceID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -248,6 +300,11 @@ func (_m *CatalogPackage) QueryFrequencies() *PackageFrequencyQuery {
 // QueryAccountPackages queries the "account_packages" edge of the CatalogPackage entity.
 func (_m *CatalogPackage) QueryAccountPackages() *AccountPackageQuery {
 	return NewCatalogPackageClient(_m.config).QueryAccountPackages(_m)
+}
+
+// QueryActivationService queries the "activation_service" edge of the CatalogPackage entity.
+func (_m *CatalogPackage) QueryActivationService() *ServiceQuery {
+	return NewCatalogPackageClient(_m.config).QueryActivationService(_m)
 }
 
 // Update returns a builder for updating this CatalogPackage.
@@ -308,6 +365,24 @@ func (_m *CatalogPackage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("bulk_quantity=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BulkQuantity))
+	builder.WriteString(", ")
+	builder.WriteString("charge_recurring_only_if_usage=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ChargeRecurringOnlyIfUsage))
+	builder.WriteString(", ")
+	if v := _m.ActivationAfterDays; v != nil {
+		builder.WriteString("activation_after_days=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ActivationUsageThreshold; v != nil {
+		builder.WriteString("activation_usage_threshold=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ActivationServiceID; v != nil {
+		builder.WriteString("activation_service_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 )
 
 // CatalogPackageCreate is the builder for creating a CatalogPackage entity.
@@ -143,6 +145,62 @@ func (_c *CatalogPackageCreate) SetNillableBulkQuantity(v *bool) *CatalogPackage
 	return _c
 }
 
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (_c *CatalogPackageCreate) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageCreate {
+	_c.mutation.SetChargeRecurringOnlyIfUsage(v)
+	return _c
+}
+
+// SetNillableChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field if the given value is not nil.
+func (_c *CatalogPackageCreate) SetNillableChargeRecurringOnlyIfUsage(v *bool) *CatalogPackageCreate {
+	if v != nil {
+		_c.SetChargeRecurringOnlyIfUsage(*v)
+	}
+	return _c
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (_c *CatalogPackageCreate) SetActivationAfterDays(v int) *CatalogPackageCreate {
+	_c.mutation.SetActivationAfterDays(v)
+	return _c
+}
+
+// SetNillableActivationAfterDays sets the "activation_after_days" field if the given value is not nil.
+func (_c *CatalogPackageCreate) SetNillableActivationAfterDays(v *int) *CatalogPackageCreate {
+	if v != nil {
+		_c.SetActivationAfterDays(*v)
+	}
+	return _c
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (_c *CatalogPackageCreate) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageCreate {
+	_c.mutation.SetActivationUsageThreshold(v)
+	return _c
+}
+
+// SetNillableActivationUsageThreshold sets the "activation_usage_threshold" field if the given value is not nil.
+func (_c *CatalogPackageCreate) SetNillableActivationUsageThreshold(v *money.Decimal) *CatalogPackageCreate {
+	if v != nil {
+		_c.SetActivationUsageThreshold(*v)
+	}
+	return _c
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (_c *CatalogPackageCreate) SetActivationServiceID(v int) *CatalogPackageCreate {
+	_c.mutation.SetActivationServiceID(v)
+	return _c
+}
+
+// SetNillableActivationServiceID sets the "activation_service_id" field if the given value is not nil.
+func (_c *CatalogPackageCreate) SetNillableActivationServiceID(v *int) *CatalogPackageCreate {
+	if v != nil {
+		_c.SetActivationServiceID(*v)
+	}
+	return _c
+}
+
 // SetDefaultStatus sets the "default_status" edge to the Status entity.
 func (_c *CatalogPackageCreate) SetDefaultStatus(v *Status) *CatalogPackageCreate {
 	return _c.SetDefaultStatusID(v.ID)
@@ -208,6 +266,11 @@ func (_c *CatalogPackageCreate) AddAccountPackages(v ...*AccountPackage) *Catalo
 	return _c.AddAccountPackageIDs(ids...)
 }
 
+// SetActivationService sets the "activation_service" edge to the Service entity.
+func (_c *CatalogPackageCreate) SetActivationService(v *Service) *CatalogPackageCreate {
+	return _c.SetActivationServiceID(v.ID)
+}
+
 // Mutation returns the CatalogPackageMutation object of the builder.
 func (_c *CatalogPackageCreate) Mutation() *CatalogPackageMutation {
 	return _c.mutation
@@ -259,6 +322,10 @@ func (_c *CatalogPackageCreate) defaults() {
 		v := catalogpackage.DefaultBulkQuantity
 		_c.mutation.SetBulkQuantity(v)
 	}
+	if _, ok := _c.mutation.ChargeRecurringOnlyIfUsage(); !ok {
+		v := catalogpackage.DefaultChargeRecurringOnlyIfUsage
+		_c.mutation.SetChargeRecurringOnlyIfUsage(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -288,6 +355,14 @@ func (_c *CatalogPackageCreate) check() error {
 	}
 	if _, ok := _c.mutation.BulkQuantity(); !ok {
 		return &ValidationError{Name: "bulk_quantity", err: errors.New(`ent: missing required field "CatalogPackage.bulk_quantity"`)}
+	}
+	if _, ok := _c.mutation.ChargeRecurringOnlyIfUsage(); !ok {
+		return &ValidationError{Name: "charge_recurring_only_if_usage", err: errors.New(`ent: missing required field "CatalogPackage.charge_recurring_only_if_usage"`)}
+	}
+	if v, ok := _c.mutation.ActivationAfterDays(); ok {
+		if err := catalogpackage.ActivationAfterDaysValidator(v); err != nil {
+			return &ValidationError{Name: "activation_after_days", err: fmt.Errorf(`ent: validator failed for field "CatalogPackage.activation_after_days": %w`, err)}
+		}
 	}
 	if len(_c.mutation.DefaultStatusIDs()) == 0 {
 		return &ValidationError{Name: "default_status", err: errors.New(`ent: missing required edge "CatalogPackage.default_status"`)}
@@ -354,6 +429,18 @@ func (_c *CatalogPackageCreate) createSpec() (*CatalogPackage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.BulkQuantity(); ok {
 		_spec.SetField(catalogpackage.FieldBulkQuantity, field.TypeBool, value)
 		_node.BulkQuantity = value
+	}
+	if value, ok := _c.mutation.ChargeRecurringOnlyIfUsage(); ok {
+		_spec.SetField(catalogpackage.FieldChargeRecurringOnlyIfUsage, field.TypeBool, value)
+		_node.ChargeRecurringOnlyIfUsage = value
+	}
+	if value, ok := _c.mutation.ActivationAfterDays(); ok {
+		_spec.SetField(catalogpackage.FieldActivationAfterDays, field.TypeInt, value)
+		_node.ActivationAfterDays = &value
+	}
+	if value, ok := _c.mutation.ActivationUsageThreshold(); ok {
+		_spec.SetField(catalogpackage.FieldActivationUsageThreshold, field.TypeOther, value)
+		_node.ActivationUsageThreshold = &value
 	}
 	if nodes := _c.mutation.DefaultStatusIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -434,6 +521,23 @@ func (_c *CatalogPackageCreate) createSpec() (*CatalogPackage, *sqlgraph.CreateS
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ActivationServiceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   catalogpackage.ActivationServiceTable,
+			Columns: []string{catalogpackage.ActivationServiceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(service.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.ActivationServiceID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -611,6 +715,78 @@ func (u *CatalogPackageUpsert) SetBulkQuantity(v bool) *CatalogPackageUpsert {
 // UpdateBulkQuantity sets the "bulk_quantity" field to the value that was provided on create.
 func (u *CatalogPackageUpsert) UpdateBulkQuantity() *CatalogPackageUpsert {
 	u.SetExcluded(catalogpackage.FieldBulkQuantity)
+	return u
+}
+
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (u *CatalogPackageUpsert) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageUpsert {
+	u.Set(catalogpackage.FieldChargeRecurringOnlyIfUsage, v)
+	return u
+}
+
+// UpdateChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field to the value that was provided on create.
+func (u *CatalogPackageUpsert) UpdateChargeRecurringOnlyIfUsage() *CatalogPackageUpsert {
+	u.SetExcluded(catalogpackage.FieldChargeRecurringOnlyIfUsage)
+	return u
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (u *CatalogPackageUpsert) SetActivationAfterDays(v int) *CatalogPackageUpsert {
+	u.Set(catalogpackage.FieldActivationAfterDays, v)
+	return u
+}
+
+// UpdateActivationAfterDays sets the "activation_after_days" field to the value that was provided on create.
+func (u *CatalogPackageUpsert) UpdateActivationAfterDays() *CatalogPackageUpsert {
+	u.SetExcluded(catalogpackage.FieldActivationAfterDays)
+	return u
+}
+
+// AddActivationAfterDays adds v to the "activation_after_days" field.
+func (u *CatalogPackageUpsert) AddActivationAfterDays(v int) *CatalogPackageUpsert {
+	u.Add(catalogpackage.FieldActivationAfterDays, v)
+	return u
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (u *CatalogPackageUpsert) ClearActivationAfterDays() *CatalogPackageUpsert {
+	u.SetNull(catalogpackage.FieldActivationAfterDays)
+	return u
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsert) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageUpsert {
+	u.Set(catalogpackage.FieldActivationUsageThreshold, v)
+	return u
+}
+
+// UpdateActivationUsageThreshold sets the "activation_usage_threshold" field to the value that was provided on create.
+func (u *CatalogPackageUpsert) UpdateActivationUsageThreshold() *CatalogPackageUpsert {
+	u.SetExcluded(catalogpackage.FieldActivationUsageThreshold)
+	return u
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsert) ClearActivationUsageThreshold() *CatalogPackageUpsert {
+	u.SetNull(catalogpackage.FieldActivationUsageThreshold)
+	return u
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (u *CatalogPackageUpsert) SetActivationServiceID(v int) *CatalogPackageUpsert {
+	u.Set(catalogpackage.FieldActivationServiceID, v)
+	return u
+}
+
+// UpdateActivationServiceID sets the "activation_service_id" field to the value that was provided on create.
+func (u *CatalogPackageUpsert) UpdateActivationServiceID() *CatalogPackageUpsert {
+	u.SetExcluded(catalogpackage.FieldActivationServiceID)
+	return u
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (u *CatalogPackageUpsert) ClearActivationServiceID() *CatalogPackageUpsert {
+	u.SetNull(catalogpackage.FieldActivationServiceID)
 	return u
 }
 
@@ -803,6 +979,90 @@ func (u *CatalogPackageUpsertOne) SetBulkQuantity(v bool) *CatalogPackageUpsertO
 func (u *CatalogPackageUpsertOne) UpdateBulkQuantity() *CatalogPackageUpsertOne {
 	return u.Update(func(s *CatalogPackageUpsert) {
 		s.UpdateBulkQuantity()
+	})
+}
+
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (u *CatalogPackageUpsertOne) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetChargeRecurringOnlyIfUsage(v)
+	})
+}
+
+// UpdateChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field to the value that was provided on create.
+func (u *CatalogPackageUpsertOne) UpdateChargeRecurringOnlyIfUsage() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateChargeRecurringOnlyIfUsage()
+	})
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (u *CatalogPackageUpsertOne) SetActivationAfterDays(v int) *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationAfterDays(v)
+	})
+}
+
+// AddActivationAfterDays adds v to the "activation_after_days" field.
+func (u *CatalogPackageUpsertOne) AddActivationAfterDays(v int) *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.AddActivationAfterDays(v)
+	})
+}
+
+// UpdateActivationAfterDays sets the "activation_after_days" field to the value that was provided on create.
+func (u *CatalogPackageUpsertOne) UpdateActivationAfterDays() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationAfterDays()
+	})
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (u *CatalogPackageUpsertOne) ClearActivationAfterDays() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationAfterDays()
+	})
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsertOne) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationUsageThreshold(v)
+	})
+}
+
+// UpdateActivationUsageThreshold sets the "activation_usage_threshold" field to the value that was provided on create.
+func (u *CatalogPackageUpsertOne) UpdateActivationUsageThreshold() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationUsageThreshold()
+	})
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsertOne) ClearActivationUsageThreshold() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationUsageThreshold()
+	})
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (u *CatalogPackageUpsertOne) SetActivationServiceID(v int) *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationServiceID(v)
+	})
+}
+
+// UpdateActivationServiceID sets the "activation_service_id" field to the value that was provided on create.
+func (u *CatalogPackageUpsertOne) UpdateActivationServiceID() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationServiceID()
+	})
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (u *CatalogPackageUpsertOne) ClearActivationServiceID() *CatalogPackageUpsertOne {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationServiceID()
 	})
 }
 
@@ -1161,6 +1421,90 @@ func (u *CatalogPackageUpsertBulk) SetBulkQuantity(v bool) *CatalogPackageUpsert
 func (u *CatalogPackageUpsertBulk) UpdateBulkQuantity() *CatalogPackageUpsertBulk {
 	return u.Update(func(s *CatalogPackageUpsert) {
 		s.UpdateBulkQuantity()
+	})
+}
+
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (u *CatalogPackageUpsertBulk) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetChargeRecurringOnlyIfUsage(v)
+	})
+}
+
+// UpdateChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field to the value that was provided on create.
+func (u *CatalogPackageUpsertBulk) UpdateChargeRecurringOnlyIfUsage() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateChargeRecurringOnlyIfUsage()
+	})
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (u *CatalogPackageUpsertBulk) SetActivationAfterDays(v int) *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationAfterDays(v)
+	})
+}
+
+// AddActivationAfterDays adds v to the "activation_after_days" field.
+func (u *CatalogPackageUpsertBulk) AddActivationAfterDays(v int) *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.AddActivationAfterDays(v)
+	})
+}
+
+// UpdateActivationAfterDays sets the "activation_after_days" field to the value that was provided on create.
+func (u *CatalogPackageUpsertBulk) UpdateActivationAfterDays() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationAfterDays()
+	})
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (u *CatalogPackageUpsertBulk) ClearActivationAfterDays() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationAfterDays()
+	})
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsertBulk) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationUsageThreshold(v)
+	})
+}
+
+// UpdateActivationUsageThreshold sets the "activation_usage_threshold" field to the value that was provided on create.
+func (u *CatalogPackageUpsertBulk) UpdateActivationUsageThreshold() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationUsageThreshold()
+	})
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (u *CatalogPackageUpsertBulk) ClearActivationUsageThreshold() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationUsageThreshold()
+	})
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (u *CatalogPackageUpsertBulk) SetActivationServiceID(v int) *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.SetActivationServiceID(v)
+	})
+}
+
+// UpdateActivationServiceID sets the "activation_service_id" field to the value that was provided on create.
+func (u *CatalogPackageUpsertBulk) UpdateActivationServiceID() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.UpdateActivationServiceID()
+	})
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (u *CatalogPackageUpsertBulk) ClearActivationServiceID() *CatalogPackageUpsertBulk {
+	return u.Update(func(s *CatalogPackageUpsert) {
+		s.ClearActivationServiceID()
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 )
 
@@ -34,6 +35,7 @@ type CatalogPackageQuery struct {
 	withServices             *PackageServiceQuery
 	withFrequencies          *PackageFrequencyQuery
 	withAccountPackages      *AccountPackageQuery
+	withActivationService    *ServiceQuery
 	loadTotal                []func(context.Context, []*CatalogPackage) error
 	modifiers                []func(*sql.Selector)
 	withNamedCurrencies      map[string]*CurrencyQuery
@@ -179,6 +181,28 @@ func (_q *CatalogPackageQuery) QueryAccountPackages() *AccountPackageQuery {
 			sqlgraph.From(catalogpackage.Table, catalogpackage.FieldID, selector),
 			sqlgraph.To(accountpackage.Table, accountpackage.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, catalogpackage.AccountPackagesTable, catalogpackage.AccountPackagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryActivationService chains the current query on the "activation_service" edge.
+func (_q *CatalogPackageQuery) QueryActivationService() *ServiceQuery {
+	query := (&ServiceClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(catalogpackage.Table, catalogpackage.FieldID, selector),
+			sqlgraph.To(service.Table, service.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, catalogpackage.ActivationServiceTable, catalogpackage.ActivationServiceColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -373,16 +397,17 @@ func (_q *CatalogPackageQuery) Clone() *CatalogPackageQuery {
 		return nil
 	}
 	return &CatalogPackageQuery{
-		config:              _q.config,
-		ctx:                 _q.ctx.Clone(),
-		order:               append([]catalogpackage.OrderOption{}, _q.order...),
-		inters:              append([]Interceptor{}, _q.inters...),
-		predicates:          append([]predicate.CatalogPackage{}, _q.predicates...),
-		withDefaultStatus:   _q.withDefaultStatus.Clone(),
-		withCurrencies:      _q.withCurrencies.Clone(),
-		withServices:        _q.withServices.Clone(),
-		withFrequencies:     _q.withFrequencies.Clone(),
-		withAccountPackages: _q.withAccountPackages.Clone(),
+		config:                _q.config,
+		ctx:                   _q.ctx.Clone(),
+		order:                 append([]catalogpackage.OrderOption{}, _q.order...),
+		inters:                append([]Interceptor{}, _q.inters...),
+		predicates:            append([]predicate.CatalogPackage{}, _q.predicates...),
+		withDefaultStatus:     _q.withDefaultStatus.Clone(),
+		withCurrencies:        _q.withCurrencies.Clone(),
+		withServices:          _q.withServices.Clone(),
+		withFrequencies:       _q.withFrequencies.Clone(),
+		withAccountPackages:   _q.withAccountPackages.Clone(),
+		withActivationService: _q.withActivationService.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -442,6 +467,17 @@ func (_q *CatalogPackageQuery) WithAccountPackages(opts ...func(*AccountPackageQ
 		opt(query)
 	}
 	_q.withAccountPackages = query
+	return _q
+}
+
+// WithActivationService tells the query-builder to eager-load the nodes that are connected to
+// the "activation_service" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CatalogPackageQuery) WithActivationService(opts ...func(*ServiceQuery)) *CatalogPackageQuery {
+	query := (&ServiceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withActivationService = query
 	return _q
 }
 
@@ -523,12 +559,13 @@ func (_q *CatalogPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*CatalogPackage{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withDefaultStatus != nil,
 			_q.withCurrencies != nil,
 			_q.withServices != nil,
 			_q.withFrequencies != nil,
 			_q.withAccountPackages != nil,
+			_q.withActivationService != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -585,6 +622,12 @@ func (_q *CatalogPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 			func(n *CatalogPackage, e *AccountPackage) {
 				n.Edges.AccountPackages = append(n.Edges.AccountPackages, e)
 			}); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withActivationService; query != nil {
+		if err := _q.loadActivationService(ctx, query, nodes, nil,
+			func(n *CatalogPackage, e *Service) { n.Edges.ActivationService = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -804,6 +847,38 @@ func (_q *CatalogPackageQuery) loadAccountPackages(ctx context.Context, query *A
 	}
 	return nil
 }
+func (_q *CatalogPackageQuery) loadActivationService(ctx context.Context, query *ServiceQuery, nodes []*CatalogPackage, init func(*CatalogPackage), assign func(*CatalogPackage, *Service)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*CatalogPackage)
+	for i := range nodes {
+		if nodes[i].ActivationServiceID == nil {
+			continue
+		}
+		fk := *nodes[i].ActivationServiceID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(service.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "activation_service_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *CatalogPackageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -835,6 +910,9 @@ func (_q *CatalogPackageQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withDefaultStatus != nil {
 			_spec.Node.AddColumnOnce(catalogpackage.FieldDefaultStatusID)
+		}
+		if _q.withActivationService != nil {
+			_spec.Node.AddColumnOnce(catalogpackage.FieldActivationServiceID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -16,8 +16,10 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 )
 
 // CatalogPackageUpdate is the builder for updating CatalogPackage entities.
@@ -178,6 +180,87 @@ func (_u *CatalogPackageUpdate) SetNillableBulkQuantity(v *bool) *CatalogPackage
 	return _u
 }
 
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (_u *CatalogPackageUpdate) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageUpdate {
+	_u.mutation.SetChargeRecurringOnlyIfUsage(v)
+	return _u
+}
+
+// SetNillableChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field if the given value is not nil.
+func (_u *CatalogPackageUpdate) SetNillableChargeRecurringOnlyIfUsage(v *bool) *CatalogPackageUpdate {
+	if v != nil {
+		_u.SetChargeRecurringOnlyIfUsage(*v)
+	}
+	return _u
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (_u *CatalogPackageUpdate) SetActivationAfterDays(v int) *CatalogPackageUpdate {
+	_u.mutation.ResetActivationAfterDays()
+	_u.mutation.SetActivationAfterDays(v)
+	return _u
+}
+
+// SetNillableActivationAfterDays sets the "activation_after_days" field if the given value is not nil.
+func (_u *CatalogPackageUpdate) SetNillableActivationAfterDays(v *int) *CatalogPackageUpdate {
+	if v != nil {
+		_u.SetActivationAfterDays(*v)
+	}
+	return _u
+}
+
+// AddActivationAfterDays adds value to the "activation_after_days" field.
+func (_u *CatalogPackageUpdate) AddActivationAfterDays(v int) *CatalogPackageUpdate {
+	_u.mutation.AddActivationAfterDays(v)
+	return _u
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (_u *CatalogPackageUpdate) ClearActivationAfterDays() *CatalogPackageUpdate {
+	_u.mutation.ClearActivationAfterDays()
+	return _u
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (_u *CatalogPackageUpdate) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageUpdate {
+	_u.mutation.SetActivationUsageThreshold(v)
+	return _u
+}
+
+// SetNillableActivationUsageThreshold sets the "activation_usage_threshold" field if the given value is not nil.
+func (_u *CatalogPackageUpdate) SetNillableActivationUsageThreshold(v *money.Decimal) *CatalogPackageUpdate {
+	if v != nil {
+		_u.SetActivationUsageThreshold(*v)
+	}
+	return _u
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (_u *CatalogPackageUpdate) ClearActivationUsageThreshold() *CatalogPackageUpdate {
+	_u.mutation.ClearActivationUsageThreshold()
+	return _u
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (_u *CatalogPackageUpdate) SetActivationServiceID(v int) *CatalogPackageUpdate {
+	_u.mutation.SetActivationServiceID(v)
+	return _u
+}
+
+// SetNillableActivationServiceID sets the "activation_service_id" field if the given value is not nil.
+func (_u *CatalogPackageUpdate) SetNillableActivationServiceID(v *int) *CatalogPackageUpdate {
+	if v != nil {
+		_u.SetActivationServiceID(*v)
+	}
+	return _u
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (_u *CatalogPackageUpdate) ClearActivationServiceID() *CatalogPackageUpdate {
+	_u.mutation.ClearActivationServiceID()
+	return _u
+}
+
 // SetDefaultStatus sets the "default_status" edge to the Status entity.
 func (_u *CatalogPackageUpdate) SetDefaultStatus(v *Status) *CatalogPackageUpdate {
 	return _u.SetDefaultStatusID(v.ID)
@@ -241,6 +324,11 @@ func (_u *CatalogPackageUpdate) AddAccountPackages(v ...*AccountPackage) *Catalo
 		ids[i] = v[i].ID
 	}
 	return _u.AddAccountPackageIDs(ids...)
+}
+
+// SetActivationService sets the "activation_service" edge to the Service entity.
+func (_u *CatalogPackageUpdate) SetActivationService(v *Service) *CatalogPackageUpdate {
+	return _u.SetActivationServiceID(v.ID)
 }
 
 // Mutation returns the CatalogPackageMutation object of the builder.
@@ -338,6 +426,12 @@ func (_u *CatalogPackageUpdate) RemoveAccountPackages(v ...*AccountPackage) *Cat
 	return _u.RemoveAccountPackageIDs(ids...)
 }
 
+// ClearActivationService clears the "activation_service" edge to the Service entity.
+func (_u *CatalogPackageUpdate) ClearActivationService() *CatalogPackageUpdate {
+	_u.mutation.ClearActivationService()
+	return _u
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *CatalogPackageUpdate) Save(ctx context.Context) (int, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
@@ -370,6 +464,11 @@ func (_u *CatalogPackageUpdate) check() error {
 	if v, ok := _u.mutation.Name(); ok {
 		if err := catalogpackage.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "CatalogPackage.name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ActivationAfterDays(); ok {
+		if err := catalogpackage.ActivationAfterDaysValidator(v); err != nil {
+			return &ValidationError{Name: "activation_after_days", err: fmt.Errorf(`ent: validator failed for field "CatalogPackage.activation_after_days": %w`, err)}
 		}
 	}
 	if _u.mutation.DefaultStatusCleared() && len(_u.mutation.DefaultStatusIDs()) > 0 {
@@ -428,6 +527,24 @@ func (_u *CatalogPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.BulkQuantity(); ok {
 		_spec.SetField(catalogpackage.FieldBulkQuantity, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ChargeRecurringOnlyIfUsage(); ok {
+		_spec.SetField(catalogpackage.FieldChargeRecurringOnlyIfUsage, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ActivationAfterDays(); ok {
+		_spec.SetField(catalogpackage.FieldActivationAfterDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedActivationAfterDays(); ok {
+		_spec.AddField(catalogpackage.FieldActivationAfterDays, field.TypeInt, value)
+	}
+	if _u.mutation.ActivationAfterDaysCleared() {
+		_spec.ClearField(catalogpackage.FieldActivationAfterDays, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ActivationUsageThreshold(); ok {
+		_spec.SetField(catalogpackage.FieldActivationUsageThreshold, field.TypeOther, value)
+	}
+	if _u.mutation.ActivationUsageThresholdCleared() {
+		_spec.ClearField(catalogpackage.FieldActivationUsageThreshold, field.TypeOther)
 	}
 	if _u.mutation.DefaultStatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -631,6 +748,35 @@ func (_u *CatalogPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(accountpackage.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ActivationServiceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   catalogpackage.ActivationServiceTable,
+			Columns: []string{catalogpackage.ActivationServiceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(service.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ActivationServiceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   catalogpackage.ActivationServiceTable,
+			Columns: []string{catalogpackage.ActivationServiceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(service.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -804,6 +950,87 @@ func (_u *CatalogPackageUpdateOne) SetNillableBulkQuantity(v *bool) *CatalogPack
 	return _u
 }
 
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (_u *CatalogPackageUpdateOne) SetChargeRecurringOnlyIfUsage(v bool) *CatalogPackageUpdateOne {
+	_u.mutation.SetChargeRecurringOnlyIfUsage(v)
+	return _u
+}
+
+// SetNillableChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field if the given value is not nil.
+func (_u *CatalogPackageUpdateOne) SetNillableChargeRecurringOnlyIfUsage(v *bool) *CatalogPackageUpdateOne {
+	if v != nil {
+		_u.SetChargeRecurringOnlyIfUsage(*v)
+	}
+	return _u
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (_u *CatalogPackageUpdateOne) SetActivationAfterDays(v int) *CatalogPackageUpdateOne {
+	_u.mutation.ResetActivationAfterDays()
+	_u.mutation.SetActivationAfterDays(v)
+	return _u
+}
+
+// SetNillableActivationAfterDays sets the "activation_after_days" field if the given value is not nil.
+func (_u *CatalogPackageUpdateOne) SetNillableActivationAfterDays(v *int) *CatalogPackageUpdateOne {
+	if v != nil {
+		_u.SetActivationAfterDays(*v)
+	}
+	return _u
+}
+
+// AddActivationAfterDays adds value to the "activation_after_days" field.
+func (_u *CatalogPackageUpdateOne) AddActivationAfterDays(v int) *CatalogPackageUpdateOne {
+	_u.mutation.AddActivationAfterDays(v)
+	return _u
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (_u *CatalogPackageUpdateOne) ClearActivationAfterDays() *CatalogPackageUpdateOne {
+	_u.mutation.ClearActivationAfterDays()
+	return _u
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (_u *CatalogPackageUpdateOne) SetActivationUsageThreshold(v money.Decimal) *CatalogPackageUpdateOne {
+	_u.mutation.SetActivationUsageThreshold(v)
+	return _u
+}
+
+// SetNillableActivationUsageThreshold sets the "activation_usage_threshold" field if the given value is not nil.
+func (_u *CatalogPackageUpdateOne) SetNillableActivationUsageThreshold(v *money.Decimal) *CatalogPackageUpdateOne {
+	if v != nil {
+		_u.SetActivationUsageThreshold(*v)
+	}
+	return _u
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (_u *CatalogPackageUpdateOne) ClearActivationUsageThreshold() *CatalogPackageUpdateOne {
+	_u.mutation.ClearActivationUsageThreshold()
+	return _u
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (_u *CatalogPackageUpdateOne) SetActivationServiceID(v int) *CatalogPackageUpdateOne {
+	_u.mutation.SetActivationServiceID(v)
+	return _u
+}
+
+// SetNillableActivationServiceID sets the "activation_service_id" field if the given value is not nil.
+func (_u *CatalogPackageUpdateOne) SetNillableActivationServiceID(v *int) *CatalogPackageUpdateOne {
+	if v != nil {
+		_u.SetActivationServiceID(*v)
+	}
+	return _u
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (_u *CatalogPackageUpdateOne) ClearActivationServiceID() *CatalogPackageUpdateOne {
+	_u.mutation.ClearActivationServiceID()
+	return _u
+}
+
 // SetDefaultStatus sets the "default_status" edge to the Status entity.
 func (_u *CatalogPackageUpdateOne) SetDefaultStatus(v *Status) *CatalogPackageUpdateOne {
 	return _u.SetDefaultStatusID(v.ID)
@@ -867,6 +1094,11 @@ func (_u *CatalogPackageUpdateOne) AddAccountPackages(v ...*AccountPackage) *Cat
 		ids[i] = v[i].ID
 	}
 	return _u.AddAccountPackageIDs(ids...)
+}
+
+// SetActivationService sets the "activation_service" edge to the Service entity.
+func (_u *CatalogPackageUpdateOne) SetActivationService(v *Service) *CatalogPackageUpdateOne {
+	return _u.SetActivationServiceID(v.ID)
 }
 
 // Mutation returns the CatalogPackageMutation object of the builder.
@@ -964,6 +1196,12 @@ func (_u *CatalogPackageUpdateOne) RemoveAccountPackages(v ...*AccountPackage) *
 	return _u.RemoveAccountPackageIDs(ids...)
 }
 
+// ClearActivationService clears the "activation_service" edge to the Service entity.
+func (_u *CatalogPackageUpdateOne) ClearActivationService() *CatalogPackageUpdateOne {
+	_u.mutation.ClearActivationService()
+	return _u
+}
+
 // Where appends a list predicates to the CatalogPackageUpdate builder.
 func (_u *CatalogPackageUpdateOne) Where(ps ...predicate.CatalogPackage) *CatalogPackageUpdateOne {
 	_u.mutation.Where(ps...)
@@ -1009,6 +1247,11 @@ func (_u *CatalogPackageUpdateOne) check() error {
 	if v, ok := _u.mutation.Name(); ok {
 		if err := catalogpackage.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "CatalogPackage.name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ActivationAfterDays(); ok {
+		if err := catalogpackage.ActivationAfterDaysValidator(v); err != nil {
+			return &ValidationError{Name: "activation_after_days", err: fmt.Errorf(`ent: validator failed for field "CatalogPackage.activation_after_days": %w`, err)}
 		}
 	}
 	if _u.mutation.DefaultStatusCleared() && len(_u.mutation.DefaultStatusIDs()) > 0 {
@@ -1084,6 +1327,24 @@ func (_u *CatalogPackageUpdateOne) sqlSave(ctx context.Context) (_node *CatalogP
 	}
 	if value, ok := _u.mutation.BulkQuantity(); ok {
 		_spec.SetField(catalogpackage.FieldBulkQuantity, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ChargeRecurringOnlyIfUsage(); ok {
+		_spec.SetField(catalogpackage.FieldChargeRecurringOnlyIfUsage, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ActivationAfterDays(); ok {
+		_spec.SetField(catalogpackage.FieldActivationAfterDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedActivationAfterDays(); ok {
+		_spec.AddField(catalogpackage.FieldActivationAfterDays, field.TypeInt, value)
+	}
+	if _u.mutation.ActivationAfterDaysCleared() {
+		_spec.ClearField(catalogpackage.FieldActivationAfterDays, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ActivationUsageThreshold(); ok {
+		_spec.SetField(catalogpackage.FieldActivationUsageThreshold, field.TypeOther, value)
+	}
+	if _u.mutation.ActivationUsageThresholdCleared() {
+		_spec.ClearField(catalogpackage.FieldActivationUsageThreshold, field.TypeOther)
 	}
 	if _u.mutation.DefaultStatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1287,6 +1548,35 @@ func (_u *CatalogPackageUpdateOne) sqlSave(ctx context.Context) (_node *CatalogP
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(accountpackage.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ActivationServiceCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   catalogpackage.ActivationServiceTable,
+			Columns: []string{catalogpackage.ActivationServiceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(service.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ActivationServiceIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   catalogpackage.ActivationServiceTable,
+			Columns: []string{catalogpackage.ActivationServiceColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(service.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

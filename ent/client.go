@@ -31,6 +31,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -78,6 +79,8 @@ type Client struct {
 	PackageService *PackageServiceClient
 	// Partner is the client for interacting with the Partner builders.
 	Partner *PartnerClient
+	// RatePlan is the client for interacting with the RatePlan builders.
+	RatePlan *RatePlanClient
 	// Service is the client for interacting with the Service builders.
 	Service *ServiceClient
 	// ServicePrice is the client for interacting with the ServicePrice builders.
@@ -117,6 +120,7 @@ func (c *Client) init() {
 	c.PackageFrequency = NewPackageFrequencyClient(c.config)
 	c.PackageService = NewPackageServiceClient(c.config)
 	c.Partner = NewPartnerClient(c.config)
+	c.RatePlan = NewRatePlanClient(c.config)
 	c.Service = NewServiceClient(c.config)
 	c.ServicePrice = NewServicePriceClient(c.config)
 	c.Status = NewStatusClient(c.config)
@@ -231,6 +235,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PackageFrequency: NewPackageFrequencyClient(cfg),
 		PackageService:   NewPackageServiceClient(cfg),
 		Partner:          NewPartnerClient(cfg),
+		RatePlan:         NewRatePlanClient(cfg),
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
 		Status:           NewStatusClient(cfg),
@@ -272,6 +277,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PackageFrequency: NewPackageFrequencyClient(cfg),
 		PackageService:   NewPackageServiceClient(cfg),
 		Partner:          NewPartnerClient(cfg),
+		RatePlan:         NewRatePlanClient(cfg),
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
 		Status:           NewStatusClient(cfg),
@@ -310,8 +316,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Account, c.AccountPackage, c.AccountService, c.AuditEntry,
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
-		c.Partner, c.Service, c.ServicePrice, c.Status, c.StatusChange, c.StatusPrice,
-		c.TransitionPrice,
+		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
+		c.StatusPrice, c.TransitionPrice,
 	} {
 		n.Use(hooks...)
 	}
@@ -324,8 +330,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Account, c.AccountPackage, c.AccountService, c.AuditEntry,
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
-		c.Partner, c.Service, c.ServicePrice, c.Status, c.StatusChange, c.StatusPrice,
-		c.TransitionPrice,
+		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
+		c.StatusPrice, c.TransitionPrice,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -366,6 +372,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PackageService.mutate(ctx, m)
 	case *PartnerMutation:
 		return c.Partner.mutate(ctx, m)
+	case *RatePlanMutation:
+		return c.RatePlan.mutate(ctx, m)
 	case *ServiceMutation:
 		return c.Service.mutate(ctx, m)
 	case *ServicePriceMutation:
@@ -2003,6 +2011,22 @@ func (c *CatalogPackageClient) QueryAccountPackages(_m *CatalogPackage) *Account
 	return query
 }
 
+// QueryActivationService queries the activation_service edge of a CatalogPackage.
+func (c *CatalogPackageClient) QueryActivationService(_m *CatalogPackage) *ServiceQuery {
+	query := (&ServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(catalogpackage.Table, catalogpackage.FieldID, id),
+			sqlgraph.To(service.Table, service.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, catalogpackage.ActivationServiceTable, catalogpackage.ActivationServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CatalogPackageClient) Hooks() []Hook {
 	return c.hooks.CatalogPackage
@@ -2844,6 +2868,22 @@ func (c *PackageFrequencyClient) QueryPrices(_m *PackageFrequency) *ServicePrice
 	return query
 }
 
+// QueryRatePlan queries the rate_plan edge of a PackageFrequency.
+func (c *PackageFrequencyClient) QueryRatePlan(_m *PackageFrequency) *RatePlanQuery {
+	query := (&RatePlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(packagefrequency.Table, packagefrequency.FieldID, id),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, packagefrequency.RatePlanTable, packagefrequency.RatePlanColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *PackageFrequencyClient) Hooks() []Hook {
 	return c.hooks.PackageFrequency
@@ -3199,6 +3239,155 @@ func (c *PartnerClient) mutate(ctx context.Context, m *PartnerMutation) (Value, 
 	}
 }
 
+// RatePlanClient is a client for the RatePlan schema.
+type RatePlanClient struct {
+	config
+}
+
+// NewRatePlanClient returns a client for the RatePlan from the given config.
+func NewRatePlanClient(c config) *RatePlanClient {
+	return &RatePlanClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rateplan.Hooks(f(g(h())))`.
+func (c *RatePlanClient) Use(hooks ...Hook) {
+	c.hooks.RatePlan = append(c.hooks.RatePlan, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rateplan.Intercept(f(g(h())))`.
+func (c *RatePlanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RatePlan = append(c.inters.RatePlan, interceptors...)
+}
+
+// Create returns a builder for creating a RatePlan entity.
+func (c *RatePlanClient) Create() *RatePlanCreate {
+	mutation := newRatePlanMutation(c.config, OpCreate)
+	return &RatePlanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RatePlan entities.
+func (c *RatePlanClient) CreateBulk(builders ...*RatePlanCreate) *RatePlanCreateBulk {
+	return &RatePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RatePlanClient) MapCreateBulk(slice any, setFunc func(*RatePlanCreate, int)) *RatePlanCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RatePlanCreateBulk{err: fmt.Errorf("calling to RatePlanClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RatePlanCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RatePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RatePlan.
+func (c *RatePlanClient) Update() *RatePlanUpdate {
+	mutation := newRatePlanMutation(c.config, OpUpdate)
+	return &RatePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RatePlanClient) UpdateOne(_m *RatePlan) *RatePlanUpdateOne {
+	mutation := newRatePlanMutation(c.config, OpUpdateOne, withRatePlan(_m))
+	return &RatePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RatePlanClient) UpdateOneID(id int) *RatePlanUpdateOne {
+	mutation := newRatePlanMutation(c.config, OpUpdateOne, withRatePlanID(id))
+	return &RatePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RatePlan.
+func (c *RatePlanClient) Delete() *RatePlanDelete {
+	mutation := newRatePlanMutation(c.config, OpDelete)
+	return &RatePlanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RatePlanClient) DeleteOne(_m *RatePlan) *RatePlanDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RatePlanClient) DeleteOneID(id int) *RatePlanDeleteOne {
+	builder := c.Delete().Where(rateplan.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RatePlanDeleteOne{builder}
+}
+
+// Query returns a query builder for RatePlan.
+func (c *RatePlanClient) Query() *RatePlanQuery {
+	return &RatePlanQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRatePlan},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RatePlan entity by its id.
+func (c *RatePlanClient) Get(ctx context.Context, id int) (*RatePlan, error) {
+	return c.Query().Where(rateplan.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RatePlanClient) GetX(ctx context.Context, id int) *RatePlan {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCurrency queries the currency edge of a RatePlan.
+func (c *RatePlanClient) QueryCurrency(_m *RatePlan) *CurrencyQuery {
+	query := (&CurrencyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(rateplan.Table, rateplan.FieldID, id),
+			sqlgraph.To(currency.Table, currency.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, rateplan.CurrencyTable, rateplan.CurrencyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RatePlanClient) Hooks() []Hook {
+	return c.hooks.RatePlan
+}
+
+// Interceptors returns the client interceptors.
+func (c *RatePlanClient) Interceptors() []Interceptor {
+	return c.inters.RatePlan
+}
+
+func (c *RatePlanClient) mutate(ctx context.Context, m *RatePlanMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RatePlanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RatePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RatePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RatePlanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RatePlan mutation op: %q", m.Op())
+	}
+}
+
 // ServiceClient is a client for the Service schema.
 type ServiceClient struct {
 	config
@@ -3513,6 +3702,22 @@ func (c *ServicePriceClient) QueryTransitions(_m *ServicePrice) *TransitionPrice
 			sqlgraph.From(serviceprice.Table, serviceprice.FieldID, id),
 			sqlgraph.To(transitionprice.Table, transitionprice.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, serviceprice.TransitionsTable, serviceprice.TransitionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRatePlan queries the rate_plan edge of a ServicePrice.
+func (c *ServicePriceClient) QueryRatePlan(_m *ServicePrice) *RatePlanQuery {
+	query := (&RatePlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(serviceprice.Table, serviceprice.FieldID, id),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, serviceprice.RatePlanTable, serviceprice.RatePlanColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -4226,14 +4431,14 @@ type (
 	hooks struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
-		PackageFrequency, PackageService, Partner, Service, ServicePrice, Status,
-		StatusChange, StatusPrice, TransitionPrice []ent.Hook
+		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
+		Status, StatusChange, StatusPrice, TransitionPrice []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
-		PackageFrequency, PackageService, Partner, Service, ServicePrice, Status,
-		StatusChange, StatusPrice, TransitionPrice []ent.Interceptor
+		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
+		Status, StatusChange, StatusPrice, TransitionPrice []ent.Interceptor
 	}
 )
 

@@ -28,6 +28,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -110,6 +111,7 @@ func checkColumn(t, c string) error {
 			packagefrequency.Table: packagefrequency.ValidColumn,
 			packageservice.Table:   packageservice.ValidColumn,
 			partner.Table:          partner.ValidColumn,
+			rateplan.Table:         rateplan.ValidColumn,
 			service.Table:          service.ValidColumn,
 			serviceprice.Table:     serviceprice.ValidColumn,
 			status.Table:           status.ValidColumn,

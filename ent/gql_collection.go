@@ -24,6 +24,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -1200,6 +1201,21 @@ func (_q *CatalogPackageQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, catalogpackage.FieldBulkQuantity)
 				fieldSeen[catalogpackage.FieldBulkQuantity] = struct{}{}
 			}
+		case "chargeRecurringOnlyIfUsage":
+			if _, ok := fieldSeen[catalogpackage.FieldChargeRecurringOnlyIfUsage]; !ok {
+				selectedFields = append(selectedFields, catalogpackage.FieldChargeRecurringOnlyIfUsage)
+				fieldSeen[catalogpackage.FieldChargeRecurringOnlyIfUsage] = struct{}{}
+			}
+		case "activationAfterDays":
+			if _, ok := fieldSeen[catalogpackage.FieldActivationAfterDays]; !ok {
+				selectedFields = append(selectedFields, catalogpackage.FieldActivationAfterDays)
+				fieldSeen[catalogpackage.FieldActivationAfterDays] = struct{}{}
+			}
+		case "activationUsageThreshold":
+			if _, ok := fieldSeen[catalogpackage.FieldActivationUsageThreshold]; !ok {
+				selectedFields = append(selectedFields, catalogpackage.FieldActivationUsageThreshold)
+				fieldSeen[catalogpackage.FieldActivationUsageThreshold] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1679,6 +1695,21 @@ func (_q *PackageFrequencyQuery) collectField(ctx context.Context, oneNode bool,
 			_q.WithNamedPrices(alias, func(wq *ServicePriceQuery) {
 				*wq = *query
 			})
+
+		case "ratePlan":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RatePlanClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, rateplanImplementors)...); err != nil {
+				return err
+			}
+			_q.withRatePlan = query
+			if _, ok := fieldSeen[packagefrequency.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, packagefrequency.FieldRatePlanID)
+				fieldSeen[packagefrequency.FieldRatePlanID] = struct{}{}
+			}
 		case "packageID":
 			if _, ok := fieldSeen[packagefrequency.FieldPackageID]; !ok {
 				selectedFields = append(selectedFields, packagefrequency.FieldPackageID)
@@ -1698,6 +1729,11 @@ func (_q *PackageFrequencyQuery) collectField(ctx context.Context, oneNode bool,
 			if _, ok := fieldSeen[packagefrequency.FieldIntervalCount]; !ok {
 				selectedFields = append(selectedFields, packagefrequency.FieldIntervalCount)
 				fieldSeen[packagefrequency.FieldIntervalCount] = struct{}{}
+			}
+		case "ratePlanID":
+			if _, ok := fieldSeen[packagefrequency.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, packagefrequency.FieldRatePlanID)
+				fieldSeen[packagefrequency.FieldRatePlanID] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -1817,6 +1853,16 @@ func (_q *PackageServiceQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[packageservice.FieldOptional]; !ok {
 				selectedFields = append(selectedFields, packageservice.FieldOptional)
 				fieldSeen[packageservice.FieldOptional] = struct{}{}
+			}
+		case "included":
+			if _, ok := fieldSeen[packageservice.FieldIncluded]; !ok {
+				selectedFields = append(selectedFields, packageservice.FieldIncluded)
+				fieldSeen[packageservice.FieldIncluded] = struct{}{}
+			}
+		case "shared":
+			if _, ok := fieldSeen[packageservice.FieldShared]; !ok {
+				selectedFields = append(selectedFields, packageservice.FieldShared)
+				fieldSeen[packageservice.FieldShared] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2015,6 +2061,95 @@ func newPartnerPaginateArgs(rv map[string]any) *partnerPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RatePlanQuery) CollectFields(ctx context.Context, satisfies ...string) (*RatePlanQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RatePlanQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(rateplan.Columns))
+		selectedFields = []string{rateplan.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "currency":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CurrencyClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, currencyImplementors)...); err != nil {
+				return err
+			}
+			_q.withCurrency = query
+			if _, ok := fieldSeen[rateplan.FieldCurrencyID]; !ok {
+				selectedFields = append(selectedFields, rateplan.FieldCurrencyID)
+				fieldSeen[rateplan.FieldCurrencyID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[rateplan.FieldName]; !ok {
+				selectedFields = append(selectedFields, rateplan.FieldName)
+				fieldSeen[rateplan.FieldName] = struct{}{}
+			}
+		case "model":
+			if _, ok := fieldSeen[rateplan.FieldModel]; !ok {
+				selectedFields = append(selectedFields, rateplan.FieldModel)
+				fieldSeen[rateplan.FieldModel] = struct{}{}
+			}
+		case "tiers":
+			if _, ok := fieldSeen[rateplan.FieldTiers]; !ok {
+				selectedFields = append(selectedFields, rateplan.FieldTiers)
+				fieldSeen[rateplan.FieldTiers] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type rateplanPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RatePlanPaginateOption
+}
+
+func newRatePlanPaginateArgs(rv map[string]any) *rateplanPaginateArgs {
+	args := &rateplanPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *ServiceQuery) CollectFields(ctx context.Context, satisfies ...string) (*ServiceQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2049,6 +2184,16 @@ func (_q *ServiceQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[service.FieldKind]; !ok {
 				selectedFields = append(selectedFields, service.FieldKind)
 				fieldSeen[service.FieldKind] = struct{}{}
+			}
+		case "unit":
+			if _, ok := fieldSeen[service.FieldUnit]; !ok {
+				selectedFields = append(selectedFields, service.FieldUnit)
+				fieldSeen[service.FieldUnit] = struct{}{}
+			}
+		case "unitDecimals":
+			if _, ok := fieldSeen[service.FieldUnitDecimals]; !ok {
+				selectedFields = append(selectedFields, service.FieldUnitDecimals)
+				fieldSeen[service.FieldUnitDecimals] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2180,6 +2325,21 @@ func (_q *ServicePriceQuery) collectField(ctx context.Context, oneNode bool, opC
 			_q.WithNamedTransitions(alias, func(wq *TransitionPriceQuery) {
 				*wq = *query
 			})
+
+		case "ratePlan":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RatePlanClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, rateplanImplementors)...); err != nil {
+				return err
+			}
+			_q.withRatePlan = query
+			if _, ok := fieldSeen[serviceprice.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, serviceprice.FieldRatePlanID)
+				fieldSeen[serviceprice.FieldRatePlanID] = struct{}{}
+			}
 		case "frequencyID":
 			if _, ok := fieldSeen[serviceprice.FieldFrequencyID]; !ok {
 				selectedFields = append(selectedFields, serviceprice.FieldFrequencyID)
@@ -2199,6 +2359,11 @@ func (_q *ServicePriceQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[serviceprice.FieldOneTime]; !ok {
 				selectedFields = append(selectedFields, serviceprice.FieldOneTime)
 				fieldSeen[serviceprice.FieldOneTime] = struct{}{}
+			}
+		case "ratePlanID":
+			if _, ok := fieldSeen[serviceprice.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, serviceprice.FieldRatePlanID)
+				fieldSeen[serviceprice.FieldRatePlanID] = struct{}{}
 			}
 		case "id":
 		case "__typename":

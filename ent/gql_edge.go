@@ -272,6 +272,14 @@ func (_m *PackageFrequency) Prices(ctx context.Context) (result []*ServicePrice,
 	return result, err
 }
 
+func (_m *PackageFrequency) RatePlan(ctx context.Context) (*RatePlan, error) {
+	result, err := _m.Edges.RatePlanOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRatePlan().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *PackageService) Package(ctx context.Context) (*CatalogPackage, error) {
 	result, err := _m.Edges.PackageOrErr()
 	if IsNotLoaded(err) {
@@ -304,6 +312,14 @@ func (_m *Partner) Accounts(
 		return conn, nil
 	}
 	return _m.QueryAccounts().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *RatePlan) Currency(ctx context.Context) (*Currency, error) {
+	result, err := _m.Edges.CurrencyOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCurrency().Only(ctx)
+	}
+	return result, err
 }
 
 func (_m *ServicePrice) Frequency(ctx context.Context) (*PackageFrequency, error) {
@@ -352,6 +368,14 @@ func (_m *ServicePrice) Transitions(ctx context.Context) (result []*TransitionPr
 		result, err = _m.QueryTransitions().All(ctx)
 	}
 	return result, err
+}
+
+func (_m *ServicePrice) RatePlan(ctx context.Context) (*RatePlan, error) {
+	result, err := _m.Edges.RatePlanOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRatePlan().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *StatusPrice) ServicePrice(ctx context.Context) (*ServicePrice, error) {

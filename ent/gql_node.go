@@ -24,6 +24,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -106,6 +107,11 @@ var partnerImplementors = []string{"Partner", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Partner) IsNode() {}
+
+var rateplanImplementors = []string{"RatePlan", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RatePlan) IsNode() {}
 
 var serviceImplementors = []string{"Service", "Node"}
 
@@ -331,6 +337,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(partner.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, partnerImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case rateplan.Table:
+		query := c.RatePlan.Query().
+			Where(rateplan.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, rateplanImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -665,6 +680,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Partner.Query().
 			Where(partner.IDIn(ids...))
 		query, err := query.CollectFields(ctx, partnerImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case rateplan.Table:
+		query := c.RatePlan.Query().
+			Where(rateplan.IDIn(ids...))
+		query, err := query.CollectFields(ctx, rateplanImplementors...)
 		if err != nil {
 			return nil, err
 		}

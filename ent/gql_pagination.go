@@ -25,6 +25,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -3600,6 +3601,255 @@ func (_m *Partner) ToEdge(order *PartnerOrder) *PartnerEdge {
 		order = DefaultPartnerOrder
 	}
 	return &PartnerEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RatePlanEdge is the edge representation of RatePlan.
+type RatePlanEdge struct {
+	Node   *RatePlan `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// RatePlanConnection is the connection containing edges to RatePlan.
+type RatePlanConnection struct {
+	Edges      []*RatePlanEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *RatePlanConnection) build(nodes []*RatePlan, pager *rateplanPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RatePlan
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RatePlan {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RatePlan {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RatePlanEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RatePlanEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RatePlanPaginateOption enables pagination customization.
+type RatePlanPaginateOption func(*rateplanPager) error
+
+// WithRatePlanOrder configures pagination ordering.
+func WithRatePlanOrder(order *RatePlanOrder) RatePlanPaginateOption {
+	if order == nil {
+		order = DefaultRatePlanOrder
+	}
+	o := *order
+	return func(pager *rateplanPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRatePlanOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRatePlanFilter configures pagination filter.
+func WithRatePlanFilter(filter func(*RatePlanQuery) (*RatePlanQuery, error)) RatePlanPaginateOption {
+	return func(pager *rateplanPager) error {
+		if filter == nil {
+			return errors.New("RatePlanQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type rateplanPager struct {
+	reverse bool
+	order   *RatePlanOrder
+	filter  func(*RatePlanQuery) (*RatePlanQuery, error)
+}
+
+func newRatePlanPager(opts []RatePlanPaginateOption, reverse bool) (*rateplanPager, error) {
+	pager := &rateplanPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRatePlanOrder
+	}
+	return pager, nil
+}
+
+func (p *rateplanPager) applyFilter(query *RatePlanQuery) (*RatePlanQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *rateplanPager) toCursor(_m *RatePlan) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *rateplanPager) applyCursors(query *RatePlanQuery, after, before *Cursor) (*RatePlanQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRatePlanOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *rateplanPager) applyOrder(query *RatePlanQuery) *RatePlanQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRatePlanOrder.Field {
+		query = query.Order(DefaultRatePlanOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *rateplanPager) orderExpr(query *RatePlanQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRatePlanOrder.Field {
+			b.Comma().Ident(DefaultRatePlanOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RatePlan.
+func (_m *RatePlanQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RatePlanPaginateOption,
+) (*RatePlanConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRatePlanPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RatePlanConnection{Edges: []*RatePlanEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// RatePlanOrderField defines the ordering field of RatePlan.
+type RatePlanOrderField struct {
+	// Value extracts the ordering value from the given RatePlan.
+	Value    func(*RatePlan) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) rateplan.OrderOption
+	toCursor func(*RatePlan) Cursor
+}
+
+// RatePlanOrder defines the ordering of RatePlan.
+type RatePlanOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *RatePlanOrderField `json:"field"`
+}
+
+// DefaultRatePlanOrder is the default ordering of RatePlan.
+var DefaultRatePlanOrder = &RatePlanOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RatePlanOrderField{
+		Value: func(_m *RatePlan) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: rateplan.FieldID,
+		toTerm: rateplan.ByID,
+		toCursor: func(_m *RatePlan) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RatePlan into RatePlanEdge.
+func (_m *RatePlan) ToEdge(order *RatePlanOrder) *RatePlanEdge {
+	if order == nil {
+		order = DefaultRatePlanOrder
+	}
+	return &RatePlanEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -36,6 +37,7 @@ import (
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 )
 
 const (
@@ -63,6 +65,7 @@ const (
 	TypePackageFrequency = "PackageFrequency"
 	TypePackageService   = "PackageService"
 	TypePartner          = "Partner"
+	TypeRatePlan         = "RatePlan"
 	TypeService          = "Service"
 	TypeServicePrice     = "ServicePrice"
 	TypeStatus           = "Status"
@@ -9063,36 +9066,42 @@ func (m *BillRunErrorMutation) ResetEdge(name string) error {
 // CatalogPackageMutation represents an operation that mutates the CatalogPackage nodes in the graph.
 type CatalogPackageMutation struct {
 	config
-	op                      Op
-	typ                     string
-	id                      *int
-	name                    *string
-	name_key                *string
-	description             *string
-	start_date              *calendar.Date
-	expiry_date             *calendar.Date
-	one_time_billing        *bool
-	charge_full_period      *bool
-	postpaid                *bool
-	bulk_quantity           *bool
-	clearedFields           map[string]struct{}
-	default_status          *int
-	cleareddefault_status   bool
-	currencies              map[int]struct{}
-	removedcurrencies       map[int]struct{}
-	clearedcurrencies       bool
-	services                map[int]struct{}
-	removedservices         map[int]struct{}
-	clearedservices         bool
-	frequencies             map[int]struct{}
-	removedfrequencies      map[int]struct{}
-	clearedfrequencies      bool
-	account_packages        map[int]struct{}
-	removedaccount_packages map[int]struct{}
-	clearedaccount_packages bool
-	done                    bool
-	oldValue                func(context.Context) (*CatalogPackage, error)
-	predicates              []predicate.CatalogPackage
+	op                             Op
+	typ                            string
+	id                             *int
+	name                           *string
+	name_key                       *string
+	description                    *string
+	start_date                     *calendar.Date
+	expiry_date                    *calendar.Date
+	one_time_billing               *bool
+	charge_full_period             *bool
+	postpaid                       *bool
+	bulk_quantity                  *bool
+	charge_recurring_only_if_usage *bool
+	activation_after_days          *int
+	addactivation_after_days       *int
+	activation_usage_threshold     *money.Decimal
+	clearedFields                  map[string]struct{}
+	default_status                 *int
+	cleareddefault_status          bool
+	currencies                     map[int]struct{}
+	removedcurrencies              map[int]struct{}
+	clearedcurrencies              bool
+	services                       map[int]struct{}
+	removedservices                map[int]struct{}
+	clearedservices                bool
+	frequencies                    map[int]struct{}
+	removedfrequencies             map[int]struct{}
+	clearedfrequencies             bool
+	account_packages               map[int]struct{}
+	removedaccount_packages        map[int]struct{}
+	clearedaccount_packages        bool
+	activation_service             *int
+	clearedactivation_service      bool
+	done                           bool
+	oldValue                       func(context.Context) (*CatalogPackage, error)
+	predicates                     []predicate.CatalogPackage
 }
 
 var _ ent.Mutation = (*CatalogPackageMutation)(nil)
@@ -9592,6 +9601,210 @@ func (m *CatalogPackageMutation) ResetBulkQuantity() {
 	m.bulk_quantity = nil
 }
 
+// SetChargeRecurringOnlyIfUsage sets the "charge_recurring_only_if_usage" field.
+func (m *CatalogPackageMutation) SetChargeRecurringOnlyIfUsage(b bool) {
+	m.charge_recurring_only_if_usage = &b
+}
+
+// ChargeRecurringOnlyIfUsage returns the value of the "charge_recurring_only_if_usage" field in the mutation.
+func (m *CatalogPackageMutation) ChargeRecurringOnlyIfUsage() (r bool, exists bool) {
+	v := m.charge_recurring_only_if_usage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChargeRecurringOnlyIfUsage returns the old "charge_recurring_only_if_usage" field's value of the CatalogPackage entity.
+// If the CatalogPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogPackageMutation) OldChargeRecurringOnlyIfUsage(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChargeRecurringOnlyIfUsage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChargeRecurringOnlyIfUsage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChargeRecurringOnlyIfUsage: %w", err)
+	}
+	return oldValue.ChargeRecurringOnlyIfUsage, nil
+}
+
+// ResetChargeRecurringOnlyIfUsage resets all changes to the "charge_recurring_only_if_usage" field.
+func (m *CatalogPackageMutation) ResetChargeRecurringOnlyIfUsage() {
+	m.charge_recurring_only_if_usage = nil
+}
+
+// SetActivationAfterDays sets the "activation_after_days" field.
+func (m *CatalogPackageMutation) SetActivationAfterDays(i int) {
+	m.activation_after_days = &i
+	m.addactivation_after_days = nil
+}
+
+// ActivationAfterDays returns the value of the "activation_after_days" field in the mutation.
+func (m *CatalogPackageMutation) ActivationAfterDays() (r int, exists bool) {
+	v := m.activation_after_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivationAfterDays returns the old "activation_after_days" field's value of the CatalogPackage entity.
+// If the CatalogPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogPackageMutation) OldActivationAfterDays(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivationAfterDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivationAfterDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivationAfterDays: %w", err)
+	}
+	return oldValue.ActivationAfterDays, nil
+}
+
+// AddActivationAfterDays adds i to the "activation_after_days" field.
+func (m *CatalogPackageMutation) AddActivationAfterDays(i int) {
+	if m.addactivation_after_days != nil {
+		*m.addactivation_after_days += i
+	} else {
+		m.addactivation_after_days = &i
+	}
+}
+
+// AddedActivationAfterDays returns the value that was added to the "activation_after_days" field in this mutation.
+func (m *CatalogPackageMutation) AddedActivationAfterDays() (r int, exists bool) {
+	v := m.addactivation_after_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearActivationAfterDays clears the value of the "activation_after_days" field.
+func (m *CatalogPackageMutation) ClearActivationAfterDays() {
+	m.activation_after_days = nil
+	m.addactivation_after_days = nil
+	m.clearedFields[catalogpackage.FieldActivationAfterDays] = struct{}{}
+}
+
+// ActivationAfterDaysCleared returns if the "activation_after_days" field was cleared in this mutation.
+func (m *CatalogPackageMutation) ActivationAfterDaysCleared() bool {
+	_, ok := m.clearedFields[catalogpackage.FieldActivationAfterDays]
+	return ok
+}
+
+// ResetActivationAfterDays resets all changes to the "activation_after_days" field.
+func (m *CatalogPackageMutation) ResetActivationAfterDays() {
+	m.activation_after_days = nil
+	m.addactivation_after_days = nil
+	delete(m.clearedFields, catalogpackage.FieldActivationAfterDays)
+}
+
+// SetActivationUsageThreshold sets the "activation_usage_threshold" field.
+func (m *CatalogPackageMutation) SetActivationUsageThreshold(value money.Decimal) {
+	m.activation_usage_threshold = &value
+}
+
+// ActivationUsageThreshold returns the value of the "activation_usage_threshold" field in the mutation.
+func (m *CatalogPackageMutation) ActivationUsageThreshold() (r money.Decimal, exists bool) {
+	v := m.activation_usage_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivationUsageThreshold returns the old "activation_usage_threshold" field's value of the CatalogPackage entity.
+// If the CatalogPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogPackageMutation) OldActivationUsageThreshold(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivationUsageThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivationUsageThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivationUsageThreshold: %w", err)
+	}
+	return oldValue.ActivationUsageThreshold, nil
+}
+
+// ClearActivationUsageThreshold clears the value of the "activation_usage_threshold" field.
+func (m *CatalogPackageMutation) ClearActivationUsageThreshold() {
+	m.activation_usage_threshold = nil
+	m.clearedFields[catalogpackage.FieldActivationUsageThreshold] = struct{}{}
+}
+
+// ActivationUsageThresholdCleared returns if the "activation_usage_threshold" field was cleared in this mutation.
+func (m *CatalogPackageMutation) ActivationUsageThresholdCleared() bool {
+	_, ok := m.clearedFields[catalogpackage.FieldActivationUsageThreshold]
+	return ok
+}
+
+// ResetActivationUsageThreshold resets all changes to the "activation_usage_threshold" field.
+func (m *CatalogPackageMutation) ResetActivationUsageThreshold() {
+	m.activation_usage_threshold = nil
+	delete(m.clearedFields, catalogpackage.FieldActivationUsageThreshold)
+}
+
+// SetActivationServiceID sets the "activation_service_id" field.
+func (m *CatalogPackageMutation) SetActivationServiceID(i int) {
+	m.activation_service = &i
+}
+
+// ActivationServiceID returns the value of the "activation_service_id" field in the mutation.
+func (m *CatalogPackageMutation) ActivationServiceID() (r int, exists bool) {
+	v := m.activation_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivationServiceID returns the old "activation_service_id" field's value of the CatalogPackage entity.
+// If the CatalogPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogPackageMutation) OldActivationServiceID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivationServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivationServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivationServiceID: %w", err)
+	}
+	return oldValue.ActivationServiceID, nil
+}
+
+// ClearActivationServiceID clears the value of the "activation_service_id" field.
+func (m *CatalogPackageMutation) ClearActivationServiceID() {
+	m.activation_service = nil
+	m.clearedFields[catalogpackage.FieldActivationServiceID] = struct{}{}
+}
+
+// ActivationServiceIDCleared returns if the "activation_service_id" field was cleared in this mutation.
+func (m *CatalogPackageMutation) ActivationServiceIDCleared() bool {
+	_, ok := m.clearedFields[catalogpackage.FieldActivationServiceID]
+	return ok
+}
+
+// ResetActivationServiceID resets all changes to the "activation_service_id" field.
+func (m *CatalogPackageMutation) ResetActivationServiceID() {
+	m.activation_service = nil
+	delete(m.clearedFields, catalogpackage.FieldActivationServiceID)
+}
+
 // ClearDefaultStatus clears the "default_status" edge to the Status entity.
 func (m *CatalogPackageMutation) ClearDefaultStatus() {
 	m.cleareddefault_status = true
@@ -9835,6 +10048,33 @@ func (m *CatalogPackageMutation) ResetAccountPackages() {
 	m.removedaccount_packages = nil
 }
 
+// ClearActivationService clears the "activation_service" edge to the Service entity.
+func (m *CatalogPackageMutation) ClearActivationService() {
+	m.clearedactivation_service = true
+	m.clearedFields[catalogpackage.FieldActivationServiceID] = struct{}{}
+}
+
+// ActivationServiceCleared reports if the "activation_service" edge to the Service entity was cleared.
+func (m *CatalogPackageMutation) ActivationServiceCleared() bool {
+	return m.ActivationServiceIDCleared() || m.clearedactivation_service
+}
+
+// ActivationServiceIDs returns the "activation_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActivationServiceID instead. It exists only for internal usage by the builders.
+func (m *CatalogPackageMutation) ActivationServiceIDs() (ids []int) {
+	if id := m.activation_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActivationService resets all changes to the "activation_service" edge.
+func (m *CatalogPackageMutation) ResetActivationService() {
+	m.activation_service = nil
+	m.clearedactivation_service = false
+}
+
 // Where appends a list predicates to the CatalogPackageMutation builder.
 func (m *CatalogPackageMutation) Where(ps ...predicate.CatalogPackage) {
 	m.predicates = append(m.predicates, ps...)
@@ -9869,7 +10109,7 @@ func (m *CatalogPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CatalogPackageMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 14)
 	if m.name != nil {
 		fields = append(fields, catalogpackage.FieldName)
 	}
@@ -9900,6 +10140,18 @@ func (m *CatalogPackageMutation) Fields() []string {
 	if m.bulk_quantity != nil {
 		fields = append(fields, catalogpackage.FieldBulkQuantity)
 	}
+	if m.charge_recurring_only_if_usage != nil {
+		fields = append(fields, catalogpackage.FieldChargeRecurringOnlyIfUsage)
+	}
+	if m.activation_after_days != nil {
+		fields = append(fields, catalogpackage.FieldActivationAfterDays)
+	}
+	if m.activation_usage_threshold != nil {
+		fields = append(fields, catalogpackage.FieldActivationUsageThreshold)
+	}
+	if m.activation_service != nil {
+		fields = append(fields, catalogpackage.FieldActivationServiceID)
+	}
 	return fields
 }
 
@@ -9928,6 +10180,14 @@ func (m *CatalogPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.Postpaid()
 	case catalogpackage.FieldBulkQuantity:
 		return m.BulkQuantity()
+	case catalogpackage.FieldChargeRecurringOnlyIfUsage:
+		return m.ChargeRecurringOnlyIfUsage()
+	case catalogpackage.FieldActivationAfterDays:
+		return m.ActivationAfterDays()
+	case catalogpackage.FieldActivationUsageThreshold:
+		return m.ActivationUsageThreshold()
+	case catalogpackage.FieldActivationServiceID:
+		return m.ActivationServiceID()
 	}
 	return nil, false
 }
@@ -9957,6 +10217,14 @@ func (m *CatalogPackageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldPostpaid(ctx)
 	case catalogpackage.FieldBulkQuantity:
 		return m.OldBulkQuantity(ctx)
+	case catalogpackage.FieldChargeRecurringOnlyIfUsage:
+		return m.OldChargeRecurringOnlyIfUsage(ctx)
+	case catalogpackage.FieldActivationAfterDays:
+		return m.OldActivationAfterDays(ctx)
+	case catalogpackage.FieldActivationUsageThreshold:
+		return m.OldActivationUsageThreshold(ctx)
+	case catalogpackage.FieldActivationServiceID:
+		return m.OldActivationServiceID(ctx)
 	}
 	return nil, fmt.Errorf("unknown CatalogPackage field %s", name)
 }
@@ -10036,6 +10304,34 @@ func (m *CatalogPackageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBulkQuantity(v)
 		return nil
+	case catalogpackage.FieldChargeRecurringOnlyIfUsage:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChargeRecurringOnlyIfUsage(v)
+		return nil
+	case catalogpackage.FieldActivationAfterDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivationAfterDays(v)
+		return nil
+	case catalogpackage.FieldActivationUsageThreshold:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivationUsageThreshold(v)
+		return nil
+	case catalogpackage.FieldActivationServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivationServiceID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage field %s", name)
 }
@@ -10044,6 +10340,9 @@ func (m *CatalogPackageMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *CatalogPackageMutation) AddedFields() []string {
 	var fields []string
+	if m.addactivation_after_days != nil {
+		fields = append(fields, catalogpackage.FieldActivationAfterDays)
+	}
 	return fields
 }
 
@@ -10052,6 +10351,8 @@ func (m *CatalogPackageMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *CatalogPackageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case catalogpackage.FieldActivationAfterDays:
+		return m.AddedActivationAfterDays()
 	}
 	return nil, false
 }
@@ -10061,6 +10362,13 @@ func (m *CatalogPackageMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *CatalogPackageMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case catalogpackage.FieldActivationAfterDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActivationAfterDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage numeric field %s", name)
 }
@@ -10077,6 +10385,15 @@ func (m *CatalogPackageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(catalogpackage.FieldExpiryDate) {
 		fields = append(fields, catalogpackage.FieldExpiryDate)
+	}
+	if m.FieldCleared(catalogpackage.FieldActivationAfterDays) {
+		fields = append(fields, catalogpackage.FieldActivationAfterDays)
+	}
+	if m.FieldCleared(catalogpackage.FieldActivationUsageThreshold) {
+		fields = append(fields, catalogpackage.FieldActivationUsageThreshold)
+	}
+	if m.FieldCleared(catalogpackage.FieldActivationServiceID) {
+		fields = append(fields, catalogpackage.FieldActivationServiceID)
 	}
 	return fields
 }
@@ -10100,6 +10417,15 @@ func (m *CatalogPackageMutation) ClearField(name string) error {
 		return nil
 	case catalogpackage.FieldExpiryDate:
 		m.ClearExpiryDate()
+		return nil
+	case catalogpackage.FieldActivationAfterDays:
+		m.ClearActivationAfterDays()
+		return nil
+	case catalogpackage.FieldActivationUsageThreshold:
+		m.ClearActivationUsageThreshold()
+		return nil
+	case catalogpackage.FieldActivationServiceID:
+		m.ClearActivationServiceID()
 		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage nullable field %s", name)
@@ -10139,13 +10465,25 @@ func (m *CatalogPackageMutation) ResetField(name string) error {
 	case catalogpackage.FieldBulkQuantity:
 		m.ResetBulkQuantity()
 		return nil
+	case catalogpackage.FieldChargeRecurringOnlyIfUsage:
+		m.ResetChargeRecurringOnlyIfUsage()
+		return nil
+	case catalogpackage.FieldActivationAfterDays:
+		m.ResetActivationAfterDays()
+		return nil
+	case catalogpackage.FieldActivationUsageThreshold:
+		m.ResetActivationUsageThreshold()
+		return nil
+	case catalogpackage.FieldActivationServiceID:
+		m.ResetActivationServiceID()
+		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CatalogPackageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.default_status != nil {
 		edges = append(edges, catalogpackage.EdgeDefaultStatus)
 	}
@@ -10160,6 +10498,9 @@ func (m *CatalogPackageMutation) AddedEdges() []string {
 	}
 	if m.account_packages != nil {
 		edges = append(edges, catalogpackage.EdgeAccountPackages)
+	}
+	if m.activation_service != nil {
+		edges = append(edges, catalogpackage.EdgeActivationService)
 	}
 	return edges
 }
@@ -10196,13 +10537,17 @@ func (m *CatalogPackageMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case catalogpackage.EdgeActivationService:
+		if id := m.activation_service; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CatalogPackageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedcurrencies != nil {
 		edges = append(edges, catalogpackage.EdgeCurrencies)
 	}
@@ -10252,7 +10597,7 @@ func (m *CatalogPackageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CatalogPackageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.cleareddefault_status {
 		edges = append(edges, catalogpackage.EdgeDefaultStatus)
 	}
@@ -10267,6 +10612,9 @@ func (m *CatalogPackageMutation) ClearedEdges() []string {
 	}
 	if m.clearedaccount_packages {
 		edges = append(edges, catalogpackage.EdgeAccountPackages)
+	}
+	if m.clearedactivation_service {
+		edges = append(edges, catalogpackage.EdgeActivationService)
 	}
 	return edges
 }
@@ -10285,6 +10633,8 @@ func (m *CatalogPackageMutation) EdgeCleared(name string) bool {
 		return m.clearedfrequencies
 	case catalogpackage.EdgeAccountPackages:
 		return m.clearedaccount_packages
+	case catalogpackage.EdgeActivationService:
+		return m.clearedactivation_service
 	}
 	return false
 }
@@ -10295,6 +10645,9 @@ func (m *CatalogPackageMutation) ClearEdge(name string) error {
 	switch name {
 	case catalogpackage.EdgeDefaultStatus:
 		m.ClearDefaultStatus()
+		return nil
+	case catalogpackage.EdgeActivationService:
+		m.ClearActivationService()
 		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage unique edge %s", name)
@@ -10318,6 +10671,9 @@ func (m *CatalogPackageMutation) ResetEdge(name string) error {
 		return nil
 	case catalogpackage.EdgeAccountPackages:
 		m.ResetAccountPackages()
+		return nil
+	case catalogpackage.EdgeActivationService:
+		m.ResetActivationService()
 		return nil
 	}
 	return fmt.Errorf("unknown CatalogPackage edge %s", name)
@@ -13630,6 +13986,8 @@ type PackageFrequencyMutation struct {
 	prices            map[int]struct{}
 	removedprices     map[int]struct{}
 	clearedprices     bool
+	rate_plan         *int
+	clearedrate_plan  bool
 	done              bool
 	oldValue          func(context.Context) (*PackageFrequency, error)
 	predicates        []predicate.PackageFrequency
@@ -13897,6 +14255,55 @@ func (m *PackageFrequencyMutation) ResetIntervalCount() {
 	m.addinterval_count = nil
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *PackageFrequencyMutation) SetRatePlanID(i int) {
+	m.rate_plan = &i
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *PackageFrequencyMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the PackageFrequency entity.
+// If the PackageFrequency object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageFrequencyMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *PackageFrequencyMutation) ClearRatePlanID() {
+	m.rate_plan = nil
+	m.clearedFields[packagefrequency.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *PackageFrequencyMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[packagefrequency.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *PackageFrequencyMutation) ResetRatePlanID() {
+	m.rate_plan = nil
+	delete(m.clearedFields, packagefrequency.FieldRatePlanID)
+}
+
 // ClearPackage clears the "package" edge to the CatalogPackage entity.
 func (m *PackageFrequencyMutation) ClearPackage() {
 	m.cleared_package = true
@@ -13978,6 +14385,33 @@ func (m *PackageFrequencyMutation) ResetPrices() {
 	m.removedprices = nil
 }
 
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (m *PackageFrequencyMutation) ClearRatePlan() {
+	m.clearedrate_plan = true
+	m.clearedFields[packagefrequency.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanCleared reports if the "rate_plan" edge to the RatePlan entity was cleared.
+func (m *PackageFrequencyMutation) RatePlanCleared() bool {
+	return m.RatePlanIDCleared() || m.clearedrate_plan
+}
+
+// RatePlanIDs returns the "rate_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RatePlanID instead. It exists only for internal usage by the builders.
+func (m *PackageFrequencyMutation) RatePlanIDs() (ids []int) {
+	if id := m.rate_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRatePlan resets all changes to the "rate_plan" edge.
+func (m *PackageFrequencyMutation) ResetRatePlan() {
+	m.rate_plan = nil
+	m.clearedrate_plan = false
+}
+
 // Where appends a list predicates to the PackageFrequencyMutation builder.
 func (m *PackageFrequencyMutation) Where(ps ...predicate.PackageFrequency) {
 	m.predicates = append(m.predicates, ps...)
@@ -14012,7 +14446,7 @@ func (m *PackageFrequencyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackageFrequencyMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m._package != nil {
 		fields = append(fields, packagefrequency.FieldPackageID)
 	}
@@ -14024,6 +14458,9 @@ func (m *PackageFrequencyMutation) Fields() []string {
 	}
 	if m.interval_count != nil {
 		fields = append(fields, packagefrequency.FieldIntervalCount)
+	}
+	if m.rate_plan != nil {
+		fields = append(fields, packagefrequency.FieldRatePlanID)
 	}
 	return fields
 }
@@ -14041,6 +14478,8 @@ func (m *PackageFrequencyMutation) Field(name string) (ent.Value, bool) {
 		return m.Interval()
 	case packagefrequency.FieldIntervalCount:
 		return m.IntervalCount()
+	case packagefrequency.FieldRatePlanID:
+		return m.RatePlanID()
 	}
 	return nil, false
 }
@@ -14058,6 +14497,8 @@ func (m *PackageFrequencyMutation) OldField(ctx context.Context, name string) (e
 		return m.OldInterval(ctx)
 	case packagefrequency.FieldIntervalCount:
 		return m.OldIntervalCount(ctx)
+	case packagefrequency.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	}
 	return nil, fmt.Errorf("unknown PackageFrequency field %s", name)
 }
@@ -14094,6 +14535,13 @@ func (m *PackageFrequencyMutation) SetField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetIntervalCount(v)
+		return nil
+	case packagefrequency.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown PackageFrequency field %s", name)
@@ -14139,7 +14587,11 @@ func (m *PackageFrequencyMutation) AddField(name string, value ent.Value) error 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *PackageFrequencyMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(packagefrequency.FieldRatePlanID) {
+		fields = append(fields, packagefrequency.FieldRatePlanID)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -14152,6 +14604,11 @@ func (m *PackageFrequencyMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *PackageFrequencyMutation) ClearField(name string) error {
+	switch name {
+	case packagefrequency.FieldRatePlanID:
+		m.ClearRatePlanID()
+		return nil
+	}
 	return fmt.Errorf("unknown PackageFrequency nullable field %s", name)
 }
 
@@ -14171,18 +14628,24 @@ func (m *PackageFrequencyMutation) ResetField(name string) error {
 	case packagefrequency.FieldIntervalCount:
 		m.ResetIntervalCount()
 		return nil
+	case packagefrequency.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
 	}
 	return fmt.Errorf("unknown PackageFrequency field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PackageFrequencyMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m._package != nil {
 		edges = append(edges, packagefrequency.EdgePackage)
 	}
 	if m.prices != nil {
 		edges = append(edges, packagefrequency.EdgePrices)
+	}
+	if m.rate_plan != nil {
+		edges = append(edges, packagefrequency.EdgeRatePlan)
 	}
 	return edges
 }
@@ -14201,13 +14664,17 @@ func (m *PackageFrequencyMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case packagefrequency.EdgeRatePlan:
+		if id := m.rate_plan; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PackageFrequencyMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedprices != nil {
 		edges = append(edges, packagefrequency.EdgePrices)
 	}
@@ -14230,12 +14697,15 @@ func (m *PackageFrequencyMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PackageFrequencyMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.cleared_package {
 		edges = append(edges, packagefrequency.EdgePackage)
 	}
 	if m.clearedprices {
 		edges = append(edges, packagefrequency.EdgePrices)
+	}
+	if m.clearedrate_plan {
+		edges = append(edges, packagefrequency.EdgeRatePlan)
 	}
 	return edges
 }
@@ -14248,6 +14718,8 @@ func (m *PackageFrequencyMutation) EdgeCleared(name string) bool {
 		return m.cleared_package
 	case packagefrequency.EdgePrices:
 		return m.clearedprices
+	case packagefrequency.EdgeRatePlan:
+		return m.clearedrate_plan
 	}
 	return false
 }
@@ -14258,6 +14730,9 @@ func (m *PackageFrequencyMutation) ClearEdge(name string) error {
 	switch name {
 	case packagefrequency.EdgePackage:
 		m.ClearPackage()
+		return nil
+	case packagefrequency.EdgeRatePlan:
+		m.ClearRatePlan()
 		return nil
 	}
 	return fmt.Errorf("unknown PackageFrequency unique edge %s", name)
@@ -14272,6 +14747,9 @@ func (m *PackageFrequencyMutation) ResetEdge(name string) error {
 		return nil
 	case packagefrequency.EdgePrices:
 		m.ResetPrices()
+		return nil
+	case packagefrequency.EdgeRatePlan:
+		m.ResetRatePlan()
 		return nil
 	}
 	return fmt.Errorf("unknown PackageFrequency edge %s", name)
@@ -14290,6 +14768,8 @@ type PackageServiceMutation struct {
 	max_instances        *int
 	addmax_instances     *int
 	optional             *bool
+	included             *money.Decimal
+	shared               *bool
 	position             *int
 	addposition          *int
 	clearedFields        map[string]struct{}
@@ -14690,6 +15170,91 @@ func (m *PackageServiceMutation) ResetOptional() {
 	m.optional = nil
 }
 
+// SetIncluded sets the "included" field.
+func (m *PackageServiceMutation) SetIncluded(value money.Decimal) {
+	m.included = &value
+}
+
+// Included returns the value of the "included" field in the mutation.
+func (m *PackageServiceMutation) Included() (r money.Decimal, exists bool) {
+	v := m.included
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIncluded returns the old "included" field's value of the PackageService entity.
+// If the PackageService object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageServiceMutation) OldIncluded(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIncluded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIncluded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIncluded: %w", err)
+	}
+	return oldValue.Included, nil
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (m *PackageServiceMutation) ClearIncluded() {
+	m.included = nil
+	m.clearedFields[packageservice.FieldIncluded] = struct{}{}
+}
+
+// IncludedCleared returns if the "included" field was cleared in this mutation.
+func (m *PackageServiceMutation) IncludedCleared() bool {
+	_, ok := m.clearedFields[packageservice.FieldIncluded]
+	return ok
+}
+
+// ResetIncluded resets all changes to the "included" field.
+func (m *PackageServiceMutation) ResetIncluded() {
+	m.included = nil
+	delete(m.clearedFields, packageservice.FieldIncluded)
+}
+
+// SetShared sets the "shared" field.
+func (m *PackageServiceMutation) SetShared(b bool) {
+	m.shared = &b
+}
+
+// Shared returns the value of the "shared" field in the mutation.
+func (m *PackageServiceMutation) Shared() (r bool, exists bool) {
+	v := m.shared
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShared returns the old "shared" field's value of the PackageService entity.
+// If the PackageService object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackageServiceMutation) OldShared(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShared is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShared requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShared: %w", err)
+	}
+	return oldValue.Shared, nil
+}
+
+// ResetShared resets all changes to the "shared" field.
+func (m *PackageServiceMutation) ResetShared() {
+	m.shared = nil
+}
+
 // SetPosition sets the "position" field.
 func (m *PackageServiceMutation) SetPosition(i int) {
 	m.position = &i
@@ -14834,7 +15399,7 @@ func (m *PackageServiceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackageServiceMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m._package != nil {
 		fields = append(fields, packageservice.FieldPackageID)
 	}
@@ -14852,6 +15417,12 @@ func (m *PackageServiceMutation) Fields() []string {
 	}
 	if m.optional != nil {
 		fields = append(fields, packageservice.FieldOptional)
+	}
+	if m.included != nil {
+		fields = append(fields, packageservice.FieldIncluded)
+	}
+	if m.shared != nil {
+		fields = append(fields, packageservice.FieldShared)
 	}
 	if m.position != nil {
 		fields = append(fields, packageservice.FieldPosition)
@@ -14876,6 +15447,10 @@ func (m *PackageServiceMutation) Field(name string) (ent.Value, bool) {
 		return m.MaxInstances()
 	case packageservice.FieldOptional:
 		return m.Optional()
+	case packageservice.FieldIncluded:
+		return m.Included()
+	case packageservice.FieldShared:
+		return m.Shared()
 	case packageservice.FieldPosition:
 		return m.Position()
 	}
@@ -14899,6 +15474,10 @@ func (m *PackageServiceMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldMaxInstances(ctx)
 	case packageservice.FieldOptional:
 		return m.OldOptional(ctx)
+	case packageservice.FieldIncluded:
+		return m.OldIncluded(ctx)
+	case packageservice.FieldShared:
+		return m.OldShared(ctx)
 	case packageservice.FieldPosition:
 		return m.OldPosition(ctx)
 	}
@@ -14951,6 +15530,20 @@ func (m *PackageServiceMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOptional(v)
+		return nil
+	case packageservice.FieldIncluded:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIncluded(v)
+		return nil
+	case packageservice.FieldShared:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShared(v)
 		return nil
 	case packageservice.FieldPosition:
 		v, ok := value.(int)
@@ -15043,6 +15636,9 @@ func (m *PackageServiceMutation) ClearedFields() []string {
 	if m.FieldCleared(packageservice.FieldMaxInstances) {
 		fields = append(fields, packageservice.FieldMaxInstances)
 	}
+	if m.FieldCleared(packageservice.FieldIncluded) {
+		fields = append(fields, packageservice.FieldIncluded)
+	}
 	return fields
 }
 
@@ -15059,6 +15655,9 @@ func (m *PackageServiceMutation) ClearField(name string) error {
 	switch name {
 	case packageservice.FieldMaxInstances:
 		m.ClearMaxInstances()
+		return nil
+	case packageservice.FieldIncluded:
+		m.ClearIncluded()
 		return nil
 	}
 	return fmt.Errorf("unknown PackageService nullable field %s", name)
@@ -15085,6 +15684,12 @@ func (m *PackageServiceMutation) ResetField(name string) error {
 		return nil
 	case packageservice.FieldOptional:
 		m.ResetOptional()
+		return nil
+	case packageservice.FieldIncluded:
+		m.ResetIncluded()
+		return nil
+	case packageservice.FieldShared:
+		m.ResetShared()
 		return nil
 	case packageservice.FieldPosition:
 		m.ResetPosition()
@@ -15741,19 +16346,583 @@ func (m *PartnerMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Partner edge %s", name)
 }
 
+// RatePlanMutation represents an operation that mutates the RatePlan nodes in the graph.
+type RatePlanMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	name            *string
+	model           *rateplan.Model
+	tiers           *[]rating.Tier
+	appendtiers     []rating.Tier
+	clearedFields   map[string]struct{}
+	currency        *int
+	clearedcurrency bool
+	done            bool
+	oldValue        func(context.Context) (*RatePlan, error)
+	predicates      []predicate.RatePlan
+}
+
+var _ ent.Mutation = (*RatePlanMutation)(nil)
+
+// rateplanOption allows management of the mutation configuration using functional options.
+type rateplanOption func(*RatePlanMutation)
+
+// newRatePlanMutation creates new mutation for the RatePlan entity.
+func newRatePlanMutation(c config, op Op, opts ...rateplanOption) *RatePlanMutation {
+	m := &RatePlanMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRatePlan,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRatePlanID sets the ID field of the mutation.
+func withRatePlanID(id int) rateplanOption {
+	return func(m *RatePlanMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RatePlan
+		)
+		m.oldValue = func(ctx context.Context) (*RatePlan, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RatePlan.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRatePlan sets the old RatePlan of the mutation.
+func withRatePlan(node *RatePlan) rateplanOption {
+	return func(m *RatePlanMutation) {
+		m.oldValue = func(context.Context) (*RatePlan, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RatePlanMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RatePlanMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RatePlanMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RatePlanMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RatePlan.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *RatePlanMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *RatePlanMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the RatePlan entity.
+// If the RatePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RatePlanMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *RatePlanMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCurrencyID sets the "currency_id" field.
+func (m *RatePlanMutation) SetCurrencyID(i int) {
+	m.currency = &i
+}
+
+// CurrencyID returns the value of the "currency_id" field in the mutation.
+func (m *RatePlanMutation) CurrencyID() (r int, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrencyID returns the old "currency_id" field's value of the RatePlan entity.
+// If the RatePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RatePlanMutation) OldCurrencyID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrencyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrencyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrencyID: %w", err)
+	}
+	return oldValue.CurrencyID, nil
+}
+
+// ResetCurrencyID resets all changes to the "currency_id" field.
+func (m *RatePlanMutation) ResetCurrencyID() {
+	m.currency = nil
+}
+
+// SetModel sets the "model" field.
+func (m *RatePlanMutation) SetModel(r rateplan.Model) {
+	m.model = &r
+}
+
+// Model returns the value of the "model" field in the mutation.
+func (m *RatePlanMutation) Model() (r rateplan.Model, exists bool) {
+	v := m.model
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModel returns the old "model" field's value of the RatePlan entity.
+// If the RatePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RatePlanMutation) OldModel(ctx context.Context) (v rateplan.Model, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModel: %w", err)
+	}
+	return oldValue.Model, nil
+}
+
+// ResetModel resets all changes to the "model" field.
+func (m *RatePlanMutation) ResetModel() {
+	m.model = nil
+}
+
+// SetTiers sets the "tiers" field.
+func (m *RatePlanMutation) SetTiers(r []rating.Tier) {
+	m.tiers = &r
+	m.appendtiers = nil
+}
+
+// Tiers returns the value of the "tiers" field in the mutation.
+func (m *RatePlanMutation) Tiers() (r []rating.Tier, exists bool) {
+	v := m.tiers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTiers returns the old "tiers" field's value of the RatePlan entity.
+// If the RatePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RatePlanMutation) OldTiers(ctx context.Context) (v []rating.Tier, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTiers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTiers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTiers: %w", err)
+	}
+	return oldValue.Tiers, nil
+}
+
+// AppendTiers adds r to the "tiers" field.
+func (m *RatePlanMutation) AppendTiers(r []rating.Tier) {
+	m.appendtiers = append(m.appendtiers, r...)
+}
+
+// AppendedTiers returns the list of values that were appended to the "tiers" field in this mutation.
+func (m *RatePlanMutation) AppendedTiers() ([]rating.Tier, bool) {
+	if len(m.appendtiers) == 0 {
+		return nil, false
+	}
+	return m.appendtiers, true
+}
+
+// ResetTiers resets all changes to the "tiers" field.
+func (m *RatePlanMutation) ResetTiers() {
+	m.tiers = nil
+	m.appendtiers = nil
+}
+
+// ClearCurrency clears the "currency" edge to the Currency entity.
+func (m *RatePlanMutation) ClearCurrency() {
+	m.clearedcurrency = true
+	m.clearedFields[rateplan.FieldCurrencyID] = struct{}{}
+}
+
+// CurrencyCleared reports if the "currency" edge to the Currency entity was cleared.
+func (m *RatePlanMutation) CurrencyCleared() bool {
+	return m.clearedcurrency
+}
+
+// CurrencyIDs returns the "currency" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CurrencyID instead. It exists only for internal usage by the builders.
+func (m *RatePlanMutation) CurrencyIDs() (ids []int) {
+	if id := m.currency; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCurrency resets all changes to the "currency" edge.
+func (m *RatePlanMutation) ResetCurrency() {
+	m.currency = nil
+	m.clearedcurrency = false
+}
+
+// Where appends a list predicates to the RatePlanMutation builder.
+func (m *RatePlanMutation) Where(ps ...predicate.RatePlan) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RatePlanMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RatePlanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RatePlan, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RatePlanMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RatePlanMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RatePlan).
+func (m *RatePlanMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RatePlanMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.name != nil {
+		fields = append(fields, rateplan.FieldName)
+	}
+	if m.currency != nil {
+		fields = append(fields, rateplan.FieldCurrencyID)
+	}
+	if m.model != nil {
+		fields = append(fields, rateplan.FieldModel)
+	}
+	if m.tiers != nil {
+		fields = append(fields, rateplan.FieldTiers)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RatePlanMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case rateplan.FieldName:
+		return m.Name()
+	case rateplan.FieldCurrencyID:
+		return m.CurrencyID()
+	case rateplan.FieldModel:
+		return m.Model()
+	case rateplan.FieldTiers:
+		return m.Tiers()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RatePlanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case rateplan.FieldName:
+		return m.OldName(ctx)
+	case rateplan.FieldCurrencyID:
+		return m.OldCurrencyID(ctx)
+	case rateplan.FieldModel:
+		return m.OldModel(ctx)
+	case rateplan.FieldTiers:
+		return m.OldTiers(ctx)
+	}
+	return nil, fmt.Errorf("unknown RatePlan field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RatePlanMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case rateplan.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case rateplan.FieldCurrencyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrencyID(v)
+		return nil
+	case rateplan.FieldModel:
+		v, ok := value.(rateplan.Model)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModel(v)
+		return nil
+	case rateplan.FieldTiers:
+		v, ok := value.([]rating.Tier)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTiers(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RatePlan field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RatePlanMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RatePlanMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RatePlanMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown RatePlan numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RatePlanMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RatePlanMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RatePlanMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RatePlan nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RatePlanMutation) ResetField(name string) error {
+	switch name {
+	case rateplan.FieldName:
+		m.ResetName()
+		return nil
+	case rateplan.FieldCurrencyID:
+		m.ResetCurrencyID()
+		return nil
+	case rateplan.FieldModel:
+		m.ResetModel()
+		return nil
+	case rateplan.FieldTiers:
+		m.ResetTiers()
+		return nil
+	}
+	return fmt.Errorf("unknown RatePlan field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RatePlanMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.currency != nil {
+		edges = append(edges, rateplan.EdgeCurrency)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RatePlanMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case rateplan.EdgeCurrency:
+		if id := m.currency; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RatePlanMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RatePlanMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RatePlanMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcurrency {
+		edges = append(edges, rateplan.EdgeCurrency)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RatePlanMutation) EdgeCleared(name string) bool {
+	switch name {
+	case rateplan.EdgeCurrency:
+		return m.clearedcurrency
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RatePlanMutation) ClearEdge(name string) error {
+	switch name {
+	case rateplan.EdgeCurrency:
+		m.ClearCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown RatePlan unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RatePlanMutation) ResetEdge(name string) error {
+	switch name {
+	case rateplan.EdgeCurrency:
+		m.ResetCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown RatePlan edge %s", name)
+}
+
 // ServiceMutation represents an operation that mutates the Service nodes in the graph.
 type ServiceMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	name          *string
-	description   *string
-	kind          *service.Kind
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Service, error)
-	predicates    []predicate.Service
+	op               Op
+	typ              string
+	id               *int
+	name             *string
+	description      *string
+	kind             *service.Kind
+	unit             *string
+	unit_decimals    *int
+	addunit_decimals *int
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*Service, error)
+	predicates       []predicate.Service
 }
 
 var _ ent.Mutation = (*ServiceMutation)(nil)
@@ -15975,6 +17144,111 @@ func (m *ServiceMutation) ResetKind() {
 	m.kind = nil
 }
 
+// SetUnit sets the "unit" field.
+func (m *ServiceMutation) SetUnit(s string) {
+	m.unit = &s
+}
+
+// Unit returns the value of the "unit" field in the mutation.
+func (m *ServiceMutation) Unit() (r string, exists bool) {
+	v := m.unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnit returns the old "unit" field's value of the Service entity.
+// If the Service object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceMutation) OldUnit(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnit: %w", err)
+	}
+	return oldValue.Unit, nil
+}
+
+// ClearUnit clears the value of the "unit" field.
+func (m *ServiceMutation) ClearUnit() {
+	m.unit = nil
+	m.clearedFields[service.FieldUnit] = struct{}{}
+}
+
+// UnitCleared returns if the "unit" field was cleared in this mutation.
+func (m *ServiceMutation) UnitCleared() bool {
+	_, ok := m.clearedFields[service.FieldUnit]
+	return ok
+}
+
+// ResetUnit resets all changes to the "unit" field.
+func (m *ServiceMutation) ResetUnit() {
+	m.unit = nil
+	delete(m.clearedFields, service.FieldUnit)
+}
+
+// SetUnitDecimals sets the "unit_decimals" field.
+func (m *ServiceMutation) SetUnitDecimals(i int) {
+	m.unit_decimals = &i
+	m.addunit_decimals = nil
+}
+
+// UnitDecimals returns the value of the "unit_decimals" field in the mutation.
+func (m *ServiceMutation) UnitDecimals() (r int, exists bool) {
+	v := m.unit_decimals
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnitDecimals returns the old "unit_decimals" field's value of the Service entity.
+// If the Service object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServiceMutation) OldUnitDecimals(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnitDecimals is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnitDecimals requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnitDecimals: %w", err)
+	}
+	return oldValue.UnitDecimals, nil
+}
+
+// AddUnitDecimals adds i to the "unit_decimals" field.
+func (m *ServiceMutation) AddUnitDecimals(i int) {
+	if m.addunit_decimals != nil {
+		*m.addunit_decimals += i
+	} else {
+		m.addunit_decimals = &i
+	}
+}
+
+// AddedUnitDecimals returns the value that was added to the "unit_decimals" field in this mutation.
+func (m *ServiceMutation) AddedUnitDecimals() (r int, exists bool) {
+	v := m.addunit_decimals
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnitDecimals resets all changes to the "unit_decimals" field.
+func (m *ServiceMutation) ResetUnitDecimals() {
+	m.unit_decimals = nil
+	m.addunit_decimals = nil
+}
+
 // Where appends a list predicates to the ServiceMutation builder.
 func (m *ServiceMutation) Where(ps ...predicate.Service) {
 	m.predicates = append(m.predicates, ps...)
@@ -16009,7 +17283,7 @@ func (m *ServiceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ServiceMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 5)
 	if m.name != nil {
 		fields = append(fields, service.FieldName)
 	}
@@ -16018,6 +17292,12 @@ func (m *ServiceMutation) Fields() []string {
 	}
 	if m.kind != nil {
 		fields = append(fields, service.FieldKind)
+	}
+	if m.unit != nil {
+		fields = append(fields, service.FieldUnit)
+	}
+	if m.unit_decimals != nil {
+		fields = append(fields, service.FieldUnitDecimals)
 	}
 	return fields
 }
@@ -16033,6 +17313,10 @@ func (m *ServiceMutation) Field(name string) (ent.Value, bool) {
 		return m.Description()
 	case service.FieldKind:
 		return m.Kind()
+	case service.FieldUnit:
+		return m.Unit()
+	case service.FieldUnitDecimals:
+		return m.UnitDecimals()
 	}
 	return nil, false
 }
@@ -16048,6 +17332,10 @@ func (m *ServiceMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldDescription(ctx)
 	case service.FieldKind:
 		return m.OldKind(ctx)
+	case service.FieldUnit:
+		return m.OldUnit(ctx)
+	case service.FieldUnitDecimals:
+		return m.OldUnitDecimals(ctx)
 	}
 	return nil, fmt.Errorf("unknown Service field %s", name)
 }
@@ -16078,6 +17366,20 @@ func (m *ServiceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetKind(v)
 		return nil
+	case service.FieldUnit:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnit(v)
+		return nil
+	case service.FieldUnitDecimals:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnitDecimals(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Service field %s", name)
 }
@@ -16085,13 +17387,21 @@ func (m *ServiceMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ServiceMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addunit_decimals != nil {
+		fields = append(fields, service.FieldUnitDecimals)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ServiceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case service.FieldUnitDecimals:
+		return m.AddedUnitDecimals()
+	}
 	return nil, false
 }
 
@@ -16100,6 +17410,13 @@ func (m *ServiceMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ServiceMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case service.FieldUnitDecimals:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnitDecimals(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Service numeric field %s", name)
 }
@@ -16110,6 +17427,9 @@ func (m *ServiceMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(service.FieldDescription) {
 		fields = append(fields, service.FieldDescription)
+	}
+	if m.FieldCleared(service.FieldUnit) {
+		fields = append(fields, service.FieldUnit)
 	}
 	return fields
 }
@@ -16128,6 +17448,9 @@ func (m *ServiceMutation) ClearField(name string) error {
 	case service.FieldDescription:
 		m.ClearDescription()
 		return nil
+	case service.FieldUnit:
+		m.ClearUnit()
+		return nil
 	}
 	return fmt.Errorf("unknown Service nullable field %s", name)
 }
@@ -16144,6 +17467,12 @@ func (m *ServiceMutation) ResetField(name string) error {
 		return nil
 	case service.FieldKind:
 		m.ResetKind()
+		return nil
+	case service.FieldUnit:
+		m.ResetUnit()
+		return nil
+	case service.FieldUnitDecimals:
+		m.ResetUnitDecimals()
 		return nil
 	}
 	return fmt.Errorf("unknown Service field %s", name)
@@ -16217,6 +17546,8 @@ type ServicePriceMutation struct {
 	transitions        map[int]struct{}
 	removedtransitions map[int]struct{}
 	clearedtransitions bool
+	rate_plan          *int
+	clearedrate_plan   bool
 	done               bool
 	oldValue           func(context.Context) (*ServicePrice, error)
 	predicates         []predicate.ServicePrice
@@ -16477,6 +17808,55 @@ func (m *ServicePriceMutation) ResetOneTime() {
 	delete(m.clearedFields, serviceprice.FieldOneTime)
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *ServicePriceMutation) SetRatePlanID(i int) {
+	m.rate_plan = &i
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *ServicePriceMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the ServicePrice entity.
+// If the ServicePrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServicePriceMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *ServicePriceMutation) ClearRatePlanID() {
+	m.rate_plan = nil
+	m.clearedFields[serviceprice.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *ServicePriceMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[serviceprice.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *ServicePriceMutation) ResetRatePlanID() {
+	m.rate_plan = nil
+	delete(m.clearedFields, serviceprice.FieldRatePlanID)
+}
+
 // ClearFrequency clears the "frequency" edge to the PackageFrequency entity.
 func (m *ServicePriceMutation) ClearFrequency() {
 	m.clearedfrequency = true
@@ -16666,6 +18046,33 @@ func (m *ServicePriceMutation) ResetTransitions() {
 	m.removedtransitions = nil
 }
 
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (m *ServicePriceMutation) ClearRatePlan() {
+	m.clearedrate_plan = true
+	m.clearedFields[serviceprice.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanCleared reports if the "rate_plan" edge to the RatePlan entity was cleared.
+func (m *ServicePriceMutation) RatePlanCleared() bool {
+	return m.RatePlanIDCleared() || m.clearedrate_plan
+}
+
+// RatePlanIDs returns the "rate_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RatePlanID instead. It exists only for internal usage by the builders.
+func (m *ServicePriceMutation) RatePlanIDs() (ids []int) {
+	if id := m.rate_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRatePlan resets all changes to the "rate_plan" edge.
+func (m *ServicePriceMutation) ResetRatePlan() {
+	m.rate_plan = nil
+	m.clearedrate_plan = false
+}
+
 // Where appends a list predicates to the ServicePriceMutation builder.
 func (m *ServicePriceMutation) Where(ps ...predicate.ServicePrice) {
 	m.predicates = append(m.predicates, ps...)
@@ -16700,7 +18107,7 @@ func (m *ServicePriceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ServicePriceMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.frequency != nil {
 		fields = append(fields, serviceprice.FieldFrequencyID)
 	}
@@ -16712,6 +18119,9 @@ func (m *ServicePriceMutation) Fields() []string {
 	}
 	if m.one_time != nil {
 		fields = append(fields, serviceprice.FieldOneTime)
+	}
+	if m.rate_plan != nil {
+		fields = append(fields, serviceprice.FieldRatePlanID)
 	}
 	return fields
 }
@@ -16729,6 +18139,8 @@ func (m *ServicePriceMutation) Field(name string) (ent.Value, bool) {
 		return m.CurrencyID()
 	case serviceprice.FieldOneTime:
 		return m.OneTime()
+	case serviceprice.FieldRatePlanID:
+		return m.RatePlanID()
 	}
 	return nil, false
 }
@@ -16746,6 +18158,8 @@ func (m *ServicePriceMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldCurrencyID(ctx)
 	case serviceprice.FieldOneTime:
 		return m.OldOneTime(ctx)
+	case serviceprice.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	}
 	return nil, fmt.Errorf("unknown ServicePrice field %s", name)
 }
@@ -16783,6 +18197,13 @@ func (m *ServicePriceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOneTime(v)
 		return nil
+	case serviceprice.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice field %s", name)
 }
@@ -16819,6 +18240,9 @@ func (m *ServicePriceMutation) ClearedFields() []string {
 	if m.FieldCleared(serviceprice.FieldOneTime) {
 		fields = append(fields, serviceprice.FieldOneTime)
 	}
+	if m.FieldCleared(serviceprice.FieldRatePlanID) {
+		fields = append(fields, serviceprice.FieldRatePlanID)
+	}
 	return fields
 }
 
@@ -16835,6 +18259,9 @@ func (m *ServicePriceMutation) ClearField(name string) error {
 	switch name {
 	case serviceprice.FieldOneTime:
 		m.ClearOneTime()
+		return nil
+	case serviceprice.FieldRatePlanID:
+		m.ClearRatePlanID()
 		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice nullable field %s", name)
@@ -16856,13 +18283,16 @@ func (m *ServicePriceMutation) ResetField(name string) error {
 	case serviceprice.FieldOneTime:
 		m.ResetOneTime()
 		return nil
+	case serviceprice.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ServicePriceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.frequency != nil {
 		edges = append(edges, serviceprice.EdgeFrequency)
 	}
@@ -16877,6 +18307,9 @@ func (m *ServicePriceMutation) AddedEdges() []string {
 	}
 	if m.transitions != nil {
 		edges = append(edges, serviceprice.EdgeTransitions)
+	}
+	if m.rate_plan != nil {
+		edges = append(edges, serviceprice.EdgeRatePlan)
 	}
 	return edges
 }
@@ -16909,13 +18342,17 @@ func (m *ServicePriceMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case serviceprice.EdgeRatePlan:
+		if id := m.rate_plan; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ServicePriceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedrecurring != nil {
 		edges = append(edges, serviceprice.EdgeRecurring)
 	}
@@ -16947,7 +18384,7 @@ func (m *ServicePriceMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ServicePriceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedfrequency {
 		edges = append(edges, serviceprice.EdgeFrequency)
 	}
@@ -16962,6 +18399,9 @@ func (m *ServicePriceMutation) ClearedEdges() []string {
 	}
 	if m.clearedtransitions {
 		edges = append(edges, serviceprice.EdgeTransitions)
+	}
+	if m.clearedrate_plan {
+		edges = append(edges, serviceprice.EdgeRatePlan)
 	}
 	return edges
 }
@@ -16980,6 +18420,8 @@ func (m *ServicePriceMutation) EdgeCleared(name string) bool {
 		return m.clearedrecurring
 	case serviceprice.EdgeTransitions:
 		return m.clearedtransitions
+	case serviceprice.EdgeRatePlan:
+		return m.clearedrate_plan
 	}
 	return false
 }
@@ -16996,6 +18438,9 @@ func (m *ServicePriceMutation) ClearEdge(name string) error {
 		return nil
 	case serviceprice.EdgeCurrency:
 		m.ClearCurrency()
+		return nil
+	case serviceprice.EdgeRatePlan:
+		m.ClearRatePlan()
 		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice unique edge %s", name)
@@ -17019,6 +18464,9 @@ func (m *ServicePriceMutation) ResetEdge(name string) error {
 		return nil
 	case serviceprice.EdgeTransitions:
 		m.ResetTransitions()
+		return nil
+	case serviceprice.EdgeRatePlan:
+		m.ResetRatePlan()
 		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice edge %s", name)

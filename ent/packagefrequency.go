@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 )
 
 // PackageFrequency is the model entity for the PackageFrequency schema.
@@ -25,6 +26,8 @@ type PackageFrequency struct {
 	Interval packagefrequency.Interval `json:"interval,omitempty"`
 	// IntervalCount holds the value of the "interval_count" field.
 	IntervalCount int `json:"interval_count,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PackageFrequencyQuery when eager-loading is set.
 	Edges        PackageFrequencyEdges `json:"edges"`
@@ -37,11 +40,13 @@ type PackageFrequencyEdges struct {
 	Package *CatalogPackage `json:"package,omitempty"`
 	// Prices holds the value of the prices edge.
 	Prices []*ServicePrice `json:"prices,omitempty"`
+	// RatePlan holds the value of the rate_plan edge.
+	RatePlan *RatePlan `json:"rate_plan,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 
 	namedPrices map[string][]*ServicePrice
 }
@@ -66,12 +71,23 @@ func (e PackageFrequencyEdges) PricesOrErr() ([]*ServicePrice, error) {
 	return nil, &NotLoadedError{edge: "prices"}
 }
 
+// RatePlanOrErr returns the RatePlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e PackageFrequencyEdges) RatePlanOrErr() (*RatePlan, error) {
+	if e.RatePlan != nil {
+		return e.RatePlan, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: rateplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "rate_plan"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*PackageFrequency) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case packagefrequency.FieldID, packagefrequency.FieldPackageID, packagefrequency.FieldIntervalCount:
+		case packagefrequency.FieldID, packagefrequency.FieldPackageID, packagefrequency.FieldIntervalCount, packagefrequency.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		case packagefrequency.FieldName, packagefrequency.FieldInterval:
 			values[i] = new(sql.NullString)
@@ -120,6 +136,13 @@ func (_m *PackageFrequency) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IntervalCount = int(value.Int64)
 			}
+		case packagefrequency.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -141,6 +164,11 @@ func (_m *PackageFrequency) QueryPackage() *CatalogPackageQuery {
 // QueryPrices queries the "prices" edge of the PackageFrequency entity.
 func (_m *PackageFrequency) QueryPrices() *ServicePriceQuery {
 	return NewPackageFrequencyClient(_m.config).QueryPrices(_m)
+}
+
+// QueryRatePlan queries the "rate_plan" edge of the PackageFrequency entity.
+func (_m *PackageFrequency) QueryRatePlan() *RatePlanQuery {
+	return NewPackageFrequencyClient(_m.config).QueryRatePlan(_m)
 }
 
 // Update returns a builder for updating this PackageFrequency.
@@ -177,6 +205,11 @@ func (_m *PackageFrequency) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("interval_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IntervalCount))
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/serviceprice"
 )
 
@@ -47,6 +48,20 @@ func (_c *PackageFrequencyCreate) SetIntervalCount(v int) *PackageFrequencyCreat
 	return _c
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *PackageFrequencyCreate) SetRatePlanID(v int) *PackageFrequencyCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *PackageFrequencyCreate) SetNillableRatePlanID(v *int) *PackageFrequencyCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
+	return _c
+}
+
 // SetPackage sets the "package" edge to the CatalogPackage entity.
 func (_c *PackageFrequencyCreate) SetPackage(v *CatalogPackage) *PackageFrequencyCreate {
 	return _c.SetPackageID(v.ID)
@@ -65,6 +80,11 @@ func (_c *PackageFrequencyCreate) AddPrices(v ...*ServicePrice) *PackageFrequenc
 		ids[i] = v[i].ID
 	}
 	return _c.AddPriceIDs(ids...)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_c *PackageFrequencyCreate) SetRatePlan(v *RatePlan) *PackageFrequencyCreate {
+	return _c.SetRatePlanID(v.ID)
 }
 
 // Mutation returns the PackageFrequencyMutation object of the builder.
@@ -203,6 +223,23 @@ func (_c *PackageFrequencyCreate) createSpec() (*PackageFrequency, *sqlgraph.Cre
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   packagefrequency.RatePlanTable,
+			Columns: []string{packagefrequency.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RatePlanID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -264,6 +301,24 @@ func (u *PackageFrequencyUpsert) SetName(v string) *PackageFrequencyUpsert {
 // UpdateName sets the "name" field to the value that was provided on create.
 func (u *PackageFrequencyUpsert) UpdateName() *PackageFrequencyUpsert {
 	u.SetExcluded(packagefrequency.FieldName)
+	return u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *PackageFrequencyUpsert) SetRatePlanID(v int) *PackageFrequencyUpsert {
+	u.Set(packagefrequency.FieldRatePlanID, v)
+	return u
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *PackageFrequencyUpsert) UpdateRatePlanID() *PackageFrequencyUpsert {
+	u.SetExcluded(packagefrequency.FieldRatePlanID)
+	return u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *PackageFrequencyUpsert) ClearRatePlanID() *PackageFrequencyUpsert {
+	u.SetNull(packagefrequency.FieldRatePlanID)
 	return u
 }
 
@@ -329,6 +384,27 @@ func (u *PackageFrequencyUpsertOne) SetName(v string) *PackageFrequencyUpsertOne
 func (u *PackageFrequencyUpsertOne) UpdateName() *PackageFrequencyUpsertOne {
 	return u.Update(func(s *PackageFrequencyUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *PackageFrequencyUpsertOne) SetRatePlanID(v int) *PackageFrequencyUpsertOne {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *PackageFrequencyUpsertOne) UpdateRatePlanID() *PackageFrequencyUpsertOne {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *PackageFrequencyUpsertOne) ClearRatePlanID() *PackageFrequencyUpsertOne {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 
@@ -559,6 +635,27 @@ func (u *PackageFrequencyUpsertBulk) SetName(v string) *PackageFrequencyUpsertBu
 func (u *PackageFrequencyUpsertBulk) UpdateName() *PackageFrequencyUpsertBulk {
 	return u.Update(func(s *PackageFrequencyUpsert) {
 		s.UpdateName()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *PackageFrequencyUpsertBulk) SetRatePlanID(v int) *PackageFrequencyUpsertBulk {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *PackageFrequencyUpsertBulk) UpdateRatePlanID() *PackageFrequencyUpsertBulk {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *PackageFrequencyUpsertBulk) ClearRatePlanID() *PackageFrequencyUpsertBulk {
+	return u.Update(func(s *PackageFrequencyUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/serviceprice"
 )
 
@@ -28,6 +29,7 @@ type PackageFrequencyQuery struct {
 	predicates      []predicate.PackageFrequency
 	withPackage     *CatalogPackageQuery
 	withPrices      *ServicePriceQuery
+	withRatePlan    *RatePlanQuery
 	loadTotal       []func(context.Context, []*PackageFrequency) error
 	modifiers       []func(*sql.Selector)
 	withNamedPrices map[string]*ServicePriceQuery
@@ -104,6 +106,28 @@ func (_q *PackageFrequencyQuery) QueryPrices() *ServicePriceQuery {
 			sqlgraph.From(packagefrequency.Table, packagefrequency.FieldID, selector),
 			sqlgraph.To(serviceprice.Table, serviceprice.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, packagefrequency.PricesTable, packagefrequency.PricesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRatePlan chains the current query on the "rate_plan" edge.
+func (_q *PackageFrequencyQuery) QueryRatePlan() *RatePlanQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(packagefrequency.Table, packagefrequency.FieldID, selector),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, packagefrequency.RatePlanTable, packagefrequency.RatePlanColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -298,13 +322,14 @@ func (_q *PackageFrequencyQuery) Clone() *PackageFrequencyQuery {
 		return nil
 	}
 	return &PackageFrequencyQuery{
-		config:      _q.config,
-		ctx:         _q.ctx.Clone(),
-		order:       append([]packagefrequency.OrderOption{}, _q.order...),
-		inters:      append([]Interceptor{}, _q.inters...),
-		predicates:  append([]predicate.PackageFrequency{}, _q.predicates...),
-		withPackage: _q.withPackage.Clone(),
-		withPrices:  _q.withPrices.Clone(),
+		config:       _q.config,
+		ctx:          _q.ctx.Clone(),
+		order:        append([]packagefrequency.OrderOption{}, _q.order...),
+		inters:       append([]Interceptor{}, _q.inters...),
+		predicates:   append([]predicate.PackageFrequency{}, _q.predicates...),
+		withPackage:  _q.withPackage.Clone(),
+		withPrices:   _q.withPrices.Clone(),
+		withRatePlan: _q.withRatePlan.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -331,6 +356,17 @@ func (_q *PackageFrequencyQuery) WithPrices(opts ...func(*ServicePriceQuery)) *P
 		opt(query)
 	}
 	_q.withPrices = query
+	return _q
+}
+
+// WithRatePlan tells the query-builder to eager-load the nodes that are connected to
+// the "rate_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PackageFrequencyQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *PackageFrequencyQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRatePlan = query
 	return _q
 }
 
@@ -412,9 +448,10 @@ func (_q *PackageFrequencyQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 	var (
 		nodes       = []*PackageFrequency{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withPackage != nil,
 			_q.withPrices != nil,
+			_q.withRatePlan != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -448,6 +485,12 @@ func (_q *PackageFrequencyQuery) sqlAll(ctx context.Context, hooks ...queryHook)
 		if err := _q.loadPrices(ctx, query, nodes,
 			func(n *PackageFrequency) { n.Edges.Prices = []*ServicePrice{} },
 			func(n *PackageFrequency, e *ServicePrice) { n.Edges.Prices = append(n.Edges.Prices, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRatePlan; query != nil {
+		if err := _q.loadRatePlan(ctx, query, nodes, nil,
+			func(n *PackageFrequency, e *RatePlan) { n.Edges.RatePlan = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -525,6 +568,38 @@ func (_q *PackageFrequencyQuery) loadPrices(ctx context.Context, query *ServiceP
 	}
 	return nil
 }
+func (_q *PackageFrequencyQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, nodes []*PackageFrequency, init func(*PackageFrequency), assign func(*PackageFrequency, *RatePlan)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*PackageFrequency)
+	for i := range nodes {
+		if nodes[i].RatePlanID == nil {
+			continue
+		}
+		fk := *nodes[i].RatePlanID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rateplan.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rate_plan_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *PackageFrequencyQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -556,6 +631,9 @@ func (_q *PackageFrequencyQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withPackage != nil {
 			_spec.Node.AddColumnOnce(packagefrequency.FieldPackageID)
+		}
+		if _q.withRatePlan != nil {
+			_spec.Node.AddColumnOnce(packagefrequency.FieldRatePlanID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

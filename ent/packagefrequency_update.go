@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/serviceprice"
 )
 
@@ -43,6 +44,26 @@ func (_u *PackageFrequencyUpdate) SetNillableName(v *string) *PackageFrequencyUp
 	return _u
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *PackageFrequencyUpdate) SetRatePlanID(v int) *PackageFrequencyUpdate {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *PackageFrequencyUpdate) SetNillableRatePlanID(v *int) *PackageFrequencyUpdate {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *PackageFrequencyUpdate) ClearRatePlanID() *PackageFrequencyUpdate {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // AddPriceIDs adds the "prices" edge to the ServicePrice entity by IDs.
 func (_u *PackageFrequencyUpdate) AddPriceIDs(ids ...int) *PackageFrequencyUpdate {
 	_u.mutation.AddPriceIDs(ids...)
@@ -56,6 +77,11 @@ func (_u *PackageFrequencyUpdate) AddPrices(v ...*ServicePrice) *PackageFrequenc
 		ids[i] = v[i].ID
 	}
 	return _u.AddPriceIDs(ids...)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *PackageFrequencyUpdate) SetRatePlan(v *RatePlan) *PackageFrequencyUpdate {
+	return _u.SetRatePlanID(v.ID)
 }
 
 // Mutation returns the PackageFrequencyMutation object of the builder.
@@ -82,6 +108,12 @@ func (_u *PackageFrequencyUpdate) RemovePrices(v ...*ServicePrice) *PackageFrequ
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePriceIDs(ids...)
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *PackageFrequencyUpdate) ClearRatePlan() *PackageFrequencyUpdate {
+	_u.mutation.ClearRatePlan()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -190,6 +222,35 @@ func (_u *PackageFrequencyUpdate) sqlSave(ctx context.Context) (_node int, err e
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   packagefrequency.RatePlanTable,
+			Columns: []string{packagefrequency.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   packagefrequency.RatePlanTable,
+			Columns: []string{packagefrequency.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -226,6 +287,26 @@ func (_u *PackageFrequencyUpdateOne) SetNillableName(v *string) *PackageFrequenc
 	return _u
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *PackageFrequencyUpdateOne) SetRatePlanID(v int) *PackageFrequencyUpdateOne {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *PackageFrequencyUpdateOne) SetNillableRatePlanID(v *int) *PackageFrequencyUpdateOne {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *PackageFrequencyUpdateOne) ClearRatePlanID() *PackageFrequencyUpdateOne {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // AddPriceIDs adds the "prices" edge to the ServicePrice entity by IDs.
 func (_u *PackageFrequencyUpdateOne) AddPriceIDs(ids ...int) *PackageFrequencyUpdateOne {
 	_u.mutation.AddPriceIDs(ids...)
@@ -239,6 +320,11 @@ func (_u *PackageFrequencyUpdateOne) AddPrices(v ...*ServicePrice) *PackageFrequ
 		ids[i] = v[i].ID
 	}
 	return _u.AddPriceIDs(ids...)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *PackageFrequencyUpdateOne) SetRatePlan(v *RatePlan) *PackageFrequencyUpdateOne {
+	return _u.SetRatePlanID(v.ID)
 }
 
 // Mutation returns the PackageFrequencyMutation object of the builder.
@@ -265,6 +351,12 @@ func (_u *PackageFrequencyUpdateOne) RemovePrices(v ...*ServicePrice) *PackageFr
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePriceIDs(ids...)
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *PackageFrequencyUpdateOne) ClearRatePlan() *PackageFrequencyUpdateOne {
+	_u.mutation.ClearRatePlan()
+	return _u
 }
 
 // Where appends a list predicates to the PackageFrequencyUpdate builder.
@@ -396,6 +488,35 @@ func (_u *PackageFrequencyUpdateOne) sqlSave(ctx context.Context) (_node *Packag
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(serviceprice.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   packagefrequency.RatePlanTable,
+			Columns: []string{packagefrequency.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   packagefrequency.RatePlanTable,
+			Columns: []string{packagefrequency.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -11,6 +11,7 @@ import (
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/service"
+	"github.com/billd/billd/internal/money"
 )
 
 // PackageService is the model entity for the PackageService schema.
@@ -30,6 +31,10 @@ type PackageService struct {
 	MaxInstances *int `json:"max_instances,omitempty"`
 	// Optional holds the value of the "optional" field.
 	Optional bool `json:"optional,omitempty"`
+	// Included holds the value of the "included" field.
+	Included *money.Decimal `json:"included,omitempty"`
+	// Shared holds the value of the "shared" field.
+	Shared bool `json:"shared,omitempty"`
 	// Position holds the value of the "position" field.
 	Position int `json:"position,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -78,7 +83,9 @@ func (*PackageService) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case packageservice.FieldOptional:
+		case packageservice.FieldIncluded:
+			values[i] = &sql.NullScanner{S: new(money.Decimal)}
+		case packageservice.FieldOptional, packageservice.FieldShared:
 			values[i] = new(sql.NullBool)
 		case packageservice.FieldID, packageservice.FieldPackageID, packageservice.FieldServiceID, packageservice.FieldMinInstances, packageservice.FieldDefaultInstances, packageservice.FieldMaxInstances, packageservice.FieldPosition:
 			values[i] = new(sql.NullInt64)
@@ -139,6 +146,19 @@ func (_m *PackageService) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field optional", values[i])
 			} else if value.Valid {
 				_m.Optional = value.Bool
+			}
+		case packageservice.FieldIncluded:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field included", values[i])
+			} else if value.Valid {
+				_m.Included = new(money.Decimal)
+				*_m.Included = *value.S.(*money.Decimal)
+			}
+		case packageservice.FieldShared:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field shared", values[i])
+			} else if value.Valid {
+				_m.Shared = value.Bool
 			}
 		case packageservice.FieldPosition:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -211,6 +231,14 @@ func (_m *PackageService) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("optional=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Optional))
+	builder.WriteString(", ")
+	if v := _m.Included; v != nil {
+		builder.WriteString("included=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("shared=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Shared))
 	builder.WriteString(", ")
 	builder.WriteString("position=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Position))

@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/service"
+	"github.com/billd/billd/internal/money"
 )
 
 // PackageServiceCreate is the builder for creating a PackageService entity.
@@ -71,6 +72,34 @@ func (_c *PackageServiceCreate) SetOptional(v bool) *PackageServiceCreate {
 func (_c *PackageServiceCreate) SetNillableOptional(v *bool) *PackageServiceCreate {
 	if v != nil {
 		_c.SetOptional(*v)
+	}
+	return _c
+}
+
+// SetIncluded sets the "included" field.
+func (_c *PackageServiceCreate) SetIncluded(v money.Decimal) *PackageServiceCreate {
+	_c.mutation.SetIncluded(v)
+	return _c
+}
+
+// SetNillableIncluded sets the "included" field if the given value is not nil.
+func (_c *PackageServiceCreate) SetNillableIncluded(v *money.Decimal) *PackageServiceCreate {
+	if v != nil {
+		_c.SetIncluded(*v)
+	}
+	return _c
+}
+
+// SetShared sets the "shared" field.
+func (_c *PackageServiceCreate) SetShared(v bool) *PackageServiceCreate {
+	_c.mutation.SetShared(v)
+	return _c
+}
+
+// SetNillableShared sets the "shared" field if the given value is not nil.
+func (_c *PackageServiceCreate) SetNillableShared(v *bool) *PackageServiceCreate {
+	if v != nil {
+		_c.SetShared(*v)
 	}
 	return _c
 }
@@ -138,6 +167,10 @@ func (_c *PackageServiceCreate) defaults() {
 		v := packageservice.DefaultOptional
 		_c.mutation.SetOptional(v)
 	}
+	if _, ok := _c.mutation.Shared(); !ok {
+		v := packageservice.DefaultShared
+		_c.mutation.SetShared(v)
+	}
 	if _, ok := _c.mutation.Position(); !ok {
 		v := packageservice.DefaultPosition
 		_c.mutation.SetPosition(v)
@@ -170,6 +203,9 @@ func (_c *PackageServiceCreate) check() error {
 	}
 	if _, ok := _c.mutation.Optional(); !ok {
 		return &ValidationError{Name: "optional", err: errors.New(`ent: missing required field "PackageService.optional"`)}
+	}
+	if _, ok := _c.mutation.Shared(); !ok {
+		return &ValidationError{Name: "shared", err: errors.New(`ent: missing required field "PackageService.shared"`)}
 	}
 	if _, ok := _c.mutation.Position(); !ok {
 		return &ValidationError{Name: "position", err: errors.New(`ent: missing required field "PackageService.position"`)}
@@ -222,6 +258,14 @@ func (_c *PackageServiceCreate) createSpec() (*PackageService, *sqlgraph.CreateS
 	if value, ok := _c.mutation.Optional(); ok {
 		_spec.SetField(packageservice.FieldOptional, field.TypeBool, value)
 		_node.Optional = value
+	}
+	if value, ok := _c.mutation.Included(); ok {
+		_spec.SetField(packageservice.FieldIncluded, field.TypeOther, value)
+		_node.Included = &value
+	}
+	if value, ok := _c.mutation.Shared(); ok {
+		_spec.SetField(packageservice.FieldShared, field.TypeBool, value)
+		_node.Shared = value
 	}
 	if value, ok := _c.mutation.Position(); ok {
 		_spec.SetField(packageservice.FieldPosition, field.TypeInt, value)
@@ -385,6 +429,36 @@ func (u *PackageServiceUpsert) UpdateOptional() *PackageServiceUpsert {
 	return u
 }
 
+// SetIncluded sets the "included" field.
+func (u *PackageServiceUpsert) SetIncluded(v money.Decimal) *PackageServiceUpsert {
+	u.Set(packageservice.FieldIncluded, v)
+	return u
+}
+
+// UpdateIncluded sets the "included" field to the value that was provided on create.
+func (u *PackageServiceUpsert) UpdateIncluded() *PackageServiceUpsert {
+	u.SetExcluded(packageservice.FieldIncluded)
+	return u
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (u *PackageServiceUpsert) ClearIncluded() *PackageServiceUpsert {
+	u.SetNull(packageservice.FieldIncluded)
+	return u
+}
+
+// SetShared sets the "shared" field.
+func (u *PackageServiceUpsert) SetShared(v bool) *PackageServiceUpsert {
+	u.Set(packageservice.FieldShared, v)
+	return u
+}
+
+// UpdateShared sets the "shared" field to the value that was provided on create.
+func (u *PackageServiceUpsert) UpdateShared() *PackageServiceUpsert {
+	u.SetExcluded(packageservice.FieldShared)
+	return u
+}
+
 // SetPosition sets the "position" field.
 func (u *PackageServiceUpsert) SetPosition(v int) *PackageServiceUpsert {
 	u.Set(packageservice.FieldPosition, v)
@@ -532,6 +606,41 @@ func (u *PackageServiceUpsertOne) SetOptional(v bool) *PackageServiceUpsertOne {
 func (u *PackageServiceUpsertOne) UpdateOptional() *PackageServiceUpsertOne {
 	return u.Update(func(s *PackageServiceUpsert) {
 		s.UpdateOptional()
+	})
+}
+
+// SetIncluded sets the "included" field.
+func (u *PackageServiceUpsertOne) SetIncluded(v money.Decimal) *PackageServiceUpsertOne {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.SetIncluded(v)
+	})
+}
+
+// UpdateIncluded sets the "included" field to the value that was provided on create.
+func (u *PackageServiceUpsertOne) UpdateIncluded() *PackageServiceUpsertOne {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.UpdateIncluded()
+	})
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (u *PackageServiceUpsertOne) ClearIncluded() *PackageServiceUpsertOne {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.ClearIncluded()
+	})
+}
+
+// SetShared sets the "shared" field.
+func (u *PackageServiceUpsertOne) SetShared(v bool) *PackageServiceUpsertOne {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.SetShared(v)
+	})
+}
+
+// UpdateShared sets the "shared" field to the value that was provided on create.
+func (u *PackageServiceUpsertOne) UpdateShared() *PackageServiceUpsertOne {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.UpdateShared()
 	})
 }
 
@@ -851,6 +960,41 @@ func (u *PackageServiceUpsertBulk) SetOptional(v bool) *PackageServiceUpsertBulk
 func (u *PackageServiceUpsertBulk) UpdateOptional() *PackageServiceUpsertBulk {
 	return u.Update(func(s *PackageServiceUpsert) {
 		s.UpdateOptional()
+	})
+}
+
+// SetIncluded sets the "included" field.
+func (u *PackageServiceUpsertBulk) SetIncluded(v money.Decimal) *PackageServiceUpsertBulk {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.SetIncluded(v)
+	})
+}
+
+// UpdateIncluded sets the "included" field to the value that was provided on create.
+func (u *PackageServiceUpsertBulk) UpdateIncluded() *PackageServiceUpsertBulk {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.UpdateIncluded()
+	})
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (u *PackageServiceUpsertBulk) ClearIncluded() *PackageServiceUpsertBulk {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.ClearIncluded()
+	})
+}
+
+// SetShared sets the "shared" field.
+func (u *PackageServiceUpsertBulk) SetShared(v bool) *PackageServiceUpsertBulk {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.SetShared(v)
+	})
+}
+
+// UpdateShared sets the "shared" field to the value that was provided on create.
+func (u *PackageServiceUpsertBulk) UpdateShared() *PackageServiceUpsertBulk {
+	return u.Update(func(s *PackageServiceUpsert) {
+		s.UpdateShared()
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/internal/money"
 )
 
 // PackageServiceUpdate is the builder for updating PackageService entities.
@@ -107,6 +108,40 @@ func (_u *PackageServiceUpdate) SetOptional(v bool) *PackageServiceUpdate {
 func (_u *PackageServiceUpdate) SetNillableOptional(v *bool) *PackageServiceUpdate {
 	if v != nil {
 		_u.SetOptional(*v)
+	}
+	return _u
+}
+
+// SetIncluded sets the "included" field.
+func (_u *PackageServiceUpdate) SetIncluded(v money.Decimal) *PackageServiceUpdate {
+	_u.mutation.SetIncluded(v)
+	return _u
+}
+
+// SetNillableIncluded sets the "included" field if the given value is not nil.
+func (_u *PackageServiceUpdate) SetNillableIncluded(v *money.Decimal) *PackageServiceUpdate {
+	if v != nil {
+		_u.SetIncluded(*v)
+	}
+	return _u
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (_u *PackageServiceUpdate) ClearIncluded() *PackageServiceUpdate {
+	_u.mutation.ClearIncluded()
+	return _u
+}
+
+// SetShared sets the "shared" field.
+func (_u *PackageServiceUpdate) SetShared(v bool) *PackageServiceUpdate {
+	_u.mutation.SetShared(v)
+	return _u
+}
+
+// SetNillableShared sets the "shared" field if the given value is not nil.
+func (_u *PackageServiceUpdate) SetNillableShared(v *bool) *PackageServiceUpdate {
+	if v != nil {
+		_u.SetShared(*v)
 	}
 	return _u
 }
@@ -227,6 +262,15 @@ func (_u *PackageServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if value, ok := _u.mutation.Optional(); ok {
 		_spec.SetField(packageservice.FieldOptional, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.Included(); ok {
+		_spec.SetField(packageservice.FieldIncluded, field.TypeOther, value)
+	}
+	if _u.mutation.IncludedCleared() {
+		_spec.ClearField(packageservice.FieldIncluded, field.TypeOther)
+	}
+	if value, ok := _u.mutation.Shared(); ok {
+		_spec.SetField(packageservice.FieldShared, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.Position(); ok {
 		_spec.SetField(packageservice.FieldPosition, field.TypeInt, value)
 	}
@@ -334,6 +378,40 @@ func (_u *PackageServiceUpdateOne) SetOptional(v bool) *PackageServiceUpdateOne 
 func (_u *PackageServiceUpdateOne) SetNillableOptional(v *bool) *PackageServiceUpdateOne {
 	if v != nil {
 		_u.SetOptional(*v)
+	}
+	return _u
+}
+
+// SetIncluded sets the "included" field.
+func (_u *PackageServiceUpdateOne) SetIncluded(v money.Decimal) *PackageServiceUpdateOne {
+	_u.mutation.SetIncluded(v)
+	return _u
+}
+
+// SetNillableIncluded sets the "included" field if the given value is not nil.
+func (_u *PackageServiceUpdateOne) SetNillableIncluded(v *money.Decimal) *PackageServiceUpdateOne {
+	if v != nil {
+		_u.SetIncluded(*v)
+	}
+	return _u
+}
+
+// ClearIncluded clears the value of the "included" field.
+func (_u *PackageServiceUpdateOne) ClearIncluded() *PackageServiceUpdateOne {
+	_u.mutation.ClearIncluded()
+	return _u
+}
+
+// SetShared sets the "shared" field.
+func (_u *PackageServiceUpdateOne) SetShared(v bool) *PackageServiceUpdateOne {
+	_u.mutation.SetShared(v)
+	return _u
+}
+
+// SetNillableShared sets the "shared" field if the given value is not nil.
+func (_u *PackageServiceUpdateOne) SetNillableShared(v *bool) *PackageServiceUpdateOne {
+	if v != nil {
+		_u.SetShared(*v)
 	}
 	return _u
 }
@@ -483,6 +561,15 @@ func (_u *PackageServiceUpdateOne) sqlSave(ctx context.Context) (_node *PackageS
 	}
 	if value, ok := _u.mutation.Optional(); ok {
 		_spec.SetField(packageservice.FieldOptional, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Included(); ok {
+		_spec.SetField(packageservice.FieldIncluded, field.TypeOther, value)
+	}
+	if _u.mutation.IncludedCleared() {
+		_spec.ClearField(packageservice.FieldIncluded, field.TypeOther)
+	}
+	if value, ok := _u.mutation.Shared(); ok {
+		_spec.SetField(packageservice.FieldShared, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Position(); ok {
 		_spec.SetField(packageservice.FieldPosition, field.TypeInt, value)

@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/schema"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
@@ -228,6 +229,14 @@ func init() {
 	catalogpackageDescBulkQuantity := catalogpackageFields[9].Descriptor()
 	// catalogpackage.DefaultBulkQuantity holds the default value on creation for the bulk_quantity field.
 	catalogpackage.DefaultBulkQuantity = catalogpackageDescBulkQuantity.Default.(bool)
+	// catalogpackageDescChargeRecurringOnlyIfUsage is the schema descriptor for charge_recurring_only_if_usage field.
+	catalogpackageDescChargeRecurringOnlyIfUsage := catalogpackageFields[10].Descriptor()
+	// catalogpackage.DefaultChargeRecurringOnlyIfUsage holds the default value on creation for the charge_recurring_only_if_usage field.
+	catalogpackage.DefaultChargeRecurringOnlyIfUsage = catalogpackageDescChargeRecurringOnlyIfUsage.Default.(bool)
+	// catalogpackageDescActivationAfterDays is the schema descriptor for activation_after_days field.
+	catalogpackageDescActivationAfterDays := catalogpackageFields[11].Descriptor()
+	// catalogpackage.ActivationAfterDaysValidator is a validator for the "activation_after_days" field. It is called by the builders before save.
+	catalogpackage.ActivationAfterDaysValidator = catalogpackageDescActivationAfterDays.Validators[0].(func(int) error)
 	counterFields := schema.Counter{}.Fields()
 	_ = counterFields
 	// counterDescValue is the schema descriptor for value field.
@@ -302,8 +311,12 @@ func init() {
 	packageserviceDescOptional := packageserviceFields[5].Descriptor()
 	// packageservice.DefaultOptional holds the default value on creation for the optional field.
 	packageservice.DefaultOptional = packageserviceDescOptional.Default.(bool)
+	// packageserviceDescShared is the schema descriptor for shared field.
+	packageserviceDescShared := packageserviceFields[7].Descriptor()
+	// packageservice.DefaultShared holds the default value on creation for the shared field.
+	packageservice.DefaultShared = packageserviceDescShared.Default.(bool)
 	// packageserviceDescPosition is the schema descriptor for position field.
-	packageserviceDescPosition := packageserviceFields[6].Descriptor()
+	packageserviceDescPosition := packageserviceFields[8].Descriptor()
 	// packageservice.DefaultPosition holds the default value on creation for the position field.
 	packageservice.DefaultPosition = packageserviceDescPosition.Default.(int)
 	partnerFields := schema.Partner{}.Fields()
@@ -313,6 +326,26 @@ func init() {
 	// partner.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	partner.NameValidator = func() func(string) error {
 		validators := partnerDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	rateplanFields := schema.RatePlan{}.Fields()
+	_ = rateplanFields
+	// rateplanDescName is the schema descriptor for name field.
+	rateplanDescName := rateplanFields[0].Descriptor()
+	// rateplan.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	rateplan.NameValidator = func() func(string) error {
+		validators := rateplanDescName.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -340,6 +373,30 @@ func init() {
 		return func(name string) error {
 			for _, fn := range fns {
 				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// serviceDescUnit is the schema descriptor for unit field.
+	serviceDescUnit := serviceFields[3].Descriptor()
+	// service.UnitValidator is a validator for the "unit" field. It is called by the builders before save.
+	service.UnitValidator = serviceDescUnit.Validators[0].(func(string) error)
+	// serviceDescUnitDecimals is the schema descriptor for unit_decimals field.
+	serviceDescUnitDecimals := serviceFields[4].Descriptor()
+	// service.DefaultUnitDecimals holds the default value on creation for the unit_decimals field.
+	service.DefaultUnitDecimals = serviceDescUnitDecimals.Default.(int)
+	// service.UnitDecimalsValidator is a validator for the "unit_decimals" field. It is called by the builders before save.
+	service.UnitDecimalsValidator = func() func(int) error {
+		validators := serviceDescUnitDecimals.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(unit_decimals int) error {
+			for _, fn := range fns {
+				if err := fn(unit_decimals); err != nil {
 					return err
 				}
 			}

@@ -21,7 +21,11 @@ type Service struct {
 	// Description holds the value of the "description" field.
 	Description *string `json:"description,omitempty"`
 	// Kind holds the value of the "kind" field.
-	Kind         service.Kind `json:"kind,omitempty"`
+	Kind service.Kind `json:"kind,omitempty"`
+	// Unit holds the value of the "unit" field.
+	Unit *string `json:"unit,omitempty"`
+	// UnitDecimals holds the value of the "unit_decimals" field.
+	UnitDecimals int `json:"unit_decimals,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -30,9 +34,9 @@ func (*Service) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case service.FieldID:
+		case service.FieldID, service.FieldUnitDecimals:
 			values[i] = new(sql.NullInt64)
-		case service.FieldName, service.FieldDescription, service.FieldKind:
+		case service.FieldName, service.FieldDescription, service.FieldKind, service.FieldUnit:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -73,6 +77,19 @@ func (_m *Service) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field kind", values[i])
 			} else if value.Valid {
 				_m.Kind = service.Kind(value.String)
+			}
+		case service.FieldUnit:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field unit", values[i])
+			} else if value.Valid {
+				_m.Unit = new(string)
+				*_m.Unit = value.String
+			}
+		case service.FieldUnitDecimals:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field unit_decimals", values[i])
+			} else if value.Valid {
+				_m.UnitDecimals = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -120,6 +137,14 @@ func (_m *Service) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("kind=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Kind))
+	builder.WriteString(", ")
+	if v := _m.Unit; v != nil {
+		builder.WriteString("unit=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("unit_decimals=")
+	builder.WriteString(fmt.Sprintf("%v", _m.UnitDecimals))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -47,6 +47,34 @@ func (_c *ServiceCreate) SetKind(v service.Kind) *ServiceCreate {
 	return _c
 }
 
+// SetUnit sets the "unit" field.
+func (_c *ServiceCreate) SetUnit(v string) *ServiceCreate {
+	_c.mutation.SetUnit(v)
+	return _c
+}
+
+// SetNillableUnit sets the "unit" field if the given value is not nil.
+func (_c *ServiceCreate) SetNillableUnit(v *string) *ServiceCreate {
+	if v != nil {
+		_c.SetUnit(*v)
+	}
+	return _c
+}
+
+// SetUnitDecimals sets the "unit_decimals" field.
+func (_c *ServiceCreate) SetUnitDecimals(v int) *ServiceCreate {
+	_c.mutation.SetUnitDecimals(v)
+	return _c
+}
+
+// SetNillableUnitDecimals sets the "unit_decimals" field if the given value is not nil.
+func (_c *ServiceCreate) SetNillableUnitDecimals(v *int) *ServiceCreate {
+	if v != nil {
+		_c.SetUnitDecimals(*v)
+	}
+	return _c
+}
+
 // Mutation returns the ServiceMutation object of the builder.
 func (_c *ServiceCreate) Mutation() *ServiceMutation {
 	return _c.mutation
@@ -54,6 +82,7 @@ func (_c *ServiceCreate) Mutation() *ServiceMutation {
 
 // Save creates the Service in the database.
 func (_c *ServiceCreate) Save(ctx context.Context) (*Service, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -79,6 +108,14 @@ func (_c *ServiceCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *ServiceCreate) defaults() {
+	if _, ok := _c.mutation.UnitDecimals(); !ok {
+		v := service.DefaultUnitDecimals
+		_c.mutation.SetUnitDecimals(v)
+	}
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *ServiceCreate) check() error {
 	if _, ok := _c.mutation.Name(); !ok {
@@ -95,6 +132,19 @@ func (_c *ServiceCreate) check() error {
 	if v, ok := _c.mutation.Kind(); ok {
 		if err := service.KindValidator(v); err != nil {
 			return &ValidationError{Name: "kind", err: fmt.Errorf(`ent: validator failed for field "Service.kind": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.Unit(); ok {
+		if err := service.UnitValidator(v); err != nil {
+			return &ValidationError{Name: "unit", err: fmt.Errorf(`ent: validator failed for field "Service.unit": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.UnitDecimals(); !ok {
+		return &ValidationError{Name: "unit_decimals", err: errors.New(`ent: missing required field "Service.unit_decimals"`)}
+	}
+	if v, ok := _c.mutation.UnitDecimals(); ok {
+		if err := service.UnitDecimalsValidator(v); err != nil {
+			return &ValidationError{Name: "unit_decimals", err: fmt.Errorf(`ent: validator failed for field "Service.unit_decimals": %w`, err)}
 		}
 	}
 	return nil
@@ -135,6 +185,14 @@ func (_c *ServiceCreate) createSpec() (*Service, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Kind(); ok {
 		_spec.SetField(service.FieldKind, field.TypeEnum, value)
 		_node.Kind = value
+	}
+	if value, ok := _c.mutation.Unit(); ok {
+		_spec.SetField(service.FieldUnit, field.TypeString, value)
+		_node.Unit = &value
+	}
+	if value, ok := _c.mutation.UnitDecimals(); ok {
+		_spec.SetField(service.FieldUnitDecimals, field.TypeInt, value)
+		_node.UnitDecimals = value
 	}
 	return _node, _spec
 }
@@ -231,6 +289,12 @@ func (u *ServiceUpsertOne) UpdateNewValues() *ServiceUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.Kind(); exists {
 			s.SetIgnore(service.FieldKind)
+		}
+		if _, exists := u.create.mutation.Unit(); exists {
+			s.SetIgnore(service.FieldUnit)
+		}
+		if _, exists := u.create.mutation.UnitDecimals(); exists {
+			s.SetIgnore(service.FieldUnitDecimals)
 		}
 	}))
 	return u
@@ -350,6 +414,7 @@ func (_c *ServiceCreateBulk) Save(ctx context.Context) ([]*Service, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*ServiceMutation)
 				if !ok {
@@ -475,6 +540,12 @@ func (u *ServiceUpsertBulk) UpdateNewValues() *ServiceUpsertBulk {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.Kind(); exists {
 				s.SetIgnore(service.FieldKind)
+			}
+			if _, exists := b.mutation.Unit(); exists {
+				s.SetIgnore(service.FieldUnit)
+			}
+			if _, exists := b.mutation.UnitDecimals(); exists {
+				s.SetIgnore(service.FieldUnitDecimals)
 			}
 		}
 	}))

@@ -131,6 +131,9 @@ func (_u *ServiceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.DescriptionCleared() {
 		_spec.ClearField(service.FieldDescription, field.TypeString)
 	}
+	if _u.mutation.UnitCleared() {
+		_spec.ClearField(service.FieldUnit, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -285,6 +288,9 @@ func (_u *ServiceUpdateOne) sqlSave(ctx context.Context) (_node *Service, err er
 	}
 	if _u.mutation.DescriptionCleared() {
 		_spec.ClearField(service.FieldDescription, field.TypeString)
+	}
+	if _u.mutation.UnitCleared() {
+		_spec.ClearField(service.FieldUnit, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Service{config: _u.config}

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/internal/money"
@@ -28,6 +29,8 @@ type ServicePrice struct {
 	CurrencyID int `json:"currency_id,omitempty"`
 	// OneTime holds the value of the "one_time" field.
 	OneTime *money.Decimal `json:"one_time,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ServicePriceQuery when eager-loading is set.
 	Edges        ServicePriceEdges `json:"edges"`
@@ -46,11 +49,13 @@ type ServicePriceEdges struct {
 	Recurring []*StatusPrice `json:"recurring,omitempty"`
 	// Transitions holds the value of the transitions edge.
 	Transitions []*TransitionPrice `json:"transitions,omitempty"`
+	// RatePlan holds the value of the rate_plan edge.
+	RatePlan *RatePlan `json:"rate_plan,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedRecurring   map[string][]*StatusPrice
 	namedTransitions map[string][]*TransitionPrice
@@ -107,6 +112,17 @@ func (e ServicePriceEdges) TransitionsOrErr() ([]*TransitionPrice, error) {
 	return nil, &NotLoadedError{edge: "transitions"}
 }
 
+// RatePlanOrErr returns the RatePlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ServicePriceEdges) RatePlanOrErr() (*RatePlan, error) {
+	if e.RatePlan != nil {
+		return e.RatePlan, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: rateplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "rate_plan"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*ServicePrice) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -114,7 +130,7 @@ func (*ServicePrice) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case serviceprice.FieldOneTime:
 			values[i] = &sql.NullScanner{S: new(money.Decimal)}
-		case serviceprice.FieldID, serviceprice.FieldFrequencyID, serviceprice.FieldServiceID, serviceprice.FieldCurrencyID:
+		case serviceprice.FieldID, serviceprice.FieldFrequencyID, serviceprice.FieldServiceID, serviceprice.FieldCurrencyID, serviceprice.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -162,6 +178,13 @@ func (_m *ServicePrice) assignValues(columns []string, values []any) error {
 				_m.OneTime = new(money.Decimal)
 				*_m.OneTime = *value.S.(*money.Decimal)
 			}
+		case serviceprice.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -200,6 +223,11 @@ func (_m *ServicePrice) QueryTransitions() *TransitionPriceQuery {
 	return NewServicePriceClient(_m.config).QueryTransitions(_m)
 }
 
+// QueryRatePlan queries the "rate_plan" edge of the ServicePrice entity.
+func (_m *ServicePrice) QueryRatePlan() *RatePlanQuery {
+	return NewServicePriceClient(_m.config).QueryRatePlan(_m)
+}
+
 // Update returns a builder for updating this ServicePrice.
 // Note that you need to call ServicePrice.Unwrap() before calling this method if this ServicePrice
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -234,6 +262,11 @@ func (_m *ServicePrice) String() string {
 	builder.WriteString(", ")
 	if v := _m.OneTime; v != nil {
 		builder.WriteString("one_time=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/statusprice"
@@ -59,6 +60,20 @@ func (_c *ServicePriceCreate) SetNillableOneTime(v *money.Decimal) *ServicePrice
 	return _c
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *ServicePriceCreate) SetRatePlanID(v int) *ServicePriceCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *ServicePriceCreate) SetNillableRatePlanID(v *int) *ServicePriceCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
+	return _c
+}
+
 // SetFrequency sets the "frequency" edge to the PackageFrequency entity.
 func (_c *ServicePriceCreate) SetFrequency(v *PackageFrequency) *ServicePriceCreate {
 	return _c.SetFrequencyID(v.ID)
@@ -102,6 +117,11 @@ func (_c *ServicePriceCreate) AddTransitions(v ...*TransitionPrice) *ServicePric
 		ids[i] = v[i].ID
 	}
 	return _c.AddTransitionIDs(ids...)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_c *ServicePriceCreate) SetRatePlan(v *RatePlan) *ServicePriceCreate {
+	return _c.SetRatePlanID(v.ID)
 }
 
 // Mutation returns the ServicePriceMutation object of the builder.
@@ -270,6 +290,23 @@ func (_c *ServicePriceCreate) createSpec() (*ServicePrice, *sqlgraph.CreateSpec)
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   serviceprice.RatePlanTable,
+			Columns: []string{serviceprice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RatePlanID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -359,6 +396,9 @@ func (u *ServicePriceUpsertOne) UpdateNewValues() *ServicePriceUpsertOne {
 		}
 		if _, exists := u.create.mutation.CurrencyID(); exists {
 			s.SetIgnore(serviceprice.FieldCurrencyID)
+		}
+		if _, exists := u.create.mutation.RatePlanID(); exists {
+			s.SetIgnore(serviceprice.FieldRatePlanID)
 		}
 	}))
 	return u
@@ -595,6 +635,9 @@ func (u *ServicePriceUpsertBulk) UpdateNewValues() *ServicePriceUpsertBulk {
 			}
 			if _, exists := b.mutation.CurrencyID(); exists {
 				s.SetIgnore(serviceprice.FieldCurrencyID)
+			}
+			if _, exists := b.mutation.RatePlanID(); exists {
+				s.SetIgnore(serviceprice.FieldRatePlanID)
 			}
 		}
 	}))

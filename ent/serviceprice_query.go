@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/statusprice"
@@ -34,6 +35,7 @@ type ServicePriceQuery struct {
 	withCurrency         *CurrencyQuery
 	withRecurring        *StatusPriceQuery
 	withTransitions      *TransitionPriceQuery
+	withRatePlan         *RatePlanQuery
 	loadTotal            []func(context.Context, []*ServicePrice) error
 	modifiers            []func(*sql.Selector)
 	withNamedRecurring   map[string]*StatusPriceQuery
@@ -177,6 +179,28 @@ func (_q *ServicePriceQuery) QueryTransitions() *TransitionPriceQuery {
 			sqlgraph.From(serviceprice.Table, serviceprice.FieldID, selector),
 			sqlgraph.To(transitionprice.Table, transitionprice.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, serviceprice.TransitionsTable, serviceprice.TransitionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRatePlan chains the current query on the "rate_plan" edge.
+func (_q *ServicePriceQuery) QueryRatePlan() *RatePlanQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(serviceprice.Table, serviceprice.FieldID, selector),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, serviceprice.RatePlanTable, serviceprice.RatePlanColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +405,7 @@ func (_q *ServicePriceQuery) Clone() *ServicePriceQuery {
 		withCurrency:    _q.withCurrency.Clone(),
 		withRecurring:   _q.withRecurring.Clone(),
 		withTransitions: _q.withTransitions.Clone(),
+		withRatePlan:    _q.withRatePlan.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +465,17 @@ func (_q *ServicePriceQuery) WithTransitions(opts ...func(*TransitionPriceQuery)
 		opt(query)
 	}
 	_q.withTransitions = query
+	return _q
+}
+
+// WithRatePlan tells the query-builder to eager-load the nodes that are connected to
+// the "rate_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ServicePriceQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *ServicePriceQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRatePlan = query
 	return _q
 }
 
@@ -521,12 +557,13 @@ func (_q *ServicePriceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*ServicePrice{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withFrequency != nil,
 			_q.withService != nil,
 			_q.withCurrency != nil,
 			_q.withRecurring != nil,
 			_q.withTransitions != nil,
+			_q.withRatePlan != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -579,6 +616,12 @@ func (_q *ServicePriceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadTransitions(ctx, query, nodes,
 			func(n *ServicePrice) { n.Edges.Transitions = []*TransitionPrice{} },
 			func(n *ServicePrice, e *TransitionPrice) { n.Edges.Transitions = append(n.Edges.Transitions, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRatePlan; query != nil {
+		if err := _q.loadRatePlan(ctx, query, nodes, nil,
+			func(n *ServicePrice, e *RatePlan) { n.Edges.RatePlan = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -754,6 +797,38 @@ func (_q *ServicePriceQuery) loadTransitions(ctx context.Context, query *Transit
 	}
 	return nil
 }
+func (_q *ServicePriceQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, nodes []*ServicePrice, init func(*ServicePrice), assign func(*ServicePrice, *RatePlan)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*ServicePrice)
+	for i := range nodes {
+		if nodes[i].RatePlanID == nil {
+			continue
+		}
+		fk := *nodes[i].RatePlanID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rateplan.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rate_plan_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *ServicePriceQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -791,6 +866,9 @@ func (_q *ServicePriceQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCurrency != nil {
 			_spec.Node.AddColumnOnce(serviceprice.FieldCurrencyID)
+		}
+		if _q.withRatePlan != nil {
+			_spec.Node.AddColumnOnce(serviceprice.FieldRatePlanID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

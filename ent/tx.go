@@ -46,6 +46,8 @@ type Tx struct {
 	PackageService *PackageServiceClient
 	// Partner is the client for interacting with the Partner builders.
 	Partner *PartnerClient
+	// RatePlan is the client for interacting with the RatePlan builders.
+	RatePlan *RatePlanClient
 	// Service is the client for interacting with the Service builders.
 	Service *ServiceClient
 	// ServicePrice is the client for interacting with the ServicePrice builders.
@@ -205,6 +207,7 @@ func (tx *Tx) init() {
 	tx.PackageFrequency = NewPackageFrequencyClient(tx.config)
 	tx.PackageService = NewPackageServiceClient(tx.config)
 	tx.Partner = NewPartnerClient(tx.config)
+	tx.RatePlan = NewRatePlanClient(tx.config)
 	tx.Service = NewServiceClient(tx.config)
 	tx.ServicePrice = NewServicePriceClient(tx.config)
 	tx.Status = NewStatusClient(tx.config)

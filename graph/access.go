@@ -42,6 +42,7 @@ var Operations = map[string]access.Permission{
 	"Query.partners":   access.Read,
 	"Query.viewer":     access.Read,
 	"Query.billRuns":   access.Read,
+	"Query.ratePlans":  access.Read,
 	"Query.apiKeys":    access.Administer,
 	"Query.auditLog":   access.Administer,
 
@@ -54,6 +55,7 @@ var Operations = map[string]access.Permission{
 	"Mutation.deletePackage":       access.Operate,
 	"Mutation.addPackageFrequency": access.Operate,
 	"Mutation.addPackageService":   access.Operate,
+	"Mutation.createRatePlan":      access.Operate,
 	"Mutation.createPartner":       access.Operate,
 	"Mutation.updatePartner":       access.Operate,
 	"Mutation.startBillRun":        access.Operate,
@@ -349,6 +351,7 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	c.Query.Packages = conn
 	c.Query.Partners = conn
 	c.Query.Services = conn
+	c.Query.RatePlans = conn
 	c.Invoice.LinesConnection = conn
 	c.AccountPackage.ChargesConnection = conn
 	c.AccountPackage.ServicesConnection = conn
@@ -371,6 +374,7 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	// One override per status at most.
 	c.AccountService.PriceOverrides = catalog(func(s catalogSizes) int { return s.Statuses })
 	c.AuditEntry.Ids = func(child int) int { return 1 + access.MaxAuditIDs }
+	c.RatePlan.Tiers = func(child int) int { return 1 + catalogMaxTiers*child }
 
 	c.Query.Nodes = func(child int, ids []int) int { return 1 + max(len(ids), 1)*child }
 	c.Mutation.ProvisionPackage = func(child int, in provisioning.ProvisionPackageInput) int {

@@ -361,6 +361,7 @@ func roleCases() []roleCase {
 		{op: "Query.status", query: `{ status(code: "ACTIVE") { code } }`, vars: noVars, want: wantRead},
 		{op: "Query.services", query: `{ services { totalCount } }`, vars: noVars, want: wantRead},
 		{op: "Query.packages", query: `{ packages { totalCount } }`, vars: noVars, want: wantRead},
+		{op: "Query.ratePlans", query: `{ ratePlans { totalCount } }`, vars: noVars, want: wantRead},
 		{op: "Query.accounts", query: `{ accounts { edges { node { id partner { id } } } } }`, vars: noVars, want: wantRead,
 			check: func(t *testing.T, s *roleSetup, c roleCaller, data json.RawMessage) {
 				var out struct {
@@ -479,6 +480,11 @@ func roleCases() []roleCase {
 		{op: "Mutation.createService", query: `mutation($in: CreateServiceInput!) { createService(input: $in) { id } }`,
 			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
 				return map[string]any{"in": map[string]any{"name": s.unique("Service"), "kind": "ONE_TIME"}}
+			}, want: wantOperate},
+		{op: "Mutation.createRatePlan", query: `mutation($in: CreateRatePlanInput!) { createRatePlan(input: $in) { id } }`,
+			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				return map[string]any{"in": map[string]any{"name": s.unique("Plan"), "currency": "USD", "model": "GRADUATED",
+					"tiers": []any{map[string]any{"unitPrice": "0.10"}}}}
 			}, want: wantOperate},
 		{op: "Mutation.updateService", query: `mutation($id: ID!) { updateService(id: $id, input: {description: "updated"}) { id } }`,
 			vars: idVar(func(s *roleSetup) string { return s.Service }), want: wantOperate},

@@ -6,6 +6,7 @@ import (
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/apikey"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/internal/money"
 )
 
@@ -82,6 +83,29 @@ func (r *Resolver) accountBillDay(ctx context.Context, ap *ent.AccountPackage) (
 			byID[row.ID] = row.BillDay
 		}
 		out, errs := make([]int, len(ids)), make([]error, len(ids))
+		for i, id := range ids {
+			out[i], errs[i] = byID[id], err
+		}
+		return out, errs
+	})
+}
+
+// activationServicesKey names the loader of packages' activation services.
+type activationServicesKey struct{}
+
+// activationService returns the USAGE service whose usage activates a package's
+// account-packages, read with those of its siblings in one query.
+func (r *Resolver) activationService(ctx context.Context, pkg *ent.CatalogPackage) (*ent.Service, error) {
+	keyOf := rowOf(func(p *ent.CatalogPackage) (int, bool) {
+		return deref(p.ActivationServiceID), p.ActivationServiceID != nil
+	})
+	return loadFor(ctx, activationServicesKey{}, pkg, *pkg.ActivationServiceID, keyOf, func(ctx context.Context, ids []int) ([]*ent.Service, []error) {
+		svcs, err := r.Client.Service.Query().Where(service.IDIn(ids...)).All(ctx)
+		byID := make(map[int]*ent.Service, len(svcs))
+		for _, s := range svcs {
+			byID[s.ID] = s
+		}
+		out, errs := make([]*ent.Service, len(ids)), make([]error, len(ids))
 		for i, id := range ids {
 			out[i], errs[i] = byID[id], err
 		}

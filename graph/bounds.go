@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/billd/billd/ent"
+	catalogpkg "github.com/billd/billd/internal/catalog"
 )
 
 // The catalog's lists (a package's services, frequencies and currencies, a
@@ -134,3 +135,6 @@ func (b *catalogBounds) staleAfterCatalogChanges(ctx context.Context, next graph
 		return resp
 	}
 }
+
+// catalogMaxTiers bounds RatePlan.tiers: the catalog refuses longer plans.
+const catalogMaxTiers = catalogpkg.MaxTiers

@@ -21,6 +21,7 @@ import (
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/graph/model"
 	"github.com/billd/billd/graph/scalar"
@@ -31,6 +32,7 @@ import (
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
+	"github.com/billd/billd/internal/rating"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -53,6 +55,7 @@ type ResolverRoot interface {
 	Invoice() InvoiceResolver
 	Mutation() MutationResolver
 	Package() PackageResolver
+	PackageActivation() PackageActivationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -318,6 +321,7 @@ type ComplexityRoot struct {
 		CreateCurrency       func(childComplexity int, input catalog.CreateCurrencyInput) int
 		CreatePackage        func(childComplexity int, input catalog.CreatePackageInput) int
 		CreatePartner        func(childComplexity int, input account.CreatePartnerInput) int
+		CreateRatePlan       func(childComplexity int, input catalog.CreateRatePlanInput) int
 		CreateService        func(childComplexity int, input catalog.CreateServiceInput) int
 		CreateStatus         func(childComplexity int, input catalog.CreateStatusInput) int
 		DeleteAccountPackage func(childComplexity int, id int) int
@@ -335,20 +339,28 @@ type ComplexityRoot struct {
 	}
 
 	Package struct {
-		BulkQuantity     func(childComplexity int) int
-		ChargeFullPeriod func(childComplexity int) int
-		Currencies       func(childComplexity int) int
-		DefaultStatus    func(childComplexity int) int
-		Description      func(childComplexity int) int
-		ExpiryDate       func(childComplexity int) int
-		Frequencies      func(childComplexity int) int
-		ID               func(childComplexity int) int
-		InUse            func(childComplexity int) int
-		Name             func(childComplexity int) int
-		OneTimeBilling   func(childComplexity int) int
-		Postpaid         func(childComplexity int) int
-		Services         func(childComplexity int) int
-		StartDate        func(childComplexity int) int
+		Activation                 func(childComplexity int) int
+		BulkQuantity               func(childComplexity int) int
+		ChargeFullPeriod           func(childComplexity int) int
+		ChargeRecurringOnlyIfUsage func(childComplexity int) int
+		Currencies                 func(childComplexity int) int
+		DefaultStatus              func(childComplexity int) int
+		Description                func(childComplexity int) int
+		ExpiryDate                 func(childComplexity int) int
+		Frequencies                func(childComplexity int) int
+		ID                         func(childComplexity int) int
+		InUse                      func(childComplexity int) int
+		Name                       func(childComplexity int) int
+		OneTimeBilling             func(childComplexity int) int
+		Postpaid                   func(childComplexity int) int
+		Services                   func(childComplexity int) int
+		StartDate                  func(childComplexity int) int
+	}
+
+	PackageActivation struct {
+		ActivationAfterDays      func(childComplexity int) int
+		ActivationUsageThreshold func(childComplexity int) int
+		Service                  func(childComplexity int) int
 	}
 
 	PackageConnection struct {
@@ -369,14 +381,17 @@ type ComplexityRoot struct {
 		Name          func(childComplexity int) int
 		Package       func(childComplexity int) int
 		Prices        func(childComplexity int) int
+		RatePlan      func(childComplexity int) int
 	}
 
 	PackageService struct {
 		DefaultInstances func(childComplexity int) int
+		Included         func(childComplexity int) int
 		MaxInstances     func(childComplexity int) int
 		MinInstances     func(childComplexity int) int
 		Optional         func(childComplexity int) int
 		Service          func(childComplexity int) int
+		Shared           func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -416,17 +431,45 @@ type ComplexityRoot struct {
 		Nodes      func(childComplexity int, ids []int) int
 		Packages   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Partners   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		RatePlans  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Services   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Status     func(childComplexity int, code string) int
 		Statuses   func(childComplexity int) int
 		Viewer     func(childComplexity int) int
 	}
 
+	RatePlan struct {
+		Currency func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Model    func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Tiers    func(childComplexity int) int
+	}
+
+	RatePlanConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RatePlanEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RateTier struct {
+		FlatFee   func(childComplexity int) int
+		UnitPrice func(childComplexity int) int
+		UpTo      func(childComplexity int) int
+	}
+
 	Service struct {
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Name        func(childComplexity int) int
+		Description  func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Unit         func(childComplexity int) int
+		UnitDecimals func(childComplexity int) int
 	}
 
 	ServiceConnection struct {
@@ -443,6 +486,7 @@ type ComplexityRoot struct {
 	ServicePrice struct {
 		Currency    func(childComplexity int) int
 		OneTime     func(childComplexity int) int
+		RatePlan    func(childComplexity int) int
 		Recurring   func(childComplexity int) int
 		Service     func(childComplexity int) int
 		Transitions func(childComplexity int) int
@@ -541,11 +585,17 @@ type MutationResolver interface {
 	UpdatePartner(ctx context.Context, id int, input account.UpdatePartnerInput) (*ent.Partner, error)
 	CreateAPIKey(ctx context.Context, input access.CreateKeyInput) (*model.CreatedAPIKey, error)
 	RevokeAPIKey(ctx context.Context, id int) (*ent.APIKey, error)
+	CreateRatePlan(ctx context.Context, input catalog.CreateRatePlanInput) (*ent.RatePlan, error)
 }
 type PackageResolver interface {
 	Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error)
 
 	InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error)
+
+	Activation(ctx context.Context, obj *ent.CatalogPackage) (*ent.CatalogPackage, error)
+}
+type PackageActivationResolver interface {
+	Service(ctx context.Context, obj *ent.CatalogPackage) (*ent.Service, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -563,6 +613,7 @@ type QueryResolver interface {
 	APIKeys(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ApiKeyConnection, error)
 	AuditLog(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AuditEntryConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
+	RatePlans(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.RatePlanConnection, error)
 }
 type SubscriptionResolver interface {
 	BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error)
@@ -1681,6 +1732,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreatePartner(childComplexity, args["input"].(account.CreatePartnerInput)), true
+	case "Mutation.createRatePlan":
+		if e.ComplexityRoot.Mutation.CreateRatePlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRatePlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRatePlan(childComplexity, args["input"].(catalog.CreateRatePlanInput)), true
 	case "Mutation.createService":
 		if e.ComplexityRoot.Mutation.CreateService == nil {
 			break
@@ -1836,6 +1898,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateService(childComplexity, args["id"].(int), args["input"].(catalog.UpdateServiceInput)), true
 
+	case "Package.activation":
+		if e.ComplexityRoot.Package.Activation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Package.Activation(childComplexity), true
 	case "Package.bulkQuantity":
 		if e.ComplexityRoot.Package.BulkQuantity == nil {
 			break
@@ -1848,6 +1916,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Package.ChargeFullPeriod(childComplexity), true
+	case "Package.chargeRecurringOnlyIfUsage":
+		if e.ComplexityRoot.Package.ChargeRecurringOnlyIfUsage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Package.ChargeRecurringOnlyIfUsage(childComplexity), true
 	case "Package.currencies":
 		if e.ComplexityRoot.Package.Currencies == nil {
 			break
@@ -1921,6 +1995,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Package.StartDate(childComplexity), true
 
+	case "PackageActivation.afterDays":
+		if e.ComplexityRoot.PackageActivation.ActivationAfterDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageActivation.ActivationAfterDays(childComplexity), true
+	case "PackageActivation.usageThreshold":
+		if e.ComplexityRoot.PackageActivation.ActivationUsageThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageActivation.ActivationUsageThreshold(childComplexity), true
+	case "PackageActivation.service":
+		if e.ComplexityRoot.PackageActivation.Service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageActivation.Service(childComplexity), true
+
 	case "PackageConnection.edges":
 		if e.ComplexityRoot.PackageConnection.Edges == nil {
 			break
@@ -1989,6 +2082,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageFrequency.Prices(childComplexity), true
+	case "PackageFrequency.ratePlan":
+		if e.ComplexityRoot.PackageFrequency.RatePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageFrequency.RatePlan(childComplexity), true
 
 	case "PackageService.defaultInstances":
 		if e.ComplexityRoot.PackageService.DefaultInstances == nil {
@@ -1996,6 +2095,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageService.DefaultInstances(childComplexity), true
+	case "PackageService.included":
+		if e.ComplexityRoot.PackageService.Included == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageService.Included(childComplexity), true
 	case "PackageService.maxInstances":
 		if e.ComplexityRoot.PackageService.MaxInstances == nil {
 			break
@@ -2020,6 +2125,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageService.Service(childComplexity), true
+	case "PackageService.shared":
+		if e.ComplexityRoot.PackageService.Shared == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageService.Shared(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2225,6 +2336,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Partners(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Query.ratePlans":
+		if e.ComplexityRoot.Query.RatePlans == nil {
+			break
+		}
+
+		args, err := ec.field_Query_ratePlans_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RatePlans(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "Query.services":
 		if e.ComplexityRoot.Query.Services == nil {
 			break
@@ -2260,6 +2382,88 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "RatePlan.currency":
+		if e.ComplexityRoot.RatePlan.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlan.Currency(childComplexity), true
+	case "RatePlan.id":
+		if e.ComplexityRoot.RatePlan.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlan.ID(childComplexity), true
+	case "RatePlan.model":
+		if e.ComplexityRoot.RatePlan.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlan.Model(childComplexity), true
+	case "RatePlan.name":
+		if e.ComplexityRoot.RatePlan.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlan.Name(childComplexity), true
+	case "RatePlan.tiers":
+		if e.ComplexityRoot.RatePlan.Tiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlan.Tiers(childComplexity), true
+
+	case "RatePlanConnection.edges":
+		if e.ComplexityRoot.RatePlanConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlanConnection.Edges(childComplexity), true
+	case "RatePlanConnection.pageInfo":
+		if e.ComplexityRoot.RatePlanConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlanConnection.PageInfo(childComplexity), true
+	case "RatePlanConnection.totalCount":
+		if e.ComplexityRoot.RatePlanConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlanConnection.TotalCount(childComplexity), true
+
+	case "RatePlanEdge.cursor":
+		if e.ComplexityRoot.RatePlanEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlanEdge.Cursor(childComplexity), true
+	case "RatePlanEdge.node":
+		if e.ComplexityRoot.RatePlanEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatePlanEdge.Node(childComplexity), true
+
+	case "RateTier.flatFee":
+		if e.ComplexityRoot.RateTier.FlatFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateTier.FlatFee(childComplexity), true
+	case "RateTier.unitPrice":
+		if e.ComplexityRoot.RateTier.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateTier.UnitPrice(childComplexity), true
+	case "RateTier.upTo":
+		if e.ComplexityRoot.RateTier.UpTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateTier.UpTo(childComplexity), true
+
 	case "Service.description":
 		if e.ComplexityRoot.Service.Description == nil {
 			break
@@ -2284,6 +2488,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Name(childComplexity), true
+	case "Service.unit":
+		if e.ComplexityRoot.Service.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.Unit(childComplexity), true
+	case "Service.unitDecimals":
+		if e.ComplexityRoot.Service.UnitDecimals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.UnitDecimals(childComplexity), true
 
 	case "ServiceConnection.edges":
 		if e.ComplexityRoot.ServiceConnection.Edges == nil {
@@ -2329,6 +2545,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ServicePrice.OneTime(childComplexity), true
+	case "ServicePrice.ratePlan":
+		if e.ComplexityRoot.ServicePrice.RatePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePrice.RatePlan(childComplexity), true
 	case "ServicePrice.recurring":
 		if e.ComplexityRoot.ServicePrice.Recurring == nil {
 			break
@@ -2457,6 +2679,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAccountServiceInput,
+		ec.unmarshalInputActivationInput,
 		ec.unmarshalInputBillRunInput,
 		ec.unmarshalInputCancelAccountPackageInput,
 		ec.unmarshalInputCreateAccountInput,
@@ -2464,11 +2687,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateCurrencyInput,
 		ec.unmarshalInputCreatePackageInput,
 		ec.unmarshalInputCreatePartnerInput,
+		ec.unmarshalInputCreateRatePlanInput,
 		ec.unmarshalInputCreateServiceInput,
 		ec.unmarshalInputCreateStatusInput,
 		ec.unmarshalInputPackageFrequencyInput,
 		ec.unmarshalInputPackageServiceInput,
 		ec.unmarshalInputProvisionPackageInput,
+		ec.unmarshalInputRateTierInput,
 		ec.unmarshalInputServicePriceInput,
 		ec.unmarshalInputStatusPriceInput,
 		ec.unmarshalInputTransitionPriceInput,
@@ -3090,6 +3315,50 @@ extend type AuditEntry {
   "The mutation was refused before it ran (validation, depth or complexity limits): nothing was called."
   refusedBeforeExecution: Boolean!
 }
+
+# ------------------------------------------------ v2 additions: usage catalog (6.1)
+# The rest of the v2 contract arrives feature by feature; names follow it exactly.
+
+extend enum ServiceKind { USAGE }
+enum RatingModel { GRADUATED VOLUME }
+
+extend type Service { unit: String unitDecimals: Int! }
+
+type RateTier { upTo: Decimal unitPrice: Decimal! flatFee: Decimal! }
+type RatePlan implements Node {
+  id: ID!
+  name: String!
+  currency: Currency!
+  model: RatingModel!
+  tiers: [RateTier!]!
+}
+
+extend type PackageService { included: Decimal shared: Boolean! }
+extend type ServicePrice { ratePlan: RatePlan }
+extend type PackageFrequency { ratePlan: RatePlan }
+type PackageActivation { afterDays: Int usageThreshold: Decimal service: Service }
+extend type Package { chargeRecurringOnlyIfUsage: Boolean! activation: PackageActivation }
+
+input RateTierInput { upTo: Decimal unitPrice: Decimal! flatFee: Decimal }
+input CreateRatePlanInput { name: String! currency: String! model: RatingModel! tiers: [RateTierInput!]! }
+input ActivationInput { afterDays: Int usageThreshold: Decimal serviceId: ID }
+
+extend input CreateServiceInput { unit: String unitDecimals: Int }
+extend input PackageServiceInput { included: Decimal shared: Boolean }
+extend input ServicePriceInput { ratePlanId: ID }
+extend input PackageFrequencyInput { ratePlanId: ID }
+extend input CreatePackageInput { chargeRecurringOnlyIfUsage: Boolean activation: ActivationInput }
+
+type RatePlanConnection { edges: [RatePlanEdge] pageInfo: PageInfo! totalCount: Int! }
+type RatePlanEdge { node: RatePlan cursor: Cursor! }
+
+extend type Query {
+  ratePlans(first: Int, after: Cursor, last: Int, before: Cursor): RatePlanConnection!
+}
+
+extend type Mutation {
+  createRatePlan(input: CreateRatePlanInput!): RatePlan!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3618,8 +3887,24 @@ func (ec *executionContext) childFields_Package(ctx context.Context, field graph
 		return ec.fieldContext_Package_frequencies(ctx, field)
 	case "inUse":
 		return ec.fieldContext_Package_inUse(ctx, field)
+	case "chargeRecurringOnlyIfUsage":
+		return ec.fieldContext_Package_chargeRecurringOnlyIfUsage(ctx, field)
+	case "activation":
+		return ec.fieldContext_Package_activation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Package", field.Name)
+}
+
+func (ec *executionContext) childFields_PackageActivation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "afterDays":
+		return ec.fieldContext_PackageActivation_afterDays(ctx, field)
+	case "usageThreshold":
+		return ec.fieldContext_PackageActivation_usageThreshold(ctx, field)
+	case "service":
+		return ec.fieldContext_PackageActivation_service(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PackageActivation", field.Name)
 }
 
 func (ec *executionContext) childFields_PackageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3658,6 +3943,8 @@ func (ec *executionContext) childFields_PackageFrequency(ctx context.Context, fi
 		return ec.fieldContext_PackageFrequency_intervalCount(ctx, field)
 	case "prices":
 		return ec.fieldContext_PackageFrequency_prices(ctx, field)
+	case "ratePlan":
+		return ec.fieldContext_PackageFrequency_ratePlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PackageFrequency", field.Name)
 }
@@ -3674,6 +3961,10 @@ func (ec *executionContext) childFields_PackageService(ctx context.Context, fiel
 		return ec.fieldContext_PackageService_maxInstances(ctx, field)
 	case "optional":
 		return ec.fieldContext_PackageService_optional(ctx, field)
+	case "included":
+		return ec.fieldContext_PackageService_included(ctx, field)
+	case "shared":
+		return ec.fieldContext_PackageService_shared(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PackageService", field.Name)
 }
@@ -3728,6 +4019,56 @@ func (ec *executionContext) childFields_PartnerEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PartnerEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RatePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RatePlan_id(ctx, field)
+	case "name":
+		return ec.fieldContext_RatePlan_name(ctx, field)
+	case "currency":
+		return ec.fieldContext_RatePlan_currency(ctx, field)
+	case "model":
+		return ec.fieldContext_RatePlan_model(ctx, field)
+	case "tiers":
+		return ec.fieldContext_RatePlan_tiers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RatePlan", field.Name)
+}
+
+func (ec *executionContext) childFields_RatePlanConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RatePlanConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RatePlanConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RatePlanConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RatePlanConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RatePlanEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RatePlanEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RatePlanEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RatePlanEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RateTier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "upTo":
+		return ec.fieldContext_RateTier_upTo(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_RateTier_unitPrice(ctx, field)
+	case "flatFee":
+		return ec.fieldContext_RateTier_flatFee(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateTier", field.Name)
+}
+
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3738,6 +4079,10 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_description(ctx, field)
 	case "kind":
 		return ec.fieldContext_Service_kind(ctx, field)
+	case "unit":
+		return ec.fieldContext_Service_unit(ctx, field)
+	case "unitDecimals":
+		return ec.fieldContext_Service_unitDecimals(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }
@@ -3776,6 +4121,8 @@ func (ec *executionContext) childFields_ServicePrice(ctx context.Context, field 
 		return ec.fieldContext_ServicePrice_oneTime(ctx, field)
 	case "transitions":
 		return ec.fieldContext_ServicePrice_transitions(ctx, field)
+	case "ratePlan":
+		return ec.fieldContext_ServicePrice_ratePlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ServicePrice", field.Name)
 }
@@ -4360,6 +4707,20 @@ func (ec *executionContext) field_Mutation_createPartner_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRatePlan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (catalog.CreateRatePlanInput, error) {
+			return ec.unmarshalNCreateRatePlanInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCreateRatePlanInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createService_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4927,6 +5288,44 @@ func (ec *executionContext) field_Query_packages_args(ctx context.Context, rawAr
 }
 
 func (ec *executionContext) field_Query_partners_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_ratePlans_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -10316,6 +10715,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createRatePlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRatePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRatePlan(ctx, fc.Args["input"].(catalog.CreateRatePlanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalNRatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRatePlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRatePlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10674,6 +11117,139 @@ func (ec *executionContext) fieldContext_Package_inUse(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Package", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _Package_chargeRecurringOnlyIfUsage(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Package_chargeRecurringOnlyIfUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChargeRecurringOnlyIfUsage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Package_chargeRecurringOnlyIfUsage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Package", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Package_activation(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Package_activation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Package().Activation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CatalogPackage) graphql.Marshaler {
+			return ec.marshalOPackageActivation2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCatalogPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Package_activation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Package",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackageActivation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PackageActivation_afterDays(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageActivation_afterDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationAfterDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageActivation_afterDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageActivation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PackageActivation_usageThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageActivation_usageThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationUsageThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageActivation_usageThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageActivation", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PackageActivation_service(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageActivation_service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PackageActivation().Service(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Service) graphql.Marshaler {
+			return ec.marshalOService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐService(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageActivation_service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PackageActivation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10972,6 +11548,38 @@ func (ec *executionContext) fieldContext_PackageFrequency_prices(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _PackageFrequency_ratePlan(ctx context.Context, field graphql.CollectedField, obj *ent.PackageFrequency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageFrequency_ratePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePlan(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageFrequency_ratePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PackageFrequency",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PackageService_service(ctx context.Context, field graphql.CollectedField, obj *ent.PackageService) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11093,6 +11701,52 @@ func (ec *executionContext) _PackageService_optional(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PackageService_optional(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageService", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PackageService_included(ctx context.Context, field graphql.CollectedField, obj *ent.PackageService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageService_included(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Included, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackageService_included(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackageService", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PackageService_shared(ctx context.Context, field graphql.CollectedField, obj *ent.PackageService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageService_shared(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Shared, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackageService_shared(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PackageService", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -12067,6 +12721,50 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_ratePlans(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_ratePlans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RatePlans(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlanConnection) graphql.Marshaler {
+			return ec.marshalNRatePlanConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_ratePlans(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlanConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_ratePlans_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12141,6 +12839,350 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RatePlan_id(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlan_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlan_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatePlan", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _RatePlan_name(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlan_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlan_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatePlan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _RatePlan_currency(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlan_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Currency) graphql.Marshaler {
+			return ec.marshalNCurrency2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCurrency(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlan_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatePlan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Currency(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatePlan_model(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlan_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rateplan.Model) graphql.Marshaler {
+			return ec.marshalNRatingModel2githubᚗcomᚋbilldᚋbilldᚋentᚋrateplanᚐModel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlan_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatePlan", field, false, false, errors.New("field of type RatingModel does not have child fields"))
+}
+
+func (ec *executionContext) _RatePlan_tiers(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlan_tiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []rating.Tier) graphql.Marshaler {
+			return ec.marshalNRateTier2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐTierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlan_tiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateTier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatePlanConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlanConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RatePlanEdge) graphql.Marshaler {
+			return ec.marshalORatePlanEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlanConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatePlanConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlanEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatePlanConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlanConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlanConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatePlanConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatePlanConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlanConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlanConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatePlanConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RatePlanEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlanEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlanEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlanEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatePlanEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatePlanEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RatePlanEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatePlanEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatePlanEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatePlanEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _RateTier_upTo(ctx context.Context, field graphql.CollectedField, obj *rating.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateTier_upTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RateTier_upTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateTier", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _RateTier_unitPrice(ctx context.Context, field graphql.CollectedField, obj *rating.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateTier_unitPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateTier_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateTier", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _RateTier_flatFee(ctx context.Context, field graphql.CollectedField, obj *rating.Tier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateTier_flatFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FlatFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateTier_flatFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateTier", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
 func (ec *executionContext) _Service_id(ctx context.Context, field graphql.CollectedField, obj *ent.Service) (ret graphql.Marshaler) {
@@ -12233,6 +13275,52 @@ func (ec *executionContext) _Service_kind(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Service_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Service", field, false, false, errors.New("field of type ServiceKind does not have child fields"))
+}
+
+func (ec *executionContext) _Service_unit(ctx context.Context, field graphql.CollectedField, obj *ent.Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Service_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Service_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Service", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Service_unitDecimals(ctx context.Context, field graphql.CollectedField, obj *ent.Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Service_unitDecimals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitDecimals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Service_unitDecimals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Service", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _ServiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ServiceConnection) (ret graphql.Marshaler) {
@@ -12523,6 +13611,38 @@ func (ec *executionContext) fieldContext_ServicePrice_transitions(_ context.Cont
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TransitionPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ServicePrice_ratePlan(ctx context.Context, field graphql.CollectedField, obj *ent.ServicePrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServicePrice_ratePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePlan(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServicePrice_ratePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ServicePrice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14058,6 +15178,50 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputActivationInput(ctx context.Context, obj any) (catalog.ActivationInput, error) {
+	var it catalog.ActivationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"afterDays", "usageThreshold", "serviceId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "afterDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterDays = data
+		case "usageThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageThreshold"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageThreshold = data
+		case "serviceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceID = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj any) (billrun.StartInput, error) {
 	var it billrun.StartInput
 	if obj == nil {
@@ -14324,7 +15488,7 @@ func (ec *executionContext) unmarshalInputCreatePackageInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "startDate", "expiryDate", "defaultStatus", "oneTimeBilling", "chargeFullPeriod", "postpaid", "bulkQuantity", "currencies", "services", "frequencies"}
+	fieldsInOrder := [...]string{"name", "description", "startDate", "expiryDate", "defaultStatus", "oneTimeBilling", "chargeFullPeriod", "postpaid", "bulkQuantity", "currencies", "services", "frequencies", "chargeRecurringOnlyIfUsage", "activation"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14415,6 +15579,20 @@ func (ec *executionContext) unmarshalInputCreatePackageInput(ctx context.Context
 				return it, err
 			}
 			it.Frequencies = data
+		case "chargeRecurringOnlyIfUsage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeRecurringOnlyIfUsage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeRecurringOnlyIfUsage = data
+		case "activation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("activation"))
+			data, err := ec.unmarshalOActivationInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐActivationInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Activation = data
 		}
 	}
 	return it, nil
@@ -14450,6 +15628,57 @@ func (ec *executionContext) unmarshalInputCreatePartnerInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateRatePlanInput(ctx context.Context, obj any) (catalog.CreateRatePlanInput, error) {
+	var it catalog.CreateRatePlanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "currency", "model", "tiers"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "model":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("model"))
+			data, err := ec.unmarshalNRatingModel2githubᚗcomᚋbilldᚋbilldᚋentᚋrateplanᚐModel(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Model = data
+		case "tiers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tiers"))
+			data, err := ec.unmarshalNRateTierInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐRateTierInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tiers = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateServiceInput(ctx context.Context, obj any) (catalog.CreateServiceInput, error) {
 	var it catalog.CreateServiceInput
 	if obj == nil {
@@ -14461,7 +15690,7 @@ func (ec *executionContext) unmarshalInputCreateServiceInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "kind"}
+	fieldsInOrder := [...]string{"name", "description", "kind", "unit", "unitDecimals"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14489,6 +15718,20 @@ func (ec *executionContext) unmarshalInputCreateServiceInput(ctx context.Context
 				return it, err
 			}
 			it.Kind = data
+		case "unit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unit"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unit = data
+		case "unitDecimals":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitDecimals"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitDecimals = data
 		}
 	}
 	return it, nil
@@ -14556,7 +15799,7 @@ func (ec *executionContext) unmarshalInputPackageFrequencyInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "interval", "intervalCount", "prices"}
+	fieldsInOrder := [...]string{"name", "interval", "intervalCount", "prices", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14591,6 +15834,13 @@ func (ec *executionContext) unmarshalInputPackageFrequencyInput(ctx context.Cont
 				return it, err
 			}
 			it.Prices = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -14607,7 +15857,7 @@ func (ec *executionContext) unmarshalInputPackageServiceInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serviceId", "minInstances", "defaultInstances", "maxInstances", "optional"}
+	fieldsInOrder := [...]string{"serviceId", "minInstances", "defaultInstances", "maxInstances", "optional", "included", "shared"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14649,6 +15899,20 @@ func (ec *executionContext) unmarshalInputPackageServiceInput(ctx context.Contex
 				return it, err
 			}
 			it.Optional = data
+		case "included":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("included"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Included = data
+		case "shared":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shared"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Shared = data
 		}
 	}
 	return it, nil
@@ -14747,6 +16011,50 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputRateTierInput(ctx context.Context, obj any) (catalog.RateTierInput, error) {
+	var it catalog.RateTierInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"upTo", "unitPrice", "flatFee"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "upTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("upTo"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpTo = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		case "flatFee":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("flatFee"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FlatFee = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputServicePriceInput(ctx context.Context, obj any) (catalog.ServicePriceInput, error) {
 	var it catalog.ServicePriceInput
 	if obj == nil {
@@ -14758,7 +16066,7 @@ func (ec *executionContext) unmarshalInputServicePriceInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serviceId", "currency", "recurring", "oneTime", "transitions"}
+	fieldsInOrder := [...]string{"serviceId", "currency", "recurring", "oneTime", "transitions", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14800,6 +16108,13 @@ func (ec *executionContext) unmarshalInputServicePriceInput(ctx context.Context,
 				return it, err
 			}
 			it.Transitions = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -15198,6 +16513,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Service(ctx, sel, obj)
+	case *ent.RatePlan:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RatePlan(ctx, sel, obj)
 	case *ent.Partner:
 		if obj == nil {
 			return graphql.Null
@@ -18531,6 +19851,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createRatePlan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRatePlan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18799,6 +20126,130 @@ func (ec *executionContext) _Package(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "chargeRecurringOnlyIfUsage":
+			out.Values[i] = ec._Package_chargeRecurringOnlyIfUsage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "activation":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Package_activation(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var packageActivationImplementors = []string{"PackageActivation"}
+
+func (ec *executionContext) _PackageActivation(ctx context.Context, sel ast.SelectionSet, obj *ent.CatalogPackage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, packageActivationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PackageActivation")
+		case "afterDays":
+			out.Values[i] = ec._PackageActivation_afterDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usageThreshold":
+			out.Values[i] = ec._PackageActivation_usageThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "service":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PackageActivation_service(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19019,6 +20470,44 @@ func (ec *executionContext) _PackageFrequency(ctx context.Context, sel ast.Selec
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ratePlan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PackageFrequency_ratePlan(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19107,6 +20596,16 @@ func (ec *executionContext) _PackageService(ctx context.Context, sel ast.Selecti
 			}
 		case "optional":
 			out.Values[i] = ec._PackageService_optional(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "included":
+			out.Values[i] = ec._PackageService_included(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shared":
+			out.Values[i] = ec._PackageService_shared(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -19711,6 +21210,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "ratePlans":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_ratePlans(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -19724,6 +21245,236 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ratePlanImplementors = []string{"RatePlan", "Node"}
+
+func (ec *executionContext) _RatePlan(ctx context.Context, sel ast.SelectionSet, obj *ent.RatePlan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ratePlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RatePlan")
+		case "id":
+			out.Values[i] = ec._RatePlan_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._RatePlan_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._RatePlan_currency(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "model":
+			out.Values[i] = ec._RatePlan_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tiers":
+			out.Values[i] = ec._RatePlan_tiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ratePlanConnectionImplementors = []string{"RatePlanConnection"}
+
+func (ec *executionContext) _RatePlanConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RatePlanConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ratePlanConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RatePlanConnection")
+		case "edges":
+			out.Values[i] = ec._RatePlanConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RatePlanConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RatePlanConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ratePlanEdgeImplementors = []string{"RatePlanEdge"}
+
+func (ec *executionContext) _RatePlanEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RatePlanEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ratePlanEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RatePlanEdge")
+		case "node":
+			out.Values[i] = ec._RatePlanEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RatePlanEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var rateTierImplementors = []string{"RateTier"}
+
+func (ec *executionContext) _RateTier(ctx context.Context, sel ast.SelectionSet, obj *rating.Tier) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateTierImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateTier")
+		case "upTo":
+			out.Values[i] = ec._RateTier_upTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "unitPrice":
+			out.Values[i] = ec._RateTier_unitPrice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "flatFee":
+			out.Values[i] = ec._RateTier_flatFee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -19775,6 +21526,16 @@ func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "kind":
 			out.Values[i] = ec._Service_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unit":
+			out.Values[i] = ec._Service_unit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "unitDecimals":
+			out.Values[i] = ec._Service_unitDecimals(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20032,6 +21793,44 @@ func (ec *executionContext) _ServicePrice(ctx context.Context, sel ast.Selection
 				}()
 				res = ec._ServicePrice_transitions(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ratePlan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ServicePrice_ratePlan(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -21115,6 +22914,11 @@ func (ec *executionContext) unmarshalNCreatePartnerInput2githubᚗcomᚋbilldᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateRatePlanInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCreateRatePlanInput(ctx context.Context, v any) (catalog.CreateRatePlanInput, error) {
+	res, err := ec.unmarshalInputCreateRatePlanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCreateServiceInput(ctx context.Context, v any) (catalog.CreateServiceInput, error) {
 	res, err := ec.unmarshalInputCreateServiceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21497,6 +23301,75 @@ func (ec *executionContext) marshalNPartnerConnection2ᚖgithubᚗcomᚋbilldᚋ
 func (ec *executionContext) unmarshalNProvisionPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐProvisionPackageInput(ctx context.Context, v any) (provisioning.ProvisionPackageInput, error) {
 	res, err := ec.unmarshalInputProvisionPackageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx context.Context, sel ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RatePlan(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRatePlanConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RatePlanConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RatePlanConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRateTier2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐTier(ctx context.Context, sel ast.SelectionSet, v rating.Tier) graphql.Marshaler {
+	return ec._RateTier(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRateTier2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐTierᚄ(ctx context.Context, sel ast.SelectionSet, v []rating.Tier) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRateTier2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐTier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNRateTierInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐRateTierInputᚄ(ctx context.Context, v any) ([]*catalog.RateTierInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*catalog.RateTierInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRateTierInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐRateTierInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRateTierInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐRateTierInput(ctx context.Context, v any) (*catalog.RateTierInput, error) {
+	res, err := ec.unmarshalInputRateTierInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRatingModel2githubᚗcomᚋbilldᚋbilldᚋentᚋrateplanᚐModel(ctx context.Context, v any) (rateplan.Model, error) {
+	var res rateplan.Model
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRatingModel2githubᚗcomᚋbilldᚋbilldᚋentᚋrateplanᚐModel(ctx context.Context, sel ast.SelectionSet, v rateplan.Model) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
@@ -22011,6 +23884,14 @@ func (ec *executionContext) unmarshalOAccountServiceInput2ᚕᚖgithubᚗcomᚋb
 	return res, nil
 }
 
+func (ec *executionContext) unmarshalOActivationInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐActivationInput(ctx context.Context, v any) (*catalog.ActivationInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputActivationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOApiKey2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -22361,6 +24242,13 @@ func (ec *executionContext) marshalOPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋen
 	return ec._Package(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOPackageActivation2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCatalogPackage(ctx context.Context, sel ast.SelectionSet, v *ent.CatalogPackage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PackageActivation(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPackageEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPackageEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PackageEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -22406,6 +24294,33 @@ func (ec *executionContext) marshalOPartnerEdge2ᚖgithubᚗcomᚋbilldᚋbilld�
 		return graphql.Null
 	}
 	return ec._PartnerEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx context.Context, sel ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RatePlan(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORatePlanEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RatePlanEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORatePlanEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORatePlanEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlanEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RatePlanEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RatePlanEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐService(ctx context.Context, sel ast.SelectionSet, v *ent.Service) graphql.Marshaler {

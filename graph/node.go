@@ -18,7 +18,8 @@ import (
 func isNode(n ent.Noder) bool {
 	switch n.(type) {
 	case *ent.Service, *ent.CatalogPackage, *ent.PackageFrequency, *ent.Account, *ent.AccountPackage,
-		*ent.AccountService, *ent.Invoice, *ent.Charge, *ent.BillRun, *ent.Partner, *ent.APIKey, *ent.AuditEntry:
+		*ent.AccountService, *ent.Invoice, *ent.Charge, *ent.BillRun, *ent.Partner, *ent.APIKey, *ent.AuditEntry,
+		*ent.RatePlan:
 		return true
 	}
 	return false

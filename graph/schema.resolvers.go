@@ -279,6 +279,11 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id int) (*ent.APIKe
 	return r.Keys.Revoke(ctx, id)
 }
 
+// CreateRatePlan is the resolver for the createRatePlan field.
+func (r *mutationResolver) CreateRatePlan(ctx context.Context, input catalog.CreateRatePlanInput) (*ent.RatePlan, error) {
+	return r.Catalog.CreateRatePlan(ctx, input)
+}
+
 // Services is the resolver for the services field.
 func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error) {
 	svcs, err := obj.Services(ctx) // eager-loaded when the query collected it
@@ -293,6 +298,22 @@ func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage)
 // InUse is the resolver for the inUse field.
 func (r *packageResolver) InUse(ctx context.Context, obj *ent.CatalogPackage) (bool, error) {
 	return r.inUse(ctx, obj)
+}
+
+// Activation is the resolver for the activation field.
+func (r *packageResolver) Activation(ctx context.Context, obj *ent.CatalogPackage) (*ent.CatalogPackage, error) {
+	if obj.ActivationAfterDays == nil && obj.ActivationUsageThreshold == nil {
+		return nil, nil
+	}
+	return obj, nil
+}
+
+// Service is the resolver for the service field.
+func (r *packageActivationResolver) Service(ctx context.Context, obj *ent.CatalogPackage) (*ent.Service, error) {
+	if obj.ActivationServiceID == nil {
+		return nil, nil
+	}
+	return r.activationService(ctx, obj)
 }
 
 // Node is the resolver for the node field.
@@ -428,6 +449,15 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	return v, nil
 }
 
+// RatePlans is the resolver for the ratePlans field.
+func (r *queryResolver) RatePlans(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.RatePlanConnection, error) {
+	first, last, err := pageSize(first, last, after, before)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.RatePlan.Query().Paginate(ctx, after, first, before, last)
+}
+
 // BillRunProgress is the resolver for the billRunProgress field.
 func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error) {
 	updates, err := r.BillRuns.Watch(ctx, id)
@@ -514,6 +544,11 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Package returns PackageResolver implementation.
 func (r *Resolver) Package() PackageResolver { return &packageResolver{r} }
 
+// PackageActivation returns PackageActivationResolver implementation.
+func (r *Resolver) PackageActivation() PackageActivationResolver {
+	return &packageActivationResolver{r}
+}
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -521,14 +556,15 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	accountResolver        struct{ *Resolver }
-	accountPackageResolver struct{ *Resolver }
-	apiKeyResolver         struct{ *Resolver }
-	auditEntryResolver     struct{ *Resolver }
-	billRunResolver        struct{ *Resolver }
-	invoiceResolver        struct{ *Resolver }
-	mutationResolver       struct{ *Resolver }
-	packageResolver        struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
-	subscriptionResolver   struct{ *Resolver }
+	accountResolver           struct{ *Resolver }
+	accountPackageResolver    struct{ *Resolver }
+	apiKeyResolver            struct{ *Resolver }
+	auditEntryResolver        struct{ *Resolver }
+	billRunResolver           struct{ *Resolver }
+	invoiceResolver           struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	packageResolver           struct{ *Resolver }
+	packageActivationResolver struct{ *Resolver }
+	queryResolver             struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 )

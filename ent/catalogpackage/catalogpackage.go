@@ -32,6 +32,14 @@ const (
 	FieldPostpaid = "postpaid"
 	// FieldBulkQuantity holds the string denoting the bulk_quantity field in the database.
 	FieldBulkQuantity = "bulk_quantity"
+	// FieldChargeRecurringOnlyIfUsage holds the string denoting the charge_recurring_only_if_usage field in the database.
+	FieldChargeRecurringOnlyIfUsage = "charge_recurring_only_if_usage"
+	// FieldActivationAfterDays holds the string denoting the activation_after_days field in the database.
+	FieldActivationAfterDays = "activation_after_days"
+	// FieldActivationUsageThreshold holds the string denoting the activation_usage_threshold field in the database.
+	FieldActivationUsageThreshold = "activation_usage_threshold"
+	// FieldActivationServiceID holds the string denoting the activation_service_id field in the database.
+	FieldActivationServiceID = "activation_service_id"
 	// EdgeDefaultStatus holds the string denoting the default_status edge name in mutations.
 	EdgeDefaultStatus = "default_status"
 	// EdgeCurrencies holds the string denoting the currencies edge name in mutations.
@@ -42,6 +50,8 @@ const (
 	EdgeFrequencies = "frequencies"
 	// EdgeAccountPackages holds the string denoting the account_packages edge name in mutations.
 	EdgeAccountPackages = "account_packages"
+	// EdgeActivationService holds the string denoting the activation_service edge name in mutations.
+	EdgeActivationService = "activation_service"
 	// Table holds the table name of the catalogpackage in the database.
 	Table = "packages"
 	// DefaultStatusTable is the table that holds the default_status relation/edge.
@@ -77,6 +87,13 @@ const (
 	AccountPackagesInverseTable = "account_packages"
 	// AccountPackagesColumn is the table column denoting the account_packages relation/edge.
 	AccountPackagesColumn = "package_id"
+	// ActivationServiceTable is the table that holds the activation_service relation/edge.
+	ActivationServiceTable = "packages"
+	// ActivationServiceInverseTable is the table name for the Service entity.
+	// It exists in this package in order to avoid circular dependency with the "service" package.
+	ActivationServiceInverseTable = "services"
+	// ActivationServiceColumn is the table column denoting the activation_service relation/edge.
+	ActivationServiceColumn = "activation_service_id"
 )
 
 // Columns holds all SQL columns for catalogpackage fields.
@@ -92,6 +109,10 @@ var Columns = []string{
 	FieldChargeFullPeriod,
 	FieldPostpaid,
 	FieldBulkQuantity,
+	FieldChargeRecurringOnlyIfUsage,
+	FieldActivationAfterDays,
+	FieldActivationUsageThreshold,
+	FieldActivationServiceID,
 }
 
 var (
@@ -121,6 +142,10 @@ var (
 	DefaultPostpaid bool
 	// DefaultBulkQuantity holds the default value on creation for the "bulk_quantity" field.
 	DefaultBulkQuantity bool
+	// DefaultChargeRecurringOnlyIfUsage holds the default value on creation for the "charge_recurring_only_if_usage" field.
+	DefaultChargeRecurringOnlyIfUsage bool
+	// ActivationAfterDaysValidator is a validator for the "activation_after_days" field. It is called by the builders before save.
+	ActivationAfterDaysValidator func(int) error
 )
 
 // OrderOption defines the ordering options for the CatalogPackage queries.
@@ -179,6 +204,26 @@ func ByPostpaid(opts ...sql.OrderTermOption) OrderOption {
 // ByBulkQuantity orders the results by the bulk_quantity field.
 func ByBulkQuantity(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBulkQuantity, opts...).ToFunc()
+}
+
+// ByChargeRecurringOnlyIfUsage orders the results by the charge_recurring_only_if_usage field.
+func ByChargeRecurringOnlyIfUsage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChargeRecurringOnlyIfUsage, opts...).ToFunc()
+}
+
+// ByActivationAfterDays orders the results by the activation_after_days field.
+func ByActivationAfterDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivationAfterDays, opts...).ToFunc()
+}
+
+// ByActivationUsageThreshold orders the results by the activation_usage_threshold field.
+func ByActivationUsageThreshold(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivationUsageThreshold, opts...).ToFunc()
+}
+
+// ByActivationServiceID orders the results by the activation_service_id field.
+func ByActivationServiceID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivationServiceID, opts...).ToFunc()
 }
 
 // ByDefaultStatusField orders the results by default_status field.
@@ -243,6 +288,13 @@ func ByAccountPackages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAccountPackagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByActivationServiceField orders the results by activation_service field.
+func ByActivationServiceField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newActivationServiceStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newDefaultStatusStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -276,5 +328,12 @@ func newAccountPackagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AccountPackagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, AccountPackagesTable, AccountPackagesColumn),
+	)
+}
+func newActivationServiceStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ActivationServiceInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, ActivationServiceTable, ActivationServiceColumn),
 	)
 }

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 )
 
 // ID filters vertices based on their ID field.
@@ -102,6 +103,26 @@ func Postpaid(v bool) predicate.CatalogPackage {
 // BulkQuantity applies equality check predicate on the "bulk_quantity" field. It's identical to BulkQuantityEQ.
 func BulkQuantity(v bool) predicate.CatalogPackage {
 	return predicate.CatalogPackage(sql.FieldEQ(FieldBulkQuantity, v))
+}
+
+// ChargeRecurringOnlyIfUsage applies equality check predicate on the "charge_recurring_only_if_usage" field. It's identical to ChargeRecurringOnlyIfUsageEQ.
+func ChargeRecurringOnlyIfUsage(v bool) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldChargeRecurringOnlyIfUsage, v))
+}
+
+// ActivationAfterDays applies equality check predicate on the "activation_after_days" field. It's identical to ActivationAfterDaysEQ.
+func ActivationAfterDays(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationAfterDays, v))
+}
+
+// ActivationUsageThreshold applies equality check predicate on the "activation_usage_threshold" field. It's identical to ActivationUsageThresholdEQ.
+func ActivationUsageThreshold(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationUsageThreshold, v))
+}
+
+// ActivationServiceID applies equality check predicate on the "activation_service_id" field. It's identical to ActivationServiceIDEQ.
+func ActivationServiceID(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationServiceID, v))
 }
 
 // NameEQ applies the EQ predicate on the "name" field.
@@ -469,6 +490,146 @@ func BulkQuantityNEQ(v bool) predicate.CatalogPackage {
 	return predicate.CatalogPackage(sql.FieldNEQ(FieldBulkQuantity, v))
 }
 
+// ChargeRecurringOnlyIfUsageEQ applies the EQ predicate on the "charge_recurring_only_if_usage" field.
+func ChargeRecurringOnlyIfUsageEQ(v bool) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldChargeRecurringOnlyIfUsage, v))
+}
+
+// ChargeRecurringOnlyIfUsageNEQ applies the NEQ predicate on the "charge_recurring_only_if_usage" field.
+func ChargeRecurringOnlyIfUsageNEQ(v bool) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNEQ(FieldChargeRecurringOnlyIfUsage, v))
+}
+
+// ActivationAfterDaysEQ applies the EQ predicate on the "activation_after_days" field.
+func ActivationAfterDaysEQ(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysNEQ applies the NEQ predicate on the "activation_after_days" field.
+func ActivationAfterDaysNEQ(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNEQ(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysIn applies the In predicate on the "activation_after_days" field.
+func ActivationAfterDaysIn(vs ...int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIn(FieldActivationAfterDays, vs...))
+}
+
+// ActivationAfterDaysNotIn applies the NotIn predicate on the "activation_after_days" field.
+func ActivationAfterDaysNotIn(vs ...int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotIn(FieldActivationAfterDays, vs...))
+}
+
+// ActivationAfterDaysGT applies the GT predicate on the "activation_after_days" field.
+func ActivationAfterDaysGT(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldGT(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysGTE applies the GTE predicate on the "activation_after_days" field.
+func ActivationAfterDaysGTE(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldGTE(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysLT applies the LT predicate on the "activation_after_days" field.
+func ActivationAfterDaysLT(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldLT(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysLTE applies the LTE predicate on the "activation_after_days" field.
+func ActivationAfterDaysLTE(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldLTE(FieldActivationAfterDays, v))
+}
+
+// ActivationAfterDaysIsNil applies the IsNil predicate on the "activation_after_days" field.
+func ActivationAfterDaysIsNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIsNull(FieldActivationAfterDays))
+}
+
+// ActivationAfterDaysNotNil applies the NotNil predicate on the "activation_after_days" field.
+func ActivationAfterDaysNotNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotNull(FieldActivationAfterDays))
+}
+
+// ActivationUsageThresholdEQ applies the EQ predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdEQ(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdNEQ applies the NEQ predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdNEQ(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNEQ(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdIn applies the In predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdIn(vs ...money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIn(FieldActivationUsageThreshold, vs...))
+}
+
+// ActivationUsageThresholdNotIn applies the NotIn predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdNotIn(vs ...money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotIn(FieldActivationUsageThreshold, vs...))
+}
+
+// ActivationUsageThresholdGT applies the GT predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdGT(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldGT(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdGTE applies the GTE predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdGTE(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldGTE(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdLT applies the LT predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdLT(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldLT(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdLTE applies the LTE predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdLTE(v money.Decimal) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldLTE(FieldActivationUsageThreshold, v))
+}
+
+// ActivationUsageThresholdIsNil applies the IsNil predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdIsNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIsNull(FieldActivationUsageThreshold))
+}
+
+// ActivationUsageThresholdNotNil applies the NotNil predicate on the "activation_usage_threshold" field.
+func ActivationUsageThresholdNotNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotNull(FieldActivationUsageThreshold))
+}
+
+// ActivationServiceIDEQ applies the EQ predicate on the "activation_service_id" field.
+func ActivationServiceIDEQ(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldEQ(FieldActivationServiceID, v))
+}
+
+// ActivationServiceIDNEQ applies the NEQ predicate on the "activation_service_id" field.
+func ActivationServiceIDNEQ(v int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNEQ(FieldActivationServiceID, v))
+}
+
+// ActivationServiceIDIn applies the In predicate on the "activation_service_id" field.
+func ActivationServiceIDIn(vs ...int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIn(FieldActivationServiceID, vs...))
+}
+
+// ActivationServiceIDNotIn applies the NotIn predicate on the "activation_service_id" field.
+func ActivationServiceIDNotIn(vs ...int) predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotIn(FieldActivationServiceID, vs...))
+}
+
+// ActivationServiceIDIsNil applies the IsNil predicate on the "activation_service_id" field.
+func ActivationServiceIDIsNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldIsNull(FieldActivationServiceID))
+}
+
+// ActivationServiceIDNotNil applies the NotNil predicate on the "activation_service_id" field.
+func ActivationServiceIDNotNil() predicate.CatalogPackage {
+	return predicate.CatalogPackage(sql.FieldNotNull(FieldActivationServiceID))
+}
+
 // HasDefaultStatus applies the HasEdge predicate on the "default_status" edge.
 func HasDefaultStatus() predicate.CatalogPackage {
 	return predicate.CatalogPackage(func(s *sql.Selector) {
@@ -576,6 +737,29 @@ func HasAccountPackages() predicate.CatalogPackage {
 func HasAccountPackagesWith(preds ...predicate.AccountPackage) predicate.CatalogPackage {
 	return predicate.CatalogPackage(func(s *sql.Selector) {
 		step := newAccountPackagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasActivationService applies the HasEdge predicate on the "activation_service" edge.
+func HasActivationService() predicate.CatalogPackage {
+	return predicate.CatalogPackage(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, ActivationServiceTable, ActivationServiceColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasActivationServiceWith applies the HasEdge predicate on the "activation_service" edge with a given conditions (other predicates).
+func HasActivationServiceWith(preds ...predicate.Service) predicate.CatalogPackage {
+	return predicate.CatalogPackage(func(s *sql.Selector) {
+		step := newActivationServiceStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

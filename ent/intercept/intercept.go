@@ -25,6 +25,7 @@ import (
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/status"
@@ -521,6 +522,33 @@ func (f TraversePartner) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PartnerQuery", q)
 }
 
+// The RatePlanFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RatePlanFunc func(context.Context, *ent.RatePlanQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RatePlanFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RatePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RatePlanQuery", q)
+}
+
+// The TraverseRatePlan type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRatePlan func(context.Context, *ent.RatePlanQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRatePlan) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRatePlan) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RatePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RatePlanQuery", q)
+}
+
 // The ServiceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ServiceFunc func(context.Context, *ent.ServiceQuery) (ent.Value, error)
 
@@ -718,6 +746,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PackageServiceQuery, predicate.PackageService, packageservice.OrderOption]{typ: ent.TypePackageService, tq: q}, nil
 	case *ent.PartnerQuery:
 		return &query[*ent.PartnerQuery, predicate.Partner, partner.OrderOption]{typ: ent.TypePartner, tq: q}, nil
+	case *ent.RatePlanQuery:
+		return &query[*ent.RatePlanQuery, predicate.RatePlan, rateplan.OrderOption]{typ: ent.TypeRatePlan, tq: q}, nil
 	case *ent.ServiceQuery:
 		return &query[*ent.ServiceQuery, predicate.Service, service.OrderOption]{typ: ent.TypeService, tq: q}, nil
 	case *ent.ServicePriceQuery:

@@ -320,7 +320,11 @@ var (
 		{Name: "charge_full_period", Type: field.TypeBool, Default: false},
 		{Name: "postpaid", Type: field.TypeBool, Default: false},
 		{Name: "bulk_quantity", Type: field.TypeBool, Default: false},
+		{Name: "charge_recurring_only_if_usage", Type: field.TypeBool, Default: false},
+		{Name: "activation_after_days", Type: field.TypeInt, Nullable: true},
+		{Name: "activation_usage_threshold", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "default_status_id", Type: field.TypeInt},
+		{Name: "activation_service_id", Type: field.TypeInt, Nullable: true},
 	}
 	// PackagesTable holds the schema information for the "packages" table.
 	PackagesTable = &schema.Table{
@@ -330,9 +334,15 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "packages_statuses_default_status",
-				Columns:    []*schema.Column{PackagesColumns[10]},
+				Columns:    []*schema.Column{PackagesColumns[13]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "packages_services_activation_service",
+				Columns:    []*schema.Column{PackagesColumns[14]},
+				RefColumns: []*schema.Column{ServicesColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 	}
@@ -484,6 +494,7 @@ var (
 		{Name: "interval", Type: field.TypeEnum, Enums: []string{"DAY", "WEEK", "MONTH", "YEAR"}},
 		{Name: "interval_count", Type: field.TypeInt},
 		{Name: "package_id", Type: field.TypeInt},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 	}
 	// PackageFrequenciesTable holds the schema information for the "package_frequencies" table.
 	PackageFrequenciesTable = &schema.Table{
@@ -496,6 +507,12 @@ var (
 				Columns:    []*schema.Column{PackageFrequenciesColumns[4]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "package_frequencies_rate_plans_rate_plan",
+				Columns:    []*schema.Column{PackageFrequenciesColumns[5]},
+				RefColumns: []*schema.Column{RatePlansColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
@@ -513,6 +530,8 @@ var (
 		{Name: "default_instances", Type: field.TypeInt},
 		{Name: "max_instances", Type: field.TypeInt, Nullable: true},
 		{Name: "optional", Type: field.TypeBool, Default: false},
+		{Name: "included", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "shared", Type: field.TypeBool, Default: false},
 		{Name: "position", Type: field.TypeInt, Default: 0},
 		{Name: "package_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
@@ -525,13 +544,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "package_services_packages_services",
-				Columns:    []*schema.Column{PackageServicesColumns[6]},
+				Columns:    []*schema.Column{PackageServicesColumns[8]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "package_services_services_service",
-				Columns:    []*schema.Column{PackageServicesColumns[7]},
+				Columns:    []*schema.Column{PackageServicesColumns[9]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -540,7 +559,7 @@ var (
 			{
 				Name:    "packageservice_package_id_service_id",
 				Unique:  true,
-				Columns: []*schema.Column{PackageServicesColumns[6], PackageServicesColumns[7]},
+				Columns: []*schema.Column{PackageServicesColumns[8], PackageServicesColumns[9]},
 			},
 		},
 	}
@@ -556,12 +575,36 @@ var (
 		Columns:    PartnersColumns,
 		PrimaryKey: []*schema.Column{PartnersColumns[0]},
 	}
+	// RatePlansColumns holds the columns for the "rate_plans" table.
+	RatePlansColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "model", Type: field.TypeEnum, Enums: []string{"GRADUATED", "VOLUME"}},
+		{Name: "tiers", Type: field.TypeJSON},
+		{Name: "currency_id", Type: field.TypeInt},
+	}
+	// RatePlansTable holds the schema information for the "rate_plans" table.
+	RatePlansTable = &schema.Table{
+		Name:       "rate_plans",
+		Columns:    RatePlansColumns,
+		PrimaryKey: []*schema.Column{RatePlansColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "rate_plans_currencies_currency",
+				Columns:    []*schema.Column{RatePlansColumns[4]},
+				RefColumns: []*schema.Column{CurrenciesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
 	// ServicesColumns holds the columns for the "services" table.
 	ServicesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "description", Type: field.TypeString, Nullable: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME", "USAGE"}},
+		{Name: "unit", Type: field.TypeString, Nullable: true, Size: 20},
+		{Name: "unit_decimals", Type: field.TypeInt, Default: 0},
 	}
 	// ServicesTable holds the schema information for the "services" table.
 	ServicesTable = &schema.Table{
@@ -576,6 +619,7 @@ var (
 		{Name: "frequency_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
 		{Name: "currency_id", Type: field.TypeInt},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 	}
 	// ServicePricesTable holds the schema information for the "service_prices" table.
 	ServicePricesTable = &schema.Table{
@@ -600,6 +644,12 @@ var (
 				Columns:    []*schema.Column{ServicePricesColumns[4]},
 				RefColumns: []*schema.Column{CurrenciesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "service_prices_rate_plans_rate_plan",
+				Columns:    []*schema.Column{ServicePricesColumns[5]},
+				RefColumns: []*schema.Column{RatePlansColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
@@ -803,6 +853,7 @@ var (
 		PackageFrequenciesTable,
 		PackageServicesTable,
 		PartnersTable,
+		RatePlansTable,
 		ServicesTable,
 		ServicePricesTable,
 		StatusesTable,
@@ -854,6 +905,7 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
 	PackagesTable.ForeignKeys[0].RefTable = StatusesTable
+	PackagesTable.ForeignKeys[1].RefTable = ServicesTable
 	PackagesTable.Annotation = &entsql.Annotation{
 		Table:          "packages",
 		IncrementStart: func(i int) *int { return &i }(21474836480),
@@ -878,6 +930,7 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(34359738368),
 	}
 	PackageFrequenciesTable.ForeignKeys[0].RefTable = PackagesTable
+	PackageFrequenciesTable.ForeignKeys[1].RefTable = RatePlansTable
 	PackageFrequenciesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
 	}
@@ -889,12 +942,17 @@ func init() {
 	PartnersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
+	RatePlansTable.ForeignKeys[0].RefTable = CurrenciesTable
+	RatePlansTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
+	}
 	ServicesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
 	}
 	ServicePricesTable.ForeignKeys[0].RefTable = PackageFrequenciesTable
 	ServicePricesTable.ForeignKeys[1].RefTable = ServicesTable
 	ServicePricesTable.ForeignKeys[2].RefTable = CurrenciesTable
+	ServicePricesTable.ForeignKeys[3].RefTable = RatePlansTable
 	ServicePricesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}

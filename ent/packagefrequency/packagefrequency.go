@@ -24,10 +24,14 @@ const (
 	FieldInterval = "interval"
 	// FieldIntervalCount holds the string denoting the interval_count field in the database.
 	FieldIntervalCount = "interval_count"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// EdgePackage holds the string denoting the package edge name in mutations.
 	EdgePackage = "package"
 	// EdgePrices holds the string denoting the prices edge name in mutations.
 	EdgePrices = "prices"
+	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
+	EdgeRatePlan = "rate_plan"
 	// Table holds the table name of the packagefrequency in the database.
 	Table = "package_frequencies"
 	// PackageTable is the table that holds the package relation/edge.
@@ -44,6 +48,13 @@ const (
 	PricesInverseTable = "service_prices"
 	// PricesColumn is the table column denoting the prices relation/edge.
 	PricesColumn = "frequency_id"
+	// RatePlanTable is the table that holds the rate_plan relation/edge.
+	RatePlanTable = "package_frequencies"
+	// RatePlanInverseTable is the table name for the RatePlan entity.
+	// It exists in this package in order to avoid circular dependency with the "rateplan" package.
+	RatePlanInverseTable = "rate_plans"
+	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
+	RatePlanColumn = "rate_plan_id"
 )
 
 // Columns holds all SQL columns for packagefrequency fields.
@@ -53,6 +64,7 @@ var Columns = []string{
 	FieldName,
 	FieldInterval,
 	FieldIntervalCount,
+	FieldRatePlanID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -125,6 +137,11 @@ func ByIntervalCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIntervalCount, opts...).ToFunc()
 }
 
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
+}
+
 // ByPackageField orders the results by package field.
 func ByPackageField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -145,6 +162,13 @@ func ByPrices(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPricesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRatePlanField orders the results by rate_plan field.
+func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newPackageStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -157,6 +181,13 @@ func newPricesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PricesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, PricesTable, PricesColumn),
+	)
+}
+func newRatePlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RatePlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
 	)
 }
 

@@ -68,6 +68,11 @@ func IntervalCount(v int) predicate.PackageFrequency {
 	return predicate.PackageFrequency(sql.FieldEQ(FieldIntervalCount, v))
 }
 
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // PackageIDEQ applies the EQ predicate on the "package_id" field.
 func PackageIDEQ(v int) predicate.PackageFrequency {
 	return predicate.PackageFrequency(sql.FieldEQ(FieldPackageID, v))
@@ -213,6 +218,36 @@ func IntervalCountLTE(v int) predicate.PackageFrequency {
 	return predicate.PackageFrequency(sql.FieldLTE(FieldIntervalCount, v))
 }
 
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.PackageFrequency {
+	return predicate.PackageFrequency(sql.FieldNotNull(FieldRatePlanID))
+}
+
 // HasPackage applies the HasEdge predicate on the "package" edge.
 func HasPackage() predicate.PackageFrequency {
 	return predicate.PackageFrequency(func(s *sql.Selector) {
@@ -251,6 +286,29 @@ func HasPrices() predicate.PackageFrequency {
 func HasPricesWith(preds ...predicate.ServicePrice) predicate.PackageFrequency {
 	return predicate.PackageFrequency(func(s *sql.Selector) {
 		step := newPricesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRatePlan applies the HasEdge predicate on the "rate_plan" edge.
+func HasRatePlan() predicate.PackageFrequency {
+	return predicate.PackageFrequency(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRatePlanWith applies the HasEdge predicate on the "rate_plan" edge with a given conditions (other predicates).
+func HasRatePlanWith(preds ...predicate.RatePlan) predicate.PackageFrequency {
+	return predicate.PackageFrequency(func(s *sql.Selector) {
+		step := newRatePlanStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

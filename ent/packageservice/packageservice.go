@@ -24,6 +24,10 @@ const (
 	FieldMaxInstances = "max_instances"
 	// FieldOptional holds the string denoting the optional field in the database.
 	FieldOptional = "optional"
+	// FieldIncluded holds the string denoting the included field in the database.
+	FieldIncluded = "included"
+	// FieldShared holds the string denoting the shared field in the database.
+	FieldShared = "shared"
 	// FieldPosition holds the string denoting the position field in the database.
 	FieldPosition = "position"
 	// EdgePackage holds the string denoting the package edge name in mutations.
@@ -57,6 +61,8 @@ var Columns = []string{
 	FieldDefaultInstances,
 	FieldMaxInstances,
 	FieldOptional,
+	FieldIncluded,
+	FieldShared,
 	FieldPosition,
 }
 
@@ -77,6 +83,8 @@ var (
 	DefaultInstancesValidator func(int) error
 	// DefaultOptional holds the default value on creation for the "optional" field.
 	DefaultOptional bool
+	// DefaultShared holds the default value on creation for the "shared" field.
+	DefaultShared bool
 	// DefaultPosition holds the default value on creation for the "position" field.
 	DefaultPosition int
 )
@@ -117,6 +125,16 @@ func ByMaxInstances(opts ...sql.OrderTermOption) OrderOption {
 // ByOptional orders the results by the optional field.
 func ByOptional(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOptional, opts...).ToFunc()
+}
+
+// ByIncluded orders the results by the included field.
+func ByIncluded(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIncluded, opts...).ToFunc()
+}
+
+// ByShared orders the results by the shared field.
+func ByShared(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShared, opts...).ToFunc()
 }
 
 // ByPosition orders the results by the position field.

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/internal/money"
 )
 
 // ID filters vertices based on their ID field.
@@ -81,6 +82,16 @@ func MaxInstances(v int) predicate.PackageService {
 // Optional applies equality check predicate on the "optional" field. It's identical to OptionalEQ.
 func Optional(v bool) predicate.PackageService {
 	return predicate.PackageService(sql.FieldEQ(FieldOptional, v))
+}
+
+// Included applies equality check predicate on the "included" field. It's identical to IncludedEQ.
+func Included(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldEQ(FieldIncluded, v))
+}
+
+// Shared applies equality check predicate on the "shared" field. It's identical to SharedEQ.
+func Shared(v bool) predicate.PackageService {
+	return predicate.PackageService(sql.FieldEQ(FieldShared, v))
 }
 
 // Position applies equality check predicate on the "position" field. It's identical to PositionEQ.
@@ -266,6 +277,66 @@ func OptionalEQ(v bool) predicate.PackageService {
 // OptionalNEQ applies the NEQ predicate on the "optional" field.
 func OptionalNEQ(v bool) predicate.PackageService {
 	return predicate.PackageService(sql.FieldNEQ(FieldOptional, v))
+}
+
+// IncludedEQ applies the EQ predicate on the "included" field.
+func IncludedEQ(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldEQ(FieldIncluded, v))
+}
+
+// IncludedNEQ applies the NEQ predicate on the "included" field.
+func IncludedNEQ(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldNEQ(FieldIncluded, v))
+}
+
+// IncludedIn applies the In predicate on the "included" field.
+func IncludedIn(vs ...money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldIn(FieldIncluded, vs...))
+}
+
+// IncludedNotIn applies the NotIn predicate on the "included" field.
+func IncludedNotIn(vs ...money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldNotIn(FieldIncluded, vs...))
+}
+
+// IncludedGT applies the GT predicate on the "included" field.
+func IncludedGT(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldGT(FieldIncluded, v))
+}
+
+// IncludedGTE applies the GTE predicate on the "included" field.
+func IncludedGTE(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldGTE(FieldIncluded, v))
+}
+
+// IncludedLT applies the LT predicate on the "included" field.
+func IncludedLT(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldLT(FieldIncluded, v))
+}
+
+// IncludedLTE applies the LTE predicate on the "included" field.
+func IncludedLTE(v money.Decimal) predicate.PackageService {
+	return predicate.PackageService(sql.FieldLTE(FieldIncluded, v))
+}
+
+// IncludedIsNil applies the IsNil predicate on the "included" field.
+func IncludedIsNil() predicate.PackageService {
+	return predicate.PackageService(sql.FieldIsNull(FieldIncluded))
+}
+
+// IncludedNotNil applies the NotNil predicate on the "included" field.
+func IncludedNotNil() predicate.PackageService {
+	return predicate.PackageService(sql.FieldNotNull(FieldIncluded))
+}
+
+// SharedEQ applies the EQ predicate on the "shared" field.
+func SharedEQ(v bool) predicate.PackageService {
+	return predicate.PackageService(sql.FieldEQ(FieldShared, v))
+}
+
+// SharedNEQ applies the NEQ predicate on the "shared" field.
+func SharedNEQ(v bool) predicate.PackageService {
+	return predicate.PackageService(sql.FieldNEQ(FieldShared, v))
 }
 
 // PositionEQ applies the EQ predicate on the "position" field.

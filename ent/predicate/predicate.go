@@ -54,6 +54,9 @@ type PackageService func(*sql.Selector)
 // Partner is the predicate function for partner builders.
 type Partner func(*sql.Selector)
 
+// RatePlan is the predicate function for rateplan builders.
+type RatePlan func(*sql.Selector)
+
 // Service is the predicate function for service builders.
 type Service func(*sql.Selector)
 

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/field"
 
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 )
 
 // CatalogPackage is a package of the catalog ("Package" on the API; Package is a Go
@@ -30,6 +31,13 @@ func (CatalogPackage) Fields() []ent.Field {
 		field.Bool("charge_full_period").Default(false),
 		field.Bool("postpaid").Default(false),
 		field.Bool("bulk_quantity").Default(false),
+		// charge_recurring_only_if_usage charges a recurring period only if usage is
+		// recorded in it (docs/billing.md 6.4); the activation_* fields start billing
+		// after some days or at a usage threshold of one service (6.5).
+		field.Bool("charge_recurring_only_if_usage").Default(false),
+		field.Int("activation_after_days").Optional().Nillable().Min(0),
+		field.Other("activation_usage_threshold", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable(),
+		field.Int("activation_service_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -41,6 +49,7 @@ func (CatalogPackage) Edges() []ent.Edge {
 		edge.To("services", PackageService.Type),
 		edge.To("frequencies", PackageFrequency.Type),
 		edge.To("account_packages", AccountPackage.Type).Annotations(entgql.Skip()),
+		edge.To("activation_service", Service.Type).Field("activation_service_id").Unique().Annotations(entgql.Skip()),
 	}
 }
 

@@ -17,6 +17,9 @@ func (PackageFrequency) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxRuneLen(100),
 		field.Enum("interval").Values("DAY", "WEEK", "MONTH", "YEAR").Immutable(),
 		field.Int("interval_count").Min(1).Immutable(),
+		// rate_plan_id prices the usage of the frequency's USAGE services that have no
+		// plan of their own (docs/billing.md 6.1).
+		field.Int("rate_plan_id").Optional().Nillable(),
 	}
 }
 
@@ -25,6 +28,7 @@ func (PackageFrequency) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("package", CatalogPackage.Type).Ref("frequencies").Field("package_id").Unique().Required().Immutable(),
 		edge.To("prices", ServicePrice.Type),
+		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/billd/billd/internal/money"
 )
 
 // PackageService is a service inside a package with its instance limits.
@@ -21,6 +23,10 @@ func (PackageService) Fields() []ent.Field {
 		field.Int("default_instances").Min(0),
 		field.Int("max_instances").Optional().Nillable(),
 		field.Bool("optional").Default(false),
+		// included is a USAGE service's bucket per usage period and instance; shared
+		// puts what is left of it in the package's pool (docs/billing.md 6.1).
+		field.Other("included", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable(),
+		field.Bool("shared").Default(false),
 		// position keeps the services in the order the operator listed them.
 		field.Int("position").Default(0).Annotations(entgql.Skip()),
 	}

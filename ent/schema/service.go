@@ -15,7 +15,11 @@ func (Service) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxRuneLen(200),
 		field.String("description").Optional().Nillable(),
-		field.Enum("kind").Values("RECURRING", "ONE_TIME").Immutable(),
+		field.Enum("kind").Values("RECURRING", "ONE_TIME", "USAGE").Immutable(),
+		// unit is what a USAGE service measures (MB, minute); unit_decimals the decimal
+		// places its quantities may have (docs/billing.md 6.1).
+		field.String("unit").Optional().Nillable().MaxRuneLen(20).Immutable(),
+		field.Int("unit_decimals").Default(0).Min(0).Max(6).Immutable(),
 	}
 }
 

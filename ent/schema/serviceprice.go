@@ -21,6 +21,8 @@ func (ServicePrice) Fields() []ent.Field {
 		field.Int("service_id").Immutable(),
 		field.Int("currency_id").Immutable(),
 		field.Other("one_time", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable(),
+		// rate_plan_id prices a USAGE service's usage in this frequency and currency.
+		field.Int("rate_plan_id").Optional().Nillable().Immutable(),
 	}
 }
 
@@ -32,6 +34,7 @@ func (ServicePrice) Edges() []ent.Edge {
 		edge.To("currency", Currency.Type).Field("currency_id").Unique().Required().Immutable(),
 		edge.To("recurring", StatusPrice.Type),
 		edge.To("transitions", TransitionPrice.Type),
+		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique().Immutable(),
 	}
 }
 

@@ -21,6 +21,10 @@ const (
 	FieldDescription = "description"
 	// FieldKind holds the string denoting the kind field in the database.
 	FieldKind = "kind"
+	// FieldUnit holds the string denoting the unit field in the database.
+	FieldUnit = "unit"
+	// FieldUnitDecimals holds the string denoting the unit_decimals field in the database.
+	FieldUnitDecimals = "unit_decimals"
 	// Table holds the table name of the service in the database.
 	Table = "services"
 )
@@ -31,6 +35,8 @@ var Columns = []string{
 	FieldName,
 	FieldDescription,
 	FieldKind,
+	FieldUnit,
+	FieldUnitDecimals,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -46,6 +52,12 @@ func ValidColumn(column string) bool {
 var (
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// UnitValidator is a validator for the "unit" field. It is called by the builders before save.
+	UnitValidator func(string) error
+	// DefaultUnitDecimals holds the default value on creation for the "unit_decimals" field.
+	DefaultUnitDecimals int
+	// UnitDecimalsValidator is a validator for the "unit_decimals" field. It is called by the builders before save.
+	UnitDecimalsValidator func(int) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -55,6 +67,7 @@ type Kind string
 const (
 	KindRECURRING Kind = "RECURRING"
 	KindONE_TIME  Kind = "ONE_TIME"
+	KindUSAGE     Kind = "USAGE"
 )
 
 func (k Kind) String() string {
@@ -64,7 +77,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindRECURRING, KindONE_TIME:
+	case KindRECURRING, KindONE_TIME, KindUSAGE:
 		return nil
 	default:
 		return fmt.Errorf("service: invalid enum value for kind field: %q", k)
@@ -92,6 +105,16 @@ func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 // ByKind orders the results by the kind field.
 func ByKind(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldKind, opts...).ToFunc()
+}
+
+// ByUnit orders the results by the unit field.
+func ByUnit(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnit, opts...).ToFunc()
+}
+
+// ByUnitDecimals orders the results by the unit_decimals field.
+func ByUnitDecimals(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnitDecimals, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

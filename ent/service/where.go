@@ -62,6 +62,16 @@ func Description(v string) predicate.Service {
 	return predicate.Service(sql.FieldEQ(FieldDescription, v))
 }
 
+// Unit applies equality check predicate on the "unit" field. It's identical to UnitEQ.
+func Unit(v string) predicate.Service {
+	return predicate.Service(sql.FieldEQ(FieldUnit, v))
+}
+
+// UnitDecimals applies equality check predicate on the "unit_decimals" field. It's identical to UnitDecimalsEQ.
+func UnitDecimals(v int) predicate.Service {
+	return predicate.Service(sql.FieldEQ(FieldUnitDecimals, v))
+}
+
 // NameEQ applies the EQ predicate on the "name" field.
 func NameEQ(v string) predicate.Service {
 	return predicate.Service(sql.FieldEQ(FieldName, v))
@@ -220,6 +230,121 @@ func KindIn(vs ...Kind) predicate.Service {
 // KindNotIn applies the NotIn predicate on the "kind" field.
 func KindNotIn(vs ...Kind) predicate.Service {
 	return predicate.Service(sql.FieldNotIn(FieldKind, vs...))
+}
+
+// UnitEQ applies the EQ predicate on the "unit" field.
+func UnitEQ(v string) predicate.Service {
+	return predicate.Service(sql.FieldEQ(FieldUnit, v))
+}
+
+// UnitNEQ applies the NEQ predicate on the "unit" field.
+func UnitNEQ(v string) predicate.Service {
+	return predicate.Service(sql.FieldNEQ(FieldUnit, v))
+}
+
+// UnitIn applies the In predicate on the "unit" field.
+func UnitIn(vs ...string) predicate.Service {
+	return predicate.Service(sql.FieldIn(FieldUnit, vs...))
+}
+
+// UnitNotIn applies the NotIn predicate on the "unit" field.
+func UnitNotIn(vs ...string) predicate.Service {
+	return predicate.Service(sql.FieldNotIn(FieldUnit, vs...))
+}
+
+// UnitGT applies the GT predicate on the "unit" field.
+func UnitGT(v string) predicate.Service {
+	return predicate.Service(sql.FieldGT(FieldUnit, v))
+}
+
+// UnitGTE applies the GTE predicate on the "unit" field.
+func UnitGTE(v string) predicate.Service {
+	return predicate.Service(sql.FieldGTE(FieldUnit, v))
+}
+
+// UnitLT applies the LT predicate on the "unit" field.
+func UnitLT(v string) predicate.Service {
+	return predicate.Service(sql.FieldLT(FieldUnit, v))
+}
+
+// UnitLTE applies the LTE predicate on the "unit" field.
+func UnitLTE(v string) predicate.Service {
+	return predicate.Service(sql.FieldLTE(FieldUnit, v))
+}
+
+// UnitContains applies the Contains predicate on the "unit" field.
+func UnitContains(v string) predicate.Service {
+	return predicate.Service(sql.FieldContains(FieldUnit, v))
+}
+
+// UnitHasPrefix applies the HasPrefix predicate on the "unit" field.
+func UnitHasPrefix(v string) predicate.Service {
+	return predicate.Service(sql.FieldHasPrefix(FieldUnit, v))
+}
+
+// UnitHasSuffix applies the HasSuffix predicate on the "unit" field.
+func UnitHasSuffix(v string) predicate.Service {
+	return predicate.Service(sql.FieldHasSuffix(FieldUnit, v))
+}
+
+// UnitIsNil applies the IsNil predicate on the "unit" field.
+func UnitIsNil() predicate.Service {
+	return predicate.Service(sql.FieldIsNull(FieldUnit))
+}
+
+// UnitNotNil applies the NotNil predicate on the "unit" field.
+func UnitNotNil() predicate.Service {
+	return predicate.Service(sql.FieldNotNull(FieldUnit))
+}
+
+// UnitEqualFold applies the EqualFold predicate on the "unit" field.
+func UnitEqualFold(v string) predicate.Service {
+	return predicate.Service(sql.FieldEqualFold(FieldUnit, v))
+}
+
+// UnitContainsFold applies the ContainsFold predicate on the "unit" field.
+func UnitContainsFold(v string) predicate.Service {
+	return predicate.Service(sql.FieldContainsFold(FieldUnit, v))
+}
+
+// UnitDecimalsEQ applies the EQ predicate on the "unit_decimals" field.
+func UnitDecimalsEQ(v int) predicate.Service {
+	return predicate.Service(sql.FieldEQ(FieldUnitDecimals, v))
+}
+
+// UnitDecimalsNEQ applies the NEQ predicate on the "unit_decimals" field.
+func UnitDecimalsNEQ(v int) predicate.Service {
+	return predicate.Service(sql.FieldNEQ(FieldUnitDecimals, v))
+}
+
+// UnitDecimalsIn applies the In predicate on the "unit_decimals" field.
+func UnitDecimalsIn(vs ...int) predicate.Service {
+	return predicate.Service(sql.FieldIn(FieldUnitDecimals, vs...))
+}
+
+// UnitDecimalsNotIn applies the NotIn predicate on the "unit_decimals" field.
+func UnitDecimalsNotIn(vs ...int) predicate.Service {
+	return predicate.Service(sql.FieldNotIn(FieldUnitDecimals, vs...))
+}
+
+// UnitDecimalsGT applies the GT predicate on the "unit_decimals" field.
+func UnitDecimalsGT(v int) predicate.Service {
+	return predicate.Service(sql.FieldGT(FieldUnitDecimals, v))
+}
+
+// UnitDecimalsGTE applies the GTE predicate on the "unit_decimals" field.
+func UnitDecimalsGTE(v int) predicate.Service {
+	return predicate.Service(sql.FieldGTE(FieldUnitDecimals, v))
+}
+
+// UnitDecimalsLT applies the LT predicate on the "unit_decimals" field.
+func UnitDecimalsLT(v int) predicate.Service {
+	return predicate.Service(sql.FieldLT(FieldUnitDecimals, v))
+}
+
+// UnitDecimalsLTE applies the LTE predicate on the "unit_decimals" field.
+func UnitDecimalsLTE(v int) predicate.Service {
+	return predicate.Service(sql.FieldLTE(FieldUnitDecimals, v))
 }
 
 // And groups predicates with the AND operator between them.

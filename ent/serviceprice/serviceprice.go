@@ -20,6 +20,8 @@ const (
 	FieldCurrencyID = "currency_id"
 	// FieldOneTime holds the string denoting the one_time field in the database.
 	FieldOneTime = "one_time"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// EdgeFrequency holds the string denoting the frequency edge name in mutations.
 	EdgeFrequency = "frequency"
 	// EdgeService holds the string denoting the service edge name in mutations.
@@ -30,6 +32,8 @@ const (
 	EdgeRecurring = "recurring"
 	// EdgeTransitions holds the string denoting the transitions edge name in mutations.
 	EdgeTransitions = "transitions"
+	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
+	EdgeRatePlan = "rate_plan"
 	// Table holds the table name of the serviceprice in the database.
 	Table = "service_prices"
 	// FrequencyTable is the table that holds the frequency relation/edge.
@@ -67,6 +71,13 @@ const (
 	TransitionsInverseTable = "transition_prices"
 	// TransitionsColumn is the table column denoting the transitions relation/edge.
 	TransitionsColumn = "service_price_id"
+	// RatePlanTable is the table that holds the rate_plan relation/edge.
+	RatePlanTable = "service_prices"
+	// RatePlanInverseTable is the table name for the RatePlan entity.
+	// It exists in this package in order to avoid circular dependency with the "rateplan" package.
+	RatePlanInverseTable = "rate_plans"
+	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
+	RatePlanColumn = "rate_plan_id"
 )
 
 // Columns holds all SQL columns for serviceprice fields.
@@ -76,6 +87,7 @@ var Columns = []string{
 	FieldServiceID,
 	FieldCurrencyID,
 	FieldOneTime,
+	FieldRatePlanID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -114,6 +126,11 @@ func ByCurrencyID(opts ...sql.OrderTermOption) OrderOption {
 // ByOneTime orders the results by the one_time field.
 func ByOneTime(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOneTime, opts...).ToFunc()
+}
+
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
 }
 
 // ByFrequencyField orders the results by frequency field.
@@ -164,6 +181,13 @@ func ByTransitions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newTransitionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRatePlanField orders the results by rate_plan field.
+func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newFrequencyStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -197,5 +221,12 @@ func newTransitionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TransitionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, TransitionsTable, TransitionsColumn),
+	)
+}
+func newRatePlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RatePlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
 	)
 }

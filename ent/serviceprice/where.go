@@ -74,6 +74,11 @@ func OneTime(v money.Decimal) predicate.ServicePrice {
 	return predicate.ServicePrice(sql.FieldEQ(FieldOneTime, v))
 }
 
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // FrequencyIDEQ applies the EQ predicate on the "frequency_id" field.
 func FrequencyIDEQ(v int) predicate.ServicePrice {
 	return predicate.ServicePrice(sql.FieldEQ(FieldFrequencyID, v))
@@ -184,6 +189,36 @@ func OneTimeNotNil() predicate.ServicePrice {
 	return predicate.ServicePrice(sql.FieldNotNull(FieldOneTime))
 }
 
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldNotNull(FieldRatePlanID))
+}
+
 // HasFrequency applies the HasEdge predicate on the "frequency" edge.
 func HasFrequency() predicate.ServicePrice {
 	return predicate.ServicePrice(func(s *sql.Selector) {
@@ -291,6 +326,29 @@ func HasTransitions() predicate.ServicePrice {
 func HasTransitionsWith(preds ...predicate.TransitionPrice) predicate.ServicePrice {
 	return predicate.ServicePrice(func(s *sql.Selector) {
 		step := newTransitionsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRatePlan applies the HasEdge predicate on the "rate_plan" edge.
+func HasRatePlan() predicate.ServicePrice {
+	return predicate.ServicePrice(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRatePlanWith applies the HasEdge predicate on the "rate_plan" edge with a given conditions (other predicates).
+func HasRatePlanWith(preds ...predicate.RatePlan) predicate.ServicePrice {
+	return predicate.ServicePrice(func(s *sql.Selector) {
+		step := newRatePlanStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

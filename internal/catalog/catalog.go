@@ -156,8 +156,12 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*en
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	return store.Client(ctx, s.client).Service.Create().
-		SetName(in.Name).SetNillableDescription(in.Description).SetKind(in.Kind).Save(ctx)
+	create := store.Client(ctx, s.client).Service.Create().
+		SetName(in.Name).SetNillableDescription(in.Description).SetKind(in.Kind).SetNillableUnit(in.Unit)
+	if in.UnitDecimals != nil {
+		create.SetUnitDecimals(*in.UnitDecimals)
+	}
+	return create.Save(ctx)
 }
 
 // UpdateService renames a service or changes its description. NOT_FOUND if id is not
@@ -285,14 +289,21 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 		if err != nil {
 			return err
 		}
-		kinds := map[int]service.Kind{}
+		byID := map[int]*ent.Service{}
 		for _, sv := range svcs {
-			kinds[sv.ID] = sv.Kind
+			byID[sv.ID] = sv
 		}
 		for i, ps := range in.Services {
-			if _, ok := kinds[ps.ServiceID]; !ok {
+			sv, ok := byID[ps.ServiceID]
+			if !ok {
 				return fault.NotFoundf(fault.Path("input.services", i, "serviceId"), "service %d not found", ps.ServiceID)
 			}
+			if err := checkUsageService(fault.Path("input.services", i), sv, ps, isTrue(in.BulkQuantity), fault.Invalidf); err != nil {
+				return err
+			}
+		}
+		if err := checkUsageTerms(&in, byID); err != nil {
+			return err
 		}
 		oneTime := isTrue(in.OneTimeBilling)
 		pkg, err := c.CatalogPackage.Create().
@@ -304,8 +315,12 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 			SetDefaultStatusID(st.ID).
 			SetOneTimeBilling(oneTime).
 			SetChargeFullPeriod(oneTime || isTrue(in.ChargeFullPeriod)).
-			SetPostpaid(isTrue(in.Postpaid)).
+			SetPostpaid(isTrue(in.Postpaid) || isTrue(in.ChargeRecurringOnlyIfUsage)).
 			SetBulkQuantity(isTrue(in.BulkQuantity)).
+			SetChargeRecurringOnlyIfUsage(isTrue(in.ChargeRecurringOnlyIfUsage)).
+			SetNillableActivationAfterDays(activationDays(in.Activation)).
+			SetNillableActivationUsageThreshold(activationThreshold(in.Activation)).
+			SetNillableActivationServiceID(activationService(in.Activation)).
 			AddCurrencyIDs(curIDs...).
 			Save(ctx)
 		if ent.IsConstraintError(err) {
@@ -321,7 +336,7 @@ func (s *Service) CreatePackage(ctx context.Context, in CreatePackageInput) (*en
 			}
 		}
 		for i, f := range in.Frequencies {
-			if _, err := createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, fault.Path("input.frequencies", i), f, false); err != nil {
+			if _, err := createFrequency(ctx, c, r, pkg.ID, pkgCur, byID, fault.Path("input.frequencies", i), f, false); err != nil {
 				return err
 			}
 		}
@@ -341,6 +356,7 @@ func createPackageService(ctx context.Context, c *ent.Client, pkgID, position in
 		SetPackageID(pkgID).SetServiceID(ps.ServiceID).
 		SetMinInstances(minI).SetDefaultInstances(defI).SetNillableMaxInstances(maxI).
 		SetOptional(optional).SetPosition(position).
+		SetNillableIncluded(ps.Included).SetShared(isTrue(ps.Shared)).
 		Exec(ctx)
 }
 
@@ -394,7 +410,7 @@ func lockPackage(ctx context.Context, c *ent.Client, id int, field string) error
 // itself when the package is created with it (BAD_USER_INPUT), and the package as it
 // stands when a frequency is added later (FAILED_PRECONDITION): existing tells which.
 func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkgCur map[string]*ent.Currency,
-	kinds map[int]service.Kind, path string, in *PackageFrequencyInput, existing bool) (*ent.PackageFrequency, error) {
+	svcs map[int]*ent.Service, path string, in *PackageFrequencyInput, existing bool) (*ent.PackageFrequency, error) {
 	if err := in.validateShape(path); err != nil {
 		return nil, err
 	}
@@ -412,8 +428,14 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 			return nil, fault.Conflictf(path+".name", "the package already has a frequency named %q", f.Name)
 		}
 	}
+	if in.RatePlanID != nil {
+		if err := checkFrequencyPlan(ctx, c, path+".ratePlanId", *in.RatePlanID, pkgCur, refuse); err != nil {
+			return nil, err
+		}
+	}
 	freq, err := c.PackageFrequency.Create().
 		SetPackageID(pkgID).SetName(in.Name).SetInterval(in.Interval).SetIntervalCount(in.count()).
+		SetNillableRatePlanID(in.RatePlanID).
 		Save(ctx)
 	if ent.IsConstraintError(err) {
 		return nil, fault.Conflictf(path+".name", "the package already has a frequency named %q", in.Name)
@@ -427,7 +449,7 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 	seen := map[key]bool{}
 	for i, p := range in.Prices {
 		pp := fault.Path(path+".prices", i)
-		kind, ok := kinds[p.ServiceID]
+		sv, ok := svcs[p.ServiceID]
 		if !ok {
 			return nil, refuse(pp+".serviceId", "service %d is not one of the package's services", p.ServiceID)
 		}
@@ -443,11 +465,15 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 			return nil, fault.Invalidf(pp, "service %d already has prices in %s on this frequency", p.ServiceID, p.Currency)
 		}
 		seen[k] = true
-		if kind == service.KindONE_TIME && len(p.Recurring) > 0 {
+		if sv.Kind == service.KindONE_TIME && len(p.Recurring) > 0 {
 			return nil, fault.PreconditionAt(pp+".recurring", "service %d is a ONE_TIME service: give it a oneTime price, not recurring prices", p.ServiceID)
 		}
+		if err := checkPriceEntry(ctx, c, pp, sv, p); err != nil {
+			return nil, err
+		}
 		prec := int32(cur.Precision)
-		spc := c.ServicePrice.Create().SetFrequencyID(freq.ID).SetServiceID(p.ServiceID).SetCurrencyID(cur.ID)
+		spc := c.ServicePrice.Create().SetFrequencyID(freq.ID).SetServiceID(p.ServiceID).SetCurrencyID(cur.ID).
+			SetNillableRatePlanID(p.RatePlanID)
 		if p.OneTime != nil {
 			spc.SetOneTime(money.AtLeastScale(*p.OneTime, prec))
 		}
@@ -525,11 +551,11 @@ func (s *Service) AddPackageFrequency(ctx context.Context, packageID int, in Pac
 		for _, cur := range pkg.Edges.Currencies {
 			pkgCur[cur.Code] = cur
 		}
-		kinds := map[int]service.Kind{}
+		svcs := map[int]*ent.Service{}
 		for _, ps := range pkg.Edges.Services {
-			kinds[ps.ServiceID] = ps.Edges.Service.Kind
+			svcs[ps.ServiceID] = ps.Edges.Service
 		}
-		out, err = createFrequency(ctx, c, r, pkg.ID, pkgCur, kinds, "input", &in, true)
+		out, err = createFrequency(ctx, c, r, pkg.ID, pkgCur, svcs, "input", &in, true)
 		return err
 	})
 	if err != nil {
@@ -556,8 +582,12 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 		if err != nil {
 			return notFound(err, "packageId", "package", packageID)
 		}
-		if _, err := c.Service.Get(ctx, in.ServiceID); err != nil {
+		sv, err := c.Service.Get(ctx, in.ServiceID)
+		if err != nil {
 			return notFound(err, "input.serviceId", "service", in.ServiceID)
+		}
+		if err := checkUsageService("input", sv, &in, pkg.BulkQuantity, fault.PreconditionAt); err != nil {
+			return err
 		}
 		if _, _, _, optional := in.resolved(); optional && pkg.BulkQuantity {
 			return fault.PreconditionAt("input.optional", "package %q has the bulk component, so it cannot have optional services", pkg.Name)
@@ -577,7 +607,8 @@ func (s *Service) AddPackageService(ctx context.Context, packageID int, in Packa
 		out, err = c.PackageService.Create().
 			SetPackageID(packageID).SetServiceID(in.ServiceID).
 			SetMinInstances(minI).SetDefaultInstances(defI).SetNillableMaxInstances(maxI).
-			SetOptional(optional).SetPosition(n).Save(ctx)
+			SetOptional(optional).SetPosition(n).
+			SetNillableIncluded(in.Included).SetShared(isTrue(in.Shared)).Save(ctx)
 		if ent.IsConstraintError(err) {
 			return fault.Conflictf("input.serviceId", "service %d is already in package %q", in.ServiceID, pkg.Name)
 		}
@@ -667,6 +698,14 @@ func (s *Service) UpdatePackage(ctx context.Context, id int, in UpdatePackageInp
 				}
 				if hasOptional {
 					return fault.PreconditionAt("input.bulkQuantity", "package %q has optional services, so it cannot have the bulk component", pkg.Name)
+				}
+				hasUsage, err := c.PackageService.Query().
+					Where(packageservice.PackageID(id), packageservice.HasServiceWith(service.KindEQ(service.KindUSAGE))).Exist(ctx)
+				if err != nil {
+					return err
+				}
+				if hasUsage {
+					return fault.PreconditionAt("input.bulkQuantity", "package %q has USAGE services, so it cannot have the bulk component", pkg.Name)
 				}
 			}
 			if !*in.BulkQuantity && pkg.BulkQuantity {

@@ -1,14 +1,17 @@
 package catalog
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 	"github.com/billd/billd/internal/text"
 )
 
@@ -68,7 +71,14 @@ type CreateServiceInput struct {
 	Name        string
 	Description *string
 	Kind        service.Kind
+	// Unit and UnitDecimals describe what a USAGE service measures (MB with 0
+	// decimals, GB with 3); other kinds have neither.
+	Unit         *string
+	UnitDecimals *int
 }
+
+// MaxUnitLen bounds a usage unit's name, in characters.
+const MaxUnitLen = 20
 
 // Validate checks the input without touching the database.
 func (in *CreateServiceInput) Validate() error {
@@ -79,7 +89,25 @@ func (in *CreateServiceInput) Validate() error {
 		return err
 	}
 	if err := service.KindValidator(in.Kind); err != nil {
-		return fault.Invalidf("input.kind", "kind must be RECURRING or ONE_TIME")
+		return fault.Invalidf("input.kind", "kind must be RECURRING, ONE_TIME or USAGE")
+	}
+	if in.Kind != service.KindUSAGE {
+		switch {
+		case in.Unit != nil:
+			return fault.Invalidf("input.unit", "only a USAGE service measures a unit")
+		case in.UnitDecimals != nil:
+			return fault.Invalidf("input.unitDecimals", "only a USAGE service has unit decimals")
+		}
+		return nil
+	}
+	if in.Unit == nil {
+		return fault.Invalidf("input.unit", "a USAGE service needs the unit it measures (MB, minute, ...)")
+	}
+	if err := text.Name("input.unit", in.Unit, MaxUnitLen); err != nil {
+		return err
+	}
+	if in.UnitDecimals != nil && (*in.UnitDecimals < 0 || *in.UnitDecimals > rating.MaxUnitDecimals) {
+		return fault.Invalidf("input.unitDecimals", "unitDecimals %d is outside 0..%d", *in.UnitDecimals, rating.MaxUnitDecimals)
 	}
 	return nil
 }
@@ -107,6 +135,10 @@ type PackageServiceInput struct {
 	DefaultInstances *int
 	MaxInstances     *int
 	Optional         *bool
+	// Included is a USAGE service's bucket per usage period and instance; Shared
+	// puts what is left of it in the package's pool.
+	Included *money.Decimal
+	Shared   *bool
 }
 
 // resolved returns the limits with the contract's defaults applied: min 0 for an
@@ -145,6 +177,10 @@ func (in *PackageServiceInput) validate(path string) error {
 		return fault.Invalidf(path+".defaultInstances", "a service that is not optional needs at least one instance by default")
 	case maxI != nil && *maxI == 0:
 		return fault.Invalidf(path+".maxInstances", "maxInstances 0 would never allow the service")
+	case in.Included != nil && in.Included.IsNegative():
+		return fault.Invalidf(path+".included", "included %s is negative", *in.Included)
+	case isTrue(in.Shared) && in.Included == nil:
+		return fault.Invalidf(path+".shared", "only a service with an included quantity can share it")
 	}
 	return nil
 }
@@ -169,6 +205,9 @@ type ServicePriceInput struct {
 	Recurring   []*StatusPriceInput
 	OneTime     *money.Decimal
 	Transitions []*TransitionPriceInput
+	// RatePlanID prices a USAGE service's usage; it is the only price such a
+	// service's entry may carry.
+	RatePlanID *int
 }
 
 // PackageFrequencyInput is a billing cadence with its prices.
@@ -177,6 +216,8 @@ type PackageFrequencyInput struct {
 	Interval      packagefrequency.Interval
 	IntervalCount *int
 	Prices        []*ServicePriceInput
+	// RatePlanID prices the usage of USAGE services without a plan of their own.
+	RatePlanID *int
 }
 
 // count returns the interval count with its default of 1.
@@ -238,6 +279,38 @@ type CreatePackageInput struct {
 	Currencies       []string
 	Services         []*PackageServiceInput
 	Frequencies      []*PackageFrequencyInput
+	// ChargeRecurringOnlyIfUsage charges a recurring period only if usage was
+	// recorded in it; it makes the package postpaid.
+	ChargeRecurringOnlyIfUsage *bool
+	Activation                 *ActivationInput
+}
+
+// ActivationInput starts billing an account-package after some days, or once one of
+// its USAGE services reached a quantity, whichever comes first.
+type ActivationInput struct {
+	AfterDays      *int
+	UsageThreshold *money.Decimal
+	ServiceID      *int
+}
+
+// MaxActivationDays bounds afterDays: ten years.
+const MaxActivationDays = 3660
+
+// validate checks the activation's shape at path.
+func (in *ActivationInput) validate(path string) error {
+	switch {
+	case in.AfterDays == nil && in.UsageThreshold == nil:
+		return fault.Invalidf(path, "an activation needs afterDays, a usageThreshold or both")
+	case in.AfterDays != nil && (*in.AfterDays < 0 || *in.AfterDays > MaxActivationDays):
+		return fault.Invalidf(path+".afterDays", "afterDays %d is outside 0..%d", *in.AfterDays, MaxActivationDays)
+	case in.UsageThreshold != nil && (in.UsageThreshold.IsNegative() || in.UsageThreshold.IsZero()):
+		return fault.Invalidf(path+".usageThreshold", "usageThreshold %s must be above 0", *in.UsageThreshold)
+	case in.UsageThreshold != nil && in.ServiceID == nil:
+		return fault.Invalidf(path+".serviceId", "a usageThreshold needs the USAGE service whose usage it counts")
+	case in.UsageThreshold == nil && in.ServiceID != nil:
+		return fault.Invalidf(path+".usageThreshold", "a serviceId needs the usageThreshold it counts to")
+	}
+	return nil
 }
 
 // Validate checks the input without touching the database.
@@ -250,6 +323,17 @@ func (in *CreatePackageInput) Validate() error {
 	}
 	if err := checkDates(in.StartDate, in.ExpiryDate, "input.expiryDate"); err != nil {
 		return err
+	}
+	if isTrue(in.ChargeRecurringOnlyIfUsage) && in.Postpaid != nil && !*in.Postpaid {
+		return fault.Invalidf("input.postpaid", "a package charged only if used is postpaid")
+	}
+	if isTrue(in.ChargeRecurringOnlyIfUsage) && isTrue(in.OneTimeBilling) {
+		return fault.Invalidf("input.chargeRecurringOnlyIfUsage", "a one-time billing package has no recurring periods to charge only if used")
+	}
+	if in.Activation != nil {
+		if err := in.Activation.validate("input.activation"); err != nil {
+			return err
+		}
 	}
 	if isTrue(in.OneTimeBilling) && in.ChargeFullPeriod != nil && !*in.ChargeFullPeriod {
 		return fault.Invalidf("input.chargeFullPeriod", "a one-time billing package always charges the full period")
@@ -335,3 +419,61 @@ func checkDates(start, expiry *calendar.Date, field string) error {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// RateTierInput is one tier of a rate plan: up to upTo (none: the last tier), each
+// unit at unitPrice, plus flatFee (default 0) once the quantity reaches the tier.
+type RateTierInput struct {
+	UpTo      *money.Decimal
+	UnitPrice money.Decimal
+	FlatFee   *money.Decimal
+}
+
+// CreateRatePlanInput defines a rate plan.
+type CreateRatePlanInput struct {
+	Name     string
+	Currency string
+	Model    rateplan.Model
+	Tiers    []*RateTierInput
+}
+
+// MaxTiers bounds the tiers of a rate plan.
+const MaxTiers = 100
+
+// plan returns the input as the rating engine's plan.
+func (in *CreateRatePlanInput) plan() rating.Plan {
+	p := rating.Plan{Model: rating.Model(in.Model), Tiers: make([]rating.Tier, len(in.Tiers))}
+	for i, t := range in.Tiers {
+		p.Tiers[i] = rating.Tier{UpTo: t.UpTo, UnitPrice: t.UnitPrice, FlatFee: money.Zero}
+		if t.FlatFee != nil {
+			p.Tiers[i].FlatFee = *t.FlatFee
+		}
+	}
+	return p
+}
+
+// Validate checks the input without touching the database: a name, a known model,
+// and 1..MaxTiers tiers in ascending order of upTo, the last one without, with
+// prices and fees not negative.
+func (in *CreateRatePlanInput) Validate() error {
+	if err := checkName("input.name", &in.Name); err != nil {
+		return err
+	}
+	if !currencyCode.MatchString(in.Currency) {
+		return fault.Invalidf("input.currency", "currency code %q must be three capital letters (ISO 4217)", in.Currency)
+	}
+	if len(in.Tiers) > MaxTiers {
+		return fault.Invalidf("input.tiers", "a rate plan has at most %d tiers, got %d", MaxTiers, len(in.Tiers))
+	}
+	err := in.plan().Validate()
+	var te *rating.TierError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return fault.Invalidf(fault.Path("input.tiers", te.Index, te.Field), "tier %d: %s %v", te.Index+1, te.Field, te.Err)
+	case errors.Is(err, rating.ErrNoTiers):
+		return fault.Invalidf("input.tiers", "%v", err)
+	default:
+		return fault.Invalidf("input.model", "%v", err)
+	}
+}

@@ -35,9 +35,9 @@ const MaxTierPriceDecimals = 6
 // Tier is one tier of a rate plan: it covers the quantities in (UpTo of the tier
 // before, UpTo]. The last tier has no UpTo.
 type Tier struct {
-	UpTo      *money.Decimal
-	UnitPrice money.Decimal
-	FlatFee   money.Decimal
+	UpTo      *money.Decimal `json:"upTo,omitempty"`
+	UnitPrice money.Decimal  `json:"unitPrice"`
+	FlatFee   money.Decimal  `json:"flatFee"`
 }
 
 // Plan is a rate plan: a model and its tiers in ascending order.

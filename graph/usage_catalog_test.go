@@ -1,0 +1,192 @@
+package graph_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/billd/billd/internal/testenv"
+)
+
+// TestUsageCatalog defines the catalog of the usage examples (docs/billing.md 6.6)
+// through the API and reads it back: a USAGE service with its unit, a rate plan with
+// tiers, a package whose Data service includes a shared bucket and is priced by the
+// plan, with an activation.
+func TestUsageCatalog(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc struct {
+			CreateService struct {
+				ID, Kind, Unit string
+				UnitDecimals   int
+			}
+		}
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id kind unit unitDecimals } }`, nil, &svc)
+		require.Equal(t, "USAGE", svc.CreateService.Kind)
+		require.Equal(t, "MB", svc.CreateService.Unit)
+		require.Equal(t, 0, svc.CreateService.UnitDecimals)
+		data := svc.CreateService.ID
+		var line struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Line", kind: RECURRING}) { id } }`, nil, &line)
+
+		type tier struct {
+			UpTo      *string
+			UnitPrice string
+			FlatFee   string
+		}
+		var plan struct {
+			CreateRatePlan struct {
+				ID, Name, Model string
+				Currency        struct{ Code string }
+				Tiers           []tier
+			}
+		}
+		// U1's tiers: up to 10 at 1.50, up to 110 at 1.00, then 0.50.
+		b.MustQuery(`mutation { createRatePlan(input: {name: "Data tiers", currency: "USD", model: GRADUATED,
+			tiers: [{upTo: "10", unitPrice: "1.50"}, {upTo: "110", unitPrice: "1.00", flatFee: "2"}, {unitPrice: "0.50"}]}) {
+			id name model currency { code } tiers { upTo unitPrice flatFee } } }`, nil, &plan)
+		p := plan.CreateRatePlan
+		require.Equal(t, "GRADUATED", p.Model)
+		require.Equal(t, "USD", p.Currency.Code)
+		ten, hundredTen := "10", "110"
+		require.Equal(t, []tier{{&ten, "1.50", "0"}, {&hundredTen, "1.00", "2"}, {nil, "0.50", "0"}}, p.Tiers)
+
+		var pkg struct {
+			CreatePackage struct {
+				ID                         string
+				Postpaid                   bool
+				ChargeRecurringOnlyIfUsage bool
+				Activation                 struct {
+					AfterDays      int
+					UsageThreshold string
+					Service        struct{ ID string }
+				}
+				Services []struct {
+					Service  struct{ ID string }
+					Included *string
+					Shared   bool
+				}
+				Frequencies []struct {
+					RatePlan *struct{ ID string }
+					Prices   []struct {
+						Service  struct{ ID string }
+						RatePlan *struct{ ID string }
+					}
+				}
+			}
+		}
+		b.MustQuery(`mutation($line: ID!, $data: ID!, $plan: ID!) { createPackage(input: {name: "Mobile", currencies: ["USD"],
+			chargeRecurringOnlyIfUsage: true, activation: {afterDays: 7, usageThreshold: "10", serviceId: $data},
+			services: [{serviceId: $line}, {serviceId: $data, included: "100", shared: true}],
+			frequencies: [{name: "Monthly", interval: MONTH, ratePlanId: $plan, prices: [
+				{serviceId: $line, currency: "USD", recurring: [{status: "ACTIVE", amount: "10"}]},
+				{serviceId: $data, currency: "USD", ratePlanId: $plan}]}]}) {
+			id postpaid chargeRecurringOnlyIfUsage activation { afterDays usageThreshold service { id } }
+			services { service { id } included shared }
+			frequencies { ratePlan { id } prices { service { id } ratePlan { id } } } } }`,
+			map[string]any{"line": line.CreateService.ID, "data": data, "plan": p.ID}, &pkg)
+		got := pkg.CreatePackage
+		require.True(t, got.Postpaid)
+		require.True(t, got.ChargeRecurringOnlyIfUsage)
+		require.Equal(t, 7, got.Activation.AfterDays)
+		require.Equal(t, "10", got.Activation.UsageThreshold)
+		require.Equal(t, data, got.Activation.Service.ID)
+		require.Nil(t, got.Services[0].Included)
+		require.False(t, got.Services[0].Shared)
+		require.Equal(t, "100", *got.Services[1].Included)
+		require.True(t, got.Services[1].Shared)
+		require.Equal(t, p.ID, got.Frequencies[0].RatePlan.ID)
+		for _, sp := range got.Frequencies[0].Prices {
+			if sp.Service.ID == data {
+				require.Equal(t, p.ID, sp.RatePlan.ID)
+			} else {
+				require.Nil(t, sp.RatePlan)
+			}
+		}
+
+		// A package without usage terms has no activation.
+		var plain struct {
+			Packages struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct {
+						ID         string
+						Activation *struct{ AfterDays *int }
+					}
+				}
+			}
+			RatePlans struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ ID string } }
+			}
+		}
+		b.MustQuery(`mutation($line: ID!) { createPackage(input: {name: "Plain", currencies: ["USD"], services: [{serviceId: $line}],
+			frequencies: []}) { id } }`, map[string]any{"line": line.CreateService.ID}, nil)
+		b.MustQuery(`{ packages { totalCount edges { node { id activation { afterDays } } } }
+			ratePlans(first: 10) { totalCount edges { node { id } } } }`, nil, &plain)
+		for _, e := range plain.Packages.Edges {
+			if e.Node.ID == got.ID {
+				require.NotNil(t, e.Node.Activation)
+			} else {
+				require.Nil(t, e.Node.Activation)
+			}
+		}
+		require.Equal(t, 1, plain.RatePlans.TotalCount)
+		require.Equal(t, p.ID, plain.RatePlans.Edges[0].Node.ID)
+
+		var node struct{ Node struct{ Name string } }
+		b.MustQuery(`query($id: ID!) { node(id: $id) { ... on RatePlan { name } } }`, map[string]any{"id": p.ID}, &node)
+		require.Equal(t, "Data tiers", node.Node.Name)
+	})
+}
+
+// TestUsageCatalogRefusals checks that the API carries the catalog's coded refusals
+// with the field they name, and writes nothing.
+func TestUsageCatalogRefusals(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &svc)
+		var eur struct{ CreateRatePlan struct{ ID string } }
+		b.MustQuery(`mutation { createRatePlan(input: {name: "EUR data", currency: "EUR", model: VOLUME, tiers: [{unitPrice: "0.10"}]}) { id } }`, nil, &eur)
+		for _, tc := range []struct {
+			name, query, code, field string
+			vars                     map[string]any
+		}{
+			{"tiers out of order", `mutation { createRatePlan(input: {name: "P", currency: "USD", model: VOLUME,
+				tiers: [{upTo: "10", unitPrice: "1"}, {upTo: "10", unitPrice: "1"}, {unitPrice: "1"}]}) { id } }`,
+				"BAD_USER_INPUT", "input.tiers[1].upTo", nil},
+			{"unknown currency", `mutation { createRatePlan(input: {name: "P", currency: "XYZ", model: VOLUME, tiers: [{unitPrice: "1"}]}) { id } }`,
+				"NOT_FOUND", "input.currency", nil},
+			{"usage service without unit", `mutation { createService(input: {name: "X", kind: USAGE}) { id } }`,
+				"BAD_USER_INPUT", "input.unit", nil},
+			{"bulk package with a usage service", `mutation($data: ID!) { createPackage(input: {name: "Bulk", currencies: ["USD"],
+				bulkQuantity: true, services: [{serviceId: $data}], frequencies: []}) { id } }`,
+				"BAD_USER_INPUT", "input.services[0].serviceId", map[string]any{"data": svc.CreateService.ID}},
+			{"plan in another currency", `mutation($data: ID!, $plan: ID!) { createPackage(input: {name: "P", currencies: ["USD"],
+				services: [{serviceId: $data}], frequencies: [{name: "M", interval: MONTH, prices: [
+				{serviceId: $data, currency: "USD", ratePlanId: $plan}]}]}) { id } }`,
+				"BAD_USER_INPUT", "input.frequencies[0].prices[0].ratePlanId", map[string]any{"data": svc.CreateService.ID, "plan": eur.CreateRatePlan.ID}},
+			{"recurring price on usage", `mutation($data: ID!) { createPackage(input: {name: "P", currencies: ["USD"],
+				services: [{serviceId: $data}], frequencies: [{name: "M", interval: MONTH, prices: [
+				{serviceId: $data, currency: "USD", recurring: [{status: "ACTIVE", amount: "1"}]}]}]}) { id } }`,
+				"BAD_USER_INPUT", "input.frequencies[0].prices[0].recurring", map[string]any{"data": svc.CreateService.ID}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var before struct {
+					Services, Packages, RatePlans struct{ TotalCount int }
+				}
+				b.MustQuery(`{ services { totalCount } packages { totalCount } ratePlans { totalCount } }`, nil, &before)
+				r := b.Query(tc.query, tc.vars)
+				require.Len(t, r.Errors, 1, "%+v", r.Errors)
+				require.Equal(t, tc.code, r.Errors[0].Code(), r.Errors[0].Message)
+				require.Equal(t, tc.field, r.Errors[0].Field(), r.Errors[0].Message)
+				var after struct {
+					Services, Packages, RatePlans struct{ TotalCount int }
+				}
+				b.MustQuery(`{ services { totalCount } packages { totalCount } ratePlans { totalCount } }`, nil, &after)
+				require.Equal(t, before, after)
+			})
+		}
+	})
+}
