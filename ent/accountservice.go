@@ -34,6 +34,8 @@ type AccountService struct {
 	EndDate *calendar.Date `json:"end_date,omitempty"`
 	// OneTimeBilled holds the value of the "one_time_billed" field.
 	OneTimeBilled bool `json:"one_time_billed,omitempty"`
+	// UsageIdentifier holds the value of the "usage_identifier" field.
+	UsageIdentifier *string `json:"usage_identifier,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccountServiceQuery when eager-loading is set.
 	Edges        AccountServiceEdges `json:"edges"`
@@ -138,6 +140,8 @@ func (*AccountService) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case accountservice.FieldID, accountservice.FieldAccountPackageID, accountservice.FieldServiceID, accountservice.FieldStatusID, accountservice.FieldQuantity:
 			values[i] = new(sql.NullInt64)
+		case accountservice.FieldUsageIdentifier:
+			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -201,6 +205,13 @@ func (_m *AccountService) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field one_time_billed", values[i])
 			} else if value.Valid {
 				_m.OneTimeBilled = value.Bool
+			}
+		case accountservice.FieldUsageIdentifier:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_identifier", values[i])
+			} else if value.Valid {
+				_m.UsageIdentifier = new(string)
+				*_m.UsageIdentifier = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -290,6 +301,11 @@ func (_m *AccountService) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("one_time_billed=")
 	builder.WriteString(fmt.Sprintf("%v", _m.OneTimeBilled))
+	builder.WriteString(", ")
+	if v := _m.UsageIdentifier; v != nil {
+		builder.WriteString("usage_identifier=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -86,6 +86,20 @@ func (_c *AccountServiceCreate) SetNillableOneTimeBilled(v *bool) *AccountServic
 	return _c
 }
 
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (_c *AccountServiceCreate) SetUsageIdentifier(v string) *AccountServiceCreate {
+	_c.mutation.SetUsageIdentifier(v)
+	return _c
+}
+
+// SetNillableUsageIdentifier sets the "usage_identifier" field if the given value is not nil.
+func (_c *AccountServiceCreate) SetNillableUsageIdentifier(v *string) *AccountServiceCreate {
+	if v != nil {
+		_c.SetUsageIdentifier(*v)
+	}
+	return _c
+}
+
 // SetAccountPackage sets the "account_package" edge to the AccountPackage entity.
 func (_c *AccountServiceCreate) SetAccountPackage(v *AccountPackage) *AccountServiceCreate {
 	return _c.SetAccountPackageID(v.ID)
@@ -212,6 +226,11 @@ func (_c *AccountServiceCreate) check() error {
 	if _, ok := _c.mutation.OneTimeBilled(); !ok {
 		return &ValidationError{Name: "one_time_billed", err: errors.New(`ent: missing required field "AccountService.one_time_billed"`)}
 	}
+	if v, ok := _c.mutation.UsageIdentifier(); ok {
+		if err := accountservice.UsageIdentifierValidator(v); err != nil {
+			return &ValidationError{Name: "usage_identifier", err: fmt.Errorf(`ent: validator failed for field "AccountService.usage_identifier": %w`, err)}
+		}
+	}
 	if len(_c.mutation.AccountPackageIDs()) == 0 {
 		return &ValidationError{Name: "account_package", err: errors.New(`ent: missing required edge "AccountService.account_package"`)}
 	}
@@ -263,6 +282,10 @@ func (_c *AccountServiceCreate) createSpec() (*AccountService, *sqlgraph.CreateS
 	if value, ok := _c.mutation.OneTimeBilled(); ok {
 		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
 		_node.OneTimeBilled = value
+	}
+	if value, ok := _c.mutation.UsageIdentifier(); ok {
+		_spec.SetField(accountservice.FieldUsageIdentifier, field.TypeString, value)
+		_node.UsageIdentifier = &value
 	}
 	if nodes := _c.mutation.AccountPackageIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -487,6 +510,24 @@ func (u *AccountServiceUpsert) UpdateOneTimeBilled() *AccountServiceUpsert {
 	return u
 }
 
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (u *AccountServiceUpsert) SetUsageIdentifier(v string) *AccountServiceUpsert {
+	u.Set(accountservice.FieldUsageIdentifier, v)
+	return u
+}
+
+// UpdateUsageIdentifier sets the "usage_identifier" field to the value that was provided on create.
+func (u *AccountServiceUpsert) UpdateUsageIdentifier() *AccountServiceUpsert {
+	u.SetExcluded(accountservice.FieldUsageIdentifier)
+	return u
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (u *AccountServiceUpsert) ClearUsageIdentifier() *AccountServiceUpsert {
+	u.SetNull(accountservice.FieldUsageIdentifier)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -616,6 +657,27 @@ func (u *AccountServiceUpsertOne) SetOneTimeBilled(v bool) *AccountServiceUpsert
 func (u *AccountServiceUpsertOne) UpdateOneTimeBilled() *AccountServiceUpsertOne {
 	return u.Update(func(s *AccountServiceUpsert) {
 		s.UpdateOneTimeBilled()
+	})
+}
+
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (u *AccountServiceUpsertOne) SetUsageIdentifier(v string) *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetUsageIdentifier(v)
+	})
+}
+
+// UpdateUsageIdentifier sets the "usage_identifier" field to the value that was provided on create.
+func (u *AccountServiceUpsertOne) UpdateUsageIdentifier() *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateUsageIdentifier()
+	})
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (u *AccountServiceUpsertOne) ClearUsageIdentifier() *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.ClearUsageIdentifier()
 	})
 }
 
@@ -914,6 +976,27 @@ func (u *AccountServiceUpsertBulk) SetOneTimeBilled(v bool) *AccountServiceUpser
 func (u *AccountServiceUpsertBulk) UpdateOneTimeBilled() *AccountServiceUpsertBulk {
 	return u.Update(func(s *AccountServiceUpsert) {
 		s.UpdateOneTimeBilled()
+	})
+}
+
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (u *AccountServiceUpsertBulk) SetUsageIdentifier(v string) *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetUsageIdentifier(v)
+	})
+}
+
+// UpdateUsageIdentifier sets the "usage_identifier" field to the value that was provided on create.
+func (u *AccountServiceUpsertBulk) UpdateUsageIdentifier() *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateUsageIdentifier()
+	})
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (u *AccountServiceUpsertBulk) ClearUsageIdentifier() *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.ClearUsageIdentifier()
 	})
 }
 

@@ -116,6 +116,26 @@ func (_u *AccountServiceUpdate) SetNillableOneTimeBilled(v *bool) *AccountServic
 	return _u
 }
 
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (_u *AccountServiceUpdate) SetUsageIdentifier(v string) *AccountServiceUpdate {
+	_u.mutation.SetUsageIdentifier(v)
+	return _u
+}
+
+// SetNillableUsageIdentifier sets the "usage_identifier" field if the given value is not nil.
+func (_u *AccountServiceUpdate) SetNillableUsageIdentifier(v *string) *AccountServiceUpdate {
+	if v != nil {
+		_u.SetUsageIdentifier(*v)
+	}
+	return _u
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (_u *AccountServiceUpdate) ClearUsageIdentifier() *AccountServiceUpdate {
+	_u.mutation.ClearUsageIdentifier()
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdate) SetStatus(v *Status) *AccountServiceUpdate {
 	return _u.SetStatusID(v.ID)
@@ -274,6 +294,11 @@ func (_u *AccountServiceUpdate) check() error {
 			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "AccountService.quantity": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageIdentifier(); ok {
+		if err := accountservice.UsageIdentifierValidator(v); err != nil {
+			return &ValidationError{Name: "usage_identifier", err: fmt.Errorf(`ent: validator failed for field "AccountService.usage_identifier": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountPackageCleared() && len(_u.mutation.AccountPackageIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AccountService.account_package"`)
 	}
@@ -321,6 +346,12 @@ func (_u *AccountServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.OneTimeBilled(); ok {
 		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.UsageIdentifier(); ok {
+		_spec.SetField(accountservice.FieldUsageIdentifier, field.TypeString, value)
+	}
+	if _u.mutation.UsageIdentifierCleared() {
+		_spec.ClearField(accountservice.FieldUsageIdentifier, field.TypeString)
 	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -591,6 +622,26 @@ func (_u *AccountServiceUpdateOne) SetNillableOneTimeBilled(v *bool) *AccountSer
 	return _u
 }
 
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (_u *AccountServiceUpdateOne) SetUsageIdentifier(v string) *AccountServiceUpdateOne {
+	_u.mutation.SetUsageIdentifier(v)
+	return _u
+}
+
+// SetNillableUsageIdentifier sets the "usage_identifier" field if the given value is not nil.
+func (_u *AccountServiceUpdateOne) SetNillableUsageIdentifier(v *string) *AccountServiceUpdateOne {
+	if v != nil {
+		_u.SetUsageIdentifier(*v)
+	}
+	return _u
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (_u *AccountServiceUpdateOne) ClearUsageIdentifier() *AccountServiceUpdateOne {
+	_u.mutation.ClearUsageIdentifier()
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdateOne) SetStatus(v *Status) *AccountServiceUpdateOne {
 	return _u.SetStatusID(v.ID)
@@ -762,6 +813,11 @@ func (_u *AccountServiceUpdateOne) check() error {
 			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "AccountService.quantity": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageIdentifier(); ok {
+		if err := accountservice.UsageIdentifierValidator(v); err != nil {
+			return &ValidationError{Name: "usage_identifier", err: fmt.Errorf(`ent: validator failed for field "AccountService.usage_identifier": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountPackageCleared() && len(_u.mutation.AccountPackageIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AccountService.account_package"`)
 	}
@@ -826,6 +882,12 @@ func (_u *AccountServiceUpdateOne) sqlSave(ctx context.Context) (_node *AccountS
 	}
 	if value, ok := _u.mutation.OneTimeBilled(); ok {
 		_spec.SetField(accountservice.FieldOneTimeBilled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.UsageIdentifier(); ok {
+		_spec.SetField(accountservice.FieldUsageIdentifier, field.TypeString, value)
+	}
+	if _u.mutation.UsageIdentifierCleared() {
+		_spec.ClearField(accountservice.FieldUsageIdentifier, field.TypeString)
 	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -38,6 +38,8 @@ import (
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usagerecord"
 
 	stdsql "database/sql"
 )
@@ -93,6 +95,10 @@ type Client struct {
 	StatusPrice *StatusPriceClient
 	// TransitionPrice is the client for interacting with the TransitionPrice builders.
 	TransitionPrice *TransitionPriceClient
+	// UsageDay is the client for interacting with the UsageDay builders.
+	UsageDay *UsageDayClient
+	// UsageRecord is the client for interacting with the UsageRecord builders.
+	UsageRecord *UsageRecordClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -127,6 +133,8 @@ func (c *Client) init() {
 	c.StatusChange = NewStatusChangeClient(c.config)
 	c.StatusPrice = NewStatusPriceClient(c.config)
 	c.TransitionPrice = NewTransitionPriceClient(c.config)
+	c.UsageDay = NewUsageDayClient(c.config)
+	c.UsageRecord = NewUsageRecordClient(c.config)
 }
 
 type (
@@ -242,6 +250,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		StatusChange:     NewStatusChangeClient(cfg),
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
+		UsageDay:         NewUsageDayClient(cfg),
+		UsageRecord:      NewUsageRecordClient(cfg),
 	}, nil
 }
 
@@ -284,6 +294,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		StatusChange:     NewStatusChangeClient(cfg),
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
+		UsageDay:         NewUsageDayClient(cfg),
+		UsageRecord:      NewUsageRecordClient(cfg),
 	}, nil
 }
 
@@ -317,7 +329,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
 		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice,
+		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Use(hooks...)
 	}
@@ -331,7 +343,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
 		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice,
+		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -386,6 +398,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.StatusPrice.mutate(ctx, m)
 	case *TransitionPriceMutation:
 		return c.TransitionPrice.mutate(ctx, m)
+	case *UsageDayMutation:
+		return c.UsageDay.mutate(ctx, m)
+	case *UsageRecordMutation:
+		return c.UsageRecord.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -4426,19 +4442,351 @@ func (c *TransitionPriceClient) mutate(ctx context.Context, m *TransitionPriceMu
 	}
 }
 
+// UsageDayClient is a client for the UsageDay schema.
+type UsageDayClient struct {
+	config
+}
+
+// NewUsageDayClient returns a client for the UsageDay from the given config.
+func NewUsageDayClient(c config) *UsageDayClient {
+	return &UsageDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `usageday.Hooks(f(g(h())))`.
+func (c *UsageDayClient) Use(hooks ...Hook) {
+	c.hooks.UsageDay = append(c.hooks.UsageDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `usageday.Intercept(f(g(h())))`.
+func (c *UsageDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UsageDay = append(c.inters.UsageDay, interceptors...)
+}
+
+// Create returns a builder for creating a UsageDay entity.
+func (c *UsageDayClient) Create() *UsageDayCreate {
+	mutation := newUsageDayMutation(c.config, OpCreate)
+	return &UsageDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UsageDay entities.
+func (c *UsageDayClient) CreateBulk(builders ...*UsageDayCreate) *UsageDayCreateBulk {
+	return &UsageDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UsageDayClient) MapCreateBulk(slice any, setFunc func(*UsageDayCreate, int)) *UsageDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UsageDayCreateBulk{err: fmt.Errorf("calling to UsageDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UsageDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UsageDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UsageDay.
+func (c *UsageDayClient) Update() *UsageDayUpdate {
+	mutation := newUsageDayMutation(c.config, OpUpdate)
+	return &UsageDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UsageDayClient) UpdateOne(_m *UsageDay) *UsageDayUpdateOne {
+	mutation := newUsageDayMutation(c.config, OpUpdateOne, withUsageDay(_m))
+	return &UsageDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UsageDayClient) UpdateOneID(id int) *UsageDayUpdateOne {
+	mutation := newUsageDayMutation(c.config, OpUpdateOne, withUsageDayID(id))
+	return &UsageDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UsageDay.
+func (c *UsageDayClient) Delete() *UsageDayDelete {
+	mutation := newUsageDayMutation(c.config, OpDelete)
+	return &UsageDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UsageDayClient) DeleteOne(_m *UsageDay) *UsageDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UsageDayClient) DeleteOneID(id int) *UsageDayDeleteOne {
+	builder := c.Delete().Where(usageday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UsageDayDeleteOne{builder}
+}
+
+// Query returns a query builder for UsageDay.
+func (c *UsageDayClient) Query() *UsageDayQuery {
+	return &UsageDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUsageDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UsageDay entity by its id.
+func (c *UsageDayClient) Get(ctx context.Context, id int) (*UsageDay, error) {
+	return c.Query().Where(usageday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UsageDayClient) GetX(ctx context.Context, id int) *UsageDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccount queries the account edge of a UsageDay.
+func (c *UsageDayClient) QueryAccount(_m *UsageDay) *AccountQuery {
+	query := (&AccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(usageday.Table, usageday.FieldID, id),
+			sqlgraph.To(account.Table, account.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, usageday.AccountTable, usageday.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccountService queries the account_service edge of a UsageDay.
+func (c *UsageDayClient) QueryAccountService(_m *UsageDay) *AccountServiceQuery {
+	query := (&AccountServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(usageday.Table, usageday.FieldID, id),
+			sqlgraph.To(accountservice.Table, accountservice.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, usageday.AccountServiceTable, usageday.AccountServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *UsageDayClient) Hooks() []Hook {
+	return c.hooks.UsageDay
+}
+
+// Interceptors returns the client interceptors.
+func (c *UsageDayClient) Interceptors() []Interceptor {
+	return c.inters.UsageDay
+}
+
+func (c *UsageDayClient) mutate(ctx context.Context, m *UsageDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UsageDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UsageDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UsageDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UsageDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UsageDay mutation op: %q", m.Op())
+	}
+}
+
+// UsageRecordClient is a client for the UsageRecord schema.
+type UsageRecordClient struct {
+	config
+}
+
+// NewUsageRecordClient returns a client for the UsageRecord from the given config.
+func NewUsageRecordClient(c config) *UsageRecordClient {
+	return &UsageRecordClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `usagerecord.Hooks(f(g(h())))`.
+func (c *UsageRecordClient) Use(hooks ...Hook) {
+	c.hooks.UsageRecord = append(c.hooks.UsageRecord, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `usagerecord.Intercept(f(g(h())))`.
+func (c *UsageRecordClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UsageRecord = append(c.inters.UsageRecord, interceptors...)
+}
+
+// Create returns a builder for creating a UsageRecord entity.
+func (c *UsageRecordClient) Create() *UsageRecordCreate {
+	mutation := newUsageRecordMutation(c.config, OpCreate)
+	return &UsageRecordCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UsageRecord entities.
+func (c *UsageRecordClient) CreateBulk(builders ...*UsageRecordCreate) *UsageRecordCreateBulk {
+	return &UsageRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UsageRecordClient) MapCreateBulk(slice any, setFunc func(*UsageRecordCreate, int)) *UsageRecordCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UsageRecordCreateBulk{err: fmt.Errorf("calling to UsageRecordClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UsageRecordCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UsageRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UsageRecord.
+func (c *UsageRecordClient) Update() *UsageRecordUpdate {
+	mutation := newUsageRecordMutation(c.config, OpUpdate)
+	return &UsageRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UsageRecordClient) UpdateOne(_m *UsageRecord) *UsageRecordUpdateOne {
+	mutation := newUsageRecordMutation(c.config, OpUpdateOne, withUsageRecord(_m))
+	return &UsageRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UsageRecordClient) UpdateOneID(id int) *UsageRecordUpdateOne {
+	mutation := newUsageRecordMutation(c.config, OpUpdateOne, withUsageRecordID(id))
+	return &UsageRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UsageRecord.
+func (c *UsageRecordClient) Delete() *UsageRecordDelete {
+	mutation := newUsageRecordMutation(c.config, OpDelete)
+	return &UsageRecordDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UsageRecordClient) DeleteOne(_m *UsageRecord) *UsageRecordDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UsageRecordClient) DeleteOneID(id int) *UsageRecordDeleteOne {
+	builder := c.Delete().Where(usagerecord.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UsageRecordDeleteOne{builder}
+}
+
+// Query returns a query builder for UsageRecord.
+func (c *UsageRecordClient) Query() *UsageRecordQuery {
+	return &UsageRecordQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUsageRecord},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UsageRecord entity by its id.
+func (c *UsageRecordClient) Get(ctx context.Context, id int) (*UsageRecord, error) {
+	return c.Query().Where(usagerecord.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UsageRecordClient) GetX(ctx context.Context, id int) *UsageRecord {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccount queries the account edge of a UsageRecord.
+func (c *UsageRecordClient) QueryAccount(_m *UsageRecord) *AccountQuery {
+	query := (&AccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(usagerecord.Table, usagerecord.FieldID, id),
+			sqlgraph.To(account.Table, account.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, usagerecord.AccountTable, usagerecord.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccountService queries the account_service edge of a UsageRecord.
+func (c *UsageRecordClient) QueryAccountService(_m *UsageRecord) *AccountServiceQuery {
+	query := (&AccountServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(usagerecord.Table, usagerecord.FieldID, id),
+			sqlgraph.To(accountservice.Table, accountservice.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, usagerecord.AccountServiceTable, usagerecord.AccountServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *UsageRecordClient) Hooks() []Hook {
+	return c.hooks.UsageRecord
+}
+
+// Interceptors returns the client interceptors.
+func (c *UsageRecordClient) Interceptors() []Interceptor {
+	return c.inters.UsageRecord
+}
+
+func (c *UsageRecordClient) mutate(ctx context.Context, m *UsageRecordMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UsageRecordCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UsageRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UsageRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UsageRecordDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UsageRecord mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
 		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice []ent.Hook
+		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
+		UsageRecord []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
 		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice []ent.Interceptor
+		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
+		UsageRecord []ent.Interceptor
 	}
 )
 

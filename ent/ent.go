@@ -35,6 +35,8 @@ import (
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usagerecord"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -118,6 +120,8 @@ func checkColumn(t, c string) error {
 			statuschange.Table:     statuschange.ValidColumn,
 			statusprice.Table:      statusprice.ValidColumn,
 			transitionprice.Table:  transitionprice.ValidColumn,
+			usageday.Table:         usageday.ValidColumn,
+			usagerecord.Table:      usagerecord.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -30,6 +30,7 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usagerecord"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -710,6 +711,11 @@ func (_q *AccountServiceQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[accountservice.FieldEndDate]; !ok {
 				selectedFields = append(selectedFields, accountservice.FieldEndDate)
 				fieldSeen[accountservice.FieldEndDate] = struct{}{}
+			}
+		case "usageIdentifier":
+			if _, ok := fieldSeen[accountservice.FieldUsageIdentifier]; !ok {
+				selectedFields = append(selectedFields, accountservice.FieldUsageIdentifier)
+				fieldSeen[accountservice.FieldUsageIdentifier] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2717,6 +2723,95 @@ type transitionpricePaginateArgs struct {
 
 func newTransitionPricePaginateArgs(rv map[string]any) *transitionpricePaginateArgs {
 	args := &transitionpricePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *UsageRecordQuery) CollectFields(ctx context.Context, satisfies ...string) (*UsageRecordQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *UsageRecordQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(usagerecord.Columns))
+		selectedFields = []string{usagerecord.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "accountService":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AccountServiceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, accountserviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccountService = query
+			if _, ok := fieldSeen[usagerecord.FieldAccountServiceID]; !ok {
+				selectedFields = append(selectedFields, usagerecord.FieldAccountServiceID)
+				fieldSeen[usagerecord.FieldAccountServiceID] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[usagerecord.FieldKey]; !ok {
+				selectedFields = append(selectedFields, usagerecord.FieldKey)
+				fieldSeen[usagerecord.FieldKey] = struct{}{}
+			}
+		case "quantity":
+			if _, ok := fieldSeen[usagerecord.FieldQuantity]; !ok {
+				selectedFields = append(selectedFields, usagerecord.FieldQuantity)
+				fieldSeen[usagerecord.FieldQuantity] = struct{}{}
+			}
+		case "date":
+			if _, ok := fieldSeen[usagerecord.FieldDate]; !ok {
+				selectedFields = append(selectedFields, usagerecord.FieldDate)
+				fieldSeen[usagerecord.FieldDate] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type usagerecordPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []UsageRecordPaginateOption
+}
+
+func newUsageRecordPaginateArgs(rv map[string]any) *usagerecordPaginateArgs {
+	args := &usagerecordPaginateArgs{}
 	if rv == nil {
 		return args
 	}

@@ -425,3 +425,11 @@ func (_m *TransitionPrice) To(ctx context.Context) (*Status, error) {
 	}
 	return result, err
 }
+
+func (_m *UsageRecord) AccountService(ctx context.Context) (*AccountService, error) {
+	result, err := _m.Edges.AccountServiceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccountService().Only(ctx)
+	}
+	return result, err
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usagerecord"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -137,6 +138,11 @@ var transitionpriceImplementors = []string{"TransitionPrice", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*TransitionPrice) IsNode() {}
+
+var usagerecordImplementors = []string{"UsageRecord", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*UsageRecord) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -391,6 +397,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(transitionprice.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, transitionpriceImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case usagerecord.Table:
+		query := c.UsageRecord.Query().
+			Where(usagerecord.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, usagerecordImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -776,6 +791,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.TransitionPrice.Query().
 			Where(transitionprice.IDIn(ids...))
 		query, err := query.CollectFields(ctx, transitionpriceImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case usagerecord.Table:
+		query := c.UsageRecord.Query().
+			Where(usagerecord.IDIn(ids...))
+		query, err := query.CollectFields(ctx, usagerecordImplementors...)
 		if err != nil {
 			return nil, err
 		}

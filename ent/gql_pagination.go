@@ -31,6 +31,7 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usagerecord"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -5095,6 +5096,255 @@ func (_m *TransitionPrice) ToEdge(order *TransitionPriceOrder) *TransitionPriceE
 		order = DefaultTransitionPriceOrder
 	}
 	return &TransitionPriceEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// UsageRecordEdge is the edge representation of UsageRecord.
+type UsageRecordEdge struct {
+	Node   *UsageRecord `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// UsageRecordConnection is the connection containing edges to UsageRecord.
+type UsageRecordConnection struct {
+	Edges      []*UsageRecordEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *UsageRecordConnection) build(nodes []*UsageRecord, pager *usagerecordPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *UsageRecord
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *UsageRecord {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *UsageRecord {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*UsageRecordEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &UsageRecordEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// UsageRecordPaginateOption enables pagination customization.
+type UsageRecordPaginateOption func(*usagerecordPager) error
+
+// WithUsageRecordOrder configures pagination ordering.
+func WithUsageRecordOrder(order *UsageRecordOrder) UsageRecordPaginateOption {
+	if order == nil {
+		order = DefaultUsageRecordOrder
+	}
+	o := *order
+	return func(pager *usagerecordPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultUsageRecordOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithUsageRecordFilter configures pagination filter.
+func WithUsageRecordFilter(filter func(*UsageRecordQuery) (*UsageRecordQuery, error)) UsageRecordPaginateOption {
+	return func(pager *usagerecordPager) error {
+		if filter == nil {
+			return errors.New("UsageRecordQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type usagerecordPager struct {
+	reverse bool
+	order   *UsageRecordOrder
+	filter  func(*UsageRecordQuery) (*UsageRecordQuery, error)
+}
+
+func newUsageRecordPager(opts []UsageRecordPaginateOption, reverse bool) (*usagerecordPager, error) {
+	pager := &usagerecordPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultUsageRecordOrder
+	}
+	return pager, nil
+}
+
+func (p *usagerecordPager) applyFilter(query *UsageRecordQuery) (*UsageRecordQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *usagerecordPager) toCursor(_m *UsageRecord) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *usagerecordPager) applyCursors(query *UsageRecordQuery, after, before *Cursor) (*UsageRecordQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUsageRecordOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *usagerecordPager) applyOrder(query *UsageRecordQuery) *UsageRecordQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultUsageRecordOrder.Field {
+		query = query.Order(DefaultUsageRecordOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *usagerecordPager) orderExpr(query *UsageRecordQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultUsageRecordOrder.Field {
+			b.Comma().Ident(DefaultUsageRecordOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to UsageRecord.
+func (_m *UsageRecordQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...UsageRecordPaginateOption,
+) (*UsageRecordConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newUsageRecordPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &UsageRecordConnection{Edges: []*UsageRecordEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// UsageRecordOrderField defines the ordering field of UsageRecord.
+type UsageRecordOrderField struct {
+	// Value extracts the ordering value from the given UsageRecord.
+	Value    func(*UsageRecord) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) usagerecord.OrderOption
+	toCursor func(*UsageRecord) Cursor
+}
+
+// UsageRecordOrder defines the ordering of UsageRecord.
+type UsageRecordOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *UsageRecordOrderField `json:"field"`
+}
+
+// DefaultUsageRecordOrder is the default ordering of UsageRecord.
+var DefaultUsageRecordOrder = &UsageRecordOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &UsageRecordOrderField{
+		Value: func(_m *UsageRecord) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: usagerecord.FieldID,
+		toTerm: usagerecord.ByID,
+		toCursor: func(_m *UsageRecord) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts UsageRecord into UsageRecordEdge.
+func (_m *UsageRecord) ToEdge(order *UsageRecordOrder) *UsageRecordEdge {
+	if order == nil {
+		order = DefaultUsageRecordOrder
+	}
+	return &UsageRecordEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

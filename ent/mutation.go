@@ -35,6 +35,8 @@ import (
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usagerecord"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/rating"
@@ -72,6 +74,8 @@ const (
 	TypeStatusChange     = "StatusChange"
 	TypeStatusPrice      = "StatusPrice"
 	TypeTransitionPrice  = "TransitionPrice"
+	TypeUsageDay         = "UsageDay"
+	TypeUsageRecord      = "UsageRecord"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -3475,6 +3479,7 @@ type AccountServiceMutation struct {
 	effective_date         *calendar.Date
 	end_date               *calendar.Date
 	one_time_billed        *bool
+	usage_identifier       *string
 	clearedFields          map[string]struct{}
 	account_package        *int
 	clearedaccount_package bool
@@ -3879,6 +3884,55 @@ func (m *AccountServiceMutation) ResetOneTimeBilled() {
 	m.one_time_billed = nil
 }
 
+// SetUsageIdentifier sets the "usage_identifier" field.
+func (m *AccountServiceMutation) SetUsageIdentifier(s string) {
+	m.usage_identifier = &s
+}
+
+// UsageIdentifier returns the value of the "usage_identifier" field in the mutation.
+func (m *AccountServiceMutation) UsageIdentifier() (r string, exists bool) {
+	v := m.usage_identifier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageIdentifier returns the old "usage_identifier" field's value of the AccountService entity.
+// If the AccountService object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountServiceMutation) OldUsageIdentifier(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageIdentifier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageIdentifier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageIdentifier: %w", err)
+	}
+	return oldValue.UsageIdentifier, nil
+}
+
+// ClearUsageIdentifier clears the value of the "usage_identifier" field.
+func (m *AccountServiceMutation) ClearUsageIdentifier() {
+	m.usage_identifier = nil
+	m.clearedFields[accountservice.FieldUsageIdentifier] = struct{}{}
+}
+
+// UsageIdentifierCleared returns if the "usage_identifier" field was cleared in this mutation.
+func (m *AccountServiceMutation) UsageIdentifierCleared() bool {
+	_, ok := m.clearedFields[accountservice.FieldUsageIdentifier]
+	return ok
+}
+
+// ResetUsageIdentifier resets all changes to the "usage_identifier" field.
+func (m *AccountServiceMutation) ResetUsageIdentifier() {
+	m.usage_identifier = nil
+	delete(m.clearedFields, accountservice.FieldUsageIdentifier)
+}
+
 // ClearAccountPackage clears the "account_package" edge to the AccountPackage entity.
 func (m *AccountServiceMutation) ClearAccountPackage() {
 	m.clearedaccount_package = true
@@ -4156,7 +4210,7 @@ func (m *AccountServiceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountServiceMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.account_package != nil {
 		fields = append(fields, accountservice.FieldAccountPackageID)
 	}
@@ -4177,6 +4231,9 @@ func (m *AccountServiceMutation) Fields() []string {
 	}
 	if m.one_time_billed != nil {
 		fields = append(fields, accountservice.FieldOneTimeBilled)
+	}
+	if m.usage_identifier != nil {
+		fields = append(fields, accountservice.FieldUsageIdentifier)
 	}
 	return fields
 }
@@ -4200,6 +4257,8 @@ func (m *AccountServiceMutation) Field(name string) (ent.Value, bool) {
 		return m.EndDate()
 	case accountservice.FieldOneTimeBilled:
 		return m.OneTimeBilled()
+	case accountservice.FieldUsageIdentifier:
+		return m.UsageIdentifier()
 	}
 	return nil, false
 }
@@ -4223,6 +4282,8 @@ func (m *AccountServiceMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldEndDate(ctx)
 	case accountservice.FieldOneTimeBilled:
 		return m.OldOneTimeBilled(ctx)
+	case accountservice.FieldUsageIdentifier:
+		return m.OldUsageIdentifier(ctx)
 	}
 	return nil, fmt.Errorf("unknown AccountService field %s", name)
 }
@@ -4281,6 +4342,13 @@ func (m *AccountServiceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOneTimeBilled(v)
 		return nil
+	case accountservice.FieldUsageIdentifier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageIdentifier(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
 }
@@ -4329,6 +4397,9 @@ func (m *AccountServiceMutation) ClearedFields() []string {
 	if m.FieldCleared(accountservice.FieldEndDate) {
 		fields = append(fields, accountservice.FieldEndDate)
 	}
+	if m.FieldCleared(accountservice.FieldUsageIdentifier) {
+		fields = append(fields, accountservice.FieldUsageIdentifier)
+	}
 	return fields
 }
 
@@ -4345,6 +4416,9 @@ func (m *AccountServiceMutation) ClearField(name string) error {
 	switch name {
 	case accountservice.FieldEndDate:
 		m.ClearEndDate()
+		return nil
+	case accountservice.FieldUsageIdentifier:
+		m.ClearUsageIdentifier()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService nullable field %s", name)
@@ -4374,6 +4448,9 @@ func (m *AccountServiceMutation) ResetField(name string) error {
 		return nil
 	case accountservice.FieldOneTimeBilled:
 		m.ResetOneTimeBilled()
+		return nil
+	case accountservice.FieldUsageIdentifier:
+		m.ResetUsageIdentifier()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
@@ -21157,4 +21234,1381 @@ func (m *TransitionPriceMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TransitionPrice edge %s", name)
+}
+
+// UsageDayMutation represents an operation that mutates the UsageDay nodes in the graph.
+type UsageDayMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	day                    *calendar.Date
+	quantity               *money.Decimal
+	records                *int
+	addrecords             *int
+	clearedFields          map[string]struct{}
+	account                *int
+	clearedaccount         bool
+	account_service        *int
+	clearedaccount_service bool
+	done                   bool
+	oldValue               func(context.Context) (*UsageDay, error)
+	predicates             []predicate.UsageDay
+}
+
+var _ ent.Mutation = (*UsageDayMutation)(nil)
+
+// usagedayOption allows management of the mutation configuration using functional options.
+type usagedayOption func(*UsageDayMutation)
+
+// newUsageDayMutation creates new mutation for the UsageDay entity.
+func newUsageDayMutation(c config, op Op, opts ...usagedayOption) *UsageDayMutation {
+	m := &UsageDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsageDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsageDayID sets the ID field of the mutation.
+func withUsageDayID(id int) usagedayOption {
+	return func(m *UsageDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *UsageDay
+		)
+		m.oldValue = func(ctx context.Context) (*UsageDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().UsageDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsageDay sets the old UsageDay of the mutation.
+func withUsageDay(node *UsageDay) usagedayOption {
+	return func(m *UsageDayMutation) {
+		m.oldValue = func(context.Context) (*UsageDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsageDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsageDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsageDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsageDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().UsageDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *UsageDayMutation) SetAccountID(i int) {
+	m.account = &i
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *UsageDayMutation) AccountID() (r int, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the UsageDay entity.
+// If the UsageDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDayMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *UsageDayMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetAccountServiceID sets the "account_service_id" field.
+func (m *UsageDayMutation) SetAccountServiceID(i int) {
+	m.account_service = &i
+}
+
+// AccountServiceID returns the value of the "account_service_id" field in the mutation.
+func (m *UsageDayMutation) AccountServiceID() (r int, exists bool) {
+	v := m.account_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountServiceID returns the old "account_service_id" field's value of the UsageDay entity.
+// If the UsageDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDayMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
+	}
+	return oldValue.AccountServiceID, nil
+}
+
+// ResetAccountServiceID resets all changes to the "account_service_id" field.
+func (m *UsageDayMutation) ResetAccountServiceID() {
+	m.account_service = nil
+}
+
+// SetDay sets the "day" field.
+func (m *UsageDayMutation) SetDay(c calendar.Date) {
+	m.day = &c
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *UsageDayMutation) Day() (r calendar.Date, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the UsageDay entity.
+// If the UsageDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDayMutation) OldDay(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *UsageDayMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *UsageDayMutation) SetQuantity(value money.Decimal) {
+	m.quantity = &value
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *UsageDayMutation) Quantity() (r money.Decimal, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the UsageDay entity.
+// If the UsageDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDayMutation) OldQuantity(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *UsageDayMutation) ResetQuantity() {
+	m.quantity = nil
+}
+
+// SetRecords sets the "records" field.
+func (m *UsageDayMutation) SetRecords(i int) {
+	m.records = &i
+	m.addrecords = nil
+}
+
+// Records returns the value of the "records" field in the mutation.
+func (m *UsageDayMutation) Records() (r int, exists bool) {
+	v := m.records
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecords returns the old "records" field's value of the UsageDay entity.
+// If the UsageDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageDayMutation) OldRecords(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecords is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecords requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecords: %w", err)
+	}
+	return oldValue.Records, nil
+}
+
+// AddRecords adds i to the "records" field.
+func (m *UsageDayMutation) AddRecords(i int) {
+	if m.addrecords != nil {
+		*m.addrecords += i
+	} else {
+		m.addrecords = &i
+	}
+}
+
+// AddedRecords returns the value that was added to the "records" field in this mutation.
+func (m *UsageDayMutation) AddedRecords() (r int, exists bool) {
+	v := m.addrecords
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRecords resets all changes to the "records" field.
+func (m *UsageDayMutation) ResetRecords() {
+	m.records = nil
+	m.addrecords = nil
+}
+
+// ClearAccount clears the "account" edge to the Account entity.
+func (m *UsageDayMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[usageday.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the Account entity was cleared.
+func (m *UsageDayMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *UsageDayMutation) AccountIDs() (ids []int) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *UsageDayMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearAccountService clears the "account_service" edge to the AccountService entity.
+func (m *UsageDayMutation) ClearAccountService() {
+	m.clearedaccount_service = true
+	m.clearedFields[usageday.FieldAccountServiceID] = struct{}{}
+}
+
+// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
+func (m *UsageDayMutation) AccountServiceCleared() bool {
+	return m.clearedaccount_service
+}
+
+// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountServiceID instead. It exists only for internal usage by the builders.
+func (m *UsageDayMutation) AccountServiceIDs() (ids []int) {
+	if id := m.account_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountService resets all changes to the "account_service" edge.
+func (m *UsageDayMutation) ResetAccountService() {
+	m.account_service = nil
+	m.clearedaccount_service = false
+}
+
+// Where appends a list predicates to the UsageDayMutation builder.
+func (m *UsageDayMutation) Where(ps ...predicate.UsageDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsageDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsageDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.UsageDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsageDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsageDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (UsageDay).
+func (m *UsageDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsageDayMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.account != nil {
+		fields = append(fields, usageday.FieldAccountID)
+	}
+	if m.account_service != nil {
+		fields = append(fields, usageday.FieldAccountServiceID)
+	}
+	if m.day != nil {
+		fields = append(fields, usageday.FieldDay)
+	}
+	if m.quantity != nil {
+		fields = append(fields, usageday.FieldQuantity)
+	}
+	if m.records != nil {
+		fields = append(fields, usageday.FieldRecords)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsageDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usageday.FieldAccountID:
+		return m.AccountID()
+	case usageday.FieldAccountServiceID:
+		return m.AccountServiceID()
+	case usageday.FieldDay:
+		return m.Day()
+	case usageday.FieldQuantity:
+		return m.Quantity()
+	case usageday.FieldRecords:
+		return m.Records()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsageDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usageday.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case usageday.FieldAccountServiceID:
+		return m.OldAccountServiceID(ctx)
+	case usageday.FieldDay:
+		return m.OldDay(ctx)
+	case usageday.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case usageday.FieldRecords:
+		return m.OldRecords(ctx)
+	}
+	return nil, fmt.Errorf("unknown UsageDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usageday.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case usageday.FieldAccountServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountServiceID(v)
+		return nil
+	case usageday.FieldDay:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case usageday.FieldQuantity:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case usageday.FieldRecords:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecords(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsageDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addrecords != nil {
+		fields = append(fields, usageday.FieldRecords)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsageDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case usageday.FieldRecords:
+		return m.AddedRecords()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case usageday.FieldRecords:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRecords(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsageDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsageDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsageDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown UsageDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsageDayMutation) ResetField(name string) error {
+	switch name {
+	case usageday.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case usageday.FieldAccountServiceID:
+		m.ResetAccountServiceID()
+		return nil
+	case usageday.FieldDay:
+		m.ResetDay()
+		return nil
+	case usageday.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case usageday.FieldRecords:
+		m.ResetRecords()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsageDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.account != nil {
+		edges = append(edges, usageday.EdgeAccount)
+	}
+	if m.account_service != nil {
+		edges = append(edges, usageday.EdgeAccountService)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsageDayMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case usageday.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case usageday.EdgeAccountService:
+		if id := m.account_service; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsageDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsageDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsageDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedaccount {
+		edges = append(edges, usageday.EdgeAccount)
+	}
+	if m.clearedaccount_service {
+		edges = append(edges, usageday.EdgeAccountService)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsageDayMutation) EdgeCleared(name string) bool {
+	switch name {
+	case usageday.EdgeAccount:
+		return m.clearedaccount
+	case usageday.EdgeAccountService:
+		return m.clearedaccount_service
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsageDayMutation) ClearEdge(name string) error {
+	switch name {
+	case usageday.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case usageday.EdgeAccountService:
+		m.ClearAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsageDayMutation) ResetEdge(name string) error {
+	switch name {
+	case usageday.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case usageday.EdgeAccountService:
+		m.ResetAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageDay edge %s", name)
+}
+
+// UsageRecordMutation represents an operation that mutates the UsageRecord nodes in the graph.
+type UsageRecordMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	key                    *string
+	quantity               *money.Decimal
+	date                   *calendar.Date
+	created_at             *time.Time
+	clearedFields          map[string]struct{}
+	account                *int
+	clearedaccount         bool
+	account_service        *int
+	clearedaccount_service bool
+	done                   bool
+	oldValue               func(context.Context) (*UsageRecord, error)
+	predicates             []predicate.UsageRecord
+}
+
+var _ ent.Mutation = (*UsageRecordMutation)(nil)
+
+// usagerecordOption allows management of the mutation configuration using functional options.
+type usagerecordOption func(*UsageRecordMutation)
+
+// newUsageRecordMutation creates new mutation for the UsageRecord entity.
+func newUsageRecordMutation(c config, op Op, opts ...usagerecordOption) *UsageRecordMutation {
+	m := &UsageRecordMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsageRecord,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsageRecordID sets the ID field of the mutation.
+func withUsageRecordID(id int) usagerecordOption {
+	return func(m *UsageRecordMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *UsageRecord
+		)
+		m.oldValue = func(ctx context.Context) (*UsageRecord, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().UsageRecord.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsageRecord sets the old UsageRecord of the mutation.
+func withUsageRecord(node *UsageRecord) usagerecordOption {
+	return func(m *UsageRecordMutation) {
+		m.oldValue = func(context.Context) (*UsageRecord, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsageRecordMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsageRecordMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsageRecordMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsageRecordMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().UsageRecord.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKey sets the "key" field.
+func (m *UsageRecordMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *UsageRecordMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *UsageRecordMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *UsageRecordMutation) SetAccountID(i int) {
+	m.account = &i
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *UsageRecordMutation) AccountID() (r int, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *UsageRecordMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetAccountServiceID sets the "account_service_id" field.
+func (m *UsageRecordMutation) SetAccountServiceID(i int) {
+	m.account_service = &i
+}
+
+// AccountServiceID returns the value of the "account_service_id" field in the mutation.
+func (m *UsageRecordMutation) AccountServiceID() (r int, exists bool) {
+	v := m.account_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountServiceID returns the old "account_service_id" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
+	}
+	return oldValue.AccountServiceID, nil
+}
+
+// ResetAccountServiceID resets all changes to the "account_service_id" field.
+func (m *UsageRecordMutation) ResetAccountServiceID() {
+	m.account_service = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *UsageRecordMutation) SetQuantity(value money.Decimal) {
+	m.quantity = &value
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *UsageRecordMutation) Quantity() (r money.Decimal, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldQuantity(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *UsageRecordMutation) ResetQuantity() {
+	m.quantity = nil
+}
+
+// SetDate sets the "date" field.
+func (m *UsageRecordMutation) SetDate(c calendar.Date) {
+	m.date = &c
+}
+
+// Date returns the value of the "date" field in the mutation.
+func (m *UsageRecordMutation) Date() (r calendar.Date, exists bool) {
+	v := m.date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDate returns the old "date" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldDate(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDate: %w", err)
+	}
+	return oldValue.Date, nil
+}
+
+// ResetDate resets all changes to the "date" field.
+func (m *UsageRecordMutation) ResetDate() {
+	m.date = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *UsageRecordMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *UsageRecordMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the UsageRecord entity.
+// If the UsageRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageRecordMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *UsageRecordMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearAccount clears the "account" edge to the Account entity.
+func (m *UsageRecordMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[usagerecord.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the Account entity was cleared.
+func (m *UsageRecordMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *UsageRecordMutation) AccountIDs() (ids []int) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *UsageRecordMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearAccountService clears the "account_service" edge to the AccountService entity.
+func (m *UsageRecordMutation) ClearAccountService() {
+	m.clearedaccount_service = true
+	m.clearedFields[usagerecord.FieldAccountServiceID] = struct{}{}
+}
+
+// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
+func (m *UsageRecordMutation) AccountServiceCleared() bool {
+	return m.clearedaccount_service
+}
+
+// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountServiceID instead. It exists only for internal usage by the builders.
+func (m *UsageRecordMutation) AccountServiceIDs() (ids []int) {
+	if id := m.account_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountService resets all changes to the "account_service" edge.
+func (m *UsageRecordMutation) ResetAccountService() {
+	m.account_service = nil
+	m.clearedaccount_service = false
+}
+
+// Where appends a list predicates to the UsageRecordMutation builder.
+func (m *UsageRecordMutation) Where(ps ...predicate.UsageRecord) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsageRecordMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsageRecordMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.UsageRecord, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsageRecordMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsageRecordMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (UsageRecord).
+func (m *UsageRecordMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsageRecordMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.key != nil {
+		fields = append(fields, usagerecord.FieldKey)
+	}
+	if m.account != nil {
+		fields = append(fields, usagerecord.FieldAccountID)
+	}
+	if m.account_service != nil {
+		fields = append(fields, usagerecord.FieldAccountServiceID)
+	}
+	if m.quantity != nil {
+		fields = append(fields, usagerecord.FieldQuantity)
+	}
+	if m.date != nil {
+		fields = append(fields, usagerecord.FieldDate)
+	}
+	if m.created_at != nil {
+		fields = append(fields, usagerecord.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsageRecordMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usagerecord.FieldKey:
+		return m.Key()
+	case usagerecord.FieldAccountID:
+		return m.AccountID()
+	case usagerecord.FieldAccountServiceID:
+		return m.AccountServiceID()
+	case usagerecord.FieldQuantity:
+		return m.Quantity()
+	case usagerecord.FieldDate:
+		return m.Date()
+	case usagerecord.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsageRecordMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usagerecord.FieldKey:
+		return m.OldKey(ctx)
+	case usagerecord.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case usagerecord.FieldAccountServiceID:
+		return m.OldAccountServiceID(ctx)
+	case usagerecord.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case usagerecord.FieldDate:
+		return m.OldDate(ctx)
+	case usagerecord.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown UsageRecord field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageRecordMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usagerecord.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case usagerecord.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case usagerecord.FieldAccountServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountServiceID(v)
+		return nil
+	case usagerecord.FieldQuantity:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case usagerecord.FieldDate:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDate(v)
+		return nil
+	case usagerecord.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsageRecord field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsageRecordMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsageRecordMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageRecordMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown UsageRecord numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsageRecordMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsageRecordMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsageRecordMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown UsageRecord nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsageRecordMutation) ResetField(name string) error {
+	switch name {
+	case usagerecord.FieldKey:
+		m.ResetKey()
+		return nil
+	case usagerecord.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case usagerecord.FieldAccountServiceID:
+		m.ResetAccountServiceID()
+		return nil
+	case usagerecord.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case usagerecord.FieldDate:
+		m.ResetDate()
+		return nil
+	case usagerecord.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageRecord field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsageRecordMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.account != nil {
+		edges = append(edges, usagerecord.EdgeAccount)
+	}
+	if m.account_service != nil {
+		edges = append(edges, usagerecord.EdgeAccountService)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsageRecordMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case usagerecord.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case usagerecord.EdgeAccountService:
+		if id := m.account_service; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsageRecordMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsageRecordMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsageRecordMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedaccount {
+		edges = append(edges, usagerecord.EdgeAccount)
+	}
+	if m.clearedaccount_service {
+		edges = append(edges, usagerecord.EdgeAccountService)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsageRecordMutation) EdgeCleared(name string) bool {
+	switch name {
+	case usagerecord.EdgeAccount:
+		return m.clearedaccount
+	case usagerecord.EdgeAccountService:
+		return m.clearedaccount_service
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsageRecordMutation) ClearEdge(name string) error {
+	switch name {
+	case usagerecord.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case usagerecord.EdgeAccountService:
+		m.ClearAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageRecord unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsageRecordMutation) ResetEdge(name string) error {
+	switch name {
+	case usagerecord.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case usagerecord.EdgeAccountService:
+		m.ResetAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsageRecord edge %s", name)
 }

@@ -3,6 +3,8 @@
 package ent
 
 import (
+	"time"
+
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
@@ -21,6 +23,8 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
+	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usagerecord"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -139,6 +143,10 @@ func init() {
 	accountserviceDescOneTimeBilled := accountserviceFields[6].Descriptor()
 	// accountservice.DefaultOneTimeBilled holds the default value on creation for the one_time_billed field.
 	accountservice.DefaultOneTimeBilled = accountserviceDescOneTimeBilled.Default.(bool)
+	// accountserviceDescUsageIdentifier is the schema descriptor for usage_identifier field.
+	accountserviceDescUsageIdentifier := accountserviceFields[7].Descriptor()
+	// accountservice.UsageIdentifierValidator is a validator for the "usage_identifier" field. It is called by the builders before save.
+	accountservice.UsageIdentifierValidator = accountserviceDescUsageIdentifier.Validators[0].(func(string) error)
 	auditentryFields := schema.AuditEntry{}.Fields()
 	_ = auditentryFields
 	// auditentryDescRefusedBeforeExecution is the schema descriptor for refused_before_execution field.
@@ -423,4 +431,34 @@ func init() {
 	statuschangeDescCharged := statuschangeFields[5].Descriptor()
 	// statuschange.DefaultCharged holds the default value on creation for the charged field.
 	statuschange.DefaultCharged = statuschangeDescCharged.Default.(bool)
+	usagedayFields := schema.UsageDay{}.Fields()
+	_ = usagedayFields
+	// usagedayDescRecords is the schema descriptor for records field.
+	usagedayDescRecords := usagedayFields[4].Descriptor()
+	// usageday.RecordsValidator is a validator for the "records" field. It is called by the builders before save.
+	usageday.RecordsValidator = usagedayDescRecords.Validators[0].(func(int) error)
+	usagerecordFields := schema.UsageRecord{}.Fields()
+	_ = usagerecordFields
+	// usagerecordDescKey is the schema descriptor for key field.
+	usagerecordDescKey := usagerecordFields[0].Descriptor()
+	// usagerecord.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	usagerecord.KeyValidator = func() func(string) error {
+		validators := usagerecordDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// usagerecordDescCreatedAt is the schema descriptor for created_at field.
+	usagerecordDescCreatedAt := usagerecordFields[5].Descriptor()
+	// usagerecord.DefaultCreatedAt holds the default value on creation for the created_at field.
+	usagerecord.DefaultCreatedAt = usagerecordDescCreatedAt.Default.(func() time.Time)
 }

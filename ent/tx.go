@@ -60,6 +60,10 @@ type Tx struct {
 	StatusPrice *StatusPriceClient
 	// TransitionPrice is the client for interacting with the TransitionPrice builders.
 	TransitionPrice *TransitionPriceClient
+	// UsageDay is the client for interacting with the UsageDay builders.
+	UsageDay *UsageDayClient
+	// UsageRecord is the client for interacting with the UsageRecord builders.
+	UsageRecord *UsageRecordClient
 
 	// lazily loaded.
 	client     *Client
@@ -214,6 +218,8 @@ func (tx *Tx) init() {
 	tx.StatusChange = NewStatusChangeClient(tx.config)
 	tx.StatusPrice = NewStatusPriceClient(tx.config)
 	tx.TransitionPrice = NewTransitionPriceClient(tx.config)
+	tx.UsageDay = NewUsageDayClient(tx.config)
+	tx.UsageRecord = NewUsageRecordClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

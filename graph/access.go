@@ -23,6 +23,7 @@ import (
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/provisioning"
+	"github.com/billd/billd/internal/usage"
 )
 
 // Operations is the permission each root field of the schema requires (see
@@ -71,6 +72,7 @@ var Operations = map[string]access.Permission{
 	"Mutation.updateAccountService": access.WriteAccounts,
 	"Mutation.removeAccountService": access.WriteAccounts,
 	"Mutation.closeInvoice":         access.WriteAccounts,
+	"Mutation.recordUsage":          access.WriteAccounts,
 
 	"Mutation.createApiKey": access.Administer,
 	"Mutation.revokeApiKey": access.Administer,
@@ -375,6 +377,7 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	c.AccountService.PriceOverrides = catalog(func(s catalogSizes) int { return s.Statuses })
 	c.AuditEntry.Ids = func(child int) int { return 1 + access.MaxAuditIDs }
 	c.RatePlan.Tiers = func(child int) int { return 1 + catalogMaxTiers*child }
+	c.Mutation.RecordUsage = func(child int, records []*usage.RecordInput) int { return 1 + max(len(records), 1) }
 
 	c.Query.Nodes = func(child int, ids []int) int { return 1 + max(len(ids), 1)*child }
 	c.Mutation.ProvisionPackage = func(child int, in provisioning.ProvisionPackageInput) int {

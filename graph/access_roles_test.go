@@ -74,6 +74,7 @@ type roleSetup struct {
 	InvoiceA, InvoiceB string // January's invoices
 	Run                string // January's run, COMPLETED
 	OperatorKey        string // the OPERATOR key's id
+	UsageASA           string // a USAGE account-service (Data, MB) of partner A's account
 
 	n int // for unique names
 }
@@ -246,6 +247,25 @@ func newRoleSetup(t *testing.T, b *testenv.Billd) *roleSetup {
 		map[string]any{"id": s.APA}, &ap)
 	require.Len(t, ap.Node.Services, 1)
 	s.ASA = ap.Node.Services[0].ID
+
+	var data struct{ CreateService struct{ ID string } }
+	s.admin(t, `mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &data)
+	var usagePkg struct {
+		CreatePackage struct {
+			ID          string
+			Frequencies []struct{ ID string }
+		}
+	}
+	s.admin(t, `mutation($data: ID!) { createPackage(input: {name: "Usage", currencies: ["USD"], services: [{serviceId: $data}],
+		frequencies: [{name: "Monthly", interval: MONTH, prices: []}]}) { id frequencies { id } } }`,
+		map[string]any{"data": data.CreateService.ID}, &usagePkg)
+	var prov struct {
+		ProvisionPackage []struct{ Services []struct{ ID string } }
+	}
+	s.admin(t, `mutation($in: ProvisionPackageInput!) { provisionPackage(input: $in) { services { id } } }`,
+		map[string]any{"in": map[string]any{"accountId": s.AccountA, "packageId": usagePkg.CreatePackage.ID,
+			"frequencyId": usagePkg.CreatePackage.Frequencies[0].ID, "effectiveDate": "2024-01-01"}}, &prov)
+	s.UsageASA = prov.ProvisionPackage[0].Services[0].ID
 
 	s.Run = s.runJanuary(t)
 	s.InvoiceA = s.invoiceOf(t, s.AccountA)
@@ -570,6 +590,11 @@ func roleCases() []roleCase {
 		{op: "Mutation.removeAccountService", query: `mutation($id: ID!) { removeAccountService(id: $id) }`,
 			vars: func(t *testing.T, s *roleSetup, _ roleCaller) map[string]any {
 				return map[string]any{"id": s.addAccountService(t, s.APA)}
+			}, want: wantWriteA},
+		{op: "Mutation.recordUsage", query: `mutation($recs: [UsageRecordInput!]!) { recordUsage(records: $recs) { accepted duplicates } }`,
+			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				return map[string]any{"recs": []any{map[string]any{"key": s.unique("usage"), "accountServiceId": s.UsageASA,
+					"quantity": "5", "date": "2024-01-10"}}}
 			}, want: wantWriteA},
 		// A fresh OPEN invoice of partner A per call: its own account, billed for January.
 		{op: "Mutation.closeInvoice", query: `mutation($id: ID!) { closeInvoice(id: $id) { id status } }`,

@@ -33,6 +33,7 @@ import (
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/rating"
+	"github.com/billd/billd/internal/usage"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -121,14 +122,15 @@ type ComplexityRoot struct {
 	}
 
 	AccountService struct {
-		AccountPackage func(childComplexity int) int
-		EffectiveDate  func(childComplexity int) int
-		EndDate        func(childComplexity int) int
-		ID             func(childComplexity int) int
-		PriceOverrides func(childComplexity int) int
-		Quantity       func(childComplexity int) int
-		Service        func(childComplexity int) int
-		Status         func(childComplexity int) int
+		AccountPackage  func(childComplexity int) int
+		EffectiveDate   func(childComplexity int) int
+		EndDate         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		PriceOverrides  func(childComplexity int) int
+		Quantity        func(childComplexity int) int
+		Service         func(childComplexity int) int
+		Status          func(childComplexity int) int
+		UsageIdentifier func(childComplexity int) int
 	}
 
 	AccountServiceConnection struct {
@@ -327,6 +329,7 @@ type ComplexityRoot struct {
 		DeleteAccountPackage func(childComplexity int, id int) int
 		DeletePackage        func(childComplexity int, id int) int
 		ProvisionPackage     func(childComplexity int, input provisioning.ProvisionPackageInput) int
+		RecordUsage          func(childComplexity int, records []*usage.RecordInput) int
 		RemoveAccountService func(childComplexity int, id int) int
 		RevokeAPIKey         func(childComplexity int, id int) int
 		StartBillRun         func(childComplexity int, input billrun.StartInput) int
@@ -463,6 +466,11 @@ type ComplexityRoot struct {
 		UpTo      func(childComplexity int) int
 	}
 
+	RecordUsageResult struct {
+		Accepted   func(childComplexity int) int
+		Duplicates func(childComplexity int) int
+	}
+
 	Service struct {
 		Description  func(childComplexity int) int
 		ID           func(childComplexity int) int
@@ -513,6 +521,14 @@ type ComplexityRoot struct {
 		Amount func(childComplexity int) int
 		From   func(childComplexity int) int
 		To     func(childComplexity int) int
+	}
+
+	UsageRecord struct {
+		AccountService func(childComplexity int) int
+		Date           func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Key            func(childComplexity int) int
+		Quantity       func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -586,6 +602,7 @@ type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, input access.CreateKeyInput) (*model.CreatedAPIKey, error)
 	RevokeAPIKey(ctx context.Context, id int) (*ent.APIKey, error)
 	CreateRatePlan(ctx context.Context, input catalog.CreateRatePlanInput) (*ent.RatePlan, error)
+	RecordUsage(ctx context.Context, records []*usage.RecordInput) (*usage.Result, error)
 }
 type PackageResolver interface {
 	Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error)
@@ -940,6 +957,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountService.Status(childComplexity), true
+	case "AccountService.usageIdentifier":
+		if e.ComplexityRoot.AccountService.UsageIdentifier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountService.UsageIdentifier(childComplexity), true
 
 	case "AccountServiceConnection.edges":
 		if e.ComplexityRoot.AccountServiceConnection.Edges == nil {
@@ -1798,6 +1821,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProvisionPackage(childComplexity, args["input"].(provisioning.ProvisionPackageInput)), true
+	case "Mutation.recordUsage":
+		if e.ComplexityRoot.Mutation.RecordUsage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordUsage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordUsage(childComplexity, args["records"].([]*usage.RecordInput)), true
 	case "Mutation.removeAccountService":
 		if e.ComplexityRoot.Mutation.RemoveAccountService == nil {
 			break
@@ -2464,6 +2498,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RateTier.UpTo(childComplexity), true
 
+	case "RecordUsageResult.accepted":
+		if e.ComplexityRoot.RecordUsageResult.Accepted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordUsageResult.Accepted(childComplexity), true
+	case "RecordUsageResult.duplicates":
+		if e.ComplexityRoot.RecordUsageResult.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordUsageResult.Duplicates(childComplexity), true
+
 	case "Service.description":
 		if e.ComplexityRoot.Service.Description == nil {
 			break
@@ -2645,6 +2692,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TransitionPrice.To(childComplexity), true
 
+	case "UsageRecord.accountService":
+		if e.ComplexityRoot.UsageRecord.AccountService == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRecord.AccountService(childComplexity), true
+	case "UsageRecord.date":
+		if e.ComplexityRoot.UsageRecord.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRecord.Date(childComplexity), true
+	case "UsageRecord.id":
+		if e.ComplexityRoot.UsageRecord.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRecord.ID(childComplexity), true
+	case "UsageRecord.key":
+		if e.ComplexityRoot.UsageRecord.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRecord.Key(childComplexity), true
+	case "UsageRecord.quantity":
+		if e.ComplexityRoot.UsageRecord.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageRecord.Quantity(childComplexity), true
+
 	case "Viewer.apiKey":
 		if e.ComplexityRoot.Viewer.APIKey == nil {
 			break
@@ -2703,6 +2781,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdatePackageInput,
 		ec.unmarshalInputUpdatePartnerInput,
 		ec.unmarshalInputUpdateServiceInput,
+		ec.unmarshalInputUsageRecordInput,
 	)
 	first := true
 
@@ -3359,6 +3438,29 @@ extend type Query {
 extend type Mutation {
   createRatePlan(input: CreateRatePlanInput!): RatePlan!
 }
+
+# ------------------------------------------------ v2 additions: usage records (6.2)
+
+extend type AccountService { usageIdentifier: String }
+type UsageRecord implements Node {
+  id: ID!
+  key: String!
+  accountService: AccountService!
+  quantity: Decimal!
+  date: Date!
+}
+type RecordUsageResult { accepted: Int! duplicates: Int! }
+input UsageRecordInput {
+  key: String!
+  accountServiceId: ID
+  usageIdentifier: String
+  quantity: Decimal!
+  date: Date!
+}
+
+extend type Mutation {
+  recordUsage(records: [UsageRecordInput!]!): RecordUsageResult!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3497,6 +3599,8 @@ func (ec *executionContext) childFields_AccountService(ctx context.Context, fiel
 		return ec.fieldContext_AccountService_effectiveDate(ctx, field)
 	case "endDate":
 		return ec.fieldContext_AccountService_endDate(ctx, field)
+	case "usageIdentifier":
+		return ec.fieldContext_AccountService_usageIdentifier(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountService", field.Name)
 }
@@ -4067,6 +4171,16 @@ func (ec *executionContext) childFields_RateTier(ctx context.Context, field grap
 		return ec.fieldContext_RateTier_flatFee(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RateTier", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordUsageResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accepted":
+		return ec.fieldContext_RecordUsageResult_accepted(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_RecordUsageResult_duplicates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordUsageResult", field.Name)
 }
 
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4788,6 +4902,20 @@ func (ec *executionContext) field_Mutation_provisionPackage_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordUsage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "records",
+		func(ctx context.Context, v any) ([]*usage.RecordInput, error) {
+			return ec.unmarshalNUsageRecordInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐRecordInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["records"] = arg0
 	return args, nil
 }
 
@@ -6791,6 +6919,29 @@ func (ec *executionContext) _AccountService_endDate(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_AccountService_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccountService", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _AccountService_usageIdentifier(ctx context.Context, field graphql.CollectedField, obj *ent.AccountService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountService_usageIdentifier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageIdentifier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountService_usageIdentifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountService", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _AccountServiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceConnection) (ret graphql.Marshaler) {
@@ -10759,6 +10910,50 @@ func (ec *executionContext) fieldContext_Mutation_createRatePlan(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_recordUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordUsage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordUsage(ctx, fc.Args["records"].([]*usage.RecordInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *usage.Result) graphql.Marshaler {
+			return ec.marshalNRecordUsageResult2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordUsage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordUsageResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordUsage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13185,6 +13380,52 @@ func (ec *executionContext) fieldContext_RateTier_flatFee(_ context.Context, fie
 	return graphql.NewScalarFieldContext("RateTier", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _RecordUsageResult_accepted(ctx context.Context, field graphql.CollectedField, obj *usage.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordUsageResult_accepted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accepted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordUsageResult_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordUsageResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RecordUsageResult_duplicates(ctx context.Context, field graphql.CollectedField, obj *usage.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordUsageResult_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordUsageResult_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordUsageResult", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Service_id(ctx context.Context, field graphql.CollectedField, obj *ent.Service) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13956,6 +14197,130 @@ func (ec *executionContext) _TransitionPrice_amount(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_TransitionPrice_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TransitionPrice", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _UsageRecord_id(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRecord_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRecord_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRecord", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _UsageRecord_key(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRecord_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRecord_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UsageRecord_accountService(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRecord_accountService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountService(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountService) graphql.Marshaler {
+			return ec.marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRecord_accountService(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UsageRecord",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountService(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UsageRecord_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRecord_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRecord_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRecord", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _UsageRecord_date(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageRecord_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageRecord_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageRecord", field, false, false, errors.New("field of type Date does not have child fields"))
 }
 
 func (ec *executionContext) _Viewer_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -16500,6 +16865,64 @@ func (ec *executionContext) unmarshalInputUpdateServiceInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUsageRecordInput(ctx context.Context, obj any) (usage.RecordInput, error) {
+	var it usage.RecordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "accountServiceId", "usageIdentifier", "quantity", "date"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "accountServiceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountServiceId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountServiceID = data
+		case "usageIdentifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageIdentifier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageIdentifier = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		}
+	}
+	return it, nil
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -16508,6 +16931,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.UsageRecord:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._UsageRecord(ctx, sel, obj)
 	case *ent.Service:
 		if obj == nil {
 			return graphql.Null
@@ -17617,6 +18045,11 @@ func (ec *executionContext) _AccountService(ctx context.Context, sel ast.Selecti
 			}
 		case "endDate":
 			out.Values[i] = ec._AccountService_endDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usageIdentifier":
+			out.Values[i] = ec._AccountService_usageIdentifier(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -19858,6 +20291,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "recordUsage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21497,6 +21937,49 @@ func (ec *executionContext) _RateTier(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var recordUsageResultImplementors = []string{"RecordUsageResult"}
+
+func (ec *executionContext) _RecordUsageResult(ctx context.Context, sel ast.SelectionSet, obj *usage.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordUsageResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordUsageResult")
+		case "accepted":
+			out.Values[i] = ec._RecordUsageResult_accepted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._RecordUsageResult_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var serviceImplementors = []string{"Service", "Node"}
 
 func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, obj *ent.Service) graphql.Marshaler {
@@ -22120,6 +22603,97 @@ func (ec *executionContext) _TransitionPrice(ctx context.Context, sel ast.Select
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "amount":
 			out.Values[i] = ec._TransitionPrice_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var usageRecordImplementors = []string{"UsageRecord", "Node"}
+
+func (ec *executionContext) _UsageRecord(ctx context.Context, sel ast.SelectionSet, obj *ent.UsageRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, usageRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UsageRecord")
+		case "id":
+			out.Values[i] = ec._UsageRecord_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._UsageRecord_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountService":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UsageRecord_accountService(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "quantity":
+			out.Values[i] = ec._UsageRecord_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "date":
+			out.Values[i] = ec._UsageRecord_date(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -23372,6 +23946,16 @@ func (ec *executionContext) marshalNRatingModel2githubᚗcomᚋbilldᚋbilldᚋe
 	return v
 }
 
+func (ec *executionContext) marshalNRecordUsageResult2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐResult(ctx context.Context, sel ast.SelectionSet, v *usage.Result) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RecordUsageResult(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
 	var res access.Role
 	err := res.UnmarshalGQL(v)
@@ -23634,6 +24218,25 @@ func (ec *executionContext) unmarshalNUpdatePartnerInput2githubᚗcomᚋbilldᚋ
 func (ec *executionContext) unmarshalNUpdateServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐUpdateServiceInput(ctx context.Context, v any) (catalog.UpdateServiceInput, error) {
 	res, err := ec.unmarshalInputUpdateServiceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUsageRecordInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐRecordInputᚄ(ctx context.Context, v any) ([]*usage.RecordInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*usage.RecordInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUsageRecordInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐRecordInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNUsageRecordInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐRecordInput(ctx context.Context, v any) (*usage.RecordInput, error) {
+	res, err := ec.unmarshalInputUsageRecordInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋbilldᚋbilldᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {

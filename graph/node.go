@@ -19,7 +19,7 @@ func isNode(n ent.Noder) bool {
 	switch n.(type) {
 	case *ent.Service, *ent.CatalogPackage, *ent.PackageFrequency, *ent.Account, *ent.AccountPackage,
 		*ent.AccountService, *ent.Invoice, *ent.Charge, *ent.BillRun, *ent.Partner, *ent.APIKey, *ent.AuditEntry,
-		*ent.RatePlan:
+		*ent.RatePlan, *ent.UsageRecord:
 		return true
 	}
 	return false

@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/invoicing"
 	"github.com/billd/billd/internal/provisioning"
+	"github.com/billd/billd/internal/usage"
 )
 
 // Resolver holds what the resolvers call into.
@@ -26,6 +27,8 @@ type Resolver struct {
 	BillRuns *billrun.Service
 	// Invoices closes invoices.
 	Invoices *invoicing.Service
+	// Usage records usage.
+	Usage *usage.Service
 	// Keys creates, revokes and authenticates API keys.
 	Keys *access.Keys
 	Log  *slog.Logger

@@ -25,6 +25,7 @@ import (
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/rating"
+	"github.com/billd/billd/internal/usage"
 )
 
 // Balance is the resolver for the balance field.
@@ -282,6 +283,19 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id int) (*ent.APIKe
 // CreateRatePlan is the resolver for the createRatePlan field.
 func (r *mutationResolver) CreateRatePlan(ctx context.Context, input catalog.CreateRatePlanInput) (*ent.RatePlan, error) {
 	return r.Catalog.CreateRatePlan(ctx, input)
+}
+
+// RecordUsage is the resolver for the recordUsage field.
+func (r *mutationResolver) RecordUsage(ctx context.Context, records []*usage.RecordInput) (*usage.Result, error) {
+	in := make([]usage.RecordInput, len(records))
+	for i, rec := range records {
+		in[i] = *rec
+	}
+	res, err := r.Usage.Record(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 // Services is the resolver for the services field.

@@ -190,3 +190,97 @@ func TestUsageCatalogRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordUsage records usage through the API: a batch, the same batch again, the
+// records reachable through node, and a refusal that names the failing record and
+// writes nothing. A partner key records only for its own accounts.
+func TestRecordUsage(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &svc)
+		var pkg struct {
+			CreatePackage struct {
+				ID          string
+				Frequencies []struct{ ID string }
+			}
+		}
+		b.MustQuery(`mutation($data: ID!) { createPackage(input: {name: "Data only", currencies: ["USD"], services: [{serviceId: $data}],
+			frequencies: [{name: "Monthly", interval: MONTH, prices: []}]}) { id frequencies { id } } }`,
+			map[string]any{"data": svc.CreateService.ID}, &pkg)
+		var part struct{ CreatePartner struct{ ID string } }
+		b.MustQuery(`mutation { createPartner(input: {name: "Reseller"}) { id } }`, nil, &part)
+		provision := func(partner any) string {
+			var acc struct{ CreateAccount struct{ ID string } }
+			b.MustQuery(`mutation($p: ID) { createAccount(input: {name: "Customer", currency: "USD", billDay: 1, partnerId: $p}) { id } }`,
+				map[string]any{"p": partner}, &acc)
+			var ap struct {
+				ProvisionPackage []struct{ Services []struct{ ID string } }
+			}
+			b.MustQuery(`mutation($in: ProvisionPackageInput!) { provisionPackage(input: $in) { services { id } } }`,
+				map[string]any{"in": map[string]any{"accountId": acc.CreateAccount.ID, "packageId": pkg.CreatePackage.ID,
+					"frequencyId": pkg.CreatePackage.Frequencies[0].ID, "effectiveDate": "2024-01-01"}}, &ap)
+			return ap.ProvisionPackage[0].Services[0].ID
+		}
+		own, partners := provision(nil), provision(part.CreatePartner.ID)
+
+		const mutation = `mutation($recs: [UsageRecordInput!]!) { recordUsage(records: $recs) { accepted duplicates } }`
+		recs := []any{
+			map[string]any{"key": "r1", "accountServiceId": own, "quantity": "4", "date": "2024-01-03"},
+			map[string]any{"key": "r2", "accountServiceId": own, "quantity": "7", "date": "2024-01-05"},
+		}
+		type result struct {
+			RecordUsage struct{ Accepted, Duplicates int }
+		}
+		var res result
+		b.MustQuery(mutation, map[string]any{"recs": recs}, &res)
+		require.Equal(t, 2, res.RecordUsage.Accepted)
+		require.Equal(t, 0, res.RecordUsage.Duplicates)
+		b.MustQuery(mutation, map[string]any{"recs": recs}, &res)
+		require.Equal(t, 0, res.RecordUsage.Accepted)
+		require.Equal(t, 2, res.RecordUsage.Duplicates)
+
+		id, err := b.DB.Client.UsageRecord.Query().FirstID(t.Context())
+		require.NoError(t, err)
+		var node struct {
+			Node struct {
+				Key, Quantity, Date string
+				AccountService      struct{ ID string }
+			}
+		}
+		b.MustQuery(`query($id: ID!) { node(id: $id) { ... on UsageRecord { key quantity date accountService { id } } } }`,
+			map[string]any{"id": id}, &node)
+		require.Equal(t, "r1", node.Node.Key)
+		require.Equal(t, "4", node.Node.Quantity)
+		require.Equal(t, "2024-01-03", node.Node.Date)
+		require.Equal(t, own, node.Node.AccountService.ID)
+
+		// The second record is too precise for MB: nothing of the batch is stored.
+		r := b.Query(mutation, map[string]any{"recs": []any{
+			map[string]any{"key": "r3", "accountServiceId": own, "quantity": "1", "date": "2024-01-06"},
+			map[string]any{"key": "r4", "accountServiceId": own, "quantity": "1.5", "date": "2024-01-06"}}})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code())
+		require.Equal(t, "records[1].quantity", r.Errors[0].Field())
+		n, err := b.DB.Client.UsageRecord.Query().Count(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+
+		// A partner key: its own account-service takes usage, another's is not found.
+		var key struct{ CreateApiKey struct{ Key string } }
+		b.MustQuery(`mutation($p: ID!) { createApiKey(input: {name: "reseller", role: PARTNER, partnerId: $p}) { key } }`,
+			map[string]any{"p": part.CreatePartner.ID}, &key)
+		pb := b.As(key.CreateApiKey.Key)
+		pb.MustQuery(mutation, map[string]any{"recs": []any{
+			map[string]any{"key": "p1", "accountServiceId": partners, "quantity": "1", "date": "2024-01-06"}}}, &res)
+		require.Equal(t, 1, res.RecordUsage.Accepted)
+		r = pb.Query(mutation, map[string]any{"recs": []any{
+			map[string]any{"key": "p2", "accountServiceId": own, "quantity": "1", "date": "2024-01-06"}}})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "NOT_FOUND", r.Errors[0].Code())
+		require.Equal(t, "records[0].accountServiceId", r.Errors[0].Field())
+		var hidden struct{ Node *struct{ Key string } }
+		pb.MustQuery(`query($id: ID!) { node(id: $id) { ... on UsageRecord { key } } }`, map[string]any{"id": id}, &hidden)
+		require.Nil(t, hidden.Node, "another account's record is not visible to a partner")
+	})
+}

@@ -26,6 +26,8 @@ const (
 	FieldEndDate = "end_date"
 	// FieldOneTimeBilled holds the string denoting the one_time_billed field in the database.
 	FieldOneTimeBilled = "one_time_billed"
+	// FieldUsageIdentifier holds the string denoting the usage_identifier field in the database.
+	FieldUsageIdentifier = "usage_identifier"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
 	EdgeAccountPackage = "account_package"
 	// EdgeService holds the string denoting the service edge name in mutations.
@@ -94,6 +96,7 @@ var Columns = []string{
 	FieldEffectiveDate,
 	FieldEndDate,
 	FieldOneTimeBilled,
+	FieldUsageIdentifier,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -111,6 +114,8 @@ var (
 	QuantityValidator func(int) error
 	// DefaultOneTimeBilled holds the default value on creation for the "one_time_billed" field.
 	DefaultOneTimeBilled bool
+	// UsageIdentifierValidator is a validator for the "usage_identifier" field. It is called by the builders before save.
+	UsageIdentifierValidator func(string) error
 )
 
 // OrderOption defines the ordering options for the AccountService queries.
@@ -154,6 +159,11 @@ func ByEndDate(opts ...sql.OrderTermOption) OrderOption {
 // ByOneTimeBilled orders the results by the one_time_billed field.
 func ByOneTimeBilled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOneTimeBilled, opts...).ToFunc()
+}
+
+// ByUsageIdentifier orders the results by the usage_identifier field.
+func ByUsageIdentifier(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageIdentifier, opts...).ToFunc()
 }
 
 // ByAccountPackageField orders the results by account_package field.

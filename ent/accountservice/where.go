@@ -89,6 +89,11 @@ func OneTimeBilled(v bool) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldOneTimeBilled, v))
 }
 
+// UsageIdentifier applies equality check predicate on the "usage_identifier" field. It's identical to UsageIdentifierEQ.
+func UsageIdentifier(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldUsageIdentifier, v))
+}
+
 // AccountPackageIDEQ applies the EQ predicate on the "account_package_id" field.
 func AccountPackageIDEQ(v int) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldAccountPackageID, v))
@@ -287,6 +292,81 @@ func OneTimeBilledEQ(v bool) predicate.AccountService {
 // OneTimeBilledNEQ applies the NEQ predicate on the "one_time_billed" field.
 func OneTimeBilledNEQ(v bool) predicate.AccountService {
 	return predicate.AccountService(sql.FieldNEQ(FieldOneTimeBilled, v))
+}
+
+// UsageIdentifierEQ applies the EQ predicate on the "usage_identifier" field.
+func UsageIdentifierEQ(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierNEQ applies the NEQ predicate on the "usage_identifier" field.
+func UsageIdentifierNEQ(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldNEQ(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierIn applies the In predicate on the "usage_identifier" field.
+func UsageIdentifierIn(vs ...string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldIn(FieldUsageIdentifier, vs...))
+}
+
+// UsageIdentifierNotIn applies the NotIn predicate on the "usage_identifier" field.
+func UsageIdentifierNotIn(vs ...string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldNotIn(FieldUsageIdentifier, vs...))
+}
+
+// UsageIdentifierGT applies the GT predicate on the "usage_identifier" field.
+func UsageIdentifierGT(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldGT(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierGTE applies the GTE predicate on the "usage_identifier" field.
+func UsageIdentifierGTE(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldGTE(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierLT applies the LT predicate on the "usage_identifier" field.
+func UsageIdentifierLT(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldLT(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierLTE applies the LTE predicate on the "usage_identifier" field.
+func UsageIdentifierLTE(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldLTE(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierContains applies the Contains predicate on the "usage_identifier" field.
+func UsageIdentifierContains(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldContains(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierHasPrefix applies the HasPrefix predicate on the "usage_identifier" field.
+func UsageIdentifierHasPrefix(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldHasPrefix(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierHasSuffix applies the HasSuffix predicate on the "usage_identifier" field.
+func UsageIdentifierHasSuffix(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldHasSuffix(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierIsNil applies the IsNil predicate on the "usage_identifier" field.
+func UsageIdentifierIsNil() predicate.AccountService {
+	return predicate.AccountService(sql.FieldIsNull(FieldUsageIdentifier))
+}
+
+// UsageIdentifierNotNil applies the NotNil predicate on the "usage_identifier" field.
+func UsageIdentifierNotNil() predicate.AccountService {
+	return predicate.AccountService(sql.FieldNotNull(FieldUsageIdentifier))
+}
+
+// UsageIdentifierEqualFold applies the EqualFold predicate on the "usage_identifier" field.
+func UsageIdentifierEqualFold(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEqualFold(FieldUsageIdentifier, v))
+}
+
+// UsageIdentifierContainsFold applies the ContainsFold predicate on the "usage_identifier" field.
+func UsageIdentifierContainsFold(v string) predicate.AccountService {
+	return predicate.AccountService(sql.FieldContainsFold(FieldUsageIdentifier, v))
 }
 
 // HasAccountPackage applies the HasEdge predicate on the "account_package" edge.

@@ -32,6 +32,8 @@ import (
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
+	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usagerecord"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -711,6 +713,60 @@ func (f TraverseTransitionPrice) Traverse(ctx context.Context, q ent.Query) erro
 	return fmt.Errorf("unexpected query type %T. expect *ent.TransitionPriceQuery", q)
 }
 
+// The UsageDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UsageDayFunc func(context.Context, *ent.UsageDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UsageDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UsageDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UsageDayQuery", q)
+}
+
+// The TraverseUsageDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUsageDay func(context.Context, *ent.UsageDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUsageDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUsageDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UsageDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UsageDayQuery", q)
+}
+
+// The UsageRecordFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UsageRecordFunc func(context.Context, *ent.UsageRecordQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UsageRecordFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UsageRecordQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UsageRecordQuery", q)
+}
+
+// The TraverseUsageRecord type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUsageRecord func(context.Context, *ent.UsageRecordQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUsageRecord) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUsageRecord) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UsageRecordQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UsageRecordQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
@@ -760,6 +816,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.StatusPriceQuery, predicate.StatusPrice, statusprice.OrderOption]{typ: ent.TypeStatusPrice, tq: q}, nil
 	case *ent.TransitionPriceQuery:
 		return &query[*ent.TransitionPriceQuery, predicate.TransitionPrice, transitionprice.OrderOption]{typ: ent.TypeTransitionPrice, tq: q}, nil
+	case *ent.UsageDayQuery:
+		return &query[*ent.UsageDayQuery, predicate.UsageDay, usageday.OrderOption]{typ: ent.TypeUsageDay, tq: q}, nil
+	case *ent.UsageRecordQuery:
+		return &query[*ent.UsageRecordQuery, predicate.UsageRecord, usagerecord.OrderOption]{typ: ent.TypeUsageRecord, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

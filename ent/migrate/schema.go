@@ -146,6 +146,7 @@ var (
 		{Name: "effective_date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "end_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "one_time_billed", Type: field.TypeBool, Default: false},
+		{Name: "usage_identifier", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "account_package_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
 		{Name: "status_id", Type: field.TypeInt},
@@ -158,19 +159,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_services_account_packages_services",
-				Columns:    []*schema.Column{AccountServicesColumns[5]},
+				Columns:    []*schema.Column{AccountServicesColumns[6]},
 				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_services_services_service",
-				Columns:    []*schema.Column{AccountServicesColumns[6]},
+				Columns:    []*schema.Column{AccountServicesColumns[7]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_services_statuses_status",
-				Columns:    []*schema.Column{AccountServicesColumns[7]},
+				Columns:    []*schema.Column{AccountServicesColumns[8]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -178,6 +179,11 @@ var (
 		Indexes: []*schema.Index{
 			{
 				Name:    "accountservice_account_package_id",
+				Unique:  false,
+				Columns: []*schema.Column{AccountServicesColumns[6]},
+			},
+			{
+				Name:    "accountservice_usage_identifier",
 				Unique:  false,
 				Columns: []*schema.Column{AccountServicesColumns[5]},
 			},
@@ -810,6 +816,84 @@ var (
 			},
 		},
 	}
+	// UsageDaysColumns holds the columns for the "usage_days" table.
+	UsageDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "quantity", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "records", Type: field.TypeInt},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "account_service_id", Type: field.TypeInt},
+	}
+	// UsageDaysTable holds the schema information for the "usage_days" table.
+	UsageDaysTable = &schema.Table{
+		Name:       "usage_days",
+		Columns:    UsageDaysColumns,
+		PrimaryKey: []*schema.Column{UsageDaysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "usage_days_accounts_account",
+				Columns:    []*schema.Column{UsageDaysColumns[4]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "usage_days_account_services_account_service",
+				Columns:    []*schema.Column{UsageDaysColumns[5]},
+				RefColumns: []*schema.Column{AccountServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usageday_account_service_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{UsageDaysColumns[5], UsageDaysColumns[1]},
+			},
+		},
+	}
+	// UsageRecordsColumns holds the columns for the "usage_records" table.
+	UsageRecordsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Size: 200},
+		{Name: "quantity", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "account_service_id", Type: field.TypeInt},
+	}
+	// UsageRecordsTable holds the schema information for the "usage_records" table.
+	UsageRecordsTable = &schema.Table{
+		Name:       "usage_records",
+		Columns:    UsageRecordsColumns,
+		PrimaryKey: []*schema.Column{UsageRecordsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "usage_records_accounts_account",
+				Columns:    []*schema.Column{UsageRecordsColumns[5]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "usage_records_account_services_account_service",
+				Columns:    []*schema.Column{UsageRecordsColumns[6]},
+				RefColumns: []*schema.Column{AccountServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usagerecord_account_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{UsageRecordsColumns[5], UsageRecordsColumns[1]},
+			},
+			{
+				Name:    "usagerecord_account_service_id_date",
+				Unique:  false,
+				Columns: []*schema.Column{UsageRecordsColumns[6], UsageRecordsColumns[3]},
+			},
+		},
+	}
 	// CatalogPackageCurrenciesColumns holds the columns for the "catalog_package_currencies" table.
 	CatalogPackageCurrenciesColumns = []*schema.Column{
 		{Name: "catalog_package_id", Type: field.TypeInt},
@@ -860,6 +944,8 @@ var (
 		StatusChangesTable,
 		StatusPricesTable,
 		TransitionPricesTable,
+		UsageDaysTable,
+		UsageRecordsTable,
 		CatalogPackageCurrenciesTable,
 	}
 )
@@ -977,6 +1063,16 @@ func init() {
 	TransitionPricesTable.ForeignKeys[2].RefTable = StatusesTable
 	TransitionPricesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(64424509440),
+	}
+	UsageDaysTable.ForeignKeys[0].RefTable = AccountsTable
+	UsageDaysTable.ForeignKeys[1].RefTable = AccountServicesTable
+	UsageDaysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
+	UsageRecordsTable.ForeignKeys[0].RefTable = AccountsTable
+	UsageRecordsTable.ForeignKeys[1].RefTable = AccountServicesTable
+	UsageRecordsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
 	}
 	CatalogPackageCurrenciesTable.ForeignKeys[0].RefTable = PackagesTable
 	CatalogPackageCurrenciesTable.ForeignKeys[1].RefTable = CurrenciesTable

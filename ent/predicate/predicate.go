@@ -74,3 +74,9 @@ type StatusPrice func(*sql.Selector)
 
 // TransitionPrice is the predicate function for transitionprice builders.
 type TransitionPrice func(*sql.Selector)
+
+// UsageDay is the predicate function for usageday builders.
+type UsageDay func(*sql.Selector)
+
+// UsageRecord is the predicate function for usagerecord builders.
+type UsageRecord func(*sql.Selector)

@@ -25,6 +25,9 @@ func (AccountService) Fields() []ent.Field {
 		field.Other("end_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		// one_time_billed records that the service's one-time charge was made.
 		field.Bool("one_time_billed").Default(false).Annotations(entgql.Skip()),
+		// usage_identifier names the account-service in usage records (a phone number,
+		// a device id): unique among account-services not CANCELED (docs/billing.md 6.2).
+		field.String("usage_identifier").Optional().Nillable().MaxRuneLen(100),
 	}
 }
 
@@ -42,7 +45,7 @@ func (AccountService) Edges() []ent.Edge {
 
 // Indexes of the AccountService.
 func (AccountService) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_package_id")}
+	return []ent.Index{index.Fields("account_package_id"), index.Fields("usage_identifier")}
 }
 
 // Annotations of the AccountService.

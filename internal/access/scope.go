@@ -67,7 +67,8 @@ func scopeOf(ctx context.Context, typ string) func(*entsql.Selector) {
 		return func(s *entsql.Selector) { s.Where(entsql.EQ(s.C("id"), pid)) }
 	case ent.TypeAccount:
 		return func(s *entsql.Selector) { s.Where(entsql.EQ(s.C(account.FieldPartnerID), pid)) }
-	case ent.TypeAccountPackage, ent.TypeInvoice, ent.TypeCharge, ent.TypeStatusChange, ent.TypeBillRunError:
+	case ent.TypeAccountPackage, ent.TypeInvoice, ent.TypeCharge, ent.TypeStatusChange, ent.TypeBillRunError,
+		ent.TypeUsageRecord, ent.TypeUsageDay:
 		return func(s *entsql.Selector) { s.Where(entsql.In(s.C("account_id"), accountsOf(pid))) }
 	case ent.TypeAccountService:
 		return func(s *entsql.Selector) {

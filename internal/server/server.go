@@ -27,6 +27,7 @@ import (
 	"github.com/billd/billd/internal/progress"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/store"
+	"github.com/billd/billd/internal/usage"
 )
 
 // Config configures a billd instance.
@@ -103,6 +104,7 @@ type Server struct {
 	Provisioning *provisioning.Service
 	BillRuns     *billrun.Service
 	Invoices     *invoicing.Service
+	Usage        *usage.Service
 	Log          *slog.Logger
 	Clock        clock.Clock
 	// Keys manages API keys; Audit writes the audit log.
@@ -244,6 +246,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Jobs:         jobs,
 		cfg:          cfg,
 		Invoices:     invoicing.New(db.Client),
+		Usage:        usage.New(db),
 		Log:          log,
 		Clock:        clk,
 		timeouts:     timeouts,
@@ -270,7 +273,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
-		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Keys: s.Keys, Log: log}
+		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Usage: s.Usage, Keys: s.Keys, Log: log}
 	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
 		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader,
 		BodyTimeout: timeouts.Body, WriteTimeout: timeouts.Write, WSWriteTimeout: timeouts.WSWrite}
