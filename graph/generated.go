@@ -3442,6 +3442,8 @@ extend type Mutation {
 # ------------------------------------------------ v2 additions: usage records (6.2)
 
 extend type AccountService { usageIdentifier: String }
+extend input AccountServiceInput { usageIdentifier: String }
+extend input UpdateAccountServiceInput { usageIdentifier: String } # "" clears it
 type UsageRecord implements Node {
   id: ID!
   key: String!
@@ -15503,7 +15505,7 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serviceId", "quantity", "status", "priceOverrides"}
+	fieldsInOrder := [...]string{"serviceId", "quantity", "status", "priceOverrides", "usageIdentifier"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15538,6 +15540,13 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 				return it, err
 			}
 			it.PriceOverrides = data
+		case "usageIdentifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageIdentifier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageIdentifier = data
 		}
 	}
 	return it, nil
@@ -16686,7 +16695,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "quantity", "priceOverrides"}
+	fieldsInOrder := [...]string{"status", "quantity", "priceOverrides", "usageIdentifier"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16714,6 +16723,13 @@ func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.
 				return it, err
 			}
 			it.PriceOverrides = data
+		case "usageIdentifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageIdentifier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageIdentifier = data
 		}
 	}
 	return it, nil

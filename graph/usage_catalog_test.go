@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -282,5 +283,100 @@ func TestRecordUsage(t *testing.T) {
 		var hidden struct{ Node *struct{ Key string } }
 		pb.MustQuery(`query($id: ID!) { node(id: $id) { ... on UsageRecord { key } } }`, map[string]any{"id": id}, &hidden)
 		require.Nil(t, hidden.Node, "another account's record is not visible to a partner")
+	})
+}
+
+// TestUsageIdentifiers gives account-services usage identifiers through provisioning
+// and records usage by them: an identifier names one live account-service in the
+// whole system; clearing it frees it.
+func TestUsageIdentifiers(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &svc)
+		var line struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Line", kind: RECURRING}) { id } }`, nil, &line)
+		var pkg struct {
+			CreatePackage struct {
+				ID          string
+				Frequencies []struct{ ID string }
+			}
+		}
+		b.MustQuery(`mutation($data: ID!, $line: ID!) { createPackage(input: {name: "Mobile", currencies: ["USD"],
+			services: [{serviceId: $line}, {serviceId: $data}], frequencies: [{name: "Monthly", interval: MONTH, prices: []}]}) {
+			id frequencies { id } } }`, map[string]any{"data": svc.CreateService.ID, "line": line.CreateService.ID}, &pkg)
+		var acc struct{ CreateAccount struct{ ID string } }
+		b.MustQuery(`mutation { createAccount(input: {name: "Customer", currency: "USD", billDay: 1}) { id } }`, nil, &acc)
+		provisionN := func(services []any, copies int) testenv.Response {
+			return b.Query(`mutation($in: ProvisionPackageInput!) { provisionPackage(input: $in) {
+				services { id usageIdentifier service { id } } } }`,
+				map[string]any{"in": map[string]any{"accountId": acc.CreateAccount.ID, "packageId": pkg.CreatePackage.ID,
+					"frequencyId": pkg.CreatePackage.Frequencies[0].ID, "effectiveDate": "2024-01-01", "services": services,
+					"quantity": copies}})
+		}
+		provision := func(services []any) testenv.Response { return provisionN(services, 1) }
+		r := provision([]any{map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": " 555-0100 "}})
+		require.Empty(t, r.Errors)
+		var out struct {
+			ProvisionPackage []struct {
+				Services []struct {
+					ID, UsageIdentifier string
+					Service             struct{ ID string }
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(r.Data, &out))
+		var dataAS string
+		for _, s := range out.ProvisionPackage[0].Services {
+			if s.Service.ID == svc.CreateService.ID {
+				dataAS = s.ID
+				require.Equal(t, "555-0100", s.UsageIdentifier, "trimmed")
+			}
+		}
+
+		for _, tc := range []struct {
+			name, code, field string
+			services          []any
+			copies            int
+		}{
+			{"on several copies", "BAD_USER_INPUT", "input.services[0].usageIdentifier",
+				[]any{map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": "555-0150"}}, 2},
+			{"twice in one request", "BAD_USER_INPUT", "input.services[1].usageIdentifier",
+				[]any{map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": "555-0151"},
+					map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": "555-0151"}}, 1},
+			{"taken", "CONFLICT", "input.services[0].usageIdentifier",
+				[]any{map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": "555-0100"}}, 1},
+			{"not a USAGE service", "BAD_USER_INPUT", "input.services[0].usageIdentifier",
+				[]any{map[string]any{"serviceId": line.CreateService.ID, "usageIdentifier": "555-0199"}}, 1},
+		} {
+			r := provisionN(tc.services, tc.copies)
+			require.Len(t, r.Errors, 1, tc.name)
+			require.Equal(t, tc.code, r.Errors[0].Code(), "%s: %s", tc.name, r.Errors[0].Message)
+			require.Equal(t, tc.field, r.Errors[0].Field(), tc.name)
+		}
+
+		const record = `mutation($recs: [UsageRecordInput!]!) { recordUsage(records: $recs) { accepted } }`
+		var res struct{ RecordUsage struct{ Accepted int } }
+		b.MustQuery(record, map[string]any{"recs": []any{
+			map[string]any{"key": "x1", "usageIdentifier": "555-0100", "quantity": "12", "date": "2024-01-09"}}}, &res)
+		require.Equal(t, 1, res.RecordUsage.Accepted)
+		var node struct {
+			Node struct{ AccountService struct{ ID string } }
+		}
+		id, err := b.DB.Client.UsageRecord.Query().OnlyID(t.Context())
+		require.NoError(t, err)
+		b.MustQuery(`query($id: ID!) { node(id: $id) { ... on UsageRecord { accountService { id } } } }`, map[string]any{"id": id}, &node)
+		require.Equal(t, dataAS, node.Node.AccountService.ID)
+
+		// Cleared, the identifier names nothing, and another account-service may take it.
+		b.MustQuery(`mutation($id: ID!) { updateAccountService(id: $id, input: {usageIdentifier: ""}) { id } }`,
+			map[string]any{"id": dataAS}, nil)
+		r = b.Query(record, map[string]any{"recs": []any{
+			map[string]any{"key": "x2", "usageIdentifier": "555-0100", "quantity": "1", "date": "2024-01-09"}}})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "NOT_FOUND", r.Errors[0].Code())
+		require.Equal(t, "records[0].usageIdentifier", r.Errors[0].Field())
+		r = provision([]any{map[string]any{"serviceId": svc.CreateService.ID, "usageIdentifier": "555-0100"}})
+		require.Empty(t, r.Errors)
 	})
 }

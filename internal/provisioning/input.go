@@ -22,6 +22,9 @@ type AccountServiceInput struct {
 	Quantity       *int
 	Status         *string
 	PriceOverrides []*catalog.StatusPriceInput
+	// UsageIdentifier names a USAGE account-service in usage records (a phone
+	// number, a device id): unique among account-services not CANCELED.
+	UsageIdentifier *string
 }
 
 func (in *AccountServiceInput) quantity() int {
@@ -134,6 +137,8 @@ type UpdateAccountServiceInput struct {
 	Status         *string
 	Quantity       *int
 	PriceOverrides []*catalog.StatusPriceInput
+	// UsageIdentifier sets the account-service's usage identifier; "" clears it.
+	UsageIdentifier *string
 }
 
 // Validate checks the input without touching the database.

@@ -174,6 +174,9 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if in.Quantity != nil {
 			quantity = *in.Quantity
 		}
+		if err := s.claimPlanned(ctx, c, plan, quantity); err != nil {
+			return err
+		}
 		billDay := acc.BillDay
 		if in.BillDay != nil {
 			billDay = *in.BillDay
@@ -236,6 +239,9 @@ type plannedService struct {
 	status    *ent.Status
 	overrides []*catalog.StatusPriceInput
 	ovStatus  []*ent.Status
+	// identifier is the usage identifier asked for, at path identPath.
+	identifier *string
+	identPath  string
 }
 
 // planServices turns the package's services and the requested ones into the
@@ -279,7 +285,14 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 					return nil, fault.NotFoundf(path+".status", "unknown status code %q", *r.Status)
 				}
 			}
-			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st}
+			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, identPath: path + ".usageIdentifier"}
+			if r.UsageIdentifier != nil {
+				ident, err := normalIdentifier(p.identPath, *r.UsageIdentifier)
+				if err != nil {
+					return nil, err
+				}
+				p.identifier = ident
+			}
 			for j, o := range r.PriceOverrides {
 				ost, ok := byCode[o.Status]
 				if !ok {
@@ -372,7 +385,8 @@ func (s *Service) createCopies(ctx context.Context, c *ent.Client, spec copySpec
 			p := &spec.plan[i]
 			all = append(all, pending{c.AccountService.Create().
 				SetAccountPackageID(apID).SetServiceID(p.serviceID).SetStatusID(p.status.ID).
-				SetQuantity(p.quantity).SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate), p})
+				SetQuantity(p.quantity).SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate).
+				SetNillableUsageIdentifier(p.identifier), p})
 		}
 	}
 	for start := 0; start < len(all); start += bulkChunk {
@@ -851,9 +865,24 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 				from = ap.BilledThrough.AddDays(1)
 			}
 		}
+		var ident *string
+		if in.UsageIdentifier != nil {
+			if ident, err = normalIdentifier("input.usageIdentifier", *in.UsageIdentifier); err != nil {
+				return err
+			}
+		}
+		if ident != nil {
+			svc, err := c.Service.Get(ctx, in.ServiceID)
+			if err != nil {
+				return err
+			}
+			if err := s.claimIdentifier(ctx, c, svc, *ident, 0, "input.usageIdentifier"); err != nil {
+				return err
+			}
+		}
 		sv, err := c.AccountService.Create().SetAccountPackageID(apID).SetServiceID(in.ServiceID).
 			SetStatusID(st.ID).SetQuantity(in.quantity()).SetEffectiveDate(from).
-			SetNillableEndDate(ap.EndDate).Save(ctx)
+			SetNillableEndDate(ap.EndDate).SetNillableUsageIdentifier(ident).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -963,6 +992,11 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 		}
 		if in.PriceOverrides != nil {
 			if err := s.setOverrides(ctx, c, ap, sv, in.PriceOverrides, byCode, "input.priceOverrides"); err != nil {
+				return err
+			}
+		}
+		if in.UsageIdentifier != nil {
+			if err := s.setIdentifier(ctx, c, sv, *in.UsageIdentifier); err != nil {
 				return err
 			}
 		}

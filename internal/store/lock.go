@@ -64,3 +64,17 @@ func (db *DB) LockTable(ctx context.Context, c *ent.Client, table string) error 
 	}
 	return nil
 }
+
+// LockName takes a lock on a name until the transaction of ctx ends (PostgreSQL's
+// advisory transaction lock), so that a check of something no single row holds (a
+// value free among many rows) and the write that follows run one at a time. SQLite's
+// immediate transactions already hold the write lock.
+func (db *DB) LockName(ctx context.Context, c *ent.Client, name string) error {
+	if !db.rowLocks {
+		return nil
+	}
+	if _, err := c.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name); err != nil {
+		return fmt.Errorf("locking %s: %w", name, err)
+	}
+	return nil
+}
