@@ -50,6 +50,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Account() AccountResolver
 	AccountPackage() AccountPackageResolver
+	AccountService() AccountServiceResolver
 	ApiKey() ApiKeyResolver
 	AuditEntry() AuditEntryResolver
 	BillRun() BillRunResolver
@@ -59,6 +60,7 @@ type ResolverRoot interface {
 	PackageActivation() PackageActivationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	UsagePeriodSummary() UsagePeriodSummaryResolver
 }
 
 type DirectiveRoot struct {
@@ -130,6 +132,7 @@ type ComplexityRoot struct {
 		Quantity        func(childComplexity int) int
 		Service         func(childComplexity int) int
 		Status          func(childComplexity int) int
+		Usage           func(childComplexity int, on *calendar.Date) int
 		UsageIdentifier func(childComplexity int) int
 	}
 
@@ -523,6 +526,13 @@ type ComplexityRoot struct {
 		To     func(childComplexity int) int
 	}
 
+	UsagePeriodSummary struct {
+		Included  func(childComplexity int) int
+		PeriodEnd func(childComplexity int) int
+		Start     func(childComplexity int) int
+		Used      func(childComplexity int) int
+	}
+
 	UsageRecord struct {
 		AccountService func(childComplexity int) int
 		Date           func(childComplexity int) int
@@ -553,6 +563,9 @@ type AccountPackageResolver interface {
 	Charges(ctx context.Context, obj *ent.AccountPackage) ([]*ent.Charge, error)
 	ChargesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error)
 	ServicesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AccountServiceConnection, error)
+}
+type AccountServiceResolver interface {
+	Usage(ctx context.Context, obj *ent.AccountService, on *calendar.Date) (*usage.Summary, error)
 }
 type ApiKeyResolver interface {
 	Role(ctx context.Context, obj *ent.APIKey) (access.Role, error)
@@ -635,6 +648,9 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error)
 	BillRunsChanged(ctx context.Context) (<-chan *ent.BillRun, error)
+}
+type UsagePeriodSummaryResolver interface {
+	PeriodEnd(ctx context.Context, obj *usage.Summary) (*calendar.Date, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -957,6 +973,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountService.Status(childComplexity), true
+	case "AccountService.usage":
+		if e.ComplexityRoot.AccountService.Usage == nil {
+			break
+		}
+
+		args, err := ec.field_AccountService_usage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AccountService.Usage(childComplexity, args["on"].(*calendar.Date)), true
 	case "AccountService.usageIdentifier":
 		if e.ComplexityRoot.AccountService.UsageIdentifier == nil {
 			break
@@ -2692,6 +2719,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TransitionPrice.To(childComplexity), true
 
+	case "UsagePeriodSummary.included":
+		if e.ComplexityRoot.UsagePeriodSummary.Included == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsagePeriodSummary.Included(childComplexity), true
+	case "UsagePeriodSummary.periodEnd":
+		if e.ComplexityRoot.UsagePeriodSummary.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsagePeriodSummary.PeriodEnd(childComplexity), true
+	case "UsagePeriodSummary.periodStart":
+		if e.ComplexityRoot.UsagePeriodSummary.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsagePeriodSummary.Start(childComplexity), true
+	case "UsagePeriodSummary.used":
+		if e.ComplexityRoot.UsagePeriodSummary.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsagePeriodSummary.Used(childComplexity), true
+
 	case "UsageRecord.accountService":
 		if e.ComplexityRoot.UsageRecord.AccountService == nil {
 			break
@@ -3463,6 +3515,12 @@ input UsageRecordInput {
 extend type Mutation {
   recordUsage(records: [UsageRecordInput!]!): RecordUsageResult!
 }
+
+extend type AccountService {
+  "Usage recorded in the usage period that contains the given day (default: today)."
+  usage(on: Date): UsagePeriodSummary!
+}
+type UsagePeriodSummary { periodStart: Date! periodEnd: Date! used: Decimal! included: Decimal! }
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3603,6 +3661,8 @@ func (ec *executionContext) childFields_AccountService(ctx context.Context, fiel
 		return ec.fieldContext_AccountService_endDate(ctx, field)
 	case "usageIdentifier":
 		return ec.fieldContext_AccountService_usageIdentifier(ctx, field)
+	case "usage":
+		return ec.fieldContext_AccountService_usage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountService", field.Name)
 }
@@ -4279,6 +4339,20 @@ func (ec *executionContext) childFields_TransitionPrice(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type TransitionPrice", field.Name)
 }
 
+func (ec *executionContext) childFields_UsagePeriodSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "periodStart":
+		return ec.fieldContext_UsagePeriodSummary_periodStart(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_UsagePeriodSummary_periodEnd(ctx, field)
+	case "used":
+		return ec.fieldContext_UsagePeriodSummary_used(ctx, field)
+	case "included":
+		return ec.fieldContext_UsagePeriodSummary_included(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsagePeriodSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -4482,6 +4556,20 @@ func (ec *executionContext) field_AccountPackage_servicesConnection_args(ctx con
 		return nil, err
 	}
 	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_AccountService_usage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "on",
+		func(ctx context.Context, v any) (*calendar.Date, error) {
+			return ec.unmarshalODate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["on"] = arg0
 	return args, nil
 }
 
@@ -6944,6 +7032,50 @@ func (ec *executionContext) _AccountService_usageIdentifier(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_AccountService_usageIdentifier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AccountService", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AccountService_usage(ctx context.Context, field graphql.CollectedField, obj *ent.AccountService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountService_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AccountService().Usage(ctx, obj, fc.Args["on"].(*calendar.Date))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *usage.Summary) graphql.Marshaler {
+			return ec.marshalNUsagePeriodSummary2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountService_usage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountService",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UsagePeriodSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AccountService_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AccountServiceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountServiceConnection) (ret graphql.Marshaler) {
@@ -14201,6 +14333,98 @@ func (ec *executionContext) fieldContext_TransitionPrice_amount(_ context.Contex
 	return graphql.NewScalarFieldContext("TransitionPrice", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _UsagePeriodSummary_periodStart(ctx context.Context, field graphql.CollectedField, obj *usage.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsagePeriodSummary_periodStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsagePeriodSummary_periodStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsagePeriodSummary", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _UsagePeriodSummary_periodEnd(ctx context.Context, field graphql.CollectedField, obj *usage.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsagePeriodSummary_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UsagePeriodSummary().PeriodEnd(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsagePeriodSummary_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsagePeriodSummary", field, true, true, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _UsagePeriodSummary_used(ctx context.Context, field graphql.CollectedField, obj *usage.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsagePeriodSummary_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsagePeriodSummary_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsagePeriodSummary", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _UsagePeriodSummary_included(ctx context.Context, field graphql.CollectedField, obj *usage.Summary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsagePeriodSummary_included(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Included, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsagePeriodSummary_included(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsagePeriodSummary", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
 func (ec *executionContext) _UsageRecord_id(ctx context.Context, field graphql.CollectedField, obj *ent.UsageRecord) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18069,6 +18293,44 @@ func (ec *executionContext) _AccountService(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "usage":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountService_usage(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22643,6 +22905,92 @@ func (ec *executionContext) _TransitionPrice(ctx context.Context, sel ast.Select
 	return out
 }
 
+var usagePeriodSummaryImplementors = []string{"UsagePeriodSummary"}
+
+func (ec *executionContext) _UsagePeriodSummary(ctx context.Context, sel ast.SelectionSet, obj *usage.Summary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, usagePeriodSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UsagePeriodSummary")
+		case "periodStart":
+			out.Values[i] = ec._UsagePeriodSummary_periodStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "periodEnd":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UsagePeriodSummary_periodEnd(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "used":
+			out.Values[i] = ec._UsagePeriodSummary_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "included":
+			out.Values[i] = ec._UsagePeriodSummary_included(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var usageRecordImplementors = []string{"UsageRecord", "Node"}
 
 func (ec *executionContext) _UsageRecord(ctx context.Context, sel ast.SelectionSet, obj *ent.UsageRecord) graphql.Marshaler {
@@ -23581,6 +23929,22 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternal
 	return v
 }
 
+func (ec *executionContext) unmarshalNDate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx context.Context, v any) (*calendar.Date, error) {
+	var res = new(calendar.Date)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx context.Context, sel ast.SelectionSet, v *calendar.Date) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx context.Context, v any) (money.Decimal, error) {
 	var res money.Decimal
 	err := res.UnmarshalGQL(v)
@@ -24234,6 +24598,16 @@ func (ec *executionContext) unmarshalNUpdatePartnerInput2githubᚗcomᚋbilldᚋ
 func (ec *executionContext) unmarshalNUpdateServiceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐUpdateServiceInput(ctx context.Context, v any) (catalog.UpdateServiceInput, error) {
 	res, err := ec.unmarshalInputUpdateServiceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUsagePeriodSummary2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐSummary(ctx context.Context, sel ast.SelectionSet, v *usage.Summary) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UsagePeriodSummary(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUsageRecordInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋusageᚐRecordInputᚄ(ctx context.Context, v any) ([]*usage.RecordInput, error) {

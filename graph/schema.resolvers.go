@@ -20,6 +20,7 @@ import (
 	"github.com/billd/billd/internal/access"
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/billrun"
+	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
@@ -72,6 +73,15 @@ func (r *accountPackageResolver) ServicesConnection(ctx context.Context, obj *en
 		return nil, err
 	}
 	return r.Client.AccountService.Query().Where(accountservice.AccountPackageID(obj.ID)).Paginate(ctx, after, first, before, last)
+}
+
+// Usage is the resolver for the usage field.
+func (r *accountServiceResolver) Usage(ctx context.Context, obj *ent.AccountService, on *calendar.Date) (*usage.Summary, error) {
+	sum, err := r.Resolver.Usage.Summarize(ctx, obj.ID, on)
+	if err != nil {
+		return nil, err
+	}
+	return &sum, nil
 }
 
 // Role is the resolver for the role field.
@@ -534,11 +544,20 @@ func (r *subscriptionResolver) BillRunsChanged(ctx context.Context) (<-chan *ent
 	return out, nil
 }
 
+// PeriodEnd is the resolver for the periodEnd field.
+func (r *usagePeriodSummaryResolver) PeriodEnd(ctx context.Context, obj *usage.Summary) (*calendar.Date, error) {
+	last := obj.End.AddDays(-1)
+	return &last, nil
+}
+
 // Account returns AccountResolver implementation.
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
 // AccountPackage returns AccountPackageResolver implementation.
 func (r *Resolver) AccountPackage() AccountPackageResolver { return &accountPackageResolver{r} }
+
+// AccountService returns AccountServiceResolver implementation.
+func (r *Resolver) AccountService() AccountServiceResolver { return &accountServiceResolver{r} }
 
 // ApiKey returns ApiKeyResolver implementation.
 func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
@@ -569,16 +588,23 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
+// UsagePeriodSummary returns UsagePeriodSummaryResolver implementation.
+func (r *Resolver) UsagePeriodSummary() UsagePeriodSummaryResolver {
+	return &usagePeriodSummaryResolver{r}
+}
+
 type (
-	accountResolver           struct{ *Resolver }
-	accountPackageResolver    struct{ *Resolver }
-	apiKeyResolver            struct{ *Resolver }
-	auditEntryResolver        struct{ *Resolver }
-	billRunResolver           struct{ *Resolver }
-	invoiceResolver           struct{ *Resolver }
-	mutationResolver          struct{ *Resolver }
-	packageResolver           struct{ *Resolver }
-	packageActivationResolver struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	subscriptionResolver      struct{ *Resolver }
+	accountResolver            struct{ *Resolver }
+	accountPackageResolver     struct{ *Resolver }
+	accountServiceResolver     struct{ *Resolver }
+	apiKeyResolver             struct{ *Resolver }
+	auditEntryResolver         struct{ *Resolver }
+	billRunResolver            struct{ *Resolver }
+	invoiceResolver            struct{ *Resolver }
+	mutationResolver           struct{ *Resolver }
+	packageResolver            struct{ *Resolver }
+	packageActivationResolver  struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	subscriptionResolver       struct{ *Resolver }
+	usagePeriodSummaryResolver struct{ *Resolver }
 )

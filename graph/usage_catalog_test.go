@@ -380,3 +380,75 @@ func TestUsageIdentifiers(t *testing.T) {
 		require.Empty(t, r.Errors)
 	})
 }
+
+// TestAccountServiceUsage reads an account-service's usage by period: U6's bucket of
+// 100 MB prorated to 55 for 2024-01-15..2024-01-31, the full 100 in February, and
+// what the records of each period add up to.
+func TestAccountServiceUsage(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &svc)
+		var line struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Line", kind: RECURRING}) { id } }`, nil, &line)
+		var pkg struct {
+			CreatePackage struct {
+				ID          string
+				Frequencies []struct{ ID string }
+			}
+		}
+		b.MustQuery(`mutation($data: ID!, $line: ID!) { createPackage(input: {name: "Mobile", currencies: ["USD"],
+			services: [{serviceId: $line}, {serviceId: $data, included: "100"}],
+			frequencies: [{name: "Monthly", interval: MONTH, prices: []}]}) { id frequencies { id } } }`,
+			map[string]any{"data": svc.CreateService.ID, "line": line.CreateService.ID}, &pkg)
+		var acc struct{ CreateAccount struct{ ID string } }
+		b.MustQuery(`mutation { createAccount(input: {name: "Customer", currency: "USD", billDay: 1}) { id } }`, nil, &acc)
+		var prov struct {
+			ProvisionPackage []struct {
+				Services []struct {
+					ID      string
+					Service struct{ ID string }
+				}
+			}
+		}
+		b.MustQuery(`mutation($in: ProvisionPackageInput!) { provisionPackage(input: $in) { services { id service { id } } } }`,
+			map[string]any{"in": map[string]any{"accountId": acc.CreateAccount.ID, "packageId": pkg.CreatePackage.ID,
+				"frequencyId": pkg.CreatePackage.Frequencies[0].ID, "effectiveDate": "2024-01-15"}}, &prov)
+		var data, other string
+		for _, s := range prov.ProvisionPackage[0].Services {
+			if s.Service.ID == svc.CreateService.ID {
+				data = s.ID
+			} else {
+				other = s.ID
+			}
+		}
+		b.MustQuery(`mutation($recs: [UsageRecordInput!]!) { recordUsage(records: $recs) { accepted } }`, map[string]any{"recs": []any{
+			map[string]any{"key": "a", "accountServiceId": data, "quantity": "30", "date": "2024-01-16"},
+			map[string]any{"key": "b", "accountServiceId": data, "quantity": "50", "date": "2024-01-31"},
+			map[string]any{"key": "c", "accountServiceId": data, "quantity": "12", "date": "2024-02-01"},
+		}}, nil)
+		type summary struct{ PeriodStart, PeriodEnd, Used, Included string }
+		usageOn := func(id, on string) (summary, testenv.Response) {
+			r := b.Query(`query($id: ID!, $on: Date) { node(id: $id) { ... on AccountService {
+				usage(on: $on) { periodStart periodEnd used included } } } }`, map[string]any{"id": id, "on": on})
+			var out struct{ Node struct{ Usage summary } }
+			if len(r.Errors) == 0 {
+				require.NoError(t, json.Unmarshal(r.Data, &out))
+			}
+			return out.Node.Usage, r
+		}
+		got, _ := usageOn(data, "2024-01-20")
+		require.Equal(t, summary{"2024-01-15", "2024-01-31", "80", "55"}, got)
+		got, _ = usageOn(data, "2024-02-29")
+		require.Equal(t, summary{"2024-02-01", "2024-02-29", "12", "100"}, got)
+		got, _ = usageOn(data, "2024-03-01")
+		require.Equal(t, summary{"2024-03-01", "2024-03-31", "0", "100"}, got)
+
+		for _, tc := range []struct{ id, on, field string }{{other, "2024-01-20", "id"}, {data, "2024-01-14", "on"}} {
+			_, r := usageOn(tc.id, tc.on)
+			require.NotEmpty(t, r.Errors)
+			require.Equal(t, "FAILED_PRECONDITION", r.Errors[0].Code(), r.Errors[0].Message)
+			require.Equal(t, tc.field, r.Errors[0].Field())
+		}
+	})
+}

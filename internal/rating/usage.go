@@ -263,3 +263,52 @@ func Difference(billed, now UsageAmount) (diff UsageAmount, ok bool) {
 	ok = !diff.Billed.IsZero() || !diff.Amount.IsZero()
 	return diff, ok
 }
+
+// UsageSpan is what places an account-package's usage periods: its first day (the
+// effective date, or the activation date), the day it ends (its cancellation date;
+// nil: open) and its usage bill day.
+type UsageSpan struct {
+	Start   calendar.Date
+	End     *calendar.Date
+	BillDay int
+}
+
+// PeriodContaining returns the usage period that contains day: the first one starts
+// on Start (partial unless Start is an anchor), the others on anchors of BillDay, and
+// the final one ends on End. Its FullStart and FullEnd are the whole month it is
+// prorated against. ok is false when day is before Start or on or after End.
+func (s UsageSpan) PeriodContaining(day calendar.Date) (p Period, ok bool) {
+	if day.Before(s.Start) || (s.End != nil && !day.Before(*s.End)) {
+		return Period{}, false
+	}
+	p = UsagePeriodFrom(s.BillDay, s.Start)
+	if !day.Before(p.End) {
+		a := FirstAnchor(day, s.BillDay)
+		if !a.Equal(day) {
+			a = addMonths(a, -1, s.BillDay)
+		}
+		p = UsagePeriodFrom(s.BillDay, a)
+	}
+	if s.End != nil && s.End.Before(p.End) {
+		p.End = *s.End
+	}
+	return p, true
+}
+
+// Bucket is the quantity a service includes in a usage period: included per instance
+// times instances, times the share of the full period [from, to) covers, rounded
+// with money.Round to the unit's decimals (docs/billing.md 6.3). The caller picks
+// from and to: the period's own days for a partial first period, a service added
+// within the period, or a final period cut by a PRORATED cancellation; the full
+// period where full sizes are kept.
+func Bucket(included money.Decimal, instances int, from, to calendar.Date, p Period, places int32) money.Decimal {
+	full := included.MulInt(int64(instances))
+	days, fullDays := calendar.Days(from, to), p.FullDays()
+	if days >= fullDays {
+		return money.Round(full, places)
+	}
+	if days <= 0 {
+		return money.Round(money.Zero, places)
+	}
+	return money.Prorate(full, int64(days), int64(fullDays), places)
+}

@@ -273,3 +273,65 @@ func TestDifference(t *testing.T) {
 	require.Equal(t, "-54.50", diff.Amount.String())
 	require.Equal(t, "1", diff.Billed.String())
 }
+
+func TestUsageSpanPeriodContaining(t *testing.T) {
+	t.Parallel()
+	d := calendar.MustParse
+	end := d("2024-03-21")
+	for _, tc := range []struct {
+		name             string
+		span             rating.UsageSpan
+		day              string
+		start, stop, fst string // stop is the exclusive end; fst the full period's start
+		ok               bool
+	}{
+		{"first, partial", rating.UsageSpan{Start: d("2024-01-15"), BillDay: 1}, "2024-01-20", "2024-01-15", "2024-02-01", "2024-01-01", true},
+		{"on its first day", rating.UsageSpan{Start: d("2024-01-15"), BillDay: 1}, "2024-01-15", "2024-01-15", "2024-02-01", "2024-01-01", true},
+		{"a later month", rating.UsageSpan{Start: d("2024-01-15"), BillDay: 1}, "2024-02-29", "2024-02-01", "2024-03-01", "2024-02-01", true},
+		{"on an anchor", rating.UsageSpan{Start: d("2024-01-15"), BillDay: 1}, "2024-03-01", "2024-03-01", "2024-04-01", "2024-03-01", true},
+		{"U13 bill day 15, before it", rating.UsageSpan{Start: d("2024-01-01"), BillDay: 15}, "2024-01-05", "2024-01-01", "2024-01-15", "2023-12-15", true},
+		{"U13 bill day 15, after it", rating.UsageSpan{Start: d("2024-01-01"), BillDay: 15}, "2024-01-20", "2024-01-15", "2024-02-15", "2024-01-15", true},
+		{"bill day 31 in February", rating.UsageSpan{Start: d("2024-01-31"), BillDay: 31}, "2024-03-05", "2024-02-29", "2024-03-31", "2024-02-29", true},
+		{"final, cut by the cancellation", rating.UsageSpan{Start: d("2024-01-01"), End: &end, BillDay: 1}, "2024-03-20", "2024-03-01", "2024-03-21", "2024-03-01", true},
+		{"on the cancellation date", rating.UsageSpan{Start: d("2024-01-01"), End: &end, BillDay: 1}, "2024-03-21", "", "", "", false},
+		{"before the start", rating.UsageSpan{Start: d("2024-01-15"), BillDay: 1}, "2024-01-14", "", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, ok := tc.span.PeriodContaining(d(tc.day))
+			require.Equal(t, tc.ok, ok)
+			if !ok {
+				return
+			}
+			require.Equal(t, [3]string{tc.start, tc.stop, tc.fst}, [3]string{p.Start.String(), p.End.String(), p.FullStart.String()})
+		})
+	}
+}
+
+func TestBucket(t *testing.T) {
+	t.Parallel()
+	d := calendar.MustParse
+	jan := rating.UsagePeriodFrom(1, d("2024-01-01"))
+	part := rating.UsagePeriodFrom(1, d("2024-01-15"))
+	for _, tc := range []struct {
+		name      string
+		included  string
+		instances int
+		from, to  string
+		p         rating.Period
+		places    int32
+		want      string
+	}{
+		{"full month", "100", 1, "2024-01-01", "2024-02-01", jan, 0, "100"},
+		{"times instances", "100", 3, "2024-01-01", "2024-02-01", jan, 0, "300"},
+		{"U6 17 of 31 days", "100", 1, "2024-01-15", "2024-02-01", part, 0, "55"},
+		{"U14 20 of 31 days", "100", 1, "2024-01-01", "2024-01-21", jan, 0, "65"},
+		{"in GB with 3 decimals", "1.5", 1, "2024-01-15", "2024-02-01", part, 3, "0.823"}, // 1.5 × 17/31 = 0.8225…
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := rating.Bucket(dec(tc.included), tc.instances, d(tc.from), d(tc.to), tc.p, tc.places)
+			require.Equal(t, tc.want, got.String())
+		})
+	}
+}

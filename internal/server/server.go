@@ -246,7 +246,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Jobs:         jobs,
 		cfg:          cfg,
 		Invoices:     invoicing.New(db.Client),
-		Usage:        usage.New(db),
+		Usage:        usage.New(db, clk),
 		Log:          log,
 		Clock:        clk,
 		timeouts:     timeouts,

@@ -12,6 +12,7 @@ import (
 	"github.com/billd/billd/ent/usageday"
 	"github.com/billd/billd/ent/usagerecord"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/store"
@@ -19,11 +20,12 @@ import (
 
 // Service records usage.
 type Service struct {
-	db *store.DB
+	db    *store.DB
+	clock clock.Clock
 }
 
-// New returns the usage service over db.
-func New(db *store.DB) *Service { return &Service{db: db} }
+// New returns the usage service over db; clk tells today.
+func New(db *store.DB, clk clock.Clock) *Service { return &Service{db: db, clock: clk} }
 
 // attempts bounds how often a batch is tried again after losing a race with another
 // one (the same key, or the first total of a day, written meanwhile): each retry sees

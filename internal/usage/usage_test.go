@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/service"
@@ -16,6 +18,7 @@ import (
 	"github.com/billd/billd/ent/usageday"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/store"
@@ -55,12 +58,13 @@ func setupOn(t *testing.T, dialect string) *testBundle {
 	data := mk(catalog.CreateServiceInput{Name: "Data", Kind: service.KindUSAGE, Unit: ptr("MB")})
 	volume := mk(catalog.CreateServiceInput{Name: "Volume", Kind: service.KindUSAGE, Unit: ptr("GB"), UnitDecimals: ptr(3)})
 	pkg, err := cat.CreatePackage(ctx, catalog.CreatePackageInput{Name: "Mobile", Currencies: []string{"USD"},
-		Services: []*catalog.PackageServiceInput{{ServiceID: line.ID}, {ServiceID: data.ID}, {ServiceID: volume.ID}},
+		Services: []*catalog.PackageServiceInput{{ServiceID: line.ID}, {ServiceID: data.ID, Included: ptr(m("100"))},
+			{ServiceID: volume.ID, Included: ptr(m("1.5"))}},
 		Frequencies: []*catalog.PackageFrequencyInput{{Name: "Monthly", Interval: packagefrequency.IntervalMONTH,
 			Prices: []*catalog.ServicePriceInput{{ServiceID: line.ID, Currency: "USD",
 				Recurring: []*catalog.StatusPriceInput{{Status: "ACTIVE", Amount: m("10")}}}}}}})
 	require.NoError(t, err)
-	b := &testBundle{ctx: ctx, db: db, svc: usage.New(db)}
+	b := &testBundle{ctx: ctx, db: db, svc: usage.New(db, clock.NewFixed(time.Date(2024, 1, 20, 12, 0, 0, 0, time.UTC)))}
 	b.account, b.ap = b.newAccount(t, pkg.ID)
 	svcs, err := b.ap.QueryServices().All(ctx)
 	require.NoError(t, err)
@@ -297,4 +301,55 @@ func TestRecordConcurrently(t *testing.T) {
 			require.Equal(t, len(seen), b.records(t))
 		})
 	}
+}
+
+// TestSummarize checks the buckets a summary shows against the rules' proration
+// (docs/billing.md 6.3): a final period cut by a PRORATED cancellation prorates it
+// (U14: 100 × 20/31 → 65), other options and chargeFullPeriod keep it whole.
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		change   func(u *ent.AccountPackageUpdateOne)
+		svcFrom  string // the Data account-service's own effective date, if later
+		on       string
+		included string
+		end      string
+	}{
+		{"a full month", func(*ent.AccountPackageUpdateOne) {}, "", "2024-01-20", "100", "2024-02-01"},
+		{"U14 canceled PRORATED on the 21st", func(u *ent.AccountPackageUpdateOne) {
+			u.SetCancellationDate(d("2024-01-21")).SetCancelBillingOption(accountpackage.CancelBillingOptionPRORATED)
+		}, "", "2024-01-20", "65", "2024-01-21"},
+		{"canceled FULL_PERIOD keeps the bucket", func(u *ent.AccountPackageUpdateOne) {
+			u.SetCancellationDate(d("2024-01-21")).SetCancelBillingOption(accountpackage.CancelBillingOptionFULL_PERIOD)
+		}, "", "2024-01-20", "100", "2024-01-21"},
+		{"a service added on the 15th", func(*ent.AccountPackageUpdateOne) {}, "2024-01-15", "2024-01-20", "55", "2024-02-01"},
+		{"chargeFullPeriod keeps it whole", func(u *ent.AccountPackageUpdateOne) { u.SetChargeFullPeriod(true) },
+			"2024-01-15", "2024-01-20", "100", "2024-02-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			u := b.db.Client.AccountPackage.UpdateOneID(b.ap.ID)
+			tc.change(u)
+			require.NoError(t, u.Exec(b.ctx))
+			if tc.svcFrom != "" {
+				require.NoError(t, b.db.Client.AccountService.UpdateOneID(b.data).SetEffectiveDate(d(tc.svcFrom)).Exec(b.ctx))
+			}
+			_, err := b.svc.Record(b.ctx, []usage.RecordInput{b.rec("a", b.data, "7", "2024-01-16"), b.rec("b", b.data, "5", "2024-01-18")})
+			require.NoError(t, err)
+			on := d(tc.on)
+			sum, err := b.svc.Summarize(b.ctx, b.data, &on)
+			require.NoError(t, err)
+			require.Equal(t, tc.included, sum.Included.String())
+			require.Equal(t, "12", sum.Used.String())
+			require.Equal(t, tc.end, sum.End.String())
+		})
+	}
+	// Without a day: today, the clock's 2024-01-20; GB keeps its 3 decimals.
+	b := setup(t)
+	sum, err := b.svc.Summarize(b.ctx, b.volume, nil)
+	require.NoError(t, err)
+	require.Equal(t, "2024-01-01", sum.Start.String())
+	require.Equal(t, "1.500", sum.Included.String())
 }
