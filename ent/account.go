@@ -11,6 +11,7 @@ import (
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 )
 
 // Account is the model entity for the Account schema.
@@ -24,6 +25,10 @@ type Account struct {
 	CurrencyID int `json:"currency_id,omitempty"`
 	// BillDay holds the value of the "bill_day" field.
 	BillDay int `json:"bill_day,omitempty"`
+	// UsageBillDay holds the value of the "usage_bill_day" field.
+	UsageBillDay *int `json:"usage_bill_day,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// PartnerID holds the value of the "partner_id" field.
 	PartnerID *int `json:"partner_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -42,11 +47,13 @@ type AccountEdges struct {
 	Invoices []*Invoice `json:"invoices,omitempty"`
 	// Partner holds the value of the partner edge.
 	Partner *Partner `json:"partner,omitempty"`
+	// RatePlan holds the value of the rate_plan edge.
+	RatePlan *RatePlan `json:"rate_plan,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
 	namedAccountPackages map[string][]*AccountPackage
 	namedInvoices        map[string][]*Invoice
@@ -92,12 +99,23 @@ func (e AccountEdges) PartnerOrErr() (*Partner, error) {
 	return nil, &NotLoadedError{edge: "partner"}
 }
 
+// RatePlanOrErr returns the RatePlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AccountEdges) RatePlanOrErr() (*RatePlan, error) {
+	if e.RatePlan != nil {
+		return e.RatePlan, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: rateplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "rate_plan"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Account) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay, account.FieldPartnerID:
+		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay, account.FieldUsageBillDay, account.FieldRatePlanID, account.FieldPartnerID:
 			values[i] = new(sql.NullInt64)
 		case account.FieldName:
 			values[i] = new(sql.NullString)
@@ -140,6 +158,20 @@ func (_m *Account) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BillDay = int(value.Int64)
 			}
+		case account.FieldUsageBillDay:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_bill_day", values[i])
+			} else if value.Valid {
+				_m.UsageBillDay = new(int)
+				*_m.UsageBillDay = int(value.Int64)
+			}
+		case account.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
+			}
 		case account.FieldPartnerID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field partner_id", values[i])
@@ -180,6 +212,11 @@ func (_m *Account) QueryPartner() *PartnerQuery {
 	return NewAccountClient(_m.config).QueryPartner(_m)
 }
 
+// QueryRatePlan queries the "rate_plan" edge of the Account entity.
+func (_m *Account) QueryRatePlan() *RatePlanQuery {
+	return NewAccountClient(_m.config).QueryRatePlan(_m)
+}
+
 // Update returns a builder for updating this Account.
 // Note that you need to call Account.Unwrap() before calling this method if this Account
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -211,6 +248,16 @@ func (_m *Account) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("bill_day=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BillDay))
+	builder.WriteString(", ")
+	if v := _m.UsageBillDay; v != nil {
+		builder.WriteString("usage_bill_day=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.PartnerID; v != nil {
 		builder.WriteString("partner_id=")

@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/rateplan"
 )
 
 // AccountCreate is the builder for creating a Account entity.
@@ -40,6 +41,34 @@ func (_c *AccountCreate) SetCurrencyID(v int) *AccountCreate {
 // SetBillDay sets the "bill_day" field.
 func (_c *AccountCreate) SetBillDay(v int) *AccountCreate {
 	_c.mutation.SetBillDay(v)
+	return _c
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_c *AccountCreate) SetUsageBillDay(v int) *AccountCreate {
+	_c.mutation.SetUsageBillDay(v)
+	return _c
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_c *AccountCreate) SetNillableUsageBillDay(v *int) *AccountCreate {
+	if v != nil {
+		_c.SetUsageBillDay(*v)
+	}
+	return _c
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *AccountCreate) SetRatePlanID(v int) *AccountCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *AccountCreate) SetNillableRatePlanID(v *int) *AccountCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
 	return _c
 }
 
@@ -97,6 +126,11 @@ func (_c *AccountCreate) SetPartner(v *Partner) *AccountCreate {
 	return _c.SetPartnerID(v.ID)
 }
 
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_c *AccountCreate) SetRatePlan(v *RatePlan) *AccountCreate {
+	return _c.SetRatePlanID(v.ID)
+}
+
 // Mutation returns the AccountMutation object of the builder.
 func (_c *AccountCreate) Mutation() *AccountMutation {
 	return _c.mutation
@@ -150,6 +184,11 @@ func (_c *AccountCreate) check() error {
 			return &ValidationError{Name: "bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.UsageBillDay(); ok {
+		if err := account.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.usage_bill_day": %w`, err)}
+		}
+	}
 	if len(_c.mutation.CurrencyIDs()) == 0 {
 		return &ValidationError{Name: "currency", err: errors.New(`ent: missing required edge "Account.currency"`)}
 	}
@@ -187,6 +226,10 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BillDay(); ok {
 		_spec.SetField(account.FieldBillDay, field.TypeInt, value)
 		_node.BillDay = value
+	}
+	if value, ok := _c.mutation.UsageBillDay(); ok {
+		_spec.SetField(account.FieldUsageBillDay, field.TypeInt, value)
+		_node.UsageBillDay = &value
 	}
 	if nodes := _c.mutation.CurrencyIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -252,6 +295,23 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.PartnerID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.RatePlanTable,
+			Columns: []string{account.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RatePlanID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -333,6 +393,48 @@ func (u *AccountUpsert) UpdateBillDay() *AccountUpsert {
 // AddBillDay adds v to the "bill_day" field.
 func (u *AccountUpsert) AddBillDay(v int) *AccountUpsert {
 	u.Add(account.FieldBillDay, v)
+	return u
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountUpsert) SetUsageBillDay(v int) *AccountUpsert {
+	u.Set(account.FieldUsageBillDay, v)
+	return u
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountUpsert) UpdateUsageBillDay() *AccountUpsert {
+	u.SetExcluded(account.FieldUsageBillDay)
+	return u
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountUpsert) AddUsageBillDay(v int) *AccountUpsert {
+	u.Add(account.FieldUsageBillDay, v)
+	return u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountUpsert) ClearUsageBillDay() *AccountUpsert {
+	u.SetNull(account.FieldUsageBillDay)
+	return u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountUpsert) SetRatePlanID(v int) *AccountUpsert {
+	u.Set(account.FieldRatePlanID, v)
+	return u
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountUpsert) UpdateRatePlanID() *AccountUpsert {
+	u.SetExcluded(account.FieldRatePlanID)
+	return u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountUpsert) ClearRatePlanID() *AccountUpsert {
+	u.SetNull(account.FieldRatePlanID)
 	return u
 }
 
@@ -431,6 +533,55 @@ func (u *AccountUpsertOne) AddBillDay(v int) *AccountUpsertOne {
 func (u *AccountUpsertOne) UpdateBillDay() *AccountUpsertOne {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdateBillDay()
+	})
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountUpsertOne) SetUsageBillDay(v int) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetUsageBillDay(v)
+	})
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountUpsertOne) AddUsageBillDay(v int) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.AddUsageBillDay(v)
+	})
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdateUsageBillDay() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateUsageBillDay()
+	})
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountUpsertOne) ClearUsageBillDay() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearUsageBillDay()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountUpsertOne) SetRatePlanID(v int) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdateRatePlanID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountUpsertOne) ClearRatePlanID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 
@@ -697,6 +848,55 @@ func (u *AccountUpsertBulk) AddBillDay(v int) *AccountUpsertBulk {
 func (u *AccountUpsertBulk) UpdateBillDay() *AccountUpsertBulk {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdateBillDay()
+	})
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountUpsertBulk) SetUsageBillDay(v int) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetUsageBillDay(v)
+	})
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountUpsertBulk) AddUsageBillDay(v int) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.AddUsageBillDay(v)
+	})
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdateUsageBillDay() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateUsageBillDay()
+	})
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountUpsertBulk) ClearUsageBillDay() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearUsageBillDay()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountUpsertBulk) SetRatePlanID(v int) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdateRatePlanID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountUpsertBulk) ClearRatePlanID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 )
 
 // AccountQuery is the builder for querying Account entities.
@@ -32,6 +33,7 @@ type AccountQuery struct {
 	withAccountPackages      *AccountPackageQuery
 	withInvoices             *InvoiceQuery
 	withPartner              *PartnerQuery
+	withRatePlan             *RatePlanQuery
 	loadTotal                []func(context.Context, []*Account) error
 	modifiers                []func(*sql.Selector)
 	withNamedAccountPackages map[string]*AccountPackageQuery
@@ -153,6 +155,28 @@ func (_q *AccountQuery) QueryPartner() *PartnerQuery {
 			sqlgraph.From(account.Table, account.FieldID, selector),
 			sqlgraph.To(partner.Table, partner.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, account.PartnerTable, account.PartnerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRatePlan chains the current query on the "rate_plan" edge.
+func (_q *AccountQuery) QueryRatePlan() *RatePlanQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, account.RatePlanTable, account.RatePlanColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -356,6 +380,7 @@ func (_q *AccountQuery) Clone() *AccountQuery {
 		withAccountPackages: _q.withAccountPackages.Clone(),
 		withInvoices:        _q.withInvoices.Clone(),
 		withPartner:         _q.withPartner.Clone(),
+		withRatePlan:        _q.withRatePlan.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -404,6 +429,17 @@ func (_q *AccountQuery) WithPartner(opts ...func(*PartnerQuery)) *AccountQuery {
 		opt(query)
 	}
 	_q.withPartner = query
+	return _q
+}
+
+// WithRatePlan tells the query-builder to eager-load the nodes that are connected to
+// the "rate_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *AccountQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRatePlan = query
 	return _q
 }
 
@@ -485,11 +521,12 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 	var (
 		nodes       = []*Account{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withCurrency != nil,
 			_q.withAccountPackages != nil,
 			_q.withInvoices != nil,
 			_q.withPartner != nil,
+			_q.withRatePlan != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -536,6 +573,12 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 	if query := _q.withPartner; query != nil {
 		if err := _q.loadPartner(ctx, query, nodes, nil,
 			func(n *Account, e *Partner) { n.Edges.Partner = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRatePlan; query != nil {
+		if err := _q.loadRatePlan(ctx, query, nodes, nil,
+			func(n *Account, e *RatePlan) { n.Edges.RatePlan = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -682,6 +725,38 @@ func (_q *AccountQuery) loadPartner(ctx context.Context, query *PartnerQuery, no
 	}
 	return nil
 }
+func (_q *AccountQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, nodes []*Account, init func(*Account), assign func(*Account, *RatePlan)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Account)
+	for i := range nodes {
+		if nodes[i].RatePlanID == nil {
+			continue
+		}
+		fk := *nodes[i].RatePlanID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rateplan.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rate_plan_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *AccountQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -716,6 +791,9 @@ func (_q *AccountQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withPartner != nil {
 			_spec.Node.AddColumnOnce(account.FieldPartnerID)
+		}
+		if _q.withRatePlan != nil {
+			_spec.Node.AddColumnOnce(account.FieldRatePlanID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 )
 
 // AccountUpdate is the builder for updating Account entities.
@@ -63,6 +64,53 @@ func (_u *AccountUpdate) SetNillableBillDay(v *int) *AccountUpdate {
 // AddBillDay adds value to the "bill_day" field.
 func (_u *AccountUpdate) AddBillDay(v int) *AccountUpdate {
 	_u.mutation.AddBillDay(v)
+	return _u
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_u *AccountUpdate) SetUsageBillDay(v int) *AccountUpdate {
+	_u.mutation.ResetUsageBillDay()
+	_u.mutation.SetUsageBillDay(v)
+	return _u
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillableUsageBillDay(v *int) *AccountUpdate {
+	if v != nil {
+		_u.SetUsageBillDay(*v)
+	}
+	return _u
+}
+
+// AddUsageBillDay adds value to the "usage_bill_day" field.
+func (_u *AccountUpdate) AddUsageBillDay(v int) *AccountUpdate {
+	_u.mutation.AddUsageBillDay(v)
+	return _u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (_u *AccountUpdate) ClearUsageBillDay() *AccountUpdate {
+	_u.mutation.ClearUsageBillDay()
+	return _u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountUpdate) SetRatePlanID(v int) *AccountUpdate {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillableRatePlanID(v *int) *AccountUpdate {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountUpdate) ClearRatePlanID() *AccountUpdate {
+	_u.mutation.ClearRatePlanID()
 	return _u
 }
 
@@ -121,6 +169,11 @@ func (_u *AccountUpdate) SetPartner(v *Partner) *AccountUpdate {
 	return _u.SetPartnerID(v.ID)
 }
 
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountUpdate) SetRatePlan(v *RatePlan) *AccountUpdate {
+	return _u.SetRatePlanID(v.ID)
+}
+
 // Mutation returns the AccountMutation object of the builder.
 func (_u *AccountUpdate) Mutation() *AccountMutation {
 	return _u.mutation
@@ -174,6 +227,12 @@ func (_u *AccountUpdate) ClearPartner() *AccountUpdate {
 	return _u
 }
 
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountUpdate) ClearRatePlan() *AccountUpdate {
+	_u.mutation.ClearRatePlan()
+	return _u
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *AccountUpdate) Save(ctx context.Context) (int, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
@@ -213,6 +272,11 @@ func (_u *AccountUpdate) check() error {
 			return &ValidationError{Name: "bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageBillDay(); ok {
+		if err := account.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.usage_bill_day": %w`, err)}
+		}
+	}
 	if _u.mutation.CurrencyCleared() && len(_u.mutation.CurrencyIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Account.currency"`)
 	}
@@ -245,6 +309,15 @@ func (_u *AccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedBillDay(); ok {
 		_spec.AddField(account.FieldBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.UsageBillDay(); ok {
+		_spec.SetField(account.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageBillDay(); ok {
+		_spec.AddField(account.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if _u.mutation.UsageBillDayCleared() {
+		_spec.ClearField(account.FieldUsageBillDay, field.TypeInt)
 	}
 	if _u.mutation.AccountPackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -358,6 +431,35 @@ func (_u *AccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.RatePlanTable,
+			Columns: []string{account.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.RatePlanTable,
+			Columns: []string{account.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -422,6 +524,53 @@ func (_u *AccountUpdateOne) AddBillDay(v int) *AccountUpdateOne {
 	return _u
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_u *AccountUpdateOne) SetUsageBillDay(v int) *AccountUpdateOne {
+	_u.mutation.ResetUsageBillDay()
+	_u.mutation.SetUsageBillDay(v)
+	return _u
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillableUsageBillDay(v *int) *AccountUpdateOne {
+	if v != nil {
+		_u.SetUsageBillDay(*v)
+	}
+	return _u
+}
+
+// AddUsageBillDay adds value to the "usage_bill_day" field.
+func (_u *AccountUpdateOne) AddUsageBillDay(v int) *AccountUpdateOne {
+	_u.mutation.AddUsageBillDay(v)
+	return _u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (_u *AccountUpdateOne) ClearUsageBillDay() *AccountUpdateOne {
+	_u.mutation.ClearUsageBillDay()
+	return _u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountUpdateOne) SetRatePlanID(v int) *AccountUpdateOne {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillableRatePlanID(v *int) *AccountUpdateOne {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountUpdateOne) ClearRatePlanID() *AccountUpdateOne {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // SetPartnerID sets the "partner_id" field.
 func (_u *AccountUpdateOne) SetPartnerID(v int) *AccountUpdateOne {
 	_u.mutation.SetPartnerID(v)
@@ -477,6 +626,11 @@ func (_u *AccountUpdateOne) SetPartner(v *Partner) *AccountUpdateOne {
 	return _u.SetPartnerID(v.ID)
 }
 
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountUpdateOne) SetRatePlan(v *RatePlan) *AccountUpdateOne {
+	return _u.SetRatePlanID(v.ID)
+}
+
 // Mutation returns the AccountMutation object of the builder.
 func (_u *AccountUpdateOne) Mutation() *AccountMutation {
 	return _u.mutation
@@ -527,6 +681,12 @@ func (_u *AccountUpdateOne) RemoveInvoices(v ...*Invoice) *AccountUpdateOne {
 // ClearPartner clears the "partner" edge to the Partner entity.
 func (_u *AccountUpdateOne) ClearPartner() *AccountUpdateOne {
 	_u.mutation.ClearPartner()
+	return _u
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountUpdateOne) ClearRatePlan() *AccountUpdateOne {
+	_u.mutation.ClearRatePlan()
 	return _u
 }
 
@@ -582,6 +742,11 @@ func (_u *AccountUpdateOne) check() error {
 			return &ValidationError{Name: "bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageBillDay(); ok {
+		if err := account.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "Account.usage_bill_day": %w`, err)}
+		}
+	}
 	if _u.mutation.CurrencyCleared() && len(_u.mutation.CurrencyIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Account.currency"`)
 	}
@@ -631,6 +796,15 @@ func (_u *AccountUpdateOne) sqlSave(ctx context.Context) (_node *Account, err er
 	}
 	if value, ok := _u.mutation.AddedBillDay(); ok {
 		_spec.AddField(account.FieldBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.UsageBillDay(); ok {
+		_spec.SetField(account.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageBillDay(); ok {
+		_spec.AddField(account.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if _u.mutation.UsageBillDayCleared() {
+		_spec.ClearField(account.FieldUsageBillDay, field.TypeInt)
 	}
 	if _u.mutation.AccountPackagesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -744,6 +918,35 @@ func (_u *AccountUpdateOne) sqlSave(ctx context.Context) (_node *Account, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(partner.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.RatePlanTable,
+			Columns: []string{account.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.RatePlanTable,
+			Columns: []string{account.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

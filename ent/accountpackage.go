@@ -12,6 +12,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -43,6 +44,10 @@ type AccountPackage struct {
 	OwnBillDay *int `json:"own_bill_day,omitempty"`
 	// NewBillDay holds the value of the "new_bill_day" field.
 	NewBillDay *int `json:"new_bill_day,omitempty"`
+	// UsageBillDay holds the value of the "usage_bill_day" field.
+	UsageBillDay *int `json:"usage_bill_day,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// NextBillDate holds the value of the "next_bill_date" field.
 	NextBillDate *calendar.Date `json:"next_bill_date,omitempty"`
 	// BilledThrough holds the value of the "billed_through" field.
@@ -67,6 +72,8 @@ type AccountPackageEdges struct {
 	Package *CatalogPackage `json:"package,omitempty"`
 	// Frequency holds the value of the frequency edge.
 	Frequency *PackageFrequency `json:"frequency,omitempty"`
+	// RatePlan holds the value of the rate_plan edge.
+	RatePlan *RatePlan `json:"rate_plan,omitempty"`
 	// Status holds the value of the status edge.
 	Status *Status `json:"status,omitempty"`
 	// Services holds the value of the services edge.
@@ -75,9 +82,9 @@ type AccountPackageEdges struct {
 	Charges []*Charge `json:"charges,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
 	namedServices map[string][]*AccountService
 	namedCharges  map[string][]*Charge
@@ -116,12 +123,23 @@ func (e AccountPackageEdges) FrequencyOrErr() (*PackageFrequency, error) {
 	return nil, &NotLoadedError{edge: "frequency"}
 }
 
+// RatePlanOrErr returns the RatePlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AccountPackageEdges) RatePlanOrErr() (*RatePlan, error) {
+	if e.RatePlan != nil {
+		return e.RatePlan, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: rateplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "rate_plan"}
+}
+
 // StatusOrErr returns the Status value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e AccountPackageEdges) StatusOrErr() (*Status, error) {
 	if e.Status != nil {
 		return e.Status, nil
-	} else if e.loadedTypes[3] {
+	} else if e.loadedTypes[4] {
 		return nil, &NotFoundError{label: status.Label}
 	}
 	return nil, &NotLoadedError{edge: "status"}
@@ -130,7 +148,7 @@ func (e AccountPackageEdges) StatusOrErr() (*Status, error) {
 // ServicesOrErr returns the Services value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountPackageEdges) ServicesOrErr() ([]*AccountService, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Services, nil
 	}
 	return nil, &NotLoadedError{edge: "services"}
@@ -139,7 +157,7 @@ func (e AccountPackageEdges) ServicesOrErr() ([]*AccountService, error) {
 // ChargesOrErr returns the Charges value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountPackageEdges) ChargesOrErr() ([]*Charge, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Charges, nil
 	}
 	return nil, &NotLoadedError{edge: "charges"}
@@ -156,7 +174,7 @@ func (*AccountPackage) scanValues(columns []string) ([]any, error) {
 			values[i] = new(calendar.Date)
 		case accountpackage.FieldChargeFullPeriod, accountpackage.FieldPostpaid:
 			values[i] = new(sql.NullBool)
-		case accountpackage.FieldID, accountpackage.FieldAccountID, accountpackage.FieldPackageID, accountpackage.FieldFrequencyID, accountpackage.FieldStatusID, accountpackage.FieldBulkQuantity, accountpackage.FieldOwnBillDay, accountpackage.FieldNewBillDay:
+		case accountpackage.FieldID, accountpackage.FieldAccountID, accountpackage.FieldPackageID, accountpackage.FieldFrequencyID, accountpackage.FieldStatusID, accountpackage.FieldBulkQuantity, accountpackage.FieldOwnBillDay, accountpackage.FieldNewBillDay, accountpackage.FieldUsageBillDay, accountpackage.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		case accountpackage.FieldCancelBillingOption:
 			values[i] = new(sql.NullString)
@@ -252,6 +270,20 @@ func (_m *AccountPackage) assignValues(columns []string, values []any) error {
 				_m.NewBillDay = new(int)
 				*_m.NewBillDay = int(value.Int64)
 			}
+		case accountpackage.FieldUsageBillDay:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_bill_day", values[i])
+			} else if value.Valid {
+				_m.UsageBillDay = new(int)
+				*_m.UsageBillDay = int(value.Int64)
+			}
+		case accountpackage.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
+			}
 		case accountpackage.FieldNextBillDate:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field next_bill_date", values[i])
@@ -311,6 +343,11 @@ func (_m *AccountPackage) QueryPackage() *CatalogPackageQuery {
 // QueryFrequency queries the "frequency" edge of the AccountPackage entity.
 func (_m *AccountPackage) QueryFrequency() *PackageFrequencyQuery {
 	return NewAccountPackageClient(_m.config).QueryFrequency(_m)
+}
+
+// QueryRatePlan queries the "rate_plan" edge of the AccountPackage entity.
+func (_m *AccountPackage) QueryRatePlan() *RatePlanQuery {
+	return NewAccountPackageClient(_m.config).QueryRatePlan(_m)
 }
 
 // QueryStatus queries the "status" edge of the AccountPackage entity.
@@ -391,6 +428,16 @@ func (_m *AccountPackage) String() string {
 	builder.WriteString(", ")
 	if v := _m.NewBillDay; v != nil {
 		builder.WriteString("new_bill_day=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.UsageBillDay; v != nil {
+		builder.WriteString("usage_bill_day=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/packagefrequency"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -142,6 +143,34 @@ func (_c *AccountPackageCreate) SetNillableNewBillDay(v *int) *AccountPackageCre
 	return _c
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_c *AccountPackageCreate) SetUsageBillDay(v int) *AccountPackageCreate {
+	_c.mutation.SetUsageBillDay(v)
+	return _c
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableUsageBillDay(v *int) *AccountPackageCreate {
+	if v != nil {
+		_c.SetUsageBillDay(*v)
+	}
+	return _c
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *AccountPackageCreate) SetRatePlanID(v int) *AccountPackageCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableRatePlanID(v *int) *AccountPackageCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
+	return _c
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_c *AccountPackageCreate) SetNextBillDate(v calendar.Date) *AccountPackageCreate {
 	_c.mutation.SetNextBillDate(v)
@@ -209,6 +238,11 @@ func (_c *AccountPackageCreate) SetPackage(v *CatalogPackage) *AccountPackageCre
 // SetFrequency sets the "frequency" edge to the PackageFrequency entity.
 func (_c *AccountPackageCreate) SetFrequency(v *PackageFrequency) *AccountPackageCreate {
 	return _c.SetFrequencyID(v.ID)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_c *AccountPackageCreate) SetRatePlan(v *RatePlan) *AccountPackageCreate {
+	return _c.SetRatePlanID(v.ID)
 }
 
 // SetStatus sets the "status" edge to the Status entity.
@@ -327,6 +361,11 @@ func (_c *AccountPackageCreate) check() error {
 			return &ValidationError{Name: "new_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.new_bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.UsageBillDay(); ok {
+		if err := accountpackage.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.usage_bill_day": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.ChargeFullPeriod(); !ok {
 		return &ValidationError{Name: "charge_full_period", err: errors.New(`ent: missing required field "AccountPackage.charge_full_period"`)}
 	}
@@ -400,6 +439,10 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 		_spec.SetField(accountpackage.FieldNewBillDay, field.TypeInt, value)
 		_node.NewBillDay = &value
 	}
+	if value, ok := _c.mutation.UsageBillDay(); ok {
+		_spec.SetField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
+		_node.UsageBillDay = &value
+	}
 	if value, ok := _c.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
 		_node.NextBillDate = &value
@@ -469,6 +512,23 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.FrequencyID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountpackage.RatePlanTable,
+			Columns: []string{accountpackage.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RatePlanID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.StatusIDs(); len(nodes) > 0 {
@@ -713,6 +773,48 @@ func (u *AccountPackageUpsert) AddNewBillDay(v int) *AccountPackageUpsert {
 // ClearNewBillDay clears the value of the "new_bill_day" field.
 func (u *AccountPackageUpsert) ClearNewBillDay() *AccountPackageUpsert {
 	u.SetNull(accountpackage.FieldNewBillDay)
+	return u
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountPackageUpsert) SetUsageBillDay(v int) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldUsageBillDay, v)
+	return u
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateUsageBillDay() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldUsageBillDay)
+	return u
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountPackageUpsert) AddUsageBillDay(v int) *AccountPackageUpsert {
+	u.Add(accountpackage.FieldUsageBillDay, v)
+	return u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountPackageUpsert) ClearUsageBillDay() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldUsageBillDay)
+	return u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountPackageUpsert) SetRatePlanID(v int) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldRatePlanID, v)
+	return u
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateRatePlanID() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldRatePlanID)
+	return u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountPackageUpsert) ClearRatePlanID() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldRatePlanID)
 	return u
 }
 
@@ -1010,6 +1112,55 @@ func (u *AccountPackageUpsertOne) UpdateNewBillDay() *AccountPackageUpsertOne {
 func (u *AccountPackageUpsertOne) ClearNewBillDay() *AccountPackageUpsertOne {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearNewBillDay()
+	})
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountPackageUpsertOne) SetUsageBillDay(v int) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageBillDay(v)
+	})
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountPackageUpsertOne) AddUsageBillDay(v int) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.AddUsageBillDay(v)
+	})
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateUsageBillDay() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageBillDay()
+	})
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountPackageUpsertOne) ClearUsageBillDay() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageBillDay()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountPackageUpsertOne) SetRatePlanID(v int) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateRatePlanID() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountPackageUpsertOne) ClearRatePlanID() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 
@@ -1486,6 +1637,55 @@ func (u *AccountPackageUpsertBulk) UpdateNewBillDay() *AccountPackageUpsertBulk 
 func (u *AccountPackageUpsertBulk) ClearNewBillDay() *AccountPackageUpsertBulk {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearNewBillDay()
+	})
+}
+
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (u *AccountPackageUpsertBulk) SetUsageBillDay(v int) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageBillDay(v)
+	})
+}
+
+// AddUsageBillDay adds v to the "usage_bill_day" field.
+func (u *AccountPackageUpsertBulk) AddUsageBillDay(v int) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.AddUsageBillDay(v)
+	})
+}
+
+// UpdateUsageBillDay sets the "usage_bill_day" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateUsageBillDay() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageBillDay()
+	})
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (u *AccountPackageUpsertBulk) ClearUsageBillDay() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageBillDay()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountPackageUpsertBulk) SetRatePlanID(v int) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateRatePlanID() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountPackageUpsertBulk) ClearRatePlanID() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
 )
 
@@ -33,6 +34,7 @@ type AccountPackageQuery struct {
 	withAccount       *AccountQuery
 	withPackage       *CatalogPackageQuery
 	withFrequency     *PackageFrequencyQuery
+	withRatePlan      *RatePlanQuery
 	withStatus        *StatusQuery
 	withServices      *AccountServiceQuery
 	withCharges       *ChargeQuery
@@ -135,6 +137,28 @@ func (_q *AccountPackageQuery) QueryFrequency() *PackageFrequencyQuery {
 			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, selector),
 			sqlgraph.To(packagefrequency.Table, packagefrequency.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.FrequencyTable, accountpackage.FrequencyColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRatePlan chains the current query on the "rate_plan" edge.
+func (_q *AccountPackageQuery) QueryRatePlan() *RatePlanQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, selector),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.RatePlanTable, accountpackage.RatePlanColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -403,6 +427,7 @@ func (_q *AccountPackageQuery) Clone() *AccountPackageQuery {
 		withAccount:   _q.withAccount.Clone(),
 		withPackage:   _q.withPackage.Clone(),
 		withFrequency: _q.withFrequency.Clone(),
+		withRatePlan:  _q.withRatePlan.Clone(),
 		withStatus:    _q.withStatus.Clone(),
 		withServices:  _q.withServices.Clone(),
 		withCharges:   _q.withCharges.Clone(),
@@ -443,6 +468,17 @@ func (_q *AccountPackageQuery) WithFrequency(opts ...func(*PackageFrequencyQuery
 		opt(query)
 	}
 	_q.withFrequency = query
+	return _q
+}
+
+// WithRatePlan tells the query-builder to eager-load the nodes that are connected to
+// the "rate_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountPackageQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *AccountPackageQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRatePlan = query
 	return _q
 }
 
@@ -557,10 +593,11 @@ func (_q *AccountPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*AccountPackage{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withAccount != nil,
 			_q.withPackage != nil,
 			_q.withFrequency != nil,
+			_q.withRatePlan != nil,
 			_q.withStatus != nil,
 			_q.withServices != nil,
 			_q.withCharges != nil,
@@ -602,6 +639,12 @@ func (_q *AccountPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	if query := _q.withFrequency; query != nil {
 		if err := _q.loadFrequency(ctx, query, nodes, nil,
 			func(n *AccountPackage, e *PackageFrequency) { n.Edges.Frequency = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRatePlan; query != nil {
+		if err := _q.loadRatePlan(ctx, query, nodes, nil,
+			func(n *AccountPackage, e *RatePlan) { n.Edges.RatePlan = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -727,6 +770,38 @@ func (_q *AccountPackageQuery) loadFrequency(ctx context.Context, query *Package
 		nodes, ok := nodeids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected foreign-key "frequency_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *AccountPackageQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, nodes []*AccountPackage, init func(*AccountPackage), assign func(*AccountPackage, *RatePlan)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*AccountPackage)
+	for i := range nodes {
+		if nodes[i].RatePlanID == nil {
+			continue
+		}
+		fk := *nodes[i].RatePlanID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rateplan.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rate_plan_id" returned %v`, n.ID)
 		}
 		for i := range nodes {
 			assign(nodes[i], n)
@@ -863,6 +938,9 @@ func (_q *AccountPackageQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withFrequency != nil {
 			_spec.Node.AddColumnOnce(accountpackage.FieldFrequencyID)
+		}
+		if _q.withRatePlan != nil {
+			_spec.Node.AddColumnOnce(accountpackage.FieldRatePlanID)
 		}
 		if _q.withStatus != nil {
 			_spec.Node.AddColumnOnce(accountpackage.FieldStatusID)

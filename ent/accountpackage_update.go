@@ -14,6 +14,7 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -195,6 +196,53 @@ func (_u *AccountPackageUpdate) ClearNewBillDay() *AccountPackageUpdate {
 	return _u
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_u *AccountPackageUpdate) SetUsageBillDay(v int) *AccountPackageUpdate {
+	_u.mutation.ResetUsageBillDay()
+	_u.mutation.SetUsageBillDay(v)
+	return _u
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableUsageBillDay(v *int) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetUsageBillDay(*v)
+	}
+	return _u
+}
+
+// AddUsageBillDay adds value to the "usage_bill_day" field.
+func (_u *AccountPackageUpdate) AddUsageBillDay(v int) *AccountPackageUpdate {
+	_u.mutation.AddUsageBillDay(v)
+	return _u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (_u *AccountPackageUpdate) ClearUsageBillDay() *AccountPackageUpdate {
+	_u.mutation.ClearUsageBillDay()
+	return _u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountPackageUpdate) SetRatePlanID(v int) *AccountPackageUpdate {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableRatePlanID(v *int) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountPackageUpdate) ClearRatePlanID() *AccountPackageUpdate {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_u *AccountPackageUpdate) SetNextBillDate(v calendar.Date) *AccountPackageUpdate {
 	_u.mutation.SetNextBillDate(v)
@@ -283,6 +331,11 @@ func (_u *AccountPackageUpdate) SetNillablePostpaid(v *bool) *AccountPackageUpda
 	return _u
 }
 
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountPackageUpdate) SetRatePlan(v *RatePlan) *AccountPackageUpdate {
+	return _u.SetRatePlanID(v.ID)
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountPackageUpdate) SetStatus(v *Status) *AccountPackageUpdate {
 	return _u.SetStatusID(v.ID)
@@ -321,6 +374,12 @@ func (_u *AccountPackageUpdate) AddCharges(v ...*Charge) *AccountPackageUpdate {
 // Mutation returns the AccountPackageMutation object of the builder.
 func (_u *AccountPackageUpdate) Mutation() *AccountPackageMutation {
 	return _u.mutation
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountPackageUpdate) ClearRatePlan() *AccountPackageUpdate {
+	_u.mutation.ClearRatePlan()
+	return _u
 }
 
 // ClearStatus clears the "status" edge to the Status entity.
@@ -420,6 +479,11 @@ func (_u *AccountPackageUpdate) check() error {
 			return &ValidationError{Name: "new_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.new_bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageBillDay(); ok {
+		if err := accountpackage.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.usage_bill_day": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AccountPackage.account"`)
 	}
@@ -498,6 +562,15 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.NewBillDayCleared() {
 		_spec.ClearField(accountpackage.FieldNewBillDay, field.TypeInt)
 	}
+	if value, ok := _u.mutation.UsageBillDay(); ok {
+		_spec.SetField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageBillDay(); ok {
+		_spec.AddField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if _u.mutation.UsageBillDayCleared() {
+		_spec.ClearField(accountpackage.FieldUsageBillDay, field.TypeInt)
+	}
 	if value, ok := _u.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
 	}
@@ -521,6 +594,35 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.Postpaid(); ok {
 		_spec.SetField(accountpackage.FieldPostpaid, field.TypeBool, value)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountpackage.RatePlanTable,
+			Columns: []string{accountpackage.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountpackage.RatePlanTable,
+			Columns: []string{accountpackage.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -826,6 +928,53 @@ func (_u *AccountPackageUpdateOne) ClearNewBillDay() *AccountPackageUpdateOne {
 	return _u
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (_u *AccountPackageUpdateOne) SetUsageBillDay(v int) *AccountPackageUpdateOne {
+	_u.mutation.ResetUsageBillDay()
+	_u.mutation.SetUsageBillDay(v)
+	return _u
+}
+
+// SetNillableUsageBillDay sets the "usage_bill_day" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableUsageBillDay(v *int) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetUsageBillDay(*v)
+	}
+	return _u
+}
+
+// AddUsageBillDay adds value to the "usage_bill_day" field.
+func (_u *AccountPackageUpdateOne) AddUsageBillDay(v int) *AccountPackageUpdateOne {
+	_u.mutation.AddUsageBillDay(v)
+	return _u
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (_u *AccountPackageUpdateOne) ClearUsageBillDay() *AccountPackageUpdateOne {
+	_u.mutation.ClearUsageBillDay()
+	return _u
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountPackageUpdateOne) SetRatePlanID(v int) *AccountPackageUpdateOne {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableRatePlanID(v *int) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountPackageUpdateOne) ClearRatePlanID() *AccountPackageUpdateOne {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_u *AccountPackageUpdateOne) SetNextBillDate(v calendar.Date) *AccountPackageUpdateOne {
 	_u.mutation.SetNextBillDate(v)
@@ -914,6 +1063,11 @@ func (_u *AccountPackageUpdateOne) SetNillablePostpaid(v *bool) *AccountPackageU
 	return _u
 }
 
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountPackageUpdateOne) SetRatePlan(v *RatePlan) *AccountPackageUpdateOne {
+	return _u.SetRatePlanID(v.ID)
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountPackageUpdateOne) SetStatus(v *Status) *AccountPackageUpdateOne {
 	return _u.SetStatusID(v.ID)
@@ -952,6 +1106,12 @@ func (_u *AccountPackageUpdateOne) AddCharges(v ...*Charge) *AccountPackageUpdat
 // Mutation returns the AccountPackageMutation object of the builder.
 func (_u *AccountPackageUpdateOne) Mutation() *AccountPackageMutation {
 	return _u.mutation
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountPackageUpdateOne) ClearRatePlan() *AccountPackageUpdateOne {
+	_u.mutation.ClearRatePlan()
+	return _u
 }
 
 // ClearStatus clears the "status" edge to the Status entity.
@@ -1064,6 +1224,11 @@ func (_u *AccountPackageUpdateOne) check() error {
 			return &ValidationError{Name: "new_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.new_bill_day": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.UsageBillDay(); ok {
+		if err := accountpackage.UsageBillDayValidator(v); err != nil {
+			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.usage_bill_day": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AccountPackage.account"`)
 	}
@@ -1159,6 +1324,15 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 	if _u.mutation.NewBillDayCleared() {
 		_spec.ClearField(accountpackage.FieldNewBillDay, field.TypeInt)
 	}
+	if value, ok := _u.mutation.UsageBillDay(); ok {
+		_spec.SetField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageBillDay(); ok {
+		_spec.AddField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
+	}
+	if _u.mutation.UsageBillDayCleared() {
+		_spec.ClearField(accountpackage.FieldUsageBillDay, field.TypeInt)
+	}
 	if value, ok := _u.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
 	}
@@ -1182,6 +1356,35 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 	}
 	if value, ok := _u.mutation.Postpaid(); ok {
 		_spec.SetField(accountpackage.FieldPostpaid, field.TypeBool, value)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountpackage.RatePlanTable,
+			Columns: []string{accountpackage.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountpackage.RatePlanTable,
+			Columns: []string{accountpackage.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _u.mutation.StatusCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/internal/calendar"
@@ -36,6 +37,8 @@ type AccountService struct {
 	OneTimeBilled bool `json:"one_time_billed,omitempty"`
 	// UsageIdentifier holds the value of the "usage_identifier" field.
 	UsageIdentifier *string `json:"usage_identifier,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccountServiceQuery when eager-loading is set.
 	Edges        AccountServiceEdges `json:"edges"`
@@ -50,6 +53,8 @@ type AccountServiceEdges struct {
 	Service *Service `json:"service,omitempty"`
 	// Status holds the value of the status edge.
 	Status *Status `json:"status,omitempty"`
+	// RatePlan holds the value of the rate_plan edge.
+	RatePlan *RatePlan `json:"rate_plan,omitempty"`
 	// PriceOverrides holds the value of the price_overrides edge.
 	PriceOverrides []*StatusPrice `json:"price_overrides,omitempty"`
 	// Charges holds the value of the charges edge.
@@ -58,9 +63,9 @@ type AccountServiceEdges struct {
 	StatusChanges []*StatusChange `json:"status_changes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
 	namedPriceOverrides map[string][]*StatusPrice
 	namedCharges        map[string][]*Charge
@@ -100,10 +105,21 @@ func (e AccountServiceEdges) StatusOrErr() (*Status, error) {
 	return nil, &NotLoadedError{edge: "status"}
 }
 
+// RatePlanOrErr returns the RatePlan value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AccountServiceEdges) RatePlanOrErr() (*RatePlan, error) {
+	if e.RatePlan != nil {
+		return e.RatePlan, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: rateplan.Label}
+	}
+	return nil, &NotLoadedError{edge: "rate_plan"}
+}
+
 // PriceOverridesOrErr returns the PriceOverrides value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountServiceEdges) PriceOverridesOrErr() ([]*StatusPrice, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.PriceOverrides, nil
 	}
 	return nil, &NotLoadedError{edge: "price_overrides"}
@@ -112,7 +128,7 @@ func (e AccountServiceEdges) PriceOverridesOrErr() ([]*StatusPrice, error) {
 // ChargesOrErr returns the Charges value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountServiceEdges) ChargesOrErr() ([]*Charge, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Charges, nil
 	}
 	return nil, &NotLoadedError{edge: "charges"}
@@ -121,7 +137,7 @@ func (e AccountServiceEdges) ChargesOrErr() ([]*Charge, error) {
 // StatusChangesOrErr returns the StatusChanges value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountServiceEdges) StatusChangesOrErr() ([]*StatusChange, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.StatusChanges, nil
 	}
 	return nil, &NotLoadedError{edge: "status_changes"}
@@ -138,7 +154,7 @@ func (*AccountService) scanValues(columns []string) ([]any, error) {
 			values[i] = new(calendar.Date)
 		case accountservice.FieldOneTimeBilled:
 			values[i] = new(sql.NullBool)
-		case accountservice.FieldID, accountservice.FieldAccountPackageID, accountservice.FieldServiceID, accountservice.FieldStatusID, accountservice.FieldQuantity:
+		case accountservice.FieldID, accountservice.FieldAccountPackageID, accountservice.FieldServiceID, accountservice.FieldStatusID, accountservice.FieldQuantity, accountservice.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		case accountservice.FieldUsageIdentifier:
 			values[i] = new(sql.NullString)
@@ -213,6 +229,13 @@ func (_m *AccountService) assignValues(columns []string, values []any) error {
 				_m.UsageIdentifier = new(string)
 				*_m.UsageIdentifier = value.String
 			}
+		case accountservice.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -239,6 +262,11 @@ func (_m *AccountService) QueryService() *ServiceQuery {
 // QueryStatus queries the "status" edge of the AccountService entity.
 func (_m *AccountService) QueryStatus() *StatusQuery {
 	return NewAccountServiceClient(_m.config).QueryStatus(_m)
+}
+
+// QueryRatePlan queries the "rate_plan" edge of the AccountService entity.
+func (_m *AccountService) QueryRatePlan() *RatePlanQuery {
+	return NewAccountServiceClient(_m.config).QueryRatePlan(_m)
 }
 
 // QueryPriceOverrides queries the "price_overrides" edge of the AccountService entity.
@@ -305,6 +333,11 @@ func (_m *AccountService) String() string {
 	if v := _m.UsageIdentifier; v != nil {
 		builder.WriteString("usage_identifier=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

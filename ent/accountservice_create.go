@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
@@ -100,6 +101,20 @@ func (_c *AccountServiceCreate) SetNillableUsageIdentifier(v *string) *AccountSe
 	return _c
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *AccountServiceCreate) SetRatePlanID(v int) *AccountServiceCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *AccountServiceCreate) SetNillableRatePlanID(v *int) *AccountServiceCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
+	return _c
+}
+
 // SetAccountPackage sets the "account_package" edge to the AccountPackage entity.
 func (_c *AccountServiceCreate) SetAccountPackage(v *AccountPackage) *AccountServiceCreate {
 	return _c.SetAccountPackageID(v.ID)
@@ -113,6 +128,11 @@ func (_c *AccountServiceCreate) SetService(v *Service) *AccountServiceCreate {
 // SetStatus sets the "status" edge to the Status entity.
 func (_c *AccountServiceCreate) SetStatus(v *Status) *AccountServiceCreate {
 	return _c.SetStatusID(v.ID)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_c *AccountServiceCreate) SetRatePlan(v *RatePlan) *AccountServiceCreate {
+	return _c.SetRatePlanID(v.ID)
 }
 
 // AddPriceOverrideIDs adds the "price_overrides" edge to the StatusPrice entity by IDs.
@@ -338,6 +358,23 @@ func (_c *AccountServiceCreate) createSpec() (*AccountService, *sqlgraph.CreateS
 		_node.StatusID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountservice.RatePlanTable,
+			Columns: []string{accountservice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RatePlanID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	if nodes := _c.mutation.PriceOverridesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -528,6 +565,24 @@ func (u *AccountServiceUpsert) ClearUsageIdentifier() *AccountServiceUpsert {
 	return u
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountServiceUpsert) SetRatePlanID(v int) *AccountServiceUpsert {
+	u.Set(accountservice.FieldRatePlanID, v)
+	return u
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountServiceUpsert) UpdateRatePlanID() *AccountServiceUpsert {
+	u.SetExcluded(accountservice.FieldRatePlanID)
+	return u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountServiceUpsert) ClearRatePlanID() *AccountServiceUpsert {
+	u.SetNull(accountservice.FieldRatePlanID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -678,6 +733,27 @@ func (u *AccountServiceUpsertOne) UpdateUsageIdentifier() *AccountServiceUpsertO
 func (u *AccountServiceUpsertOne) ClearUsageIdentifier() *AccountServiceUpsertOne {
 	return u.Update(func(s *AccountServiceUpsert) {
 		s.ClearUsageIdentifier()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountServiceUpsertOne) SetRatePlanID(v int) *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountServiceUpsertOne) UpdateRatePlanID() *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountServiceUpsertOne) ClearRatePlanID() *AccountServiceUpsertOne {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 
@@ -997,6 +1073,27 @@ func (u *AccountServiceUpsertBulk) UpdateUsageIdentifier() *AccountServiceUpsert
 func (u *AccountServiceUpsertBulk) ClearUsageIdentifier() *AccountServiceUpsertBulk {
 	return u.Update(func(s *AccountServiceUpsert) {
 		s.ClearUsageIdentifier()
+	})
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (u *AccountServiceUpsertBulk) SetRatePlanID(v int) *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.SetRatePlanID(v)
+	})
+}
+
+// UpdateRatePlanID sets the "rate_plan_id" field to the value that was provided on create.
+func (u *AccountServiceUpsertBulk) UpdateRatePlanID() *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.UpdateRatePlanID()
+	})
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (u *AccountServiceUpsertBulk) ClearRatePlanID() *AccountServiceUpsertBulk {
+	return u.Update(func(s *AccountServiceUpsert) {
+		s.ClearRatePlanID()
 	})
 }
 

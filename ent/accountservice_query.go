@@ -17,6 +17,7 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
@@ -33,6 +34,7 @@ type AccountServiceQuery struct {
 	withAccountPackage      *AccountPackageQuery
 	withService             *ServiceQuery
 	withStatus              *StatusQuery
+	withRatePlan            *RatePlanQuery
 	withPriceOverrides      *StatusPriceQuery
 	withCharges             *ChargeQuery
 	withStatusChanges       *StatusChangeQuery
@@ -136,6 +138,28 @@ func (_q *AccountServiceQuery) QueryStatus() *StatusQuery {
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
 			sqlgraph.To(status.Table, status.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountservice.StatusTable, accountservice.StatusColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRatePlan chains the current query on the "rate_plan" edge.
+func (_q *AccountServiceQuery) QueryRatePlan() *RatePlanQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accountservice.RatePlanTable, accountservice.RatePlanColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -404,6 +428,7 @@ func (_q *AccountServiceQuery) Clone() *AccountServiceQuery {
 		withAccountPackage: _q.withAccountPackage.Clone(),
 		withService:        _q.withService.Clone(),
 		withStatus:         _q.withStatus.Clone(),
+		withRatePlan:       _q.withRatePlan.Clone(),
 		withPriceOverrides: _q.withPriceOverrides.Clone(),
 		withCharges:        _q.withCharges.Clone(),
 		withStatusChanges:  _q.withStatusChanges.Clone(),
@@ -444,6 +469,17 @@ func (_q *AccountServiceQuery) WithStatus(opts ...func(*StatusQuery)) *AccountSe
 		opt(query)
 	}
 	_q.withStatus = query
+	return _q
+}
+
+// WithRatePlan tells the query-builder to eager-load the nodes that are connected to
+// the "rate_plan" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountServiceQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *AccountServiceQuery {
+	query := (&RatePlanClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRatePlan = query
 	return _q
 }
 
@@ -558,10 +594,11 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*AccountService{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withAccountPackage != nil,
 			_q.withService != nil,
 			_q.withStatus != nil,
+			_q.withRatePlan != nil,
 			_q.withPriceOverrides != nil,
 			_q.withCharges != nil,
 			_q.withStatusChanges != nil,
@@ -603,6 +640,12 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	if query := _q.withStatus; query != nil {
 		if err := _q.loadStatus(ctx, query, nodes, nil,
 			func(n *AccountService, e *Status) { n.Edges.Status = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRatePlan; query != nil {
+		if err := _q.loadRatePlan(ctx, query, nodes, nil,
+			func(n *AccountService, e *RatePlan) { n.Edges.RatePlan = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -743,6 +786,38 @@ func (_q *AccountServiceQuery) loadStatus(ctx context.Context, query *StatusQuer
 	}
 	return nil
 }
+func (_q *AccountServiceQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, nodes []*AccountService, init func(*AccountService), assign func(*AccountService, *RatePlan)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*AccountService)
+	for i := range nodes {
+		if nodes[i].RatePlanID == nil {
+			continue
+		}
+		fk := *nodes[i].RatePlanID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(rateplan.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rate_plan_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *AccountServiceQuery) loadPriceOverrides(ctx context.Context, query *StatusPriceQuery, nodes []*AccountService, init func(*AccountService), assign func(*AccountService, *StatusPrice)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[int]*AccountService)
@@ -876,6 +951,9 @@ func (_q *AccountServiceQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withStatus != nil {
 			_spec.Node.AddColumnOnce(accountservice.FieldStatusID)
+		}
+		if _q.withRatePlan != nil {
+			_spec.Node.AddColumnOnce(accountservice.FieldRatePlanID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
@@ -136,9 +137,34 @@ func (_u *AccountServiceUpdate) ClearUsageIdentifier() *AccountServiceUpdate {
 	return _u
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountServiceUpdate) SetRatePlanID(v int) *AccountServiceUpdate {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountServiceUpdate) SetNillableRatePlanID(v *int) *AccountServiceUpdate {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountServiceUpdate) ClearRatePlanID() *AccountServiceUpdate {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdate) SetStatus(v *Status) *AccountServiceUpdate {
 	return _u.SetStatusID(v.ID)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountServiceUpdate) SetRatePlan(v *RatePlan) *AccountServiceUpdate {
+	return _u.SetRatePlanID(v.ID)
 }
 
 // AddPriceOverrideIDs adds the "price_overrides" edge to the StatusPrice entity by IDs.
@@ -194,6 +220,12 @@ func (_u *AccountServiceUpdate) Mutation() *AccountServiceMutation {
 // ClearStatus clears the "status" edge to the Status entity.
 func (_u *AccountServiceUpdate) ClearStatus() *AccountServiceUpdate {
 	_u.mutation.ClearStatus()
+	return _u
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountServiceUpdate) ClearRatePlan() *AccountServiceUpdate {
+	_u.mutation.ClearRatePlan()
 	return _u
 }
 
@@ -375,6 +407,35 @@ func (_u *AccountServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(status.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountservice.RatePlanTable,
+			Columns: []string{accountservice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountservice.RatePlanTable,
+			Columns: []string{accountservice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -642,9 +703,34 @@ func (_u *AccountServiceUpdateOne) ClearUsageIdentifier() *AccountServiceUpdateO
 	return _u
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_u *AccountServiceUpdateOne) SetRatePlanID(v int) *AccountServiceUpdateOne {
+	_u.mutation.SetRatePlanID(v)
+	return _u
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_u *AccountServiceUpdateOne) SetNillableRatePlanID(v *int) *AccountServiceUpdateOne {
+	if v != nil {
+		_u.SetRatePlanID(*v)
+	}
+	return _u
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (_u *AccountServiceUpdateOne) ClearRatePlanID() *AccountServiceUpdateOne {
+	_u.mutation.ClearRatePlanID()
+	return _u
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountServiceUpdateOne) SetStatus(v *Status) *AccountServiceUpdateOne {
 	return _u.SetStatusID(v.ID)
+}
+
+// SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountServiceUpdateOne) SetRatePlan(v *RatePlan) *AccountServiceUpdateOne {
+	return _u.SetRatePlanID(v.ID)
 }
 
 // AddPriceOverrideIDs adds the "price_overrides" edge to the StatusPrice entity by IDs.
@@ -700,6 +786,12 @@ func (_u *AccountServiceUpdateOne) Mutation() *AccountServiceMutation {
 // ClearStatus clears the "status" edge to the Status entity.
 func (_u *AccountServiceUpdateOne) ClearStatus() *AccountServiceUpdateOne {
 	_u.mutation.ClearStatus()
+	return _u
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (_u *AccountServiceUpdateOne) ClearRatePlan() *AccountServiceUpdateOne {
+	_u.mutation.ClearRatePlan()
 	return _u
 }
 
@@ -911,6 +1003,35 @@ func (_u *AccountServiceUpdateOne) sqlSave(ctx context.Context) (_node *AccountS
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(status.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RatePlanCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountservice.RatePlanTable,
+			Columns: []string{accountservice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RatePlanIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accountservice.RatePlanTable,
+			Columns: []string{accountservice.RatePlanColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

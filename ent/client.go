@@ -728,6 +728,22 @@ func (c *AccountClient) QueryPartner(_m *Account) *PartnerQuery {
 	return query
 }
 
+// QueryRatePlan queries the rate_plan edge of a Account.
+func (c *AccountClient) QueryRatePlan(_m *Account) *RatePlanQuery {
+	query := (&RatePlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, id),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, account.RatePlanTable, account.RatePlanColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *AccountClient) Hooks() []Hook {
 	return c.hooks.Account
@@ -902,6 +918,22 @@ func (c *AccountPackageClient) QueryFrequency(_m *AccountPackage) *PackageFreque
 			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, id),
 			sqlgraph.To(packagefrequency.Table, packagefrequency.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.FrequencyTable, accountpackage.FrequencyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRatePlan queries the rate_plan edge of a AccountPackage.
+func (c *AccountPackageClient) QueryRatePlan(_m *AccountPackage) *RatePlanQuery {
+	query := (&RatePlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, id),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.RatePlanTable, accountpackage.RatePlanColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1131,6 +1163,22 @@ func (c *AccountServiceClient) QueryStatus(_m *AccountService) *StatusQuery {
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
 			sqlgraph.To(status.Table, status.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountservice.StatusTable, accountservice.StatusColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRatePlan queries the rate_plan edge of a AccountService.
+func (c *AccountServiceClient) QueryRatePlan(_m *AccountService) *RatePlanQuery {
+	query := (&RatePlanClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
+			sqlgraph.To(rateplan.Table, rateplan.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accountservice.RatePlanTable, accountservice.RatePlanColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

@@ -366,6 +366,21 @@ func (_q *AccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, account.FieldPartnerID)
 				fieldSeen[account.FieldPartnerID] = struct{}{}
 			}
+
+		case "ratePlan":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RatePlanClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, rateplanImplementors)...); err != nil {
+				return err
+			}
+			_q.withRatePlan = query
+			if _, ok := fieldSeen[account.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, account.FieldRatePlanID)
+				fieldSeen[account.FieldRatePlanID] = struct{}{}
+			}
 		case "name":
 			if _, ok := fieldSeen[account.FieldName]; !ok {
 				selectedFields = append(selectedFields, account.FieldName)
@@ -375,6 +390,16 @@ func (_q *AccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[account.FieldBillDay]; !ok {
 				selectedFields = append(selectedFields, account.FieldBillDay)
 				fieldSeen[account.FieldBillDay] = struct{}{}
+			}
+		case "usageBillDay":
+			if _, ok := fieldSeen[account.FieldUsageBillDay]; !ok {
+				selectedFields = append(selectedFields, account.FieldUsageBillDay)
+				fieldSeen[account.FieldUsageBillDay] = struct{}{}
+			}
+		case "ratePlanID":
+			if _, ok := fieldSeen[account.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, account.FieldRatePlanID)
+				fieldSeen[account.FieldRatePlanID] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -481,6 +506,21 @@ func (_q *AccountPackageQuery) collectField(ctx context.Context, oneNode bool, o
 				fieldSeen[accountpackage.FieldFrequencyID] = struct{}{}
 			}
 
+		case "ratePlan":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RatePlanClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, rateplanImplementors)...); err != nil {
+				return err
+			}
+			_q.withRatePlan = query
+			if _, ok := fieldSeen[accountpackage.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, accountpackage.FieldRatePlanID)
+				fieldSeen[accountpackage.FieldRatePlanID] = struct{}{}
+			}
+
 		case "status":
 			var (
 				alias = field.Alias
@@ -544,6 +584,16 @@ func (_q *AccountPackageQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[accountpackage.FieldNewBillDay]; !ok {
 				selectedFields = append(selectedFields, accountpackage.FieldNewBillDay)
 				fieldSeen[accountpackage.FieldNewBillDay] = struct{}{}
+			}
+		case "usageBillDay":
+			if _, ok := fieldSeen[accountpackage.FieldUsageBillDay]; !ok {
+				selectedFields = append(selectedFields, accountpackage.FieldUsageBillDay)
+				fieldSeen[accountpackage.FieldUsageBillDay] = struct{}{}
+			}
+		case "ratePlanID":
+			if _, ok := fieldSeen[accountpackage.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, accountpackage.FieldRatePlanID)
+				fieldSeen[accountpackage.FieldRatePlanID] = struct{}{}
 			}
 		case "nextBillDate":
 			if _, ok := fieldSeen[accountpackage.FieldNextBillDate]; !ok {
@@ -670,6 +720,21 @@ func (_q *AccountServiceQuery) collectField(ctx context.Context, oneNode bool, o
 				fieldSeen[accountservice.FieldStatusID] = struct{}{}
 			}
 
+		case "ratePlan":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&RatePlanClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, rateplanImplementors)...); err != nil {
+				return err
+			}
+			_q.withRatePlan = query
+			if _, ok := fieldSeen[accountservice.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, accountservice.FieldRatePlanID)
+				fieldSeen[accountservice.FieldRatePlanID] = struct{}{}
+			}
+
 		case "priceOverrides":
 			var (
 				alias = field.Alias
@@ -716,6 +781,11 @@ func (_q *AccountServiceQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[accountservice.FieldUsageIdentifier]; !ok {
 				selectedFields = append(selectedFields, accountservice.FieldUsageIdentifier)
 				fieldSeen[accountservice.FieldUsageIdentifier] = struct{}{}
+			}
+		case "ratePlanID":
+			if _, ok := fieldSeen[accountservice.FieldRatePlanID]; !ok {
+				selectedFields = append(selectedFields, accountservice.FieldRatePlanID)
+				fieldSeen[accountservice.FieldRatePlanID] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -68,6 +68,14 @@ func (_m *Account) Partner(ctx context.Context) (*Partner, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Account) RatePlan(ctx context.Context) (*RatePlan, error) {
+	result, err := _m.Edges.RatePlanOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRatePlan().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *AccountPackage) Account(ctx context.Context) (*Account, error) {
 	result, err := _m.Edges.AccountOrErr()
 	if IsNotLoaded(err) {
@@ -90,6 +98,14 @@ func (_m *AccountPackage) Frequency(ctx context.Context) (*PackageFrequency, err
 		result, err = _m.QueryFrequency().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *AccountPackage) RatePlan(ctx context.Context) (*RatePlan, error) {
+	result, err := _m.Edges.RatePlanOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRatePlan().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *AccountPackage) Status(ctx context.Context) (*Status, error) {
@@ -122,6 +138,14 @@ func (_m *AccountService) Status(ctx context.Context) (*Status, error) {
 		result, err = _m.QueryStatus().Only(ctx)
 	}
 	return result, err
+}
+
+func (_m *AccountService) RatePlan(ctx context.Context) (*RatePlan, error) {
+	result, err := _m.Edges.RatePlanOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRatePlan().Only(ctx)
+	}
+	return result, MaskNotFound(err)
 }
 
 func (_m *AccountService) PriceOverrides(ctx context.Context) (result []*StatusPrice, err error) {

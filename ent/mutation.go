@@ -908,6 +908,8 @@ type AccountMutation struct {
 	name                    *string
 	bill_day                *int
 	addbill_day             *int
+	usage_bill_day          *int
+	addusage_bill_day       *int
 	clearedFields           map[string]struct{}
 	currency                *int
 	clearedcurrency         bool
@@ -919,6 +921,8 @@ type AccountMutation struct {
 	clearedinvoices         bool
 	partner                 *int
 	clearedpartner          bool
+	rate_plan               *int
+	clearedrate_plan        bool
 	done                    bool
 	oldValue                func(context.Context) (*Account, error)
 	predicates              []predicate.Account
@@ -1150,6 +1154,125 @@ func (m *AccountMutation) ResetBillDay() {
 	m.addbill_day = nil
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (m *AccountMutation) SetUsageBillDay(i int) {
+	m.usage_bill_day = &i
+	m.addusage_bill_day = nil
+}
+
+// UsageBillDay returns the value of the "usage_bill_day" field in the mutation.
+func (m *AccountMutation) UsageBillDay() (r int, exists bool) {
+	v := m.usage_bill_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageBillDay returns the old "usage_bill_day" field's value of the Account entity.
+// If the Account object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountMutation) OldUsageBillDay(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageBillDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageBillDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageBillDay: %w", err)
+	}
+	return oldValue.UsageBillDay, nil
+}
+
+// AddUsageBillDay adds i to the "usage_bill_day" field.
+func (m *AccountMutation) AddUsageBillDay(i int) {
+	if m.addusage_bill_day != nil {
+		*m.addusage_bill_day += i
+	} else {
+		m.addusage_bill_day = &i
+	}
+}
+
+// AddedUsageBillDay returns the value that was added to the "usage_bill_day" field in this mutation.
+func (m *AccountMutation) AddedUsageBillDay() (r int, exists bool) {
+	v := m.addusage_bill_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (m *AccountMutation) ClearUsageBillDay() {
+	m.usage_bill_day = nil
+	m.addusage_bill_day = nil
+	m.clearedFields[account.FieldUsageBillDay] = struct{}{}
+}
+
+// UsageBillDayCleared returns if the "usage_bill_day" field was cleared in this mutation.
+func (m *AccountMutation) UsageBillDayCleared() bool {
+	_, ok := m.clearedFields[account.FieldUsageBillDay]
+	return ok
+}
+
+// ResetUsageBillDay resets all changes to the "usage_bill_day" field.
+func (m *AccountMutation) ResetUsageBillDay() {
+	m.usage_bill_day = nil
+	m.addusage_bill_day = nil
+	delete(m.clearedFields, account.FieldUsageBillDay)
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *AccountMutation) SetRatePlanID(i int) {
+	m.rate_plan = &i
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *AccountMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the Account entity.
+// If the Account object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *AccountMutation) ClearRatePlanID() {
+	m.rate_plan = nil
+	m.clearedFields[account.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *AccountMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[account.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *AccountMutation) ResetRatePlanID() {
+	m.rate_plan = nil
+	delete(m.clearedFields, account.FieldRatePlanID)
+}
+
 // SetPartnerID sets the "partner_id" field.
 func (m *AccountMutation) SetPartnerID(i int) {
 	m.partner = &i
@@ -1361,6 +1484,33 @@ func (m *AccountMutation) ResetPartner() {
 	m.clearedpartner = false
 }
 
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (m *AccountMutation) ClearRatePlan() {
+	m.clearedrate_plan = true
+	m.clearedFields[account.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanCleared reports if the "rate_plan" edge to the RatePlan entity was cleared.
+func (m *AccountMutation) RatePlanCleared() bool {
+	return m.RatePlanIDCleared() || m.clearedrate_plan
+}
+
+// RatePlanIDs returns the "rate_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RatePlanID instead. It exists only for internal usage by the builders.
+func (m *AccountMutation) RatePlanIDs() (ids []int) {
+	if id := m.rate_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRatePlan resets all changes to the "rate_plan" edge.
+func (m *AccountMutation) ResetRatePlan() {
+	m.rate_plan = nil
+	m.clearedrate_plan = false
+}
+
 // Where appends a list predicates to the AccountMutation builder.
 func (m *AccountMutation) Where(ps ...predicate.Account) {
 	m.predicates = append(m.predicates, ps...)
@@ -1395,7 +1545,7 @@ func (m *AccountMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 6)
 	if m.name != nil {
 		fields = append(fields, account.FieldName)
 	}
@@ -1404,6 +1554,12 @@ func (m *AccountMutation) Fields() []string {
 	}
 	if m.bill_day != nil {
 		fields = append(fields, account.FieldBillDay)
+	}
+	if m.usage_bill_day != nil {
+		fields = append(fields, account.FieldUsageBillDay)
+	}
+	if m.rate_plan != nil {
+		fields = append(fields, account.FieldRatePlanID)
 	}
 	if m.partner != nil {
 		fields = append(fields, account.FieldPartnerID)
@@ -1422,6 +1578,10 @@ func (m *AccountMutation) Field(name string) (ent.Value, bool) {
 		return m.CurrencyID()
 	case account.FieldBillDay:
 		return m.BillDay()
+	case account.FieldUsageBillDay:
+		return m.UsageBillDay()
+	case account.FieldRatePlanID:
+		return m.RatePlanID()
 	case account.FieldPartnerID:
 		return m.PartnerID()
 	}
@@ -1439,6 +1599,10 @@ func (m *AccountMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCurrencyID(ctx)
 	case account.FieldBillDay:
 		return m.OldBillDay(ctx)
+	case account.FieldUsageBillDay:
+		return m.OldUsageBillDay(ctx)
+	case account.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	case account.FieldPartnerID:
 		return m.OldPartnerID(ctx)
 	}
@@ -1471,6 +1635,20 @@ func (m *AccountMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBillDay(v)
 		return nil
+	case account.FieldUsageBillDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageBillDay(v)
+		return nil
+	case account.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
 	case account.FieldPartnerID:
 		v, ok := value.(int)
 		if !ok {
@@ -1489,6 +1667,9 @@ func (m *AccountMutation) AddedFields() []string {
 	if m.addbill_day != nil {
 		fields = append(fields, account.FieldBillDay)
 	}
+	if m.addusage_bill_day != nil {
+		fields = append(fields, account.FieldUsageBillDay)
+	}
 	return fields
 }
 
@@ -1499,6 +1680,8 @@ func (m *AccountMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case account.FieldBillDay:
 		return m.AddedBillDay()
+	case account.FieldUsageBillDay:
+		return m.AddedUsageBillDay()
 	}
 	return nil, false
 }
@@ -1515,6 +1698,13 @@ func (m *AccountMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddBillDay(v)
 		return nil
+	case account.FieldUsageBillDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsageBillDay(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Account numeric field %s", name)
 }
@@ -1523,6 +1713,12 @@ func (m *AccountMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *AccountMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(account.FieldUsageBillDay) {
+		fields = append(fields, account.FieldUsageBillDay)
+	}
+	if m.FieldCleared(account.FieldRatePlanID) {
+		fields = append(fields, account.FieldRatePlanID)
+	}
 	if m.FieldCleared(account.FieldPartnerID) {
 		fields = append(fields, account.FieldPartnerID)
 	}
@@ -1540,6 +1736,12 @@ func (m *AccountMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *AccountMutation) ClearField(name string) error {
 	switch name {
+	case account.FieldUsageBillDay:
+		m.ClearUsageBillDay()
+		return nil
+	case account.FieldRatePlanID:
+		m.ClearRatePlanID()
+		return nil
 	case account.FieldPartnerID:
 		m.ClearPartnerID()
 		return nil
@@ -1560,6 +1762,12 @@ func (m *AccountMutation) ResetField(name string) error {
 	case account.FieldBillDay:
 		m.ResetBillDay()
 		return nil
+	case account.FieldUsageBillDay:
+		m.ResetUsageBillDay()
+		return nil
+	case account.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
 	case account.FieldPartnerID:
 		m.ResetPartnerID()
 		return nil
@@ -1569,7 +1777,7 @@ func (m *AccountMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.currency != nil {
 		edges = append(edges, account.EdgeCurrency)
 	}
@@ -1581,6 +1789,9 @@ func (m *AccountMutation) AddedEdges() []string {
 	}
 	if m.partner != nil {
 		edges = append(edges, account.EdgePartner)
+	}
+	if m.rate_plan != nil {
+		edges = append(edges, account.EdgeRatePlan)
 	}
 	return edges
 }
@@ -1609,13 +1820,17 @@ func (m *AccountMutation) AddedIDs(name string) []ent.Value {
 		if id := m.partner; id != nil {
 			return []ent.Value{*id}
 		}
+	case account.EdgeRatePlan:
+		if id := m.rate_plan; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedaccount_packages != nil {
 		edges = append(edges, account.EdgeAccountPackages)
 	}
@@ -1647,7 +1862,7 @@ func (m *AccountMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedcurrency {
 		edges = append(edges, account.EdgeCurrency)
 	}
@@ -1659,6 +1874,9 @@ func (m *AccountMutation) ClearedEdges() []string {
 	}
 	if m.clearedpartner {
 		edges = append(edges, account.EdgePartner)
+	}
+	if m.clearedrate_plan {
+		edges = append(edges, account.EdgeRatePlan)
 	}
 	return edges
 }
@@ -1675,6 +1893,8 @@ func (m *AccountMutation) EdgeCleared(name string) bool {
 		return m.clearedinvoices
 	case account.EdgePartner:
 		return m.clearedpartner
+	case account.EdgeRatePlan:
+		return m.clearedrate_plan
 	}
 	return false
 }
@@ -1688,6 +1908,9 @@ func (m *AccountMutation) ClearEdge(name string) error {
 		return nil
 	case account.EdgePartner:
 		m.ClearPartner()
+		return nil
+	case account.EdgeRatePlan:
+		m.ClearRatePlan()
 		return nil
 	}
 	return fmt.Errorf("unknown Account unique edge %s", name)
@@ -1709,6 +1932,9 @@ func (m *AccountMutation) ResetEdge(name string) error {
 	case account.EdgePartner:
 		m.ResetPartner()
 		return nil
+	case account.EdgeRatePlan:
+		m.ResetRatePlan()
+		return nil
 	}
 	return fmt.Errorf("unknown Account edge %s", name)
 }
@@ -1729,6 +1955,8 @@ type AccountPackageMutation struct {
 	addown_bill_day       *int
 	new_bill_day          *int
 	addnew_bill_day       *int
+	usage_bill_day        *int
+	addusage_bill_day     *int
 	next_bill_date        *calendar.Date
 	billed_through        *calendar.Date
 	last_period_start     *calendar.Date
@@ -1741,6 +1969,8 @@ type AccountPackageMutation struct {
 	cleared_package       bool
 	frequency             *int
 	clearedfrequency      bool
+	rate_plan             *int
+	clearedrate_plan      bool
 	status                *int
 	clearedstatus         bool
 	services              map[int]struct{}
@@ -2375,6 +2605,125 @@ func (m *AccountPackageMutation) ResetNewBillDay() {
 	delete(m.clearedFields, accountpackage.FieldNewBillDay)
 }
 
+// SetUsageBillDay sets the "usage_bill_day" field.
+func (m *AccountPackageMutation) SetUsageBillDay(i int) {
+	m.usage_bill_day = &i
+	m.addusage_bill_day = nil
+}
+
+// UsageBillDay returns the value of the "usage_bill_day" field in the mutation.
+func (m *AccountPackageMutation) UsageBillDay() (r int, exists bool) {
+	v := m.usage_bill_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageBillDay returns the old "usage_bill_day" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldUsageBillDay(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageBillDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageBillDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageBillDay: %w", err)
+	}
+	return oldValue.UsageBillDay, nil
+}
+
+// AddUsageBillDay adds i to the "usage_bill_day" field.
+func (m *AccountPackageMutation) AddUsageBillDay(i int) {
+	if m.addusage_bill_day != nil {
+		*m.addusage_bill_day += i
+	} else {
+		m.addusage_bill_day = &i
+	}
+}
+
+// AddedUsageBillDay returns the value that was added to the "usage_bill_day" field in this mutation.
+func (m *AccountPackageMutation) AddedUsageBillDay() (r int, exists bool) {
+	v := m.addusage_bill_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUsageBillDay clears the value of the "usage_bill_day" field.
+func (m *AccountPackageMutation) ClearUsageBillDay() {
+	m.usage_bill_day = nil
+	m.addusage_bill_day = nil
+	m.clearedFields[accountpackage.FieldUsageBillDay] = struct{}{}
+}
+
+// UsageBillDayCleared returns if the "usage_bill_day" field was cleared in this mutation.
+func (m *AccountPackageMutation) UsageBillDayCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldUsageBillDay]
+	return ok
+}
+
+// ResetUsageBillDay resets all changes to the "usage_bill_day" field.
+func (m *AccountPackageMutation) ResetUsageBillDay() {
+	m.usage_bill_day = nil
+	m.addusage_bill_day = nil
+	delete(m.clearedFields, accountpackage.FieldUsageBillDay)
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *AccountPackageMutation) SetRatePlanID(i int) {
+	m.rate_plan = &i
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *AccountPackageMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *AccountPackageMutation) ClearRatePlanID() {
+	m.rate_plan = nil
+	m.clearedFields[accountpackage.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *AccountPackageMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *AccountPackageMutation) ResetRatePlanID() {
+	m.rate_plan = nil
+	delete(m.clearedFields, accountpackage.FieldRatePlanID)
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (m *AccountPackageMutation) SetNextBillDate(c calendar.Date) {
 	m.next_bill_date = &c
@@ -2675,6 +3024,33 @@ func (m *AccountPackageMutation) ResetFrequency() {
 	m.clearedfrequency = false
 }
 
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (m *AccountPackageMutation) ClearRatePlan() {
+	m.clearedrate_plan = true
+	m.clearedFields[accountpackage.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanCleared reports if the "rate_plan" edge to the RatePlan entity was cleared.
+func (m *AccountPackageMutation) RatePlanCleared() bool {
+	return m.RatePlanIDCleared() || m.clearedrate_plan
+}
+
+// RatePlanIDs returns the "rate_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RatePlanID instead. It exists only for internal usage by the builders.
+func (m *AccountPackageMutation) RatePlanIDs() (ids []int) {
+	if id := m.rate_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRatePlan resets all changes to the "rate_plan" edge.
+func (m *AccountPackageMutation) ResetRatePlan() {
+	m.rate_plan = nil
+	m.clearedrate_plan = false
+}
+
 // ClearStatus clears the "status" edge to the Status entity.
 func (m *AccountPackageMutation) ClearStatus() {
 	m.clearedstatus = true
@@ -2844,7 +3220,7 @@ func (m *AccountPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountPackageMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 18)
 	if m.account != nil {
 		fields = append(fields, accountpackage.FieldAccountID)
 	}
@@ -2877,6 +3253,12 @@ func (m *AccountPackageMutation) Fields() []string {
 	}
 	if m.new_bill_day != nil {
 		fields = append(fields, accountpackage.FieldNewBillDay)
+	}
+	if m.usage_bill_day != nil {
+		fields = append(fields, accountpackage.FieldUsageBillDay)
+	}
+	if m.rate_plan != nil {
+		fields = append(fields, accountpackage.FieldRatePlanID)
 	}
 	if m.next_bill_date != nil {
 		fields = append(fields, accountpackage.FieldNextBillDate)
@@ -2923,6 +3305,10 @@ func (m *AccountPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.OwnBillDay()
 	case accountpackage.FieldNewBillDay:
 		return m.NewBillDay()
+	case accountpackage.FieldUsageBillDay:
+		return m.UsageBillDay()
+	case accountpackage.FieldRatePlanID:
+		return m.RatePlanID()
 	case accountpackage.FieldNextBillDate:
 		return m.NextBillDate()
 	case accountpackage.FieldBilledThrough:
@@ -2964,6 +3350,10 @@ func (m *AccountPackageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldOwnBillDay(ctx)
 	case accountpackage.FieldNewBillDay:
 		return m.OldNewBillDay(ctx)
+	case accountpackage.FieldUsageBillDay:
+		return m.OldUsageBillDay(ctx)
+	case accountpackage.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	case accountpackage.FieldNextBillDate:
 		return m.OldNextBillDate(ctx)
 	case accountpackage.FieldBilledThrough:
@@ -3060,6 +3450,20 @@ func (m *AccountPackageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNewBillDay(v)
 		return nil
+	case accountpackage.FieldUsageBillDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageBillDay(v)
+		return nil
+	case accountpackage.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
 	case accountpackage.FieldNextBillDate:
 		v, ok := value.(calendar.Date)
 		if !ok {
@@ -3112,6 +3516,9 @@ func (m *AccountPackageMutation) AddedFields() []string {
 	if m.addnew_bill_day != nil {
 		fields = append(fields, accountpackage.FieldNewBillDay)
 	}
+	if m.addusage_bill_day != nil {
+		fields = append(fields, accountpackage.FieldUsageBillDay)
+	}
 	return fields
 }
 
@@ -3126,6 +3533,8 @@ func (m *AccountPackageMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedOwnBillDay()
 	case accountpackage.FieldNewBillDay:
 		return m.AddedNewBillDay()
+	case accountpackage.FieldUsageBillDay:
+		return m.AddedUsageBillDay()
 	}
 	return nil, false
 }
@@ -3156,6 +3565,13 @@ func (m *AccountPackageMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddNewBillDay(v)
 		return nil
+	case accountpackage.FieldUsageBillDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsageBillDay(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AccountPackage numeric field %s", name)
 }
@@ -3178,6 +3594,12 @@ func (m *AccountPackageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(accountpackage.FieldNewBillDay) {
 		fields = append(fields, accountpackage.FieldNewBillDay)
+	}
+	if m.FieldCleared(accountpackage.FieldUsageBillDay) {
+		fields = append(fields, accountpackage.FieldUsageBillDay)
+	}
+	if m.FieldCleared(accountpackage.FieldRatePlanID) {
+		fields = append(fields, accountpackage.FieldRatePlanID)
 	}
 	if m.FieldCleared(accountpackage.FieldNextBillDate) {
 		fields = append(fields, accountpackage.FieldNextBillDate)
@@ -3216,6 +3638,12 @@ func (m *AccountPackageMutation) ClearField(name string) error {
 		return nil
 	case accountpackage.FieldNewBillDay:
 		m.ClearNewBillDay()
+		return nil
+	case accountpackage.FieldUsageBillDay:
+		m.ClearUsageBillDay()
+		return nil
+	case accountpackage.FieldRatePlanID:
+		m.ClearRatePlanID()
 		return nil
 	case accountpackage.FieldNextBillDate:
 		m.ClearNextBillDate()
@@ -3267,6 +3695,12 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 	case accountpackage.FieldNewBillDay:
 		m.ResetNewBillDay()
 		return nil
+	case accountpackage.FieldUsageBillDay:
+		m.ResetUsageBillDay()
+		return nil
+	case accountpackage.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
 	case accountpackage.FieldNextBillDate:
 		m.ResetNextBillDate()
 		return nil
@@ -3288,7 +3722,7 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountPackageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.account != nil {
 		edges = append(edges, accountpackage.EdgeAccount)
 	}
@@ -3297,6 +3731,9 @@ func (m *AccountPackageMutation) AddedEdges() []string {
 	}
 	if m.frequency != nil {
 		edges = append(edges, accountpackage.EdgeFrequency)
+	}
+	if m.rate_plan != nil {
+		edges = append(edges, accountpackage.EdgeRatePlan)
 	}
 	if m.status != nil {
 		edges = append(edges, accountpackage.EdgeStatus)
@@ -3326,6 +3763,10 @@ func (m *AccountPackageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.frequency; id != nil {
 			return []ent.Value{*id}
 		}
+	case accountpackage.EdgeRatePlan:
+		if id := m.rate_plan; id != nil {
+			return []ent.Value{*id}
+		}
 	case accountpackage.EdgeStatus:
 		if id := m.status; id != nil {
 			return []ent.Value{*id}
@@ -3348,7 +3789,7 @@ func (m *AccountPackageMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountPackageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removedservices != nil {
 		edges = append(edges, accountpackage.EdgeServices)
 	}
@@ -3380,7 +3821,7 @@ func (m *AccountPackageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountPackageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedaccount {
 		edges = append(edges, accountpackage.EdgeAccount)
 	}
@@ -3389,6 +3830,9 @@ func (m *AccountPackageMutation) ClearedEdges() []string {
 	}
 	if m.clearedfrequency {
 		edges = append(edges, accountpackage.EdgeFrequency)
+	}
+	if m.clearedrate_plan {
+		edges = append(edges, accountpackage.EdgeRatePlan)
 	}
 	if m.clearedstatus {
 		edges = append(edges, accountpackage.EdgeStatus)
@@ -3412,6 +3856,8 @@ func (m *AccountPackageMutation) EdgeCleared(name string) bool {
 		return m.cleared_package
 	case accountpackage.EdgeFrequency:
 		return m.clearedfrequency
+	case accountpackage.EdgeRatePlan:
+		return m.clearedrate_plan
 	case accountpackage.EdgeStatus:
 		return m.clearedstatus
 	case accountpackage.EdgeServices:
@@ -3435,6 +3881,9 @@ func (m *AccountPackageMutation) ClearEdge(name string) error {
 	case accountpackage.EdgeFrequency:
 		m.ClearFrequency()
 		return nil
+	case accountpackage.EdgeRatePlan:
+		m.ClearRatePlan()
+		return nil
 	case accountpackage.EdgeStatus:
 		m.ClearStatus()
 		return nil
@@ -3454,6 +3903,9 @@ func (m *AccountPackageMutation) ResetEdge(name string) error {
 		return nil
 	case accountpackage.EdgeFrequency:
 		m.ResetFrequency()
+		return nil
+	case accountpackage.EdgeRatePlan:
+		m.ResetRatePlan()
 		return nil
 	case accountpackage.EdgeStatus:
 		m.ResetStatus()
@@ -3487,6 +3939,8 @@ type AccountServiceMutation struct {
 	clearedservice         bool
 	status                 *int
 	clearedstatus          bool
+	rate_plan              *int
+	clearedrate_plan       bool
 	price_overrides        map[int]struct{}
 	removedprice_overrides map[int]struct{}
 	clearedprice_overrides bool
@@ -3933,6 +4387,55 @@ func (m *AccountServiceMutation) ResetUsageIdentifier() {
 	delete(m.clearedFields, accountservice.FieldUsageIdentifier)
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *AccountServiceMutation) SetRatePlanID(i int) {
+	m.rate_plan = &i
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *AccountServiceMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the AccountService entity.
+// If the AccountService object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountServiceMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *AccountServiceMutation) ClearRatePlanID() {
+	m.rate_plan = nil
+	m.clearedFields[accountservice.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *AccountServiceMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[accountservice.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *AccountServiceMutation) ResetRatePlanID() {
+	m.rate_plan = nil
+	delete(m.clearedFields, accountservice.FieldRatePlanID)
+}
+
 // ClearAccountPackage clears the "account_package" edge to the AccountPackage entity.
 func (m *AccountServiceMutation) ClearAccountPackage() {
 	m.clearedaccount_package = true
@@ -4012,6 +4515,33 @@ func (m *AccountServiceMutation) StatusIDs() (ids []int) {
 func (m *AccountServiceMutation) ResetStatus() {
 	m.status = nil
 	m.clearedstatus = false
+}
+
+// ClearRatePlan clears the "rate_plan" edge to the RatePlan entity.
+func (m *AccountServiceMutation) ClearRatePlan() {
+	m.clearedrate_plan = true
+	m.clearedFields[accountservice.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanCleared reports if the "rate_plan" edge to the RatePlan entity was cleared.
+func (m *AccountServiceMutation) RatePlanCleared() bool {
+	return m.RatePlanIDCleared() || m.clearedrate_plan
+}
+
+// RatePlanIDs returns the "rate_plan" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RatePlanID instead. It exists only for internal usage by the builders.
+func (m *AccountServiceMutation) RatePlanIDs() (ids []int) {
+	if id := m.rate_plan; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRatePlan resets all changes to the "rate_plan" edge.
+func (m *AccountServiceMutation) ResetRatePlan() {
+	m.rate_plan = nil
+	m.clearedrate_plan = false
 }
 
 // AddPriceOverrideIDs adds the "price_overrides" edge to the StatusPrice entity by ids.
@@ -4210,7 +4740,7 @@ func (m *AccountServiceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountServiceMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.account_package != nil {
 		fields = append(fields, accountservice.FieldAccountPackageID)
 	}
@@ -4234,6 +4764,9 @@ func (m *AccountServiceMutation) Fields() []string {
 	}
 	if m.usage_identifier != nil {
 		fields = append(fields, accountservice.FieldUsageIdentifier)
+	}
+	if m.rate_plan != nil {
+		fields = append(fields, accountservice.FieldRatePlanID)
 	}
 	return fields
 }
@@ -4259,6 +4792,8 @@ func (m *AccountServiceMutation) Field(name string) (ent.Value, bool) {
 		return m.OneTimeBilled()
 	case accountservice.FieldUsageIdentifier:
 		return m.UsageIdentifier()
+	case accountservice.FieldRatePlanID:
+		return m.RatePlanID()
 	}
 	return nil, false
 }
@@ -4284,6 +4819,8 @@ func (m *AccountServiceMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldOneTimeBilled(ctx)
 	case accountservice.FieldUsageIdentifier:
 		return m.OldUsageIdentifier(ctx)
+	case accountservice.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	}
 	return nil, fmt.Errorf("unknown AccountService field %s", name)
 }
@@ -4349,6 +4886,13 @@ func (m *AccountServiceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUsageIdentifier(v)
 		return nil
+	case accountservice.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
 }
@@ -4400,6 +4944,9 @@ func (m *AccountServiceMutation) ClearedFields() []string {
 	if m.FieldCleared(accountservice.FieldUsageIdentifier) {
 		fields = append(fields, accountservice.FieldUsageIdentifier)
 	}
+	if m.FieldCleared(accountservice.FieldRatePlanID) {
+		fields = append(fields, accountservice.FieldRatePlanID)
+	}
 	return fields
 }
 
@@ -4419,6 +4966,9 @@ func (m *AccountServiceMutation) ClearField(name string) error {
 		return nil
 	case accountservice.FieldUsageIdentifier:
 		m.ClearUsageIdentifier()
+		return nil
+	case accountservice.FieldRatePlanID:
+		m.ClearRatePlanID()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService nullable field %s", name)
@@ -4452,13 +5002,16 @@ func (m *AccountServiceMutation) ResetField(name string) error {
 	case accountservice.FieldUsageIdentifier:
 		m.ResetUsageIdentifier()
 		return nil
+	case accountservice.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
 	}
 	return fmt.Errorf("unknown AccountService field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountServiceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.account_package != nil {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -4467,6 +5020,9 @@ func (m *AccountServiceMutation) AddedEdges() []string {
 	}
 	if m.status != nil {
 		edges = append(edges, accountservice.EdgeStatus)
+	}
+	if m.rate_plan != nil {
+		edges = append(edges, accountservice.EdgeRatePlan)
 	}
 	if m.price_overrides != nil {
 		edges = append(edges, accountservice.EdgePriceOverrides)
@@ -4496,6 +5052,10 @@ func (m *AccountServiceMutation) AddedIDs(name string) []ent.Value {
 		if id := m.status; id != nil {
 			return []ent.Value{*id}
 		}
+	case accountservice.EdgeRatePlan:
+		if id := m.rate_plan; id != nil {
+			return []ent.Value{*id}
+		}
 	case accountservice.EdgePriceOverrides:
 		ids := make([]ent.Value, 0, len(m.price_overrides))
 		for id := range m.price_overrides {
@@ -4520,7 +5080,7 @@ func (m *AccountServiceMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountServiceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removedprice_overrides != nil {
 		edges = append(edges, accountservice.EdgePriceOverrides)
 	}
@@ -4561,7 +5121,7 @@ func (m *AccountServiceMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountServiceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedaccount_package {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -4570,6 +5130,9 @@ func (m *AccountServiceMutation) ClearedEdges() []string {
 	}
 	if m.clearedstatus {
 		edges = append(edges, accountservice.EdgeStatus)
+	}
+	if m.clearedrate_plan {
+		edges = append(edges, accountservice.EdgeRatePlan)
 	}
 	if m.clearedprice_overrides {
 		edges = append(edges, accountservice.EdgePriceOverrides)
@@ -4593,6 +5156,8 @@ func (m *AccountServiceMutation) EdgeCleared(name string) bool {
 		return m.clearedservice
 	case accountservice.EdgeStatus:
 		return m.clearedstatus
+	case accountservice.EdgeRatePlan:
+		return m.clearedrate_plan
 	case accountservice.EdgePriceOverrides:
 		return m.clearedprice_overrides
 	case accountservice.EdgeCharges:
@@ -4616,6 +5181,9 @@ func (m *AccountServiceMutation) ClearEdge(name string) error {
 	case accountservice.EdgeStatus:
 		m.ClearStatus()
 		return nil
+	case accountservice.EdgeRatePlan:
+		m.ClearRatePlan()
+		return nil
 	}
 	return fmt.Errorf("unknown AccountService unique edge %s", name)
 }
@@ -4632,6 +5200,9 @@ func (m *AccountServiceMutation) ResetEdge(name string) error {
 		return nil
 	case accountservice.EdgeStatus:
 		m.ResetStatus()
+		return nil
+	case accountservice.EdgeRatePlan:
+		m.ResetRatePlan()
 		return nil
 	case accountservice.EdgePriceOverrides:
 		m.ResetPriceOverrides()

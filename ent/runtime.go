@@ -89,6 +89,24 @@ func init() {
 			return nil
 		}
 	}()
+	// accountDescUsageBillDay is the schema descriptor for usage_bill_day field.
+	accountDescUsageBillDay := accountFields[3].Descriptor()
+	// account.UsageBillDayValidator is a validator for the "usage_bill_day" field. It is called by the builders before save.
+	account.UsageBillDayValidator = func() func(int) error {
+		validators := accountDescUsageBillDay.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(usage_bill_day int) error {
+			for _, fn := range fns {
+				if err := fn(usage_bill_day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	accountpackageFields := schema.AccountPackage{}.Fields()
 	_ = accountpackageFields
 	// accountpackageDescBulkQuantity is the schema descriptor for bulk_quantity field.
@@ -127,6 +145,24 @@ func init() {
 		return func(new_bill_day int) error {
 			for _, fn := range fns {
 				if err := fn(new_bill_day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// accountpackageDescUsageBillDay is the schema descriptor for usage_bill_day field.
+	accountpackageDescUsageBillDay := accountpackageFields[11].Descriptor()
+	// accountpackage.UsageBillDayValidator is a validator for the "usage_bill_day" field. It is called by the builders before save.
+	accountpackage.UsageBillDayValidator = func() func(int) error {
+		validators := accountpackageDescUsageBillDay.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(usage_bill_day int) error {
+			for _, fn := range fns {
+				if err := fn(usage_bill_day); err != nil {
 					return err
 				}
 			}

@@ -76,6 +76,8 @@ type ComplexityRoot struct {
 		Invoices        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Name            func(childComplexity int) int
 		Partner         func(childComplexity int) int
+		RatePlan        func(childComplexity int) int
+		UsageBillDay    func(childComplexity int) int
 	}
 
 	AccountConnection struct {
@@ -107,9 +109,11 @@ type ComplexityRoot struct {
 		NextBillDate        func(childComplexity int) int
 		Package             func(childComplexity int) int
 		Postpaid            func(childComplexity int) int
+		RatePlan            func(childComplexity int) int
 		Services            func(childComplexity int) int
 		ServicesConnection  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Status              func(childComplexity int) int
+		UsageBillDay        func(childComplexity int) int
 	}
 
 	AccountPackageConnection struct {
@@ -130,6 +134,7 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		PriceOverrides  func(childComplexity int) int
 		Quantity        func(childComplexity int) int
+		RatePlan        func(childComplexity int) int
 		Service         func(childComplexity int) int
 		Status          func(childComplexity int) int
 		Usage           func(childComplexity int, on *calendar.Date) int
@@ -729,6 +734,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Account.Partner(childComplexity), true
+	case "Account.ratePlan":
+		if e.ComplexityRoot.Account.RatePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.RatePlan(childComplexity), true
+	case "Account.usageBillDay":
+		if e.ComplexityRoot.Account.UsageBillDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.UsageBillDay(childComplexity), true
 
 	case "AccountConnection.edges":
 		if e.ComplexityRoot.AccountConnection.Edges == nil {
@@ -869,6 +886,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Postpaid(childComplexity), true
+	case "AccountPackage.ratePlan":
+		if e.ComplexityRoot.AccountPackage.RatePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountPackage.RatePlan(childComplexity), true
 	case "AccountPackage.services":
 		if e.ComplexityRoot.AccountPackage.Services == nil {
 			break
@@ -892,6 +915,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Status(childComplexity), true
+	case "AccountPackage.usageBillDay":
+		if e.ComplexityRoot.AccountPackage.UsageBillDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountPackage.UsageBillDay(childComplexity), true
 
 	case "AccountPackageConnection.edges":
 		if e.ComplexityRoot.AccountPackageConnection.Edges == nil {
@@ -961,6 +990,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountService.Quantity(childComplexity), true
+	case "AccountService.ratePlan":
+		if e.ComplexityRoot.AccountService.RatePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountService.RatePlan(childComplexity), true
 	case "AccountService.service":
 		if e.ComplexityRoot.AccountService.Service == nil {
 			break
@@ -3494,8 +3529,8 @@ extend type Mutation {
 # ------------------------------------------------ v2 additions: usage records (6.2)
 
 extend type AccountService { usageIdentifier: String }
-extend input AccountServiceInput { usageIdentifier: String }
-extend input UpdateAccountServiceInput { usageIdentifier: String } # "" clears it
+extend input AccountServiceInput { usageIdentifier: String ratePlanId: ID }
+extend input UpdateAccountServiceInput { usageIdentifier: String ratePlanId: ID } # usageIdentifier "" clears it
 type UsageRecord implements Node {
   id: ID!
   key: String!
@@ -3521,6 +3556,14 @@ extend type AccountService {
   usage(on: Date): UsagePeriodSummary!
 }
 type UsagePeriodSummary { periodStart: Date! periodEnd: Date! used: Decimal! included: Decimal! }
+
+# ------------------------------------------------ v2 additions: usage levels (6.1, 6.3)
+
+extend type Account { usageBillDay: Int ratePlan: RatePlan }
+extend type AccountPackage { usageBillDay: Int ratePlan: RatePlan }
+extend type AccountService { ratePlan: RatePlan }
+extend input CreateAccountInput { usageBillDay: Int ratePlanId: ID }
+extend input ProvisionPackageInput { usageBillDay: Int ratePlanId: ID }
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3547,6 +3590,10 @@ func (ec *executionContext) childFields_Account(ctx context.Context, field graph
 		return ec.fieldContext_Account_invoices(ctx, field)
 	case "partner":
 		return ec.fieldContext_Account_partner(ctx, field)
+	case "usageBillDay":
+		return ec.fieldContext_Account_usageBillDay(ctx, field)
+	case "ratePlan":
+		return ec.fieldContext_Account_ratePlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Account", field.Name)
 }
@@ -3615,6 +3662,10 @@ func (ec *executionContext) childFields_AccountPackage(ctx context.Context, fiel
 		return ec.fieldContext_AccountPackage_chargesConnection(ctx, field)
 	case "servicesConnection":
 		return ec.fieldContext_AccountPackage_servicesConnection(ctx, field)
+	case "usageBillDay":
+		return ec.fieldContext_AccountPackage_usageBillDay(ctx, field)
+	case "ratePlan":
+		return ec.fieldContext_AccountPackage_ratePlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountPackage", field.Name)
 }
@@ -3663,6 +3714,8 @@ func (ec *executionContext) childFields_AccountService(ctx context.Context, fiel
 		return ec.fieldContext_AccountService_usageIdentifier(ctx, field)
 	case "usage":
 		return ec.fieldContext_AccountService_usage(ctx, field)
+	case "ratePlan":
+		return ec.fieldContext_AccountService_ratePlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountService", field.Name)
 }
@@ -5951,6 +6004,61 @@ func (ec *executionContext) fieldContext_Account_partner(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Account_usageBillDay(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_usageBillDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageBillDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Account_usageBillDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Account", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Account_ratePlan(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_ratePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePlan(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Account_ratePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AccountConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6649,6 +6757,61 @@ func (ec *executionContext) fieldContext_AccountPackage_servicesConnection(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _AccountPackage_usageBillDay(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_usageBillDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageBillDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_usageBillDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountPackage", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AccountPackage_ratePlan(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_ratePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePlan(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_ratePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AccountPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7074,6 +7237,38 @@ func (ec *executionContext) fieldContext_AccountService_usage(ctx context.Contex
 	if fc.Args, err = ec.field_AccountService_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountService_ratePlan(ctx context.Context, field graphql.CollectedField, obj *ent.AccountService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountService_ratePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatePlan(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {
+			return ec.marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountService_ratePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountService",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatePlan(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -15729,7 +15924,7 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serviceId", "quantity", "status", "priceOverrides", "usageIdentifier"}
+	fieldsInOrder := [...]string{"serviceId", "quantity", "status", "priceOverrides", "usageIdentifier", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15771,6 +15966,13 @@ func (ec *executionContext) unmarshalInputAccountServiceInput(ctx context.Contex
 				return it, err
 			}
 			it.UsageIdentifier = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -15940,7 +16142,7 @@ func (ec *executionContext) unmarshalInputCreateAccountInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "currency", "billDay", "partnerId"}
+	fieldsInOrder := [...]string{"name", "currency", "billDay", "partnerId", "usageBillDay", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15975,6 +16177,20 @@ func (ec *executionContext) unmarshalInputCreateAccountInput(ctx context.Context
 				return it, err
 			}
 			it.PartnerID = data
+		case "usageBillDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageBillDay"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageBillDay = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -16527,7 +16743,7 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"accountId", "packageId", "frequencyId", "effectiveDate", "endDate", "status", "quantity", "bulkQuantity", "billDay", "services"}
+	fieldsInOrder := [...]string{"accountId", "packageId", "frequencyId", "effectiveDate", "endDate", "status", "quantity", "bulkQuantity", "billDay", "services", "usageBillDay", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16604,6 +16820,20 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 				return it, err
 			}
 			it.Services = data
+		case "usageBillDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageBillDay"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageBillDay = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -16919,7 +17149,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "quantity", "priceOverrides", "usageIdentifier"}
+	fieldsInOrder := [...]string{"status", "quantity", "priceOverrides", "usageIdentifier", "ratePlanId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16954,6 +17184,13 @@ func (ec *executionContext) unmarshalInputUpdateAccountServiceInput(ctx context.
 				return it, err
 			}
 			it.UsageIdentifier = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
 		}
 	}
 	return it, nil
@@ -17443,6 +17680,49 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Account_partner(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "usageBillDay":
+			out.Values[i] = ec._Account_usageBillDay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ratePlan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Account_ratePlan(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -17992,6 +18272,49 @@ func (ec *executionContext) _AccountPackage(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "usageBillDay":
+			out.Values[i] = ec._AccountPackage_usageBillDay(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ratePlan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountPackage_ratePlan(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18304,6 +18627,44 @@ func (ec *executionContext) _AccountService(ctx context.Context, sel ast.Selecti
 				}()
 				res = ec._AccountService_usage(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ratePlan":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountService_ratePlan(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res

@@ -452,3 +452,124 @@ func TestAccountServiceUsage(t *testing.T) {
 		}
 	})
 }
+
+// TestUsageLevels sets usage bill days and rate plans on accounts, account-packages
+// and account-services, reads them back, and checks U13's periods (usage bill day
+// 15 on an account billed on the 1st) through usage(on:).
+func TestUsageLevels(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		var svc, line struct{ CreateService struct{ ID string } }
+		b.MustQuery(`mutation { createService(input: {name: "Data", kind: USAGE, unit: "MB"}) { id } }`, nil, &svc)
+		b.MustQuery(`mutation { createService(input: {name: "Line", kind: RECURRING}) { id } }`, nil, &line)
+		plan := func(cur string) string {
+			var p struct{ CreateRatePlan struct{ ID string } }
+			b.MustQuery(`mutation($c: String!) { createRatePlan(input: {name: "P", currency: $c, model: GRADUATED, tiers: [{unitPrice: "0.10"}]}) { id } }`,
+				map[string]any{"c": cur}, &p)
+			return p.CreateRatePlan.ID
+		}
+		usd, eur := plan("USD"), plan("EUR")
+		var pkg struct {
+			CreatePackage struct {
+				ID          string
+				Frequencies []struct{ ID string }
+			}
+		}
+		b.MustQuery(`mutation($data: ID!, $line: ID!) { createPackage(input: {name: "Mobile", currencies: ["USD"],
+			services: [{serviceId: $line}, {serviceId: $data}], frequencies: [{name: "Monthly", interval: MONTH, prices: []}]}) {
+			id frequencies { id } } }`, map[string]any{"data": svc.CreateService.ID, "line": line.CreateService.ID}, &pkg)
+
+		const createAccount = `mutation($in: CreateAccountInput!) { createAccount(input: $in) { id usageBillDay ratePlan { id } } }`
+		for _, tc := range []struct {
+			in          map[string]any
+			code, field string
+		}{
+			{map[string]any{"usageBillDay": 32}, "BAD_USER_INPUT", "input.usageBillDay"},
+			{map[string]any{"ratePlanId": eur}, "BAD_USER_INPUT", "input.ratePlanId"},
+			{map[string]any{"ratePlanId": "999999"}, "NOT_FOUND", "input.ratePlanId"},
+		} {
+			in := map[string]any{"name": "Refused", "currency": "USD", "billDay": 1}
+			for k, v := range tc.in {
+				in[k] = v
+			}
+			r := b.Query(createAccount, map[string]any{"in": in})
+			require.Len(t, r.Errors, 1, "%v", tc.in)
+			require.Equal(t, tc.code, r.Errors[0].Code(), r.Errors[0].Message)
+			require.Equal(t, tc.field, r.Errors[0].Field())
+		}
+		var acc struct {
+			CreateAccount struct {
+				ID           string
+				UsageBillDay int
+				RatePlan     struct{ ID string }
+			}
+		}
+		b.MustQuery(createAccount, map[string]any{"in": map[string]any{"name": "Customer", "currency": "USD", "billDay": 1,
+			"usageBillDay": 15, "ratePlanId": usd}}, &acc)
+		require.Equal(t, 15, acc.CreateAccount.UsageBillDay)
+		require.Equal(t, usd, acc.CreateAccount.RatePlan.ID)
+
+		const provision = `mutation($in: ProvisionPackageInput!) { provisionPackage(input: $in) {
+			id usageBillDay ratePlan { id } services { id service { id } ratePlan { id } } } }`
+		base := func(extra map[string]any) map[string]any {
+			in := map[string]any{"accountId": acc.CreateAccount.ID, "packageId": pkg.CreatePackage.ID,
+				"frequencyId": pkg.CreatePackage.Frequencies[0].ID, "effectiveDate": "2024-01-01"}
+			for k, v := range extra {
+				in[k] = v
+			}
+			return map[string]any{"in": in}
+		}
+		for _, tc := range []struct {
+			extra       map[string]any
+			code, field string
+		}{
+			{map[string]any{"usageBillDay": 0}, "BAD_USER_INPUT", "input.usageBillDay"},
+			{map[string]any{"ratePlanId": eur}, "BAD_USER_INPUT", "input.ratePlanId"},
+			{map[string]any{"services": []any{map[string]any{"serviceId": line.CreateService.ID, "ratePlanId": usd}}},
+				"BAD_USER_INPUT", "input.services[0].ratePlanId"},
+		} {
+			r := b.Query(provision, base(tc.extra))
+			require.Len(t, r.Errors, 1, "%v", tc.extra)
+			require.Equal(t, tc.code, r.Errors[0].Code(), r.Errors[0].Message)
+			require.Equal(t, tc.field, r.Errors[0].Field())
+		}
+		var prov struct {
+			ProvisionPackage []struct {
+				ID           string
+				UsageBillDay *int
+				RatePlan     *struct{ ID string }
+				Services     []struct {
+					ID       string
+					Service  struct{ ID string }
+					RatePlan *struct{ ID string }
+				}
+			}
+		}
+		b.MustQuery(provision, base(map[string]any{"ratePlanId": usd,
+			"services": []any{map[string]any{"serviceId": svc.CreateService.ID, "ratePlanId": usd}}}), &prov)
+		ap := prov.ProvisionPackage[0]
+		require.Nil(t, ap.UsageBillDay, "the account's usage bill day applies")
+		require.Equal(t, usd, ap.RatePlan.ID)
+		var data string
+		for _, s := range ap.Services {
+			if s.Service.ID == svc.CreateService.ID {
+				data = s.ID
+				require.Equal(t, usd, s.RatePlan.ID)
+			} else {
+				require.Nil(t, s.RatePlan)
+			}
+		}
+
+		// U13: usage periods on the 15th while recurring periods stay on the 1st.
+		type summary struct{ PeriodStart, PeriodEnd string }
+		for on, want := range map[string]summary{
+			"2024-01-05": {"2024-01-01", "2024-01-14"},
+			"2024-01-20": {"2024-01-15", "2024-02-14"},
+		} {
+			var out struct{ Node struct{ Usage summary } }
+			b.MustQuery(`query($id: ID!, $on: Date) { node(id: $id) { ... on AccountService { usage(on: $on) { periodStart periodEnd } } } }`,
+				map[string]any{"id": data, "on": on}, &out)
+			require.Equal(t, want, out.Node.Usage, on)
+		}
+	})
+}

@@ -18,6 +18,10 @@ const (
 	FieldCurrencyID = "currency_id"
 	// FieldBillDay holds the string denoting the bill_day field in the database.
 	FieldBillDay = "bill_day"
+	// FieldUsageBillDay holds the string denoting the usage_bill_day field in the database.
+	FieldUsageBillDay = "usage_bill_day"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// FieldPartnerID holds the string denoting the partner_id field in the database.
 	FieldPartnerID = "partner_id"
 	// EdgeCurrency holds the string denoting the currency edge name in mutations.
@@ -28,6 +32,8 @@ const (
 	EdgeInvoices = "invoices"
 	// EdgePartner holds the string denoting the partner edge name in mutations.
 	EdgePartner = "partner"
+	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
+	EdgeRatePlan = "rate_plan"
 	// Table holds the table name of the account in the database.
 	Table = "accounts"
 	// CurrencyTable is the table that holds the currency relation/edge.
@@ -58,6 +64,13 @@ const (
 	PartnerInverseTable = "partners"
 	// PartnerColumn is the table column denoting the partner relation/edge.
 	PartnerColumn = "partner_id"
+	// RatePlanTable is the table that holds the rate_plan relation/edge.
+	RatePlanTable = "accounts"
+	// RatePlanInverseTable is the table name for the RatePlan entity.
+	// It exists in this package in order to avoid circular dependency with the "rateplan" package.
+	RatePlanInverseTable = "rate_plans"
+	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
+	RatePlanColumn = "rate_plan_id"
 )
 
 // Columns holds all SQL columns for account fields.
@@ -66,6 +79,8 @@ var Columns = []string{
 	FieldName,
 	FieldCurrencyID,
 	FieldBillDay,
+	FieldUsageBillDay,
+	FieldRatePlanID,
 	FieldPartnerID,
 }
 
@@ -84,6 +99,8 @@ var (
 	NameValidator func(string) error
 	// BillDayValidator is a validator for the "bill_day" field. It is called by the builders before save.
 	BillDayValidator func(int) error
+	// UsageBillDayValidator is a validator for the "usage_bill_day" field. It is called by the builders before save.
+	UsageBillDayValidator func(int) error
 )
 
 // OrderOption defines the ordering options for the Account queries.
@@ -107,6 +124,16 @@ func ByCurrencyID(opts ...sql.OrderTermOption) OrderOption {
 // ByBillDay orders the results by the bill_day field.
 func ByBillDay(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBillDay, opts...).ToFunc()
+}
+
+// ByUsageBillDay orders the results by the usage_bill_day field.
+func ByUsageBillDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageBillDay, opts...).ToFunc()
+}
+
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
 }
 
 // ByPartnerID orders the results by the partner_id field.
@@ -155,6 +182,13 @@ func ByPartnerField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPartnerStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByRatePlanField orders the results by rate_plan field.
+func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newCurrencyStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -181,5 +215,12 @@ func newPartnerStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PartnerInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, PartnerTable, PartnerColumn),
+	)
+}
+func newRatePlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RatePlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
 	)
 }

@@ -68,6 +68,16 @@ func BillDay(v int) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldBillDay, v))
 }
 
+// UsageBillDay applies equality check predicate on the "usage_bill_day" field. It's identical to UsageBillDayEQ.
+func UsageBillDay(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldUsageBillDay, v))
+}
+
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // PartnerID applies equality check predicate on the "partner_id" field. It's identical to PartnerIDEQ.
 func PartnerID(v int) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldPartnerID, v))
@@ -198,6 +208,86 @@ func BillDayLTE(v int) predicate.Account {
 	return predicate.Account(sql.FieldLTE(FieldBillDay, v))
 }
 
+// UsageBillDayEQ applies the EQ predicate on the "usage_bill_day" field.
+func UsageBillDayEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldUsageBillDay, v))
+}
+
+// UsageBillDayNEQ applies the NEQ predicate on the "usage_bill_day" field.
+func UsageBillDayNEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldUsageBillDay, v))
+}
+
+// UsageBillDayIn applies the In predicate on the "usage_bill_day" field.
+func UsageBillDayIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldUsageBillDay, vs...))
+}
+
+// UsageBillDayNotIn applies the NotIn predicate on the "usage_bill_day" field.
+func UsageBillDayNotIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldUsageBillDay, vs...))
+}
+
+// UsageBillDayGT applies the GT predicate on the "usage_bill_day" field.
+func UsageBillDayGT(v int) predicate.Account {
+	return predicate.Account(sql.FieldGT(FieldUsageBillDay, v))
+}
+
+// UsageBillDayGTE applies the GTE predicate on the "usage_bill_day" field.
+func UsageBillDayGTE(v int) predicate.Account {
+	return predicate.Account(sql.FieldGTE(FieldUsageBillDay, v))
+}
+
+// UsageBillDayLT applies the LT predicate on the "usage_bill_day" field.
+func UsageBillDayLT(v int) predicate.Account {
+	return predicate.Account(sql.FieldLT(FieldUsageBillDay, v))
+}
+
+// UsageBillDayLTE applies the LTE predicate on the "usage_bill_day" field.
+func UsageBillDayLTE(v int) predicate.Account {
+	return predicate.Account(sql.FieldLTE(FieldUsageBillDay, v))
+}
+
+// UsageBillDayIsNil applies the IsNil predicate on the "usage_bill_day" field.
+func UsageBillDayIsNil() predicate.Account {
+	return predicate.Account(sql.FieldIsNull(FieldUsageBillDay))
+}
+
+// UsageBillDayNotNil applies the NotNil predicate on the "usage_bill_day" field.
+func UsageBillDayNotNil() predicate.Account {
+	return predicate.Account(sql.FieldNotNull(FieldUsageBillDay))
+}
+
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.Account {
+	return predicate.Account(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.Account {
+	return predicate.Account(sql.FieldNotNull(FieldRatePlanID))
+}
+
 // PartnerIDEQ applies the EQ predicate on the "partner_id" field.
 func PartnerIDEQ(v int) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldPartnerID, v))
@@ -312,6 +402,29 @@ func HasPartner() predicate.Account {
 func HasPartnerWith(preds ...predicate.Partner) predicate.Account {
 	return predicate.Account(func(s *sql.Selector) {
 		step := newPartnerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRatePlan applies the HasEdge predicate on the "rate_plan" edge.
+func HasRatePlan() predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRatePlanWith applies the HasEdge predicate on the "rate_plan" edge with a given conditions (other predicates).
+func HasRatePlanWith(preds ...predicate.RatePlan) predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := newRatePlanStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -38,6 +38,10 @@ const (
 	FieldOwnBillDay = "own_bill_day"
 	// FieldNewBillDay holds the string denoting the new_bill_day field in the database.
 	FieldNewBillDay = "new_bill_day"
+	// FieldUsageBillDay holds the string denoting the usage_bill_day field in the database.
+	FieldUsageBillDay = "usage_bill_day"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// FieldNextBillDate holds the string denoting the next_bill_date field in the database.
 	FieldNextBillDate = "next_bill_date"
 	// FieldBilledThrough holds the string denoting the billed_through field in the database.
@@ -54,6 +58,8 @@ const (
 	EdgePackage = "package"
 	// EdgeFrequency holds the string denoting the frequency edge name in mutations.
 	EdgeFrequency = "frequency"
+	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
+	EdgeRatePlan = "rate_plan"
 	// EdgeStatus holds the string denoting the status edge name in mutations.
 	EdgeStatus = "status"
 	// EdgeServices holds the string denoting the services edge name in mutations.
@@ -83,6 +89,13 @@ const (
 	FrequencyInverseTable = "package_frequencies"
 	// FrequencyColumn is the table column denoting the frequency relation/edge.
 	FrequencyColumn = "frequency_id"
+	// RatePlanTable is the table that holds the rate_plan relation/edge.
+	RatePlanTable = "account_packages"
+	// RatePlanInverseTable is the table name for the RatePlan entity.
+	// It exists in this package in order to avoid circular dependency with the "rateplan" package.
+	RatePlanInverseTable = "rate_plans"
+	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
+	RatePlanColumn = "rate_plan_id"
 	// StatusTable is the table that holds the status relation/edge.
 	StatusTable = "account_packages"
 	// StatusInverseTable is the table name for the Status entity.
@@ -120,6 +133,8 @@ var Columns = []string{
 	FieldCancelBillingOption,
 	FieldOwnBillDay,
 	FieldNewBillDay,
+	FieldUsageBillDay,
+	FieldRatePlanID,
 	FieldNextBillDate,
 	FieldBilledThrough,
 	FieldLastPeriodStart,
@@ -146,6 +161,8 @@ var (
 	OwnBillDayValidator func(int) error
 	// NewBillDayValidator is a validator for the "new_bill_day" field. It is called by the builders before save.
 	NewBillDayValidator func(int) error
+	// UsageBillDayValidator is a validator for the "usage_bill_day" field. It is called by the builders before save.
+	UsageBillDayValidator func(int) error
 )
 
 // CancelBillingOption defines the type for the "cancel_billing_option" enum field.
@@ -235,6 +252,16 @@ func ByNewBillDay(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNewBillDay, opts...).ToFunc()
 }
 
+// ByUsageBillDay orders the results by the usage_bill_day field.
+func ByUsageBillDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageBillDay, opts...).ToFunc()
+}
+
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
+}
+
 // ByNextBillDate orders the results by the next_bill_date field.
 func ByNextBillDate(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextBillDate, opts...).ToFunc()
@@ -278,6 +305,13 @@ func ByPackageField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByFrequencyField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newFrequencyStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRatePlanField orders the results by rate_plan field.
+func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -334,6 +368,13 @@ func newFrequencyStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(FrequencyInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, FrequencyTable, FrequencyColumn),
+	)
+}
+func newRatePlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RatePlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
 	)
 }
 func newStatusStep() *sqlgraph.Step {

@@ -104,6 +104,16 @@ func NewBillDay(v int) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldNewBillDay, v))
 }
 
+// UsageBillDay applies equality check predicate on the "usage_bill_day" field. It's identical to UsageBillDayEQ.
+func UsageBillDay(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageBillDay, v))
+}
+
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // NextBillDate applies equality check predicate on the "next_bill_date" field. It's identical to NextBillDateEQ.
 func NextBillDate(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldNextBillDate, v))
@@ -519,6 +529,86 @@ func NewBillDayNotNil() predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldNotNull(FieldNewBillDay))
 }
 
+// UsageBillDayEQ applies the EQ predicate on the "usage_bill_day" field.
+func UsageBillDayEQ(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageBillDay, v))
+}
+
+// UsageBillDayNEQ applies the NEQ predicate on the "usage_bill_day" field.
+func UsageBillDayNEQ(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldUsageBillDay, v))
+}
+
+// UsageBillDayIn applies the In predicate on the "usage_bill_day" field.
+func UsageBillDayIn(vs ...int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldUsageBillDay, vs...))
+}
+
+// UsageBillDayNotIn applies the NotIn predicate on the "usage_bill_day" field.
+func UsageBillDayNotIn(vs ...int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldUsageBillDay, vs...))
+}
+
+// UsageBillDayGT applies the GT predicate on the "usage_bill_day" field.
+func UsageBillDayGT(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldUsageBillDay, v))
+}
+
+// UsageBillDayGTE applies the GTE predicate on the "usage_bill_day" field.
+func UsageBillDayGTE(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldUsageBillDay, v))
+}
+
+// UsageBillDayLT applies the LT predicate on the "usage_bill_day" field.
+func UsageBillDayLT(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldUsageBillDay, v))
+}
+
+// UsageBillDayLTE applies the LTE predicate on the "usage_bill_day" field.
+func UsageBillDayLTE(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldUsageBillDay, v))
+}
+
+// UsageBillDayIsNil applies the IsNil predicate on the "usage_bill_day" field.
+func UsageBillDayIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldUsageBillDay))
+}
+
+// UsageBillDayNotNil applies the NotNil predicate on the "usage_bill_day" field.
+func UsageBillDayNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldUsageBillDay))
+}
+
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldRatePlanID))
+}
+
 // NextBillDateEQ applies the EQ predicate on the "next_bill_date" field.
 func NextBillDateEQ(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldNextBillDate, v))
@@ -750,6 +840,29 @@ func HasFrequency() predicate.AccountPackage {
 func HasFrequencyWith(preds ...predicate.PackageFrequency) predicate.AccountPackage {
 	return predicate.AccountPackage(func(s *sql.Selector) {
 		step := newFrequencyStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRatePlan applies the HasEdge predicate on the "rate_plan" edge.
+func HasRatePlan() predicate.AccountPackage {
+	return predicate.AccountPackage(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRatePlanWith applies the HasEdge predicate on the "rate_plan" edge with a given conditions (other predicates).
+func HasRatePlanWith(preds ...predicate.RatePlan) predicate.AccountPackage {
+	return predicate.AccountPackage(func(s *sql.Selector) {
+		step := newRatePlanStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

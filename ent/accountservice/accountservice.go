@@ -28,12 +28,16 @@ const (
 	FieldOneTimeBilled = "one_time_billed"
 	// FieldUsageIdentifier holds the string denoting the usage_identifier field in the database.
 	FieldUsageIdentifier = "usage_identifier"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
 	EdgeAccountPackage = "account_package"
 	// EdgeService holds the string denoting the service edge name in mutations.
 	EdgeService = "service"
 	// EdgeStatus holds the string denoting the status edge name in mutations.
 	EdgeStatus = "status"
+	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
+	EdgeRatePlan = "rate_plan"
 	// EdgePriceOverrides holds the string denoting the price_overrides edge name in mutations.
 	EdgePriceOverrides = "price_overrides"
 	// EdgeCharges holds the string denoting the charges edge name in mutations.
@@ -63,6 +67,13 @@ const (
 	StatusInverseTable = "statuses"
 	// StatusColumn is the table column denoting the status relation/edge.
 	StatusColumn = "status_id"
+	// RatePlanTable is the table that holds the rate_plan relation/edge.
+	RatePlanTable = "account_services"
+	// RatePlanInverseTable is the table name for the RatePlan entity.
+	// It exists in this package in order to avoid circular dependency with the "rateplan" package.
+	RatePlanInverseTable = "rate_plans"
+	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
+	RatePlanColumn = "rate_plan_id"
 	// PriceOverridesTable is the table that holds the price_overrides relation/edge.
 	PriceOverridesTable = "status_prices"
 	// PriceOverridesInverseTable is the table name for the StatusPrice entity.
@@ -97,6 +108,7 @@ var Columns = []string{
 	FieldEndDate,
 	FieldOneTimeBilled,
 	FieldUsageIdentifier,
+	FieldRatePlanID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -166,6 +178,11 @@ func ByUsageIdentifier(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUsageIdentifier, opts...).ToFunc()
 }
 
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
+}
+
 // ByAccountPackageField orders the results by account_package field.
 func ByAccountPackageField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -184,6 +201,13 @@ func ByServiceField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByStatusField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newStatusStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRatePlanField orders the results by rate_plan field.
+func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
 	}
 }
 
@@ -247,6 +271,13 @@ func newStatusStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(StatusInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, StatusTable, StatusColumn),
+	)
+}
+func newRatePlanStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RatePlanInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
 	)
 }
 func newPriceOverridesStep() *sqlgraph.Step {

@@ -94,6 +94,11 @@ func UsageIdentifier(v string) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldUsageIdentifier, v))
 }
 
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // AccountPackageIDEQ applies the EQ predicate on the "account_package_id" field.
 func AccountPackageIDEQ(v int) predicate.AccountService {
 	return predicate.AccountService(sql.FieldEQ(FieldAccountPackageID, v))
@@ -369,6 +374,36 @@ func UsageIdentifierContainsFold(v string) predicate.AccountService {
 	return predicate.AccountService(sql.FieldContainsFold(FieldUsageIdentifier, v))
 }
 
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.AccountService {
+	return predicate.AccountService(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.AccountService {
+	return predicate.AccountService(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.AccountService {
+	return predicate.AccountService(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.AccountService {
+	return predicate.AccountService(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.AccountService {
+	return predicate.AccountService(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.AccountService {
+	return predicate.AccountService(sql.FieldNotNull(FieldRatePlanID))
+}
+
 // HasAccountPackage applies the HasEdge predicate on the "account_package" edge.
 func HasAccountPackage() predicate.AccountService {
 	return predicate.AccountService(func(s *sql.Selector) {
@@ -430,6 +465,29 @@ func HasStatus() predicate.AccountService {
 func HasStatusWith(preds ...predicate.Status) predicate.AccountService {
 	return predicate.AccountService(func(s *sql.Selector) {
 		step := newStatusStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRatePlan applies the HasEdge predicate on the "rate_plan" edge.
+func HasRatePlan() predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRatePlanWith applies the HasEdge predicate on the "rate_plan" edge with a given conditions (other predicates).
+func HasRatePlanWith(preds ...predicate.RatePlan) predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := newRatePlanStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -40,7 +40,9 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "bill_day", Type: field.TypeInt},
+		{Name: "usage_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "currency_id", Type: field.TypeInt},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "partner_id", Type: field.TypeInt, Nullable: true},
 	}
 	// AccountsTable holds the schema information for the "accounts" table.
@@ -51,13 +53,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "accounts_currencies_currency",
-				Columns:    []*schema.Column{AccountsColumns[3]},
+				Columns:    []*schema.Column{AccountsColumns[4]},
 				RefColumns: []*schema.Column{CurrenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
+				Symbol:     "accounts_rate_plans_rate_plan",
+				Columns:    []*schema.Column{AccountsColumns[5]},
+				RefColumns: []*schema.Column{RatePlansColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
 				Symbol:     "accounts_partners_accounts",
-				Columns:    []*schema.Column{AccountsColumns[4]},
+				Columns:    []*schema.Column{AccountsColumns[6]},
 				RefColumns: []*schema.Column{PartnersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -66,7 +74,7 @@ var (
 			{
 				Name:    "account_partner_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountsColumns[4], AccountsColumns[0]},
+				Columns: []*schema.Column{AccountsColumns[6], AccountsColumns[0]},
 			},
 		},
 	}
@@ -80,6 +88,7 @@ var (
 		{Name: "cancel_billing_option", Type: field.TypeEnum, Nullable: true, Enums: []string{"PRORATED", "FULL_PERIOD", "NONE"}},
 		{Name: "own_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "new_bill_day", Type: field.TypeInt, Nullable: true},
+		{Name: "usage_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "next_bill_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "billed_through", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "last_period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
@@ -87,6 +96,7 @@ var (
 		{Name: "postpaid", Type: field.TypeBool},
 		{Name: "account_id", Type: field.TypeInt},
 		{Name: "frequency_id", Type: field.TypeInt},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "status_id", Type: field.TypeInt},
 		{Name: "package_id", Type: field.TypeInt},
 	}
@@ -98,25 +108,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_packages_accounts_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[13]},
+				Columns:    []*schema.Column{AccountPackagesColumns[14]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_package_frequencies_frequency",
-				Columns:    []*schema.Column{AccountPackagesColumns[14]},
+				Columns:    []*schema.Column{AccountPackagesColumns[15]},
 				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
+				Symbol:     "account_packages_rate_plans_rate_plan",
+				Columns:    []*schema.Column{AccountPackagesColumns[16]},
+				RefColumns: []*schema.Column{RatePlansColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
 				Symbol:     "account_packages_statuses_status",
-				Columns:    []*schema.Column{AccountPackagesColumns[15]},
+				Columns:    []*schema.Column{AccountPackagesColumns[17]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_packages_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[16]},
+				Columns:    []*schema.Column{AccountPackagesColumns[18]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -125,17 +141,17 @@ var (
 			{
 				Name:    "accountpackage_account_id_next_bill_date",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[13], AccountPackagesColumns[8]},
+				Columns: []*schema.Column{AccountPackagesColumns[14], AccountPackagesColumns[9]},
 			},
 			{
 				Name:    "accountpackage_account_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[13], AccountPackagesColumns[0]},
+				Columns: []*schema.Column{AccountPackagesColumns[14], AccountPackagesColumns[0]},
 			},
 			{
 				Name:    "accountpackage_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[16]},
+				Columns: []*schema.Column{AccountPackagesColumns[18]},
 			},
 		},
 	}
@@ -150,6 +166,7 @@ var (
 		{Name: "account_package_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
 		{Name: "status_id", Type: field.TypeInt},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 	}
 	// AccountServicesTable holds the schema information for the "account_services" table.
 	AccountServicesTable = &schema.Table{
@@ -174,6 +191,12 @@ var (
 				Columns:    []*schema.Column{AccountServicesColumns[8]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "account_services_rate_plans_rate_plan",
+				Columns:    []*schema.Column{AccountServicesColumns[9]},
+				RefColumns: []*schema.Column{RatePlansColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
@@ -957,20 +980,23 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(81604378624),
 	}
 	AccountsTable.ForeignKeys[0].RefTable = CurrenciesTable
-	AccountsTable.ForeignKeys[1].RefTable = PartnersTable
+	AccountsTable.ForeignKeys[1].RefTable = RatePlansTable
+	AccountsTable.ForeignKeys[2].RefTable = PartnersTable
 	AccountsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
 	AccountPackagesTable.ForeignKeys[0].RefTable = AccountsTable
 	AccountPackagesTable.ForeignKeys[1].RefTable = PackageFrequenciesTable
-	AccountPackagesTable.ForeignKeys[2].RefTable = StatusesTable
-	AccountPackagesTable.ForeignKeys[3].RefTable = PackagesTable
+	AccountPackagesTable.ForeignKeys[2].RefTable = RatePlansTable
+	AccountPackagesTable.ForeignKeys[3].RefTable = StatusesTable
+	AccountPackagesTable.ForeignKeys[4].RefTable = PackagesTable
 	AccountPackagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
 	}
 	AccountServicesTable.ForeignKeys[0].RefTable = AccountPackagesTable
 	AccountServicesTable.ForeignKeys[1].RefTable = ServicesTable
 	AccountServicesTable.ForeignKeys[2].RefTable = StatusesTable
+	AccountServicesTable.ForeignKeys[3].RefTable = RatePlansTable
 	AccountServicesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
 	}

@@ -18,6 +18,11 @@ func (Account) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxRuneLen(200),
 		field.Int("currency_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("bill_day").Min(1).Max(31),
+		// usage_bill_day anchors the usage periods of the account's packages that have
+		// none of their own (docs/billing.md 6.3); rate_plan_id is the widest rate
+		// plan level (6.1).
+		field.Int("usage_bill_day").Min(1).Max(31).Optional().Nillable(),
+		field.Int("rate_plan_id").Optional().Nillable(),
 		field.Int("partner_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
@@ -29,6 +34,7 @@ func (Account) Edges() []ent.Edge {
 		edge.To("account_packages", AccountPackage.Type).Annotations(entgql.RelayConnection()),
 		edge.To("invoices", Invoice.Type).Annotations(entgql.RelayConnection()),
 		edge.From("partner", Partner.Type).Ref("accounts").Field("partner_id").Unique(),
+		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
 	}
 }
 

@@ -30,6 +30,8 @@ func (AccountPackage) Fields() []ent.Field {
 		// own_bill_day is the package's own bill day; null means the account's.
 		field.Int("own_bill_day").Min(1).Max(31).Optional().Nillable().Annotations(entgql.Skip()),
 		field.Int("new_bill_day").Min(1).Max(31).Optional().Nillable(),
+		field.Int("usage_bill_day").Min(1).Max(31).Optional().Nillable(),
+		field.Int("rate_plan_id").Optional().Nillable(),
 		field.Other("next_bill_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		field.Other("billed_through", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		// last_period_start is where the latest billed period began: a cancellation may
@@ -46,6 +48,7 @@ func (AccountPackage) Edges() []ent.Edge {
 		edge.From("account", Account.Type).Ref("account_packages").Field("account_id").Unique().Required().Immutable(),
 		edge.From("package", CatalogPackage.Type).Ref("account_packages").Field("package_id").Unique().Required().Immutable(),
 		edge.To("frequency", PackageFrequency.Type).Field("frequency_id").Unique().Required().Immutable(),
+		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
 		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
 		edge.To("services", AccountService.Type).
 			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.

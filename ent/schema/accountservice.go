@@ -28,6 +28,7 @@ func (AccountService) Fields() []ent.Field {
 		// usage_identifier names the account-service in usage records (a phone number,
 		// a device id): unique among account-services not CANCELED (docs/billing.md 6.2).
 		field.String("usage_identifier").Optional().Nillable().MaxRuneLen(100),
+		field.Int("rate_plan_id").Optional().Nillable(),
 	}
 }
 
@@ -37,6 +38,7 @@ func (AccountService) Edges() []ent.Edge {
 		edge.From("account_package", AccountPackage.Type).Ref("services").Field("account_package_id").Unique().Required().Immutable(),
 		edge.To("service", Service.Type).Field("service_id").Unique().Required().Immutable(),
 		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
+		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
 		edge.To("price_overrides", StatusPrice.Type),
 		edge.To("charges", Charge.Type).Annotations(entgql.Skip()),
 		edge.To("status_changes", StatusChange.Type).Annotations(entgql.Skip()),

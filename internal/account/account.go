@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
@@ -31,12 +32,22 @@ type CreateAccountInput struct {
 	// PartnerID is the reseller the account belongs to. Under a PARTNER key it is
 	// that key's partner, whether given or not.
 	PartnerID *int
+	// UsageBillDay anchors the usage periods of its packages that have none of their
+	// own (default: the bill day in force); RatePlanID rates their usage where no
+	// narrower level has a plan.
+	UsageBillDay *int
+	RatePlanID   *int
 }
 
 // Validate checks the input without touching the database.
 func (in *CreateAccountInput) Validate() error {
 	if err := checkName(&in.Name); err != nil {
 		return err
+	}
+	if in.UsageBillDay != nil {
+		if err := checkBillDay("input.usageBillDay", *in.UsageBillDay); err != nil {
+			return err
+		}
 	}
 	return checkBillDay("input.billDay", in.BillDay)
 }
@@ -91,8 +102,9 @@ func New(db *store.DB, clk clock.Clock) *Service {
 	return &Service{db: db, client: db.Client, clock: clk}
 }
 
-// Create opens an account. BAD_USER_INPUT for an empty name or a bill day outside
-// 1..31; NOT_FOUND for an unknown currency code or a partner that does not exist.
+// Create opens an account. BAD_USER_INPUT for an empty name, a bill day or usage bill
+// day outside 1..31, or a rate plan in another currency; NOT_FOUND for an unknown
+// currency code, rate plan or partner.
 func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Account, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -109,8 +121,14 @@ func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Accou
 			return nil, err
 		}
 	}
+	if in.RatePlanID != nil {
+		if err := catalog.CheckRatePlan(ctx, c, *in.RatePlanID, cur.ID, "input.ratePlanId"); err != nil {
+			return nil, err
+		}
+	}
 	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).
-		SetNillablePartnerID(in.PartnerID).Save(ctx)
+		SetNillablePartnerID(in.PartnerID).SetNillableUsageBillDay(in.UsageBillDay).
+		SetNillableRatePlanID(in.RatePlanID).Save(ctx)
 }
 
 func partnerExists(ctx context.Context, c *ent.Client, id int) error {

@@ -163,3 +163,17 @@ func activationService(a *ActivationInput) *int {
 	}
 	return a.ServiceID
 }
+
+// CheckRatePlan checks a rate plan given for an account, an account-package or an
+// account-service: it exists (NOT_FOUND on field) and is in the account's currency
+// (currencyID), the only plans that count for it (BAD_USER_INPUT on field).
+func CheckRatePlan(ctx context.Context, c *ent.Client, id, currencyID int, field string) error {
+	plan, err := c.RatePlan.Query().Where(rateplan.ID(id)).WithCurrency().Only(ctx)
+	if err != nil {
+		return notFound(err, field, "rate plan", id)
+	}
+	if plan.CurrencyID != currencyID {
+		return fault.Invalidf(field, "rate plan %q is in %s, not in the account's currency", plan.Name, plan.Edges.Currency.Code)
+	}
+	return nil
+}

@@ -25,6 +25,8 @@ type AccountServiceInput struct {
 	// UsageIdentifier names a USAGE account-service in usage records (a phone
 	// number, a device id): unique among account-services not CANCELED.
 	UsageIdentifier *string
+	// RatePlanID rates this account-service's usage, before any other level.
+	RatePlanID *int
 }
 
 func (in *AccountServiceInput) quantity() int {
@@ -68,10 +70,18 @@ type ProvisionPackageInput struct {
 	BulkQuantity  *int
 	BillDay       *int
 	Services      []*AccountServiceInput
+	// UsageBillDay anchors the account-package's usage periods (default: the
+	// account's usage bill day, else the bill day in force); RatePlanID rates its
+	// usage where its services and their prices have no plan.
+	UsageBillDay *int
+	RatePlanID   *int
 }
 
 // Validate checks the input without touching the database.
 func (in *ProvisionPackageInput) Validate() error {
+	if in.UsageBillDay != nil && (*in.UsageBillDay < 1 || *in.UsageBillDay > 31) {
+		return fault.Invalidf("input.usageBillDay", "usageBillDay %d is outside 1..31", *in.UsageBillDay)
+	}
 	if in.Quantity != nil && (*in.Quantity < 1 || *in.Quantity > MaxQuantity) {
 		return fault.Invalidf("input.quantity", "quantity %d is outside 1..%d", *in.Quantity, MaxQuantity)
 	}
@@ -139,6 +149,8 @@ type UpdateAccountServiceInput struct {
 	PriceOverrides []*catalog.StatusPriceInput
 	// UsageIdentifier sets the account-service's usage identifier; "" clears it.
 	UsageIdentifier *string
+	// RatePlanID sets the account-service's own rate plan.
+	RatePlanID *int
 }
 
 // Validate checks the input without touching the database.

@@ -177,6 +177,9 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if err := s.claimPlanned(ctx, c, plan, quantity); err != nil {
 			return err
 		}
+		if err := checkPlans(ctx, c, acc, in.RatePlanID, plan); err != nil {
+			return err
+		}
 		billDay := acc.BillDay
 		if in.BillDay != nil {
 			billDay = *in.BillDay
@@ -186,7 +189,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		ids, err := s.createCopies(ctx, c, copySpec{
 			acc: acc, pkg: pkg, freq: freq, status: st, bulk: bulk, quantity: quantity,
 			effective: in.EffectiveDate, endDate: in.EndDate, ownBillDay: in.BillDay,
-			nextBillDate: nbd, plan: plan,
+			nextBillDate: nbd, plan: plan, usageBillDay: in.UsageBillDay, ratePlanID: in.RatePlanID,
 		})
 		if err != nil {
 			return err
@@ -242,6 +245,9 @@ type plannedService struct {
 	// identifier is the usage identifier asked for, at path identPath.
 	identifier *string
 	identPath  string
+	// ratePlanID is the account-service's own rate plan, at path+".ratePlanId".
+	ratePlanID *int
+	path       string
 }
 
 // planServices turns the package's services and the requested ones into the
@@ -285,7 +291,8 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 					return nil, fault.NotFoundf(path+".status", "unknown status code %q", *r.Status)
 				}
 			}
-			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, identPath: path + ".usageIdentifier"}
+			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, identPath: path + ".usageIdentifier",
+				ratePlanID: r.RatePlanID, path: path}
 			if r.UsageIdentifier != nil {
 				ident, err := normalIdentifier(p.identPath, *r.UsageIdentifier)
 				if err != nil {
@@ -338,6 +345,8 @@ type copySpec struct {
 	ownBillDay   *int
 	nextBillDate calendar.Date
 	plan         []plannedService
+	usageBillDay *int
+	ratePlanID   *int
 }
 
 // bulkChunk bounds the rows of one multi-row insert (SQLite allows 32766 parameters).
@@ -363,6 +372,7 @@ func (s *Service) createCopies(ctx context.Context, c *ent.Client, spec copySpec
 				SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate).
 				SetNillableCancellationDate(cancelOn).SetNillableCancelBillingOption(option).
 				SetNillableOwnBillDay(spec.ownBillDay).SetNextBillDate(spec.nextBillDate).
+				SetNillableUsageBillDay(spec.usageBillDay).SetNillableRatePlanID(spec.ratePlanID).
 				SetChargeFullPeriod(spec.pkg.ChargeFullPeriod || spec.pkg.OneTimeBilling).
 				SetPostpaid(spec.pkg.Postpaid)
 		}
@@ -386,7 +396,7 @@ func (s *Service) createCopies(ctx context.Context, c *ent.Client, spec copySpec
 			all = append(all, pending{c.AccountService.Create().
 				SetAccountPackageID(apID).SetServiceID(p.serviceID).SetStatusID(p.status.ID).
 				SetQuantity(p.quantity).SetEffectiveDate(spec.effective).SetNillableEndDate(spec.endDate).
-				SetNillableUsageIdentifier(p.identifier), p})
+				SetNillableUsageIdentifier(p.identifier).SetNillableRatePlanID(p.ratePlanID), p})
 		}
 	}
 	for start := 0; start < len(all); start += bulkChunk {
@@ -880,9 +890,22 @@ func (s *Service) AddService(ctx context.Context, apID int, in AccountServiceInp
 				return err
 			}
 		}
+		if in.RatePlanID != nil {
+			acc, err := c.Account.Get(ctx, ap.AccountID)
+			if err != nil {
+				return err
+			}
+			svc, err := c.Service.Get(ctx, in.ServiceID)
+			if err != nil {
+				return err
+			}
+			if err := checkServicePlan(ctx, c, acc, svc, *in.RatePlanID, "input.ratePlanId"); err != nil {
+				return err
+			}
+		}
 		sv, err := c.AccountService.Create().SetAccountPackageID(apID).SetServiceID(in.ServiceID).
 			SetStatusID(st.ID).SetQuantity(in.quantity()).SetEffectiveDate(from).
-			SetNillableEndDate(ap.EndDate).SetNillableUsageIdentifier(ident).Save(ctx)
+			SetNillableEndDate(ap.EndDate).SetNillableUsageIdentifier(ident).SetNillableRatePlanID(in.RatePlanID).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -997,6 +1020,11 @@ func (s *Service) UpdateService(ctx context.Context, id int, in UpdateAccountSer
 		}
 		if in.UsageIdentifier != nil {
 			if err := s.setIdentifier(ctx, c, sv, *in.UsageIdentifier); err != nil {
+				return err
+			}
+		}
+		if in.RatePlanID != nil {
+			if err := setServicePlan(ctx, c, ap, sv, *in.RatePlanID); err != nil {
 				return err
 			}
 		}

@@ -42,9 +42,10 @@ type Tier struct {
 
 // Plan is a rate plan: a model and its tiers in ascending order.
 type Plan struct {
-	ID    int // the rate plan's record; 0 in tests
-	Model Model
-	Tiers []Tier
+	ID       int    // the rate plan's record; 0 in tests
+	Currency string // the currency its prices are in
+	Model    Model
+	Tiers    []Tier
 }
 
 // Plan refusals, each naming what is wrong (the catalog turns them into coded errors
@@ -149,7 +150,7 @@ func (p Plan) Price(q money.Decimal) money.Decimal {
 // upTo no higher than the one before, or 0) is dropped with its flat fee; flat fees
 // are not prorated.
 func (p Plan) Prorated(num, den int64, places int32) Plan {
-	out := Plan{ID: p.ID, Model: p.Model}
+	out := Plan{ID: p.ID, Currency: p.Currency, Model: p.Model}
 	lower := money.Zero
 	for _, t := range p.Tiers {
 		if t.UpTo == nil {
@@ -311,4 +312,30 @@ func Bucket(included money.Decimal, instances int, from, to calendar.Date, p Per
 		return money.Round(money.Zero, places)
 	}
 	return money.Prorate(full, int64(days), int64(fullDays), places)
+}
+
+// ChoosePlan returns the rate plan that rates a service's usage for an account in
+// currency (docs/billing.md 6.1): the first of levels in that currency, nil when
+// none is. The caller lists the levels narrowest first: the account-service's plan,
+// the plan on the service's price in the package frequency, the account-package's,
+// the package frequency's, the account's (nil where a level has none).
+func ChoosePlan(currency string, levels ...*Plan) *Plan {
+	for _, p := range levels {
+		if p != nil && p.Currency == currency {
+			return p
+		}
+	}
+	return nil
+}
+
+// UsageBillDay is the day usage periods are anchored on: the account-package's
+// usage bill day, else the account's, else the bill day in force (docs/billing.md 6.3).
+func UsageBillDay(accountPackage, account *int, billDayInForce int) int {
+	switch {
+	case accountPackage != nil:
+		return *accountPackage
+	case account != nil:
+		return *account
+	}
+	return billDayInForce
 }

@@ -335,3 +335,33 @@ func TestBucket(t *testing.T) {
 		})
 	}
 }
+
+// TestChoosePlan is U12: plans on every level, dropped from the narrowest; with none
+// left the account has no plan (NO_RATE_PLAN when it has usage to bill).
+func TestChoosePlan(t *testing.T) {
+	t.Parallel()
+	plan := func(price string) *rating.Plan {
+		return &rating.Plan{Currency: "USD", Model: rating.Graduated, Tiers: tiers([3]string{"", price, ""})}
+	}
+	accountService, servicePrice, accountPackage, frequency, account := plan("0.01"), plan("0.03"), plan("0.02"), plan("0.04"), plan("0.05")
+	levels := []*rating.Plan{accountService, servicePrice, accountPackage, frequency, account}
+	want := []string{"1.00", "3.00", "2.00", "4.00", "5.00"}
+	for i := range levels {
+		got := rating.ChoosePlan("USD", levels[i:]...)
+		require.NotNil(t, got)
+		require.Equal(t, want[i], money.Round(got.Price(dec("100")), 2).String(), "levels from %d", i)
+	}
+	require.Nil(t, rating.ChoosePlan("USD"))
+	// Only plans in the account's currency count.
+	eur := &rating.Plan{Currency: "EUR", Model: rating.Graduated, Tiers: flat10cts}
+	require.Same(t, account, rating.ChoosePlan("USD", eur, nil, account))
+	require.Nil(t, rating.ChoosePlan("USD", eur))
+}
+
+func TestUsageBillDay(t *testing.T) {
+	t.Parallel()
+	ap, acc := 20, 15
+	require.Equal(t, 20, rating.UsageBillDay(&ap, &acc, 1))
+	require.Equal(t, 15, rating.UsageBillDay(nil, &acc, 1))
+	require.Equal(t, 1, rating.UsageBillDay(nil, nil, 1))
+}

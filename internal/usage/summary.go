@@ -46,7 +46,8 @@ func (s *Service) Summarize(ctx context.Context, accountServiceID int, on *calen
 		return Summary{}, fault.PreconditionAt("id", "account-service %d is a %s service: it has no usage", sv.ID, svc.Kind)
 	}
 	span := rating.UsageSpan{Start: ap.EffectiveDate, End: ap.CancellationDate,
-		BillDay: rating.BillDayInForce(ap.OwnBillDay, ap.Edges.Account.BillDay)}
+		BillDay: rating.UsageBillDay(ap.UsageBillDay, ap.Edges.Account.UsageBillDay,
+			rating.BillDayInForce(ap.OwnBillDay, ap.Edges.Account.BillDay))}
 	p, ok := span.PeriodContaining(day)
 	if !ok {
 		return Summary{}, fault.PreconditionAt("on", "account-package %d is not in service on %s", ap.ID, day)
