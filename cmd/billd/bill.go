@@ -20,9 +20,9 @@ import (
 var errRunNotClean = errors.New("the bill run did not bill every account")
 
 // exitCode maps an error to the process's exit code: 3 for a run that did not bill
-// cleanly, 1 for anything else.
+// cleanly or an import with refused records, 1 for anything else.
 func exitCode(err error) int {
-	if errors.Is(err, errRunNotClean) {
+	if errors.Is(err, errRunNotClean) || errors.Is(err, errRecordsRefused) {
 		return 3
 	}
 	return 1

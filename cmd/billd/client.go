@@ -25,6 +25,7 @@ type client struct {
 // apiError is an error the API answered, with its code.
 type apiError struct {
 	Code    string
+	Field   string // the argument the refusal names, if any
 	Message string
 }
 
@@ -43,7 +44,8 @@ func (r *gqlResponse) err() error {
 		return nil
 	}
 	code, _ := r.Errors[0].Extensions["code"].(string)
-	return &apiError{Code: code, Message: r.Errors[0].Message}
+	field, _ := r.Errors[0].Extensions["field"].(string)
+	return &apiError{Code: code, Field: field, Message: r.Errors[0].Message}
 }
 
 // do runs a query or mutation and decodes its data into out.

@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string) error {
 		return bill(ctx, args, os.Stdout, os.Stderr)
 	case "runs":
 		return runs(ctx, args, os.Stdout, os.Stderr)
+	case "usage":
+		return usageCmd(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("billd", version)
 		return nil
@@ -85,6 +87,9 @@ Usage:
   billd demo [-accounts N] [-db URL]    fill the database with a demo catalog and N accounts (idempotent)
   billd bill -period-start D -period-end D [-account ID ...] [-url URL] [-key KEY]
                                          start a bill run on a server and follow it live
+  billd usage import [-batch N] FILE     send the usage records of a CSV file (- for stdin);
+                                         run it again to resume: records sent before count once
+                                         (exits 3 when some records were refused)
   billd runs [-last N]                   list the latest bill runs
   billd runs watch ID                    follow a bill run live
                                          (bill and runs watch exit 3 when the run failed, was
