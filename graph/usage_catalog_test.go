@@ -527,6 +527,9 @@ func TestUsageLevels(t *testing.T) {
 			{map[string]any{"ratePlanId": eur}, "BAD_USER_INPUT", "input.ratePlanId"},
 			{map[string]any{"services": []any{map[string]any{"serviceId": line.CreateService.ID, "ratePlanId": usd}}},
 				"BAD_USER_INPUT", "input.services[0].ratePlanId"},
+			{map[string]any{"services": []any{map[string]any{"serviceId": svc.CreateService.ID,
+				"priceOverrides": []any{map[string]any{"status": "ACTIVE", "amount": "1.00"}}}}},
+				"BAD_USER_INPUT", "input.services[0].priceOverrides"},
 		} {
 			r := b.Query(provision, base(tc.extra))
 			require.Len(t, r.Errors, 1, "%v", tc.extra)
@@ -559,6 +562,12 @@ func TestUsageLevels(t *testing.T) {
 				require.Nil(t, s.RatePlan)
 			}
 		}
+
+		r := b.Query(`mutation($id: ID!) { updateAccountService(id: $id, input: {priceOverrides: [{status: "ACTIVE", amount: "1"}]}) { id } }`,
+			map[string]any{"id": data})
+		require.Len(t, r.Errors, 1)
+		require.Equal(t, "BAD_USER_INPUT", r.Errors[0].Code())
+		require.Equal(t, "input.priceOverrides", r.Errors[0].Field())
 
 		// U13: usage periods on the 15th while recurring periods stay on the 1st.
 		type summary struct{ PeriodStart, PeriodEnd string }

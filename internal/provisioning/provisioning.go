@@ -17,6 +17,7 @@ import (
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/statusprice"
@@ -122,7 +123,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		}
 		pkg, err := s.sharePackage(c.CatalogPackage.Query().Where(catalogpackage.ID(in.PackageID))).
 			WithCurrencies().WithDefaultStatus().
-			WithServices(func(q *ent.PackageServiceQuery) { q.Order(ent.Asc(packageservice.FieldPosition)) }).
+			WithServices(func(q *ent.PackageServiceQuery) { q.Order(ent.Asc(packageservice.FieldPosition)).WithService() }).
 			Only(ctx)
 		if ent.IsNotFound(err) {
 			return fault.NotFoundf("input.packageId", "package %d not found", in.PackageID)
@@ -290,6 +291,9 @@ func planServices(pkg *ent.CatalogPackage, req []*AccountServiceInput, byCode ma
 				if st, ok = byCode[*r.Status]; !ok {
 					return nil, fault.NotFoundf(path+".status", "unknown status code %q", *r.Status)
 				}
+			}
+			if len(r.PriceOverrides) > 0 && ps.Edges.Service != nil && ps.Edges.Service.Kind == service.KindUSAGE {
+				return nil, fault.Invalidf(path+".priceOverrides", "service %q is a USAGE service: its usage is priced by rate plans, not recurring prices", ps.Edges.Service.Name)
 			}
 			p := plannedService{serviceID: r.ServiceID, quantity: r.quantity(), status: st, identPath: path + ".usageIdentifier",
 				ratePlanID: r.RatePlanID, path: path}
@@ -949,6 +953,11 @@ func (s *Service) setOverrides(ctx context.Context, c *ent.Client, ap *ent.Accou
 	}
 	if len(ovs) == 0 {
 		return nil
+	}
+	if svc, err := c.Service.Get(ctx, sv.ServiceID); err != nil {
+		return err
+	} else if svc.Kind == service.KindUSAGE {
+		return fault.Invalidf(path, "service %q is a USAGE service: its usage is priced by rate plans, not recurring prices", svc.Name)
 	}
 	acc, err := c.Account.Get(ctx, ap.AccountID)
 	if err != nil {
