@@ -906,9 +906,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "usagerecord_account_id_key",
+				Name:    "usagerecord_key_account_id",
 				Unique:  true,
-				Columns: []*schema.Column{UsageRecordsColumns[5], UsageRecordsColumns[1]},
+				Columns: []*schema.Column{UsageRecordsColumns[1], UsageRecordsColumns[5]},
 			},
 			{
 				Name:    "usagerecord_account_service_id_date",

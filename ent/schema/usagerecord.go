@@ -41,7 +41,9 @@ func (UsageRecord) Edges() []ent.Edge {
 // Indexes of the UsageRecord.
 func (UsageRecord) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("account_id", "key").Unique(),
+		// Key first: a batch looks its keys up with key IN (...), one probe each
+		// (with account_id IN (...) as well, SQLite would probe every pair).
+		index.Fields("key", "account_id").Unique(),
 		index.Fields("account_service_id", "date"),
 	}
 }

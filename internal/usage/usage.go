@@ -77,12 +77,12 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 		key     string
 	}
 	keys := make([]string, 0, len(records))
-	accounts := map[int]bool{}
-	for i, r := range records {
+	for _, r := range records {
 		keys = append(keys, r.Key)
-		accounts[targets[i].accountID] = true
 	}
-	stored, err := c.UsageRecord.Query().Where(usagerecord.KeyIn(keys...), usagerecord.AccountIDIn(setKeys(accounts)...)).All(ctx)
+	// By key alone (the index leads with it); records of other accounts that share a
+	// key are told apart below.
+	stored, err := c.UsageRecord.Query().Where(usagerecord.KeyIn(keys...)).All(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -175,7 +175,8 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 	for _, dk := range sortedDays(days, func(k dayKey) (int, calendar.Date) { return k.service, k.day }) {
 		d := days[dk]
 		if cur, ok := have[dk]; ok {
-			if err := c.UsageDay.UpdateOneID(cur.ID).SetQuantity(cur.Quantity.Add(d.quantity)).
+			// One UPDATE (UpdateOne would read the row back as well).
+			if err := c.UsageDay.Update().Where(usageday.ID(cur.ID)).SetQuantity(cur.Quantity.Add(d.quantity)).
 				AddRecords(d.records).Exec(ctx); err != nil {
 				return Result{}, err
 			}
