@@ -11,6 +11,8 @@ import (
 const (
 	targetPackagesPerSec = 10000
 	targetLimitShare     = 0.25
+	targetUsagePerSec    = 50000
+	targetUsageShare     = 0.5
 	targetMemoryRatio    = 2.0
 	targetDashboardP99   = 20 * time.Millisecond
 	targetFanoutLag      = time.Second
@@ -55,6 +57,13 @@ unique guard index.
 		share := full.rowsPerSec() / full.limitPerSec()
 		fmt.Fprintf(&b, "| bill run / limit | %.0f%% | ≥ %.0f%% | %s |\n", 100*share, 100*targetLimitShare, met(share >= targetLimitShare))
 		fmt.Fprintf(&b, "| peak RSS of the server | %d MiB | | |\n", full.PeakRSS>>20)
+		if u := full.Usage; u.Records > 0 {
+			fmt.Fprintf(&b, "| usage records ingested per second (recordUsage, %d clients, batches of %d) | %.0f | ≥ %d | %s |\n",
+				usageClients, usageBatch, u.perSec(), targetUsagePerSec, met(u.perSec() >= targetUsagePerSec))
+			fmt.Fprintf(&b, "| limit: plain inserts of the same rows per second | %.0f | | |\n", u.limitPerSec())
+			us := u.perSec() / u.limitPerSec()
+			fmt.Fprintf(&b, "| ingestion / limit | %.0f%% | ≥ %.0f%% | %s |\n", 100*us, 100*targetUsageShare, met(us >= targetUsageShare))
+		}
 		var names []string
 		for k := range full.Latency {
 			names = append(names, k)

@@ -45,6 +45,7 @@ type runResult struct {
 	FanoutLag       time.Duration
 	FanoutPerConnKB float64
 	Full            bool
+	Usage           ingestion
 }
 
 type latency struct{ P50, P99 time.Duration }
@@ -210,6 +211,11 @@ func benchOne(ctx context.Context, dialect, pgURL string, n int, full bool, clie
 	if res.Statements, err = measureStatements(srv); err != nil {
 		return nil, err
 	}
+	if res.Usage, err = measureIngestion(ctx, ch.base, srv, dbURL); err != nil {
+		return nil, err
+	}
+	log.Printf("  usage: %d records in %s through the API (%.0f/s); plain inserts %.0f/s",
+		res.Usage.Records, res.Usage.Time.Round(time.Millisecond), res.Usage.perSec(), res.Usage.limitPerSec())
 
 	// Fan-out to many websocket subscribers, on a server whose run (2,000 accounts in
 	// small batches with a pause) lasts while they connect.
