@@ -72,3 +72,14 @@ func IsConstraint(err error) bool {
 
 // sqliteConstraint is SQLite's primary result code SQLITE_CONSTRAINT.
 const sqliteConstraint = 19
+
+// IsConflict reports a transaction that lost to a concurrent one and is worth running
+// again as a whole: a unique index met (IsConstraint), or, on PostgreSQL, a deadlock
+// or a serialization failure.
+func IsConflict(err error) bool {
+	if IsConstraint(err) {
+		return true
+	}
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}

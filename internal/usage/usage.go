@@ -28,9 +28,10 @@ type Service struct {
 func New(db *store.DB, clk clock.Clock) *Service { return &Service{db: db, clock: clk} }
 
 // attempts bounds how often a batch is tried again after losing a race with another
-// one (the same key, or the first total of a day, written meanwhile): each retry sees
-// what the other wrote.
-const attempts = 5
+// one (the same key, or the first total of a day, written meanwhile; a deadlock
+// between batches creating days in different orders): each retry sees what the other
+// wrote.
+const attempts = 10
 
 // Record stores a batch of usage records, all or nothing, and adds them to the daily
 // totals in the same transaction. A key recorded before (or earlier in the batch)
@@ -51,11 +52,11 @@ func (s *Service) Record(ctx context.Context, records []RecordInput) (Result, er
 		res, err = store.InTxValue(ctx, s.db.Client, func(ctx context.Context) (Result, error) {
 			return s.record(ctx, store.Client(ctx, s.db.Client), records)
 		})
-		if err == nil || !store.IsConstraint(err) || ctx.Err() != nil {
+		if err == nil || !store.IsConflict(err) || ctx.Err() != nil {
 			break
 		}
 	}
-	if store.IsConstraint(err) {
+	if store.IsConflict(err) {
 		return Result{}, fault.Conflictf("records", "the batch kept meeting concurrent writes of the same records; send it again")
 	}
 	return res, err
@@ -162,8 +163,9 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 	for _, d := range dates {
 		dayList = append(dayList, d)
 	}
+	// Locked in id order, so batches sharing days wait for each other in line.
 	existing, err := store.ForUpdate(s.db, c.UsageDay.Query().Where(usageday.AccountServiceIDIn(setKeys(svcIDs)...),
-		usageday.DayIn(dayList...))).All(ctx)
+		usageday.DayIn(dayList...)).Order(ent.Asc(usageday.FieldID))).All(ctx)
 	if err != nil {
 		return Result{}, err
 	}

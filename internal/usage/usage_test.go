@@ -263,8 +263,8 @@ func TestRecordConcurrently(t *testing.T) {
 				batches = append(batches, batch)
 			}
 			var wg sync.WaitGroup
-			errs := make(chan error, 3*len(batches))
-			for w := 0; w < 3; w++ {
+			errs := make(chan error, 6*len(batches))
+			for w := 0; w < 6; w++ {
 				wg.Add(1)
 				go func(w int) {
 					defer wg.Done()
