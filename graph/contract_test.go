@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"os"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,6 +16,11 @@ import (
 // against) with the same names and types: types, fields, field arguments, input
 // fields, enum values and interfaces. The schema may add; it may not rename, remove
 // or retype.
+//
+// The v2 contract is served feature by feature: what is not served yet is listed in
+// testdata/contract_pending.txt, one name a line. A name is either served exactly
+// as the contract says or listed there; a listed name that is served fails the test
+// too, so the list only ever shrinks.
 func TestSchemaKeepsTheContract(t *testing.T) {
 	t.Parallel()
 	load := func(path string) *ast.Schema {
@@ -25,22 +32,39 @@ func TestSchemaKeepsTheContract(t *testing.T) {
 	}
 	contract := load("testdata/contract.graphql")
 	schema := load("../schema.graphql")
+	pendingText, err := os.ReadFile("testdata/contract_pending.txt")
+	require.NoError(t, err)
+	pending := map[string]bool{}
+	for _, line := range strings.Split(string(pendingText), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			pending[line] = true
+		}
+	}
+	missing := map[string]bool{}
 	for name, ct := range contract.Types {
 		if ct.BuiltIn {
 			continue
 		}
 		st, ok := schema.Types[name]
-		require.True(t, ok, "type %s is missing", name)
+		if !ok {
+			missing[name] = true
+			continue
+		}
 		require.Equal(t, ct.Kind, st.Kind, "kind of %s", name)
 		for _, iface := range ct.Interfaces {
 			require.Contains(t, st.Interfaces, iface, "%s implements %s", name, iface)
 		}
 		for _, ev := range ct.EnumValues {
-			require.NotNil(t, st.EnumValues.ForName(ev.Name), "enum value %s.%s", name, ev.Name)
+			if st.EnumValues.ForName(ev.Name) == nil {
+				missing[name+"."+ev.Name] = true
+			}
 		}
 		for _, cf := range ct.Fields {
 			sf := st.Fields.ForName(cf.Name)
-			require.NotNil(t, sf, "field %s.%s is missing", name, cf.Name)
+			if sf == nil {
+				missing[name+"."+cf.Name] = true
+				continue
+			}
 			require.Equal(t, cf.Type.String(), sf.Type.String(), "type of %s.%s", name, cf.Name)
 			for _, ca := range cf.Arguments {
 				sa := sf.Arguments.ForName(ca.Name)
@@ -63,4 +87,14 @@ func TestSchemaKeepsTheContract(t *testing.T) {
 			}
 		}
 	}
+	list := func(m map[string]bool) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	require.Equal(t, list(pending), list(missing),
+		"contract names not served must be exactly those of testdata/contract_pending.txt")
 }
