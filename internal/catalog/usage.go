@@ -95,9 +95,9 @@ func checkUsageTerms(in *CreatePackageInput, svcs map[int]*ent.Service) error {
 // checkFrequencyPlan checks a frequency's rate plan: it exists and is in one of the
 // package's currencies.
 func checkFrequencyPlan(ctx context.Context, c *ent.Client, path string, id int, pkgCur map[string]*ent.Currency, refuse refusal) error {
-	plan, err := c.RatePlan.Query().Where(rateplan.ID(id)).WithCurrency().Only(ctx)
+	plan, err := ratePlan(ctx, c, id, path)
 	if err != nil {
-		return notFound(err, path, "rate plan", id)
+		return err
 	}
 	if _, ok := pkgCur[plan.Edges.Currency.Code]; !ok {
 		return refuse(path, "rate plan %q is in %s; the package is priced in %s", plan.Name, plan.Edges.Currency.Code, codes(pkgCur))
@@ -125,9 +125,9 @@ func checkPriceEntry(ctx context.Context, c *ent.Client, path string, sv *ent.Se
 	case p.RatePlanID == nil:
 		return nil
 	}
-	plan, err := c.RatePlan.Query().Where(rateplan.ID(*p.RatePlanID)).WithCurrency().Only(ctx)
+	plan, err := ratePlan(ctx, c, *p.RatePlanID, path+".ratePlanId")
 	if err != nil {
-		return notFound(err, path+".ratePlanId", "rate plan", *p.RatePlanID)
+		return err
 	}
 	if plan.Edges.Currency.Code != p.Currency {
 		return fault.Invalidf(path+".ratePlanId", "rate plan %q is in %s, this price entry in %s", plan.Name, plan.Edges.Currency.Code, p.Currency)
@@ -168,12 +168,21 @@ func activationService(a *ActivationInput) *int {
 // account-service: it exists (NOT_FOUND on field) and is in the account's currency
 // (currencyID), the only plans that count for it (BAD_USER_INPUT on field).
 func CheckRatePlan(ctx context.Context, c *ent.Client, id, currencyID int, field string) error {
-	plan, err := c.RatePlan.Query().Where(rateplan.ID(id)).WithCurrency().Only(ctx)
+	plan, err := ratePlan(ctx, c, id, field)
 	if err != nil {
-		return notFound(err, field, "rate plan", id)
+		return err
 	}
 	if plan.CurrencyID != currencyID {
 		return fault.Invalidf(field, "rate plan %q is in %s, not in the account's currency", plan.Name, plan.Edges.Currency.Code)
 	}
 	return nil
+}
+
+// ratePlan loads a rate plan with its currency; NOT_FOUND on field if there is none.
+func ratePlan(ctx context.Context, c *ent.Client, id int, field string) (*ent.RatePlan, error) {
+	plan, err := c.RatePlan.Query().Where(rateplan.ID(id)).WithCurrency().Only(ctx)
+	if err != nil {
+		return nil, notFound(err, field, "rate plan", id)
+	}
+	return plan, nil
 }
