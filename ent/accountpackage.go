@@ -54,6 +54,14 @@ type AccountPackage struct {
 	BilledThrough *calendar.Date `json:"billed_through,omitempty"`
 	// LastPeriodStart holds the value of the "last_period_start" field.
 	LastPeriodStart *calendar.Date `json:"last_period_start,omitempty"`
+	// UsageNext holds the value of the "usage_next" field.
+	UsageNext *calendar.Date `json:"usage_next,omitempty"`
+	// UsageDue holds the value of the "usage_due" field.
+	UsageDue *calendar.Date `json:"usage_due,omitempty"`
+	// UsageLateFrom holds the value of the "usage_late_from" field.
+	UsageLateFrom *calendar.Date `json:"usage_late_from,omitempty"`
+	// ActivatedOn holds the value of the "activated_on" field.
+	ActivatedOn *calendar.Date `json:"activated_on,omitempty"`
 	// ChargeFullPeriod holds the value of the "charge_full_period" field.
 	ChargeFullPeriod bool `json:"charge_full_period,omitempty"`
 	// Postpaid holds the value of the "postpaid" field.
@@ -168,7 +176,7 @@ func (*AccountPackage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case accountpackage.FieldEndDate, accountpackage.FieldCancellationDate, accountpackage.FieldNextBillDate, accountpackage.FieldBilledThrough, accountpackage.FieldLastPeriodStart:
+		case accountpackage.FieldEndDate, accountpackage.FieldCancellationDate, accountpackage.FieldNextBillDate, accountpackage.FieldBilledThrough, accountpackage.FieldLastPeriodStart, accountpackage.FieldUsageNext, accountpackage.FieldUsageDue, accountpackage.FieldUsageLateFrom, accountpackage.FieldActivatedOn:
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
 		case accountpackage.FieldEffectiveDate:
 			values[i] = new(calendar.Date)
@@ -304,6 +312,34 @@ func (_m *AccountPackage) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastPeriodStart = new(calendar.Date)
 				*_m.LastPeriodStart = *value.S.(*calendar.Date)
+			}
+		case accountpackage.FieldUsageNext:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_next", values[i])
+			} else if value.Valid {
+				_m.UsageNext = new(calendar.Date)
+				*_m.UsageNext = *value.S.(*calendar.Date)
+			}
+		case accountpackage.FieldUsageDue:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_due", values[i])
+			} else if value.Valid {
+				_m.UsageDue = new(calendar.Date)
+				*_m.UsageDue = *value.S.(*calendar.Date)
+			}
+		case accountpackage.FieldUsageLateFrom:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_late_from", values[i])
+			} else if value.Valid {
+				_m.UsageLateFrom = new(calendar.Date)
+				*_m.UsageLateFrom = *value.S.(*calendar.Date)
+			}
+		case accountpackage.FieldActivatedOn:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field activated_on", values[i])
+			} else if value.Valid {
+				_m.ActivatedOn = new(calendar.Date)
+				*_m.ActivatedOn = *value.S.(*calendar.Date)
 			}
 		case accountpackage.FieldChargeFullPeriod:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -453,6 +489,26 @@ func (_m *AccountPackage) String() string {
 	builder.WriteString(", ")
 	if v := _m.LastPeriodStart; v != nil {
 		builder.WriteString("last_period_start=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.UsageNext; v != nil {
+		builder.WriteString("usage_next=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.UsageDue; v != nil {
+		builder.WriteString("usage_due=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.UsageLateFrom; v != nil {
+		builder.WriteString("usage_late_from=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ActivatedOn; v != nil {
+		builder.WriteString("activated_on=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -213,6 +213,62 @@ func (_c *AccountPackageCreate) SetNillableLastPeriodStart(v *calendar.Date) *Ac
 	return _c
 }
 
+// SetUsageNext sets the "usage_next" field.
+func (_c *AccountPackageCreate) SetUsageNext(v calendar.Date) *AccountPackageCreate {
+	_c.mutation.SetUsageNext(v)
+	return _c
+}
+
+// SetNillableUsageNext sets the "usage_next" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableUsageNext(v *calendar.Date) *AccountPackageCreate {
+	if v != nil {
+		_c.SetUsageNext(*v)
+	}
+	return _c
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (_c *AccountPackageCreate) SetUsageDue(v calendar.Date) *AccountPackageCreate {
+	_c.mutation.SetUsageDue(v)
+	return _c
+}
+
+// SetNillableUsageDue sets the "usage_due" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableUsageDue(v *calendar.Date) *AccountPackageCreate {
+	if v != nil {
+		_c.SetUsageDue(*v)
+	}
+	return _c
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (_c *AccountPackageCreate) SetUsageLateFrom(v calendar.Date) *AccountPackageCreate {
+	_c.mutation.SetUsageLateFrom(v)
+	return _c
+}
+
+// SetNillableUsageLateFrom sets the "usage_late_from" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableUsageLateFrom(v *calendar.Date) *AccountPackageCreate {
+	if v != nil {
+		_c.SetUsageLateFrom(*v)
+	}
+	return _c
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (_c *AccountPackageCreate) SetActivatedOn(v calendar.Date) *AccountPackageCreate {
+	_c.mutation.SetActivatedOn(v)
+	return _c
+}
+
+// SetNillableActivatedOn sets the "activated_on" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableActivatedOn(v *calendar.Date) *AccountPackageCreate {
+	if v != nil {
+		_c.SetActivatedOn(*v)
+	}
+	return _c
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_c *AccountPackageCreate) SetChargeFullPeriod(v bool) *AccountPackageCreate {
 	_c.mutation.SetChargeFullPeriod(v)
@@ -454,6 +510,22 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.LastPeriodStart(); ok {
 		_spec.SetField(accountpackage.FieldLastPeriodStart, field.TypeOther, value)
 		_node.LastPeriodStart = &value
+	}
+	if value, ok := _c.mutation.UsageNext(); ok {
+		_spec.SetField(accountpackage.FieldUsageNext, field.TypeOther, value)
+		_node.UsageNext = &value
+	}
+	if value, ok := _c.mutation.UsageDue(); ok {
+		_spec.SetField(accountpackage.FieldUsageDue, field.TypeOther, value)
+		_node.UsageDue = &value
+	}
+	if value, ok := _c.mutation.UsageLateFrom(); ok {
+		_spec.SetField(accountpackage.FieldUsageLateFrom, field.TypeOther, value)
+		_node.UsageLateFrom = &value
+	}
+	if value, ok := _c.mutation.ActivatedOn(); ok {
+		_spec.SetField(accountpackage.FieldActivatedOn, field.TypeOther, value)
+		_node.ActivatedOn = &value
 	}
 	if value, ok := _c.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)
@@ -872,6 +944,78 @@ func (u *AccountPackageUpsert) ClearLastPeriodStart() *AccountPackageUpsert {
 	return u
 }
 
+// SetUsageNext sets the "usage_next" field.
+func (u *AccountPackageUpsert) SetUsageNext(v calendar.Date) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldUsageNext, v)
+	return u
+}
+
+// UpdateUsageNext sets the "usage_next" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateUsageNext() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldUsageNext)
+	return u
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (u *AccountPackageUpsert) ClearUsageNext() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldUsageNext)
+	return u
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (u *AccountPackageUpsert) SetUsageDue(v calendar.Date) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldUsageDue, v)
+	return u
+}
+
+// UpdateUsageDue sets the "usage_due" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateUsageDue() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldUsageDue)
+	return u
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (u *AccountPackageUpsert) ClearUsageDue() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldUsageDue)
+	return u
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (u *AccountPackageUpsert) SetUsageLateFrom(v calendar.Date) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldUsageLateFrom, v)
+	return u
+}
+
+// UpdateUsageLateFrom sets the "usage_late_from" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateUsageLateFrom() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldUsageLateFrom)
+	return u
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (u *AccountPackageUpsert) ClearUsageLateFrom() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldUsageLateFrom)
+	return u
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (u *AccountPackageUpsert) SetActivatedOn(v calendar.Date) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldActivatedOn, v)
+	return u
+}
+
+// UpdateActivatedOn sets the "activated_on" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateActivatedOn() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldActivatedOn)
+	return u
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (u *AccountPackageUpsert) ClearActivatedOn() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldActivatedOn)
+	return u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (u *AccountPackageUpsert) SetChargeFullPeriod(v bool) *AccountPackageUpsert {
 	u.Set(accountpackage.FieldChargeFullPeriod, v)
@@ -1224,6 +1368,90 @@ func (u *AccountPackageUpsertOne) UpdateLastPeriodStart() *AccountPackageUpsertO
 func (u *AccountPackageUpsertOne) ClearLastPeriodStart() *AccountPackageUpsertOne {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearLastPeriodStart()
+	})
+}
+
+// SetUsageNext sets the "usage_next" field.
+func (u *AccountPackageUpsertOne) SetUsageNext(v calendar.Date) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageNext(v)
+	})
+}
+
+// UpdateUsageNext sets the "usage_next" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateUsageNext() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageNext()
+	})
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (u *AccountPackageUpsertOne) ClearUsageNext() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageNext()
+	})
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (u *AccountPackageUpsertOne) SetUsageDue(v calendar.Date) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageDue(v)
+	})
+}
+
+// UpdateUsageDue sets the "usage_due" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateUsageDue() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageDue()
+	})
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (u *AccountPackageUpsertOne) ClearUsageDue() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageDue()
+	})
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (u *AccountPackageUpsertOne) SetUsageLateFrom(v calendar.Date) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageLateFrom(v)
+	})
+}
+
+// UpdateUsageLateFrom sets the "usage_late_from" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateUsageLateFrom() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageLateFrom()
+	})
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (u *AccountPackageUpsertOne) ClearUsageLateFrom() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageLateFrom()
+	})
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (u *AccountPackageUpsertOne) SetActivatedOn(v calendar.Date) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetActivatedOn(v)
+	})
+}
+
+// UpdateActivatedOn sets the "activated_on" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateActivatedOn() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateActivatedOn()
+	})
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (u *AccountPackageUpsertOne) ClearActivatedOn() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearActivatedOn()
 	})
 }
 
@@ -1749,6 +1977,90 @@ func (u *AccountPackageUpsertBulk) UpdateLastPeriodStart() *AccountPackageUpsert
 func (u *AccountPackageUpsertBulk) ClearLastPeriodStart() *AccountPackageUpsertBulk {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearLastPeriodStart()
+	})
+}
+
+// SetUsageNext sets the "usage_next" field.
+func (u *AccountPackageUpsertBulk) SetUsageNext(v calendar.Date) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageNext(v)
+	})
+}
+
+// UpdateUsageNext sets the "usage_next" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateUsageNext() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageNext()
+	})
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (u *AccountPackageUpsertBulk) ClearUsageNext() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageNext()
+	})
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (u *AccountPackageUpsertBulk) SetUsageDue(v calendar.Date) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageDue(v)
+	})
+}
+
+// UpdateUsageDue sets the "usage_due" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateUsageDue() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageDue()
+	})
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (u *AccountPackageUpsertBulk) ClearUsageDue() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageDue()
+	})
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (u *AccountPackageUpsertBulk) SetUsageLateFrom(v calendar.Date) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetUsageLateFrom(v)
+	})
+}
+
+// UpdateUsageLateFrom sets the "usage_late_from" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateUsageLateFrom() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateUsageLateFrom()
+	})
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (u *AccountPackageUpsertBulk) ClearUsageLateFrom() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearUsageLateFrom()
+	})
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (u *AccountPackageUpsertBulk) SetActivatedOn(v calendar.Date) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetActivatedOn(v)
+	})
+}
+
+// UpdateActivatedOn sets the "activated_on" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateActivatedOn() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateActivatedOn()
+	})
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (u *AccountPackageUpsertBulk) ClearActivatedOn() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearActivatedOn()
 	})
 }
 

@@ -303,6 +303,86 @@ func (_u *AccountPackageUpdate) ClearLastPeriodStart() *AccountPackageUpdate {
 	return _u
 }
 
+// SetUsageNext sets the "usage_next" field.
+func (_u *AccountPackageUpdate) SetUsageNext(v calendar.Date) *AccountPackageUpdate {
+	_u.mutation.SetUsageNext(v)
+	return _u
+}
+
+// SetNillableUsageNext sets the "usage_next" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableUsageNext(v *calendar.Date) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetUsageNext(*v)
+	}
+	return _u
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (_u *AccountPackageUpdate) ClearUsageNext() *AccountPackageUpdate {
+	_u.mutation.ClearUsageNext()
+	return _u
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (_u *AccountPackageUpdate) SetUsageDue(v calendar.Date) *AccountPackageUpdate {
+	_u.mutation.SetUsageDue(v)
+	return _u
+}
+
+// SetNillableUsageDue sets the "usage_due" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableUsageDue(v *calendar.Date) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetUsageDue(*v)
+	}
+	return _u
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (_u *AccountPackageUpdate) ClearUsageDue() *AccountPackageUpdate {
+	_u.mutation.ClearUsageDue()
+	return _u
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (_u *AccountPackageUpdate) SetUsageLateFrom(v calendar.Date) *AccountPackageUpdate {
+	_u.mutation.SetUsageLateFrom(v)
+	return _u
+}
+
+// SetNillableUsageLateFrom sets the "usage_late_from" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableUsageLateFrom(v *calendar.Date) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetUsageLateFrom(*v)
+	}
+	return _u
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (_u *AccountPackageUpdate) ClearUsageLateFrom() *AccountPackageUpdate {
+	_u.mutation.ClearUsageLateFrom()
+	return _u
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (_u *AccountPackageUpdate) SetActivatedOn(v calendar.Date) *AccountPackageUpdate {
+	_u.mutation.SetActivatedOn(v)
+	return _u
+}
+
+// SetNillableActivatedOn sets the "activated_on" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableActivatedOn(v *calendar.Date) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetActivatedOn(*v)
+	}
+	return _u
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (_u *AccountPackageUpdate) ClearActivatedOn() *AccountPackageUpdate {
+	_u.mutation.ClearActivatedOn()
+	return _u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_u *AccountPackageUpdate) SetChargeFullPeriod(v bool) *AccountPackageUpdate {
 	_u.mutation.SetChargeFullPeriod(v)
@@ -588,6 +668,30 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.LastPeriodStartCleared() {
 		_spec.ClearField(accountpackage.FieldLastPeriodStart, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageNext(); ok {
+		_spec.SetField(accountpackage.FieldUsageNext, field.TypeOther, value)
+	}
+	if _u.mutation.UsageNextCleared() {
+		_spec.ClearField(accountpackage.FieldUsageNext, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageDue(); ok {
+		_spec.SetField(accountpackage.FieldUsageDue, field.TypeOther, value)
+	}
+	if _u.mutation.UsageDueCleared() {
+		_spec.ClearField(accountpackage.FieldUsageDue, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageLateFrom(); ok {
+		_spec.SetField(accountpackage.FieldUsageLateFrom, field.TypeOther, value)
+	}
+	if _u.mutation.UsageLateFromCleared() {
+		_spec.ClearField(accountpackage.FieldUsageLateFrom, field.TypeOther)
+	}
+	if value, ok := _u.mutation.ActivatedOn(); ok {
+		_spec.SetField(accountpackage.FieldActivatedOn, field.TypeOther, value)
+	}
+	if _u.mutation.ActivatedOnCleared() {
+		_spec.ClearField(accountpackage.FieldActivatedOn, field.TypeOther)
 	}
 	if value, ok := _u.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)
@@ -1035,6 +1139,86 @@ func (_u *AccountPackageUpdateOne) ClearLastPeriodStart() *AccountPackageUpdateO
 	return _u
 }
 
+// SetUsageNext sets the "usage_next" field.
+func (_u *AccountPackageUpdateOne) SetUsageNext(v calendar.Date) *AccountPackageUpdateOne {
+	_u.mutation.SetUsageNext(v)
+	return _u
+}
+
+// SetNillableUsageNext sets the "usage_next" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableUsageNext(v *calendar.Date) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetUsageNext(*v)
+	}
+	return _u
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (_u *AccountPackageUpdateOne) ClearUsageNext() *AccountPackageUpdateOne {
+	_u.mutation.ClearUsageNext()
+	return _u
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (_u *AccountPackageUpdateOne) SetUsageDue(v calendar.Date) *AccountPackageUpdateOne {
+	_u.mutation.SetUsageDue(v)
+	return _u
+}
+
+// SetNillableUsageDue sets the "usage_due" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableUsageDue(v *calendar.Date) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetUsageDue(*v)
+	}
+	return _u
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (_u *AccountPackageUpdateOne) ClearUsageDue() *AccountPackageUpdateOne {
+	_u.mutation.ClearUsageDue()
+	return _u
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (_u *AccountPackageUpdateOne) SetUsageLateFrom(v calendar.Date) *AccountPackageUpdateOne {
+	_u.mutation.SetUsageLateFrom(v)
+	return _u
+}
+
+// SetNillableUsageLateFrom sets the "usage_late_from" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableUsageLateFrom(v *calendar.Date) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetUsageLateFrom(*v)
+	}
+	return _u
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (_u *AccountPackageUpdateOne) ClearUsageLateFrom() *AccountPackageUpdateOne {
+	_u.mutation.ClearUsageLateFrom()
+	return _u
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (_u *AccountPackageUpdateOne) SetActivatedOn(v calendar.Date) *AccountPackageUpdateOne {
+	_u.mutation.SetActivatedOn(v)
+	return _u
+}
+
+// SetNillableActivatedOn sets the "activated_on" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableActivatedOn(v *calendar.Date) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetActivatedOn(*v)
+	}
+	return _u
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (_u *AccountPackageUpdateOne) ClearActivatedOn() *AccountPackageUpdateOne {
+	_u.mutation.ClearActivatedOn()
+	return _u
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (_u *AccountPackageUpdateOne) SetChargeFullPeriod(v bool) *AccountPackageUpdateOne {
 	_u.mutation.SetChargeFullPeriod(v)
@@ -1350,6 +1534,30 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 	}
 	if _u.mutation.LastPeriodStartCleared() {
 		_spec.ClearField(accountpackage.FieldLastPeriodStart, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageNext(); ok {
+		_spec.SetField(accountpackage.FieldUsageNext, field.TypeOther, value)
+	}
+	if _u.mutation.UsageNextCleared() {
+		_spec.ClearField(accountpackage.FieldUsageNext, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageDue(); ok {
+		_spec.SetField(accountpackage.FieldUsageDue, field.TypeOther, value)
+	}
+	if _u.mutation.UsageDueCleared() {
+		_spec.ClearField(accountpackage.FieldUsageDue, field.TypeOther)
+	}
+	if value, ok := _u.mutation.UsageLateFrom(); ok {
+		_spec.SetField(accountpackage.FieldUsageLateFrom, field.TypeOther, value)
+	}
+	if _u.mutation.UsageLateFromCleared() {
+		_spec.ClearField(accountpackage.FieldUsageLateFrom, field.TypeOther)
+	}
+	if value, ok := _u.mutation.ActivatedOn(); ok {
+		_spec.SetField(accountpackage.FieldActivatedOn, field.TypeOther, value)
+	}
+	if _u.mutation.ActivatedOnCleared() {
+		_spec.ClearField(accountpackage.FieldActivatedOn, field.TypeOther)
 	}
 	if value, ok := _u.mutation.ChargeFullPeriod(); ok {
 		_spec.SetField(accountpackage.FieldChargeFullPeriod, field.TypeBool, value)

@@ -34,6 +34,8 @@ type BillRun struct {
 	BillCharges bool `json:"bill_charges,omitempty"`
 	// CloseInvoices holds the value of the "close_invoices" field.
 	CloseInvoices bool `json:"close_invoices,omitempty"`
+	// BillUsage holds the value of the "bill_usage" field.
+	BillUsage bool `json:"bill_usage,omitempty"`
 	// AccountsTotal holds the value of the "accounts_total" field.
 	AccountsTotal int `json:"accounts_total,omitempty"`
 	// AccountsProcessed holds the value of the "accounts_processed" field.
@@ -113,7 +115,7 @@ func (*BillRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case billrun.FieldPeriodStart, billrun.FieldPeriodEnd, billrun.FieldPostingDate:
 			values[i] = new(calendar.Date)
-		case billrun.FieldBillCharges, billrun.FieldCloseInvoices, billrun.FieldCancelRequested:
+		case billrun.FieldBillCharges, billrun.FieldCloseInvoices, billrun.FieldBillUsage, billrun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
 		case billrun.FieldID, billrun.FieldAccountsTotal, billrun.FieldAccountsProcessed, billrun.FieldAccountsFailed, billrun.FieldInvoicesCreated, billrun.FieldChargesCreated:
 			values[i] = new(sql.NullInt64)
@@ -185,6 +187,12 @@ func (_m *BillRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field close_invoices", values[i])
 			} else if value.Valid {
 				_m.CloseInvoices = value.Bool
+			}
+		case billrun.FieldBillUsage:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field bill_usage", values[i])
+			} else if value.Valid {
+				_m.BillUsage = value.Bool
 			}
 		case billrun.FieldAccountsTotal:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -321,6 +329,9 @@ func (_m *BillRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("close_invoices=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CloseInvoices))
+	builder.WriteString(", ")
+	builder.WriteString("bill_usage=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BillUsage))
 	builder.WriteString(", ")
 	builder.WriteString("accounts_total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AccountsTotal))

@@ -93,6 +93,20 @@ func (_c *BillRunCreate) SetNillableCloseInvoices(v *bool) *BillRunCreate {
 	return _c
 }
 
+// SetBillUsage sets the "bill_usage" field.
+func (_c *BillRunCreate) SetBillUsage(v bool) *BillRunCreate {
+	_c.mutation.SetBillUsage(v)
+	return _c
+}
+
+// SetNillableBillUsage sets the "bill_usage" field if the given value is not nil.
+func (_c *BillRunCreate) SetNillableBillUsage(v *bool) *BillRunCreate {
+	if v != nil {
+		_c.SetBillUsage(*v)
+	}
+	return _c
+}
+
 // SetAccountsTotal sets the "accounts_total" field.
 func (_c *BillRunCreate) SetAccountsTotal(v int) *BillRunCreate {
 	_c.mutation.SetAccountsTotal(v)
@@ -309,6 +323,10 @@ func (_c *BillRunCreate) defaults() {
 		v := billrun.DefaultCloseInvoices
 		_c.mutation.SetCloseInvoices(v)
 	}
+	if _, ok := _c.mutation.BillUsage(); !ok {
+		v := billrun.DefaultBillUsage
+		_c.mutation.SetBillUsage(v)
+	}
 	if _, ok := _c.mutation.AccountsTotal(); !ok {
 		v := billrun.DefaultAccountsTotal
 		_c.mutation.SetAccountsTotal(v)
@@ -359,6 +377,9 @@ func (_c *BillRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.CloseInvoices(); !ok {
 		return &ValidationError{Name: "close_invoices", err: errors.New(`ent: missing required field "BillRun.close_invoices"`)}
+	}
+	if _, ok := _c.mutation.BillUsage(); !ok {
+		return &ValidationError{Name: "bill_usage", err: errors.New(`ent: missing required field "BillRun.bill_usage"`)}
 	}
 	if _, ok := _c.mutation.AccountsTotal(); !ok {
 		return &ValidationError{Name: "accounts_total", err: errors.New(`ent: missing required field "BillRun.accounts_total"`)}
@@ -435,6 +456,10 @@ func (_c *BillRunCreate) createSpec() (*BillRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CloseInvoices(); ok {
 		_spec.SetField(billrun.FieldCloseInvoices, field.TypeBool, value)
 		_node.CloseInvoices = value
+	}
+	if value, ok := _c.mutation.BillUsage(); ok {
+		_spec.SetField(billrun.FieldBillUsage, field.TypeBool, value)
+		_node.BillUsage = value
 	}
 	if value, ok := _c.mutation.AccountsTotal(); ok {
 		_spec.SetField(billrun.FieldAccountsTotal, field.TypeInt, value)
@@ -772,6 +797,9 @@ func (u *BillRunUpsertOne) UpdateNewValues() *BillRunUpsertOne {
 		}
 		if _, exists := u.create.mutation.CloseInvoices(); exists {
 			s.SetIgnore(billrun.FieldCloseInvoices)
+		}
+		if _, exists := u.create.mutation.BillUsage(); exists {
+			s.SetIgnore(billrun.FieldBillUsage)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(billrun.FieldCreatedAt)
@@ -1196,6 +1224,9 @@ func (u *BillRunUpsertBulk) UpdateNewValues() *BillRunUpsertBulk {
 			}
 			if _, exists := b.mutation.CloseInvoices(); exists {
 				s.SetIgnore(billrun.FieldCloseInvoices)
+			}
+			if _, exists := b.mutation.BillUsage(); exists {
+				s.SetIgnore(billrun.FieldBillUsage)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(billrun.FieldCreatedAt)

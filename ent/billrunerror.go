@@ -24,6 +24,8 @@ type BillRunError struct {
 	AccountID int `json:"account_id,omitempty"`
 	// Message holds the value of the "message" field.
 	Message string `json:"message,omitempty"`
+	// Code holds the value of the "code" field.
+	Code *string `json:"code,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the BillRunErrorQuery when eager-loading is set.
 	Edges        BillRunErrorEdges `json:"edges"`
@@ -72,7 +74,7 @@ func (*BillRunError) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case billrunerror.FieldID, billrunerror.FieldBillRunID, billrunerror.FieldAccountID:
 			values[i] = new(sql.NullInt64)
-		case billrunerror.FieldMessage:
+		case billrunerror.FieldMessage, billrunerror.FieldCode:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -112,6 +114,13 @@ func (_m *BillRunError) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field message", values[i])
 			} else if value.Valid {
 				_m.Message = value.String
+			}
+		case billrunerror.FieldCode:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field code", values[i])
+			} else if value.Valid {
+				_m.Code = new(string)
+				*_m.Code = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -167,6 +176,11 @@ func (_m *BillRunError) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("message=")
 	builder.WriteString(_m.Message)
+	builder.WriteString(", ")
+	if v := _m.Code; v != nil {
+		builder.WriteString("code=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

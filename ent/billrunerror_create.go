@@ -41,6 +41,20 @@ func (_c *BillRunErrorCreate) SetMessage(v string) *BillRunErrorCreate {
 	return _c
 }
 
+// SetCode sets the "code" field.
+func (_c *BillRunErrorCreate) SetCode(v string) *BillRunErrorCreate {
+	_c.mutation.SetCode(v)
+	return _c
+}
+
+// SetNillableCode sets the "code" field if the given value is not nil.
+func (_c *BillRunErrorCreate) SetNillableCode(v *string) *BillRunErrorCreate {
+	if v != nil {
+		_c.SetCode(*v)
+	}
+	return _c
+}
+
 // SetBillRun sets the "bill_run" edge to the BillRun entity.
 func (_c *BillRunErrorCreate) SetBillRun(v *BillRun) *BillRunErrorCreate {
 	return _c.SetBillRunID(v.ID)
@@ -130,6 +144,10 @@ func (_c *BillRunErrorCreate) createSpec() (*BillRunError, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Message(); ok {
 		_spec.SetField(billrunerror.FieldMessage, field.TypeString, value)
 		_node.Message = value
+	}
+	if value, ok := _c.mutation.Code(); ok {
+		_spec.SetField(billrunerror.FieldCode, field.TypeString, value)
+		_node.Code = &value
 	}
 	if nodes := _c.mutation.BillRunIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -229,6 +247,24 @@ func (u *BillRunErrorUpsert) UpdateMessage() *BillRunErrorUpsert {
 	return u
 }
 
+// SetCode sets the "code" field.
+func (u *BillRunErrorUpsert) SetCode(v string) *BillRunErrorUpsert {
+	u.Set(billrunerror.FieldCode, v)
+	return u
+}
+
+// UpdateCode sets the "code" field to the value that was provided on create.
+func (u *BillRunErrorUpsert) UpdateCode() *BillRunErrorUpsert {
+	u.SetExcluded(billrunerror.FieldCode)
+	return u
+}
+
+// ClearCode clears the value of the "code" field.
+func (u *BillRunErrorUpsert) ClearCode() *BillRunErrorUpsert {
+	u.SetNull(billrunerror.FieldCode)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -288,6 +324,27 @@ func (u *BillRunErrorUpsertOne) SetMessage(v string) *BillRunErrorUpsertOne {
 func (u *BillRunErrorUpsertOne) UpdateMessage() *BillRunErrorUpsertOne {
 	return u.Update(func(s *BillRunErrorUpsert) {
 		s.UpdateMessage()
+	})
+}
+
+// SetCode sets the "code" field.
+func (u *BillRunErrorUpsertOne) SetCode(v string) *BillRunErrorUpsertOne {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.SetCode(v)
+	})
+}
+
+// UpdateCode sets the "code" field to the value that was provided on create.
+func (u *BillRunErrorUpsertOne) UpdateCode() *BillRunErrorUpsertOne {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.UpdateCode()
+	})
+}
+
+// ClearCode clears the value of the "code" field.
+func (u *BillRunErrorUpsertOne) ClearCode() *BillRunErrorUpsertOne {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.ClearCode()
 	})
 }
 
@@ -515,6 +572,27 @@ func (u *BillRunErrorUpsertBulk) SetMessage(v string) *BillRunErrorUpsertBulk {
 func (u *BillRunErrorUpsertBulk) UpdateMessage() *BillRunErrorUpsertBulk {
 	return u.Update(func(s *BillRunErrorUpsert) {
 		s.UpdateMessage()
+	})
+}
+
+// SetCode sets the "code" field.
+func (u *BillRunErrorUpsertBulk) SetCode(v string) *BillRunErrorUpsertBulk {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.SetCode(v)
+	})
+}
+
+// UpdateCode sets the "code" field to the value that was provided on create.
+func (u *BillRunErrorUpsertBulk) UpdateCode() *BillRunErrorUpsertBulk {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.UpdateCode()
+	})
+}
+
+// ClearCode clears the value of the "code" field.
+func (u *BillRunErrorUpsertBulk) ClearCode() *BillRunErrorUpsertBulk {
+	return u.Update(func(s *BillRunErrorUpsert) {
+		s.ClearCode()
 	})
 }
 

@@ -42,6 +42,26 @@ func (_u *BillRunErrorUpdate) SetNillableMessage(v *string) *BillRunErrorUpdate 
 	return _u
 }
 
+// SetCode sets the "code" field.
+func (_u *BillRunErrorUpdate) SetCode(v string) *BillRunErrorUpdate {
+	_u.mutation.SetCode(v)
+	return _u
+}
+
+// SetNillableCode sets the "code" field if the given value is not nil.
+func (_u *BillRunErrorUpdate) SetNillableCode(v *string) *BillRunErrorUpdate {
+	if v != nil {
+		_u.SetCode(*v)
+	}
+	return _u
+}
+
+// ClearCode clears the value of the "code" field.
+func (_u *BillRunErrorUpdate) ClearCode() *BillRunErrorUpdate {
+	_u.mutation.ClearCode()
+	return _u
+}
+
 // Mutation returns the BillRunErrorMutation object of the builder.
 func (_u *BillRunErrorUpdate) Mutation() *BillRunErrorMutation {
 	return _u.mutation
@@ -106,6 +126,12 @@ func (_u *BillRunErrorUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.Message(); ok {
 		_spec.SetField(billrunerror.FieldMessage, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Code(); ok {
+		_spec.SetField(billrunerror.FieldCode, field.TypeString, value)
+	}
+	if _u.mutation.CodeCleared() {
+		_spec.ClearField(billrunerror.FieldCode, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -139,6 +165,26 @@ func (_u *BillRunErrorUpdateOne) SetNillableMessage(v *string) *BillRunErrorUpda
 	if v != nil {
 		_u.SetMessage(*v)
 	}
+	return _u
+}
+
+// SetCode sets the "code" field.
+func (_u *BillRunErrorUpdateOne) SetCode(v string) *BillRunErrorUpdateOne {
+	_u.mutation.SetCode(v)
+	return _u
+}
+
+// SetNillableCode sets the "code" field if the given value is not nil.
+func (_u *BillRunErrorUpdateOne) SetNillableCode(v *string) *BillRunErrorUpdateOne {
+	if v != nil {
+		_u.SetCode(*v)
+	}
+	return _u
+}
+
+// ClearCode clears the value of the "code" field.
+func (_u *BillRunErrorUpdateOne) ClearCode() *BillRunErrorUpdateOne {
+	_u.mutation.ClearCode()
 	return _u
 }
 
@@ -235,6 +281,12 @@ func (_u *BillRunErrorUpdateOne) sqlSave(ctx context.Context) (_node *BillRunErr
 	}
 	if value, ok := _u.mutation.Message(); ok {
 		_spec.SetField(billrunerror.FieldMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Code(); ok {
+		_spec.SetField(billrunerror.FieldCode, field.TypeString, value)
+	}
+	if _u.mutation.CodeCleared() {
+		_spec.ClearField(billrunerror.FieldCode, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &BillRunError{config: _u.config}

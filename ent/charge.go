@@ -46,6 +46,10 @@ type Charge struct {
 	UnitAmount money.Decimal `json:"unit_amount,omitempty"`
 	// Amount holds the value of the "amount" field.
 	Amount money.Decimal `json:"amount,omitempty"`
+	// UsedQuantity holds the value of the "used_quantity" field.
+	UsedQuantity *money.Decimal `json:"used_quantity,omitempty"`
+	// BilledQuantity holds the value of the "billed_quantity" field.
+	BilledQuantity *money.Decimal `json:"billed_quantity,omitempty"`
 	// Guard holds the value of the "guard" field.
 	Guard string `json:"guard,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -122,6 +126,8 @@ func (*Charge) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case charge.FieldPeriodStart, charge.FieldPeriodEnd:
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
+		case charge.FieldUsedQuantity, charge.FieldBilledQuantity:
+			values[i] = &sql.NullScanner{S: new(money.Decimal)}
 		case charge.FieldUnitAmount, charge.FieldAmount:
 			values[i] = new(money.Decimal)
 		case charge.FieldID, charge.FieldAccountID, charge.FieldAccountPackageID, charge.FieldAccountServiceID, charge.FieldServiceID, charge.FieldInvoiceID, charge.FieldQuantity:
@@ -226,6 +232,20 @@ func (_m *Charge) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field amount", values[i])
 			} else if value != nil {
 				_m.Amount = *value
+			}
+		case charge.FieldUsedQuantity:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field used_quantity", values[i])
+			} else if value.Valid {
+				_m.UsedQuantity = new(money.Decimal)
+				*_m.UsedQuantity = *value.S.(*money.Decimal)
+			}
+		case charge.FieldBilledQuantity:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field billed_quantity", values[i])
+			} else if value.Valid {
+				_m.BilledQuantity = new(money.Decimal)
+				*_m.BilledQuantity = *value.S.(*money.Decimal)
 			}
 		case charge.FieldGuard:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -336,6 +356,16 @@ func (_m *Charge) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("amount=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Amount))
+	builder.WriteString(", ")
+	if v := _m.UsedQuantity; v != nil {
+		builder.WriteString("used_quantity=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.BilledQuantity; v != nil {
+		builder.WriteString("billed_quantity=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("guard=")
 	builder.WriteString(_m.Guard)

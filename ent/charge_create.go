@@ -147,6 +147,34 @@ func (_c *ChargeCreate) SetAmount(v money.Decimal) *ChargeCreate {
 	return _c
 }
 
+// SetUsedQuantity sets the "used_quantity" field.
+func (_c *ChargeCreate) SetUsedQuantity(v money.Decimal) *ChargeCreate {
+	_c.mutation.SetUsedQuantity(v)
+	return _c
+}
+
+// SetNillableUsedQuantity sets the "used_quantity" field if the given value is not nil.
+func (_c *ChargeCreate) SetNillableUsedQuantity(v *money.Decimal) *ChargeCreate {
+	if v != nil {
+		_c.SetUsedQuantity(*v)
+	}
+	return _c
+}
+
+// SetBilledQuantity sets the "billed_quantity" field.
+func (_c *ChargeCreate) SetBilledQuantity(v money.Decimal) *ChargeCreate {
+	_c.mutation.SetBilledQuantity(v)
+	return _c
+}
+
+// SetNillableBilledQuantity sets the "billed_quantity" field if the given value is not nil.
+func (_c *ChargeCreate) SetNillableBilledQuantity(v *money.Decimal) *ChargeCreate {
+	if v != nil {
+		_c.SetBilledQuantity(*v)
+	}
+	return _c
+}
+
 // SetGuard sets the "guard" field.
 func (_c *ChargeCreate) SetGuard(v string) *ChargeCreate {
 	_c.mutation.SetGuard(v)
@@ -291,6 +319,14 @@ func (_c *ChargeCreate) createSpec() (*Charge, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Amount(); ok {
 		_spec.SetField(charge.FieldAmount, field.TypeOther, value)
 		_node.Amount = value
+	}
+	if value, ok := _c.mutation.UsedQuantity(); ok {
+		_spec.SetField(charge.FieldUsedQuantity, field.TypeOther, value)
+		_node.UsedQuantity = &value
+	}
+	if value, ok := _c.mutation.BilledQuantity(); ok {
+		_spec.SetField(charge.FieldBilledQuantity, field.TypeOther, value)
+		_node.BilledQuantity = &value
 	}
 	if value, ok := _c.mutation.Guard(); ok {
 		_spec.SetField(charge.FieldGuard, field.TypeString, value)
@@ -516,6 +552,12 @@ func (u *ChargeUpsertOne) UpdateNewValues() *ChargeUpsertOne {
 		}
 		if _, exists := u.create.mutation.Amount(); exists {
 			s.SetIgnore(charge.FieldAmount)
+		}
+		if _, exists := u.create.mutation.UsedQuantity(); exists {
+			s.SetIgnore(charge.FieldUsedQuantity)
+		}
+		if _, exists := u.create.mutation.BilledQuantity(); exists {
+			s.SetIgnore(charge.FieldBilledQuantity)
 		}
 		if _, exists := u.create.mutation.Guard(); exists {
 			s.SetIgnore(charge.FieldGuard)
@@ -826,6 +868,12 @@ func (u *ChargeUpsertBulk) UpdateNewValues() *ChargeUpsertBulk {
 			}
 			if _, exists := b.mutation.Amount(); exists {
 				s.SetIgnore(charge.FieldAmount)
+			}
+			if _, exists := b.mutation.UsedQuantity(); exists {
+				s.SetIgnore(charge.FieldUsedQuantity)
+			}
+			if _, exists := b.mutation.BilledQuantity(); exists {
+				s.SetIgnore(charge.FieldBilledQuantity)
 			}
 			if _, exists := b.mutation.Guard(); exists {
 				s.SetIgnore(charge.FieldGuard)

@@ -194,6 +194,12 @@ func (_u *ChargeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PeriodEndCleared() {
 		_spec.ClearField(charge.FieldPeriodEnd, field.TypeOther)
 	}
+	if _u.mutation.UsedQuantityCleared() {
+		_spec.ClearField(charge.FieldUsedQuantity, field.TypeOther)
+	}
+	if _u.mutation.BilledQuantityCleared() {
+		_spec.ClearField(charge.FieldBilledQuantity, field.TypeOther)
+	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -495,6 +501,12 @@ func (_u *ChargeUpdateOne) sqlSave(ctx context.Context) (_node *Charge, err erro
 	}
 	if _u.mutation.PeriodEndCleared() {
 		_spec.ClearField(charge.FieldPeriodEnd, field.TypeOther)
+	}
+	if _u.mutation.UsedQuantityCleared() {
+		_spec.ClearField(charge.FieldUsedQuantity, field.TypeOther)
+	}
+	if _u.mutation.BilledQuantityCleared() {
+		_spec.ClearField(charge.FieldBilledQuantity, field.TypeOther)
 	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{

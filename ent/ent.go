@@ -36,6 +36,7 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 )
 
@@ -121,6 +122,7 @@ func checkColumn(t, c string) error {
 			statusprice.Table:      statusprice.ValidColumn,
 			transitionprice.Table:  transitionprice.ValidColumn,
 			usageday.Table:         usageday.ValidColumn,
+			usageperiod.Table:      usageperiod.ValidColumn,
 			usagerecord.Table:      usagerecord.ValidColumn,
 		})
 	})

@@ -605,6 +605,11 @@ func (_q *AccountPackageQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, accountpackage.FieldBilledThrough)
 				fieldSeen[accountpackage.FieldBilledThrough] = struct{}{}
 			}
+		case "activatedOn":
+			if _, ok := fieldSeen[accountpackage.FieldActivatedOn]; !ok {
+				selectedFields = append(selectedFields, accountpackage.FieldActivatedOn)
+				fieldSeen[accountpackage.FieldActivatedOn] = struct{}{}
+			}
 		case "chargeFullPeriod":
 			if _, ok := fieldSeen[accountpackage.FieldChargeFullPeriod]; !ok {
 				selectedFields = append(selectedFields, accountpackage.FieldChargeFullPeriod)
@@ -980,6 +985,11 @@ func (_q *BillRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, billrun.FieldPostingDate)
 				fieldSeen[billrun.FieldPostingDate] = struct{}{}
 			}
+		case "billUsage":
+			if _, ok := fieldSeen[billrun.FieldBillUsage]; !ok {
+				selectedFields = append(selectedFields, billrun.FieldBillUsage)
+				fieldSeen[billrun.FieldBillUsage] = struct{}{}
+			}
 		case "accountsTotal":
 			if _, ok := fieldSeen[billrun.FieldAccountsTotal]; !ok {
 				selectedFields = append(selectedFields, billrun.FieldAccountsTotal)
@@ -1123,6 +1133,11 @@ func (_q *BillRunErrorQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[billrunerror.FieldMessage]; !ok {
 				selectedFields = append(selectedFields, billrunerror.FieldMessage)
 				fieldSeen[billrunerror.FieldMessage] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[billrunerror.FieldCode]; !ok {
+				selectedFields = append(selectedFields, billrunerror.FieldCode)
+				fieldSeen[billrunerror.FieldCode] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -1465,6 +1480,16 @@ func (_q *ChargeQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[charge.FieldAmount]; !ok {
 				selectedFields = append(selectedFields, charge.FieldAmount)
 				fieldSeen[charge.FieldAmount] = struct{}{}
+			}
+		case "usedQuantity":
+			if _, ok := fieldSeen[charge.FieldUsedQuantity]; !ok {
+				selectedFields = append(selectedFields, charge.FieldUsedQuantity)
+				fieldSeen[charge.FieldUsedQuantity] = struct{}{}
+			}
+		case "billedQuantity":
+			if _, ok := fieldSeen[charge.FieldBilledQuantity]; !ok {
+				selectedFields = append(selectedFields, charge.FieldBilledQuantity)
+				fieldSeen[charge.FieldBilledQuantity] = struct{}{}
 			}
 		case "id":
 		case "__typename":

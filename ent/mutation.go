@@ -36,6 +36,7 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
@@ -75,6 +76,7 @@ const (
 	TypeStatusPrice      = "StatusPrice"
 	TypeTransitionPrice  = "TransitionPrice"
 	TypeUsageDay         = "UsageDay"
+	TypeUsagePeriod      = "UsagePeriod"
 	TypeUsageRecord      = "UsageRecord"
 )
 
@@ -1960,6 +1962,10 @@ type AccountPackageMutation struct {
 	next_bill_date        *calendar.Date
 	billed_through        *calendar.Date
 	last_period_start     *calendar.Date
+	usage_next            *calendar.Date
+	usage_due             *calendar.Date
+	usage_late_from       *calendar.Date
+	activated_on          *calendar.Date
 	charge_full_period    *bool
 	postpaid              *bool
 	clearedFields         map[string]struct{}
@@ -2871,6 +2877,202 @@ func (m *AccountPackageMutation) ResetLastPeriodStart() {
 	delete(m.clearedFields, accountpackage.FieldLastPeriodStart)
 }
 
+// SetUsageNext sets the "usage_next" field.
+func (m *AccountPackageMutation) SetUsageNext(c calendar.Date) {
+	m.usage_next = &c
+}
+
+// UsageNext returns the value of the "usage_next" field in the mutation.
+func (m *AccountPackageMutation) UsageNext() (r calendar.Date, exists bool) {
+	v := m.usage_next
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageNext returns the old "usage_next" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldUsageNext(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageNext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageNext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageNext: %w", err)
+	}
+	return oldValue.UsageNext, nil
+}
+
+// ClearUsageNext clears the value of the "usage_next" field.
+func (m *AccountPackageMutation) ClearUsageNext() {
+	m.usage_next = nil
+	m.clearedFields[accountpackage.FieldUsageNext] = struct{}{}
+}
+
+// UsageNextCleared returns if the "usage_next" field was cleared in this mutation.
+func (m *AccountPackageMutation) UsageNextCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldUsageNext]
+	return ok
+}
+
+// ResetUsageNext resets all changes to the "usage_next" field.
+func (m *AccountPackageMutation) ResetUsageNext() {
+	m.usage_next = nil
+	delete(m.clearedFields, accountpackage.FieldUsageNext)
+}
+
+// SetUsageDue sets the "usage_due" field.
+func (m *AccountPackageMutation) SetUsageDue(c calendar.Date) {
+	m.usage_due = &c
+}
+
+// UsageDue returns the value of the "usage_due" field in the mutation.
+func (m *AccountPackageMutation) UsageDue() (r calendar.Date, exists bool) {
+	v := m.usage_due
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageDue returns the old "usage_due" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldUsageDue(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageDue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageDue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageDue: %w", err)
+	}
+	return oldValue.UsageDue, nil
+}
+
+// ClearUsageDue clears the value of the "usage_due" field.
+func (m *AccountPackageMutation) ClearUsageDue() {
+	m.usage_due = nil
+	m.clearedFields[accountpackage.FieldUsageDue] = struct{}{}
+}
+
+// UsageDueCleared returns if the "usage_due" field was cleared in this mutation.
+func (m *AccountPackageMutation) UsageDueCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldUsageDue]
+	return ok
+}
+
+// ResetUsageDue resets all changes to the "usage_due" field.
+func (m *AccountPackageMutation) ResetUsageDue() {
+	m.usage_due = nil
+	delete(m.clearedFields, accountpackage.FieldUsageDue)
+}
+
+// SetUsageLateFrom sets the "usage_late_from" field.
+func (m *AccountPackageMutation) SetUsageLateFrom(c calendar.Date) {
+	m.usage_late_from = &c
+}
+
+// UsageLateFrom returns the value of the "usage_late_from" field in the mutation.
+func (m *AccountPackageMutation) UsageLateFrom() (r calendar.Date, exists bool) {
+	v := m.usage_late_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageLateFrom returns the old "usage_late_from" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldUsageLateFrom(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageLateFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageLateFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageLateFrom: %w", err)
+	}
+	return oldValue.UsageLateFrom, nil
+}
+
+// ClearUsageLateFrom clears the value of the "usage_late_from" field.
+func (m *AccountPackageMutation) ClearUsageLateFrom() {
+	m.usage_late_from = nil
+	m.clearedFields[accountpackage.FieldUsageLateFrom] = struct{}{}
+}
+
+// UsageLateFromCleared returns if the "usage_late_from" field was cleared in this mutation.
+func (m *AccountPackageMutation) UsageLateFromCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldUsageLateFrom]
+	return ok
+}
+
+// ResetUsageLateFrom resets all changes to the "usage_late_from" field.
+func (m *AccountPackageMutation) ResetUsageLateFrom() {
+	m.usage_late_from = nil
+	delete(m.clearedFields, accountpackage.FieldUsageLateFrom)
+}
+
+// SetActivatedOn sets the "activated_on" field.
+func (m *AccountPackageMutation) SetActivatedOn(c calendar.Date) {
+	m.activated_on = &c
+}
+
+// ActivatedOn returns the value of the "activated_on" field in the mutation.
+func (m *AccountPackageMutation) ActivatedOn() (r calendar.Date, exists bool) {
+	v := m.activated_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivatedOn returns the old "activated_on" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldActivatedOn(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivatedOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivatedOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivatedOn: %w", err)
+	}
+	return oldValue.ActivatedOn, nil
+}
+
+// ClearActivatedOn clears the value of the "activated_on" field.
+func (m *AccountPackageMutation) ClearActivatedOn() {
+	m.activated_on = nil
+	m.clearedFields[accountpackage.FieldActivatedOn] = struct{}{}
+}
+
+// ActivatedOnCleared returns if the "activated_on" field was cleared in this mutation.
+func (m *AccountPackageMutation) ActivatedOnCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldActivatedOn]
+	return ok
+}
+
+// ResetActivatedOn resets all changes to the "activated_on" field.
+func (m *AccountPackageMutation) ResetActivatedOn() {
+	m.activated_on = nil
+	delete(m.clearedFields, accountpackage.FieldActivatedOn)
+}
+
 // SetChargeFullPeriod sets the "charge_full_period" field.
 func (m *AccountPackageMutation) SetChargeFullPeriod(b bool) {
 	m.charge_full_period = &b
@@ -3220,7 +3422,7 @@ func (m *AccountPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountPackageMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 22)
 	if m.account != nil {
 		fields = append(fields, accountpackage.FieldAccountID)
 	}
@@ -3269,6 +3471,18 @@ func (m *AccountPackageMutation) Fields() []string {
 	if m.last_period_start != nil {
 		fields = append(fields, accountpackage.FieldLastPeriodStart)
 	}
+	if m.usage_next != nil {
+		fields = append(fields, accountpackage.FieldUsageNext)
+	}
+	if m.usage_due != nil {
+		fields = append(fields, accountpackage.FieldUsageDue)
+	}
+	if m.usage_late_from != nil {
+		fields = append(fields, accountpackage.FieldUsageLateFrom)
+	}
+	if m.activated_on != nil {
+		fields = append(fields, accountpackage.FieldActivatedOn)
+	}
 	if m.charge_full_period != nil {
 		fields = append(fields, accountpackage.FieldChargeFullPeriod)
 	}
@@ -3315,6 +3529,14 @@ func (m *AccountPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.BilledThrough()
 	case accountpackage.FieldLastPeriodStart:
 		return m.LastPeriodStart()
+	case accountpackage.FieldUsageNext:
+		return m.UsageNext()
+	case accountpackage.FieldUsageDue:
+		return m.UsageDue()
+	case accountpackage.FieldUsageLateFrom:
+		return m.UsageLateFrom()
+	case accountpackage.FieldActivatedOn:
+		return m.ActivatedOn()
 	case accountpackage.FieldChargeFullPeriod:
 		return m.ChargeFullPeriod()
 	case accountpackage.FieldPostpaid:
@@ -3360,6 +3582,14 @@ func (m *AccountPackageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldBilledThrough(ctx)
 	case accountpackage.FieldLastPeriodStart:
 		return m.OldLastPeriodStart(ctx)
+	case accountpackage.FieldUsageNext:
+		return m.OldUsageNext(ctx)
+	case accountpackage.FieldUsageDue:
+		return m.OldUsageDue(ctx)
+	case accountpackage.FieldUsageLateFrom:
+		return m.OldUsageLateFrom(ctx)
+	case accountpackage.FieldActivatedOn:
+		return m.OldActivatedOn(ctx)
 	case accountpackage.FieldChargeFullPeriod:
 		return m.OldChargeFullPeriod(ctx)
 	case accountpackage.FieldPostpaid:
@@ -3484,6 +3714,34 @@ func (m *AccountPackageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastPeriodStart(v)
+		return nil
+	case accountpackage.FieldUsageNext:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageNext(v)
+		return nil
+	case accountpackage.FieldUsageDue:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageDue(v)
+		return nil
+	case accountpackage.FieldUsageLateFrom:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageLateFrom(v)
+		return nil
+	case accountpackage.FieldActivatedOn:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivatedOn(v)
 		return nil
 	case accountpackage.FieldChargeFullPeriod:
 		v, ok := value.(bool)
@@ -3610,6 +3868,18 @@ func (m *AccountPackageMutation) ClearedFields() []string {
 	if m.FieldCleared(accountpackage.FieldLastPeriodStart) {
 		fields = append(fields, accountpackage.FieldLastPeriodStart)
 	}
+	if m.FieldCleared(accountpackage.FieldUsageNext) {
+		fields = append(fields, accountpackage.FieldUsageNext)
+	}
+	if m.FieldCleared(accountpackage.FieldUsageDue) {
+		fields = append(fields, accountpackage.FieldUsageDue)
+	}
+	if m.FieldCleared(accountpackage.FieldUsageLateFrom) {
+		fields = append(fields, accountpackage.FieldUsageLateFrom)
+	}
+	if m.FieldCleared(accountpackage.FieldActivatedOn) {
+		fields = append(fields, accountpackage.FieldActivatedOn)
+	}
 	return fields
 }
 
@@ -3653,6 +3923,18 @@ func (m *AccountPackageMutation) ClearField(name string) error {
 		return nil
 	case accountpackage.FieldLastPeriodStart:
 		m.ClearLastPeriodStart()
+		return nil
+	case accountpackage.FieldUsageNext:
+		m.ClearUsageNext()
+		return nil
+	case accountpackage.FieldUsageDue:
+		m.ClearUsageDue()
+		return nil
+	case accountpackage.FieldUsageLateFrom:
+		m.ClearUsageLateFrom()
+		return nil
+	case accountpackage.FieldActivatedOn:
+		m.ClearActivatedOn()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountPackage nullable field %s", name)
@@ -3709,6 +3991,18 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 		return nil
 	case accountpackage.FieldLastPeriodStart:
 		m.ResetLastPeriodStart()
+		return nil
+	case accountpackage.FieldUsageNext:
+		m.ResetUsageNext()
+		return nil
+	case accountpackage.FieldUsageDue:
+		m.ResetUsageDue()
+		return nil
+	case accountpackage.FieldUsageLateFrom:
+		m.ResetUsageLateFrom()
+		return nil
+	case accountpackage.FieldActivatedOn:
+		m.ResetActivatedOn()
 		return nil
 	case accountpackage.FieldChargeFullPeriod:
 		m.ResetChargeFullPeriod()
@@ -6263,6 +6557,7 @@ type BillRunMutation struct {
 	appendaccount_ids     []int
 	bill_charges          *bool
 	close_invoices        *bool
+	bill_usage            *bool
 	accounts_total        *int
 	addaccounts_total     *int
 	accounts_processed    *int
@@ -6670,6 +6965,42 @@ func (m *BillRunMutation) OldCloseInvoices(ctx context.Context) (v bool, err err
 // ResetCloseInvoices resets all changes to the "close_invoices" field.
 func (m *BillRunMutation) ResetCloseInvoices() {
 	m.close_invoices = nil
+}
+
+// SetBillUsage sets the "bill_usage" field.
+func (m *BillRunMutation) SetBillUsage(b bool) {
+	m.bill_usage = &b
+}
+
+// BillUsage returns the value of the "bill_usage" field in the mutation.
+func (m *BillRunMutation) BillUsage() (r bool, exists bool) {
+	v := m.bill_usage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBillUsage returns the old "bill_usage" field's value of the BillRun entity.
+// If the BillRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunMutation) OldBillUsage(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBillUsage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBillUsage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBillUsage: %w", err)
+	}
+	return oldValue.BillUsage, nil
+}
+
+// ResetBillUsage resets all changes to the "bill_usage" field.
+func (m *BillRunMutation) ResetBillUsage() {
+	m.bill_usage = nil
 }
 
 // SetAccountsTotal sets the "accounts_total" field.
@@ -7367,7 +7698,7 @@ func (m *BillRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BillRunMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.status != nil {
 		fields = append(fields, billrun.FieldStatus)
 	}
@@ -7388,6 +7719,9 @@ func (m *BillRunMutation) Fields() []string {
 	}
 	if m.close_invoices != nil {
 		fields = append(fields, billrun.FieldCloseInvoices)
+	}
+	if m.bill_usage != nil {
+		fields = append(fields, billrun.FieldBillUsage)
 	}
 	if m.accounts_total != nil {
 		fields = append(fields, billrun.FieldAccountsTotal)
@@ -7441,6 +7775,8 @@ func (m *BillRunMutation) Field(name string) (ent.Value, bool) {
 		return m.BillCharges()
 	case billrun.FieldCloseInvoices:
 		return m.CloseInvoices()
+	case billrun.FieldBillUsage:
+		return m.BillUsage()
 	case billrun.FieldAccountsTotal:
 		return m.AccountsTotal()
 	case billrun.FieldAccountsProcessed:
@@ -7484,6 +7820,8 @@ func (m *BillRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldBillCharges(ctx)
 	case billrun.FieldCloseInvoices:
 		return m.OldCloseInvoices(ctx)
+	case billrun.FieldBillUsage:
+		return m.OldBillUsage(ctx)
 	case billrun.FieldAccountsTotal:
 		return m.OldAccountsTotal(ctx)
 	case billrun.FieldAccountsProcessed:
@@ -7561,6 +7899,13 @@ func (m *BillRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCloseInvoices(v)
+		return nil
+	case billrun.FieldBillUsage:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBillUsage(v)
 		return nil
 	case billrun.FieldAccountsTotal:
 		v, ok := value.(int)
@@ -7791,6 +8136,9 @@ func (m *BillRunMutation) ResetField(name string) error {
 		return nil
 	case billrun.FieldCloseInvoices:
 		m.ResetCloseInvoices()
+		return nil
+	case billrun.FieldBillUsage:
+		m.ResetBillUsage()
 		return nil
 	case billrun.FieldAccountsTotal:
 		m.ResetAccountsTotal()
@@ -9181,6 +9529,7 @@ type BillRunErrorMutation struct {
 	typ             string
 	id              *int
 	message         *string
+	code            *string
 	clearedFields   map[string]struct{}
 	bill_run        *int
 	clearedbill_run bool
@@ -9397,6 +9746,55 @@ func (m *BillRunErrorMutation) ResetMessage() {
 	m.message = nil
 }
 
+// SetCode sets the "code" field.
+func (m *BillRunErrorMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *BillRunErrorMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the BillRunError entity.
+// If the BillRunError object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunErrorMutation) OldCode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ClearCode clears the value of the "code" field.
+func (m *BillRunErrorMutation) ClearCode() {
+	m.code = nil
+	m.clearedFields[billrunerror.FieldCode] = struct{}{}
+}
+
+// CodeCleared returns if the "code" field was cleared in this mutation.
+func (m *BillRunErrorMutation) CodeCleared() bool {
+	_, ok := m.clearedFields[billrunerror.FieldCode]
+	return ok
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *BillRunErrorMutation) ResetCode() {
+	m.code = nil
+	delete(m.clearedFields, billrunerror.FieldCode)
+}
+
 // ClearBillRun clears the "bill_run" edge to the BillRun entity.
 func (m *BillRunErrorMutation) ClearBillRun() {
 	m.clearedbill_run = true
@@ -9485,7 +9883,7 @@ func (m *BillRunErrorMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BillRunErrorMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.bill_run != nil {
 		fields = append(fields, billrunerror.FieldBillRunID)
 	}
@@ -9494,6 +9892,9 @@ func (m *BillRunErrorMutation) Fields() []string {
 	}
 	if m.message != nil {
 		fields = append(fields, billrunerror.FieldMessage)
+	}
+	if m.code != nil {
+		fields = append(fields, billrunerror.FieldCode)
 	}
 	return fields
 }
@@ -9509,6 +9910,8 @@ func (m *BillRunErrorMutation) Field(name string) (ent.Value, bool) {
 		return m.AccountID()
 	case billrunerror.FieldMessage:
 		return m.Message()
+	case billrunerror.FieldCode:
+		return m.Code()
 	}
 	return nil, false
 }
@@ -9524,6 +9927,8 @@ func (m *BillRunErrorMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldAccountID(ctx)
 	case billrunerror.FieldMessage:
 		return m.OldMessage(ctx)
+	case billrunerror.FieldCode:
+		return m.OldCode(ctx)
 	}
 	return nil, fmt.Errorf("unknown BillRunError field %s", name)
 }
@@ -9553,6 +9958,13 @@ func (m *BillRunErrorMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMessage(v)
+		return nil
+	case billrunerror.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
 		return nil
 	}
 	return fmt.Errorf("unknown BillRunError field %s", name)
@@ -9586,7 +9998,11 @@ func (m *BillRunErrorMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *BillRunErrorMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(billrunerror.FieldCode) {
+		fields = append(fields, billrunerror.FieldCode)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -9599,6 +10015,11 @@ func (m *BillRunErrorMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *BillRunErrorMutation) ClearField(name string) error {
+	switch name {
+	case billrunerror.FieldCode:
+		m.ClearCode()
+		return nil
+	}
 	return fmt.Errorf("unknown BillRunError nullable field %s", name)
 }
 
@@ -9614,6 +10035,9 @@ func (m *BillRunErrorMutation) ResetField(name string) error {
 		return nil
 	case billrunerror.FieldMessage:
 		m.ResetMessage()
+		return nil
+	case billrunerror.FieldCode:
+		m.ResetCode()
 		return nil
 	}
 	return fmt.Errorf("unknown BillRunError field %s", name)
@@ -11343,6 +11767,8 @@ type ChargeMutation struct {
 	addquantity            *int
 	unit_amount            *money.Decimal
 	amount                 *money.Decimal
+	used_quantity          *money.Decimal
+	billed_quantity        *money.Decimal
 	guard                  *string
 	clearedFields          map[string]struct{}
 	account_package        *int
@@ -12006,6 +12432,104 @@ func (m *ChargeMutation) ResetAmount() {
 	m.amount = nil
 }
 
+// SetUsedQuantity sets the "used_quantity" field.
+func (m *ChargeMutation) SetUsedQuantity(value money.Decimal) {
+	m.used_quantity = &value
+}
+
+// UsedQuantity returns the value of the "used_quantity" field in the mutation.
+func (m *ChargeMutation) UsedQuantity() (r money.Decimal, exists bool) {
+	v := m.used_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedQuantity returns the old "used_quantity" field's value of the Charge entity.
+// If the Charge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChargeMutation) OldUsedQuantity(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedQuantity: %w", err)
+	}
+	return oldValue.UsedQuantity, nil
+}
+
+// ClearUsedQuantity clears the value of the "used_quantity" field.
+func (m *ChargeMutation) ClearUsedQuantity() {
+	m.used_quantity = nil
+	m.clearedFields[charge.FieldUsedQuantity] = struct{}{}
+}
+
+// UsedQuantityCleared returns if the "used_quantity" field was cleared in this mutation.
+func (m *ChargeMutation) UsedQuantityCleared() bool {
+	_, ok := m.clearedFields[charge.FieldUsedQuantity]
+	return ok
+}
+
+// ResetUsedQuantity resets all changes to the "used_quantity" field.
+func (m *ChargeMutation) ResetUsedQuantity() {
+	m.used_quantity = nil
+	delete(m.clearedFields, charge.FieldUsedQuantity)
+}
+
+// SetBilledQuantity sets the "billed_quantity" field.
+func (m *ChargeMutation) SetBilledQuantity(value money.Decimal) {
+	m.billed_quantity = &value
+}
+
+// BilledQuantity returns the value of the "billed_quantity" field in the mutation.
+func (m *ChargeMutation) BilledQuantity() (r money.Decimal, exists bool) {
+	v := m.billed_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBilledQuantity returns the old "billed_quantity" field's value of the Charge entity.
+// If the Charge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChargeMutation) OldBilledQuantity(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBilledQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBilledQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBilledQuantity: %w", err)
+	}
+	return oldValue.BilledQuantity, nil
+}
+
+// ClearBilledQuantity clears the value of the "billed_quantity" field.
+func (m *ChargeMutation) ClearBilledQuantity() {
+	m.billed_quantity = nil
+	m.clearedFields[charge.FieldBilledQuantity] = struct{}{}
+}
+
+// BilledQuantityCleared returns if the "billed_quantity" field was cleared in this mutation.
+func (m *ChargeMutation) BilledQuantityCleared() bool {
+	_, ok := m.clearedFields[charge.FieldBilledQuantity]
+	return ok
+}
+
+// ResetBilledQuantity resets all changes to the "billed_quantity" field.
+func (m *ChargeMutation) ResetBilledQuantity() {
+	m.billed_quantity = nil
+	delete(m.clearedFields, charge.FieldBilledQuantity)
+}
+
 // SetGuard sets the "guard" field.
 func (m *ChargeMutation) SetGuard(s string) {
 	m.guard = &s
@@ -12184,7 +12708,7 @@ func (m *ChargeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChargeMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.kind != nil {
 		fields = append(fields, charge.FieldKind)
 	}
@@ -12221,6 +12745,12 @@ func (m *ChargeMutation) Fields() []string {
 	if m.amount != nil {
 		fields = append(fields, charge.FieldAmount)
 	}
+	if m.used_quantity != nil {
+		fields = append(fields, charge.FieldUsedQuantity)
+	}
+	if m.billed_quantity != nil {
+		fields = append(fields, charge.FieldBilledQuantity)
+	}
 	if m.guard != nil {
 		fields = append(fields, charge.FieldGuard)
 	}
@@ -12256,6 +12786,10 @@ func (m *ChargeMutation) Field(name string) (ent.Value, bool) {
 		return m.UnitAmount()
 	case charge.FieldAmount:
 		return m.Amount()
+	case charge.FieldUsedQuantity:
+		return m.UsedQuantity()
+	case charge.FieldBilledQuantity:
+		return m.BilledQuantity()
 	case charge.FieldGuard:
 		return m.Guard()
 	}
@@ -12291,6 +12825,10 @@ func (m *ChargeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUnitAmount(ctx)
 	case charge.FieldAmount:
 		return m.OldAmount(ctx)
+	case charge.FieldUsedQuantity:
+		return m.OldUsedQuantity(ctx)
+	case charge.FieldBilledQuantity:
+		return m.OldBilledQuantity(ctx)
 	case charge.FieldGuard:
 		return m.OldGuard(ctx)
 	}
@@ -12386,6 +12924,20 @@ func (m *ChargeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAmount(v)
 		return nil
+	case charge.FieldUsedQuantity:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedQuantity(v)
+		return nil
+	case charge.FieldBilledQuantity:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBilledQuantity(v)
+		return nil
 	case charge.FieldGuard:
 		v, ok := value.(string)
 		if !ok {
@@ -12468,6 +13020,12 @@ func (m *ChargeMutation) ClearedFields() []string {
 	if m.FieldCleared(charge.FieldPeriodEnd) {
 		fields = append(fields, charge.FieldPeriodEnd)
 	}
+	if m.FieldCleared(charge.FieldUsedQuantity) {
+		fields = append(fields, charge.FieldUsedQuantity)
+	}
+	if m.FieldCleared(charge.FieldBilledQuantity) {
+		fields = append(fields, charge.FieldBilledQuantity)
+	}
 	return fields
 }
 
@@ -12499,6 +13057,12 @@ func (m *ChargeMutation) ClearField(name string) error {
 		return nil
 	case charge.FieldPeriodEnd:
 		m.ClearPeriodEnd()
+		return nil
+	case charge.FieldUsedQuantity:
+		m.ClearUsedQuantity()
+		return nil
+	case charge.FieldBilledQuantity:
+		m.ClearBilledQuantity()
 		return nil
 	}
 	return fmt.Errorf("unknown Charge nullable field %s", name)
@@ -12543,6 +13107,12 @@ func (m *ChargeMutation) ResetField(name string) error {
 		return nil
 	case charge.FieldAmount:
 		m.ResetAmount()
+		return nil
+	case charge.FieldUsedQuantity:
+		m.ResetUsedQuantity()
+		return nil
+	case charge.FieldBilledQuantity:
+		m.ResetBilledQuantity()
 		return nil
 	case charge.FieldGuard:
 		m.ResetGuard()
@@ -22483,6 +23053,1030 @@ func (m *UsageDayMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown UsageDay edge %s", name)
+}
+
+// UsagePeriodMutation represents an operation that mutates the UsagePeriod nodes in the graph.
+type UsagePeriodMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	account_id             *int
+	addaccount_id          *int
+	account_package_id     *int
+	addaccount_package_id  *int
+	period_start           *calendar.Date
+	period_end             *calendar.Date
+	used                   *money.Decimal
+	billed                 *money.Decimal
+	amount                 *money.Decimal
+	rate_plan_id           *int
+	addrate_plan_id        *int
+	lines                  *int
+	addlines               *int
+	clearedFields          map[string]struct{}
+	account_service        *int
+	clearedaccount_service bool
+	done                   bool
+	oldValue               func(context.Context) (*UsagePeriod, error)
+	predicates             []predicate.UsagePeriod
+}
+
+var _ ent.Mutation = (*UsagePeriodMutation)(nil)
+
+// usageperiodOption allows management of the mutation configuration using functional options.
+type usageperiodOption func(*UsagePeriodMutation)
+
+// newUsagePeriodMutation creates new mutation for the UsagePeriod entity.
+func newUsagePeriodMutation(c config, op Op, opts ...usageperiodOption) *UsagePeriodMutation {
+	m := &UsagePeriodMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsagePeriod,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsagePeriodID sets the ID field of the mutation.
+func withUsagePeriodID(id int) usageperiodOption {
+	return func(m *UsagePeriodMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *UsagePeriod
+		)
+		m.oldValue = func(ctx context.Context) (*UsagePeriod, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().UsagePeriod.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsagePeriod sets the old UsagePeriod of the mutation.
+func withUsagePeriod(node *UsagePeriod) usageperiodOption {
+	return func(m *UsagePeriodMutation) {
+		m.oldValue = func(context.Context) (*UsagePeriod, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsagePeriodMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsagePeriodMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsagePeriodMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsagePeriodMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().UsagePeriod.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *UsagePeriodMutation) SetAccountID(i int) {
+	m.account_id = &i
+	m.addaccount_id = nil
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *UsagePeriodMutation) AccountID() (r int, exists bool) {
+	v := m.account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// AddAccountID adds i to the "account_id" field.
+func (m *UsagePeriodMutation) AddAccountID(i int) {
+	if m.addaccount_id != nil {
+		*m.addaccount_id += i
+	} else {
+		m.addaccount_id = &i
+	}
+}
+
+// AddedAccountID returns the value that was added to the "account_id" field in this mutation.
+func (m *UsagePeriodMutation) AddedAccountID() (r int, exists bool) {
+	v := m.addaccount_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *UsagePeriodMutation) ResetAccountID() {
+	m.account_id = nil
+	m.addaccount_id = nil
+}
+
+// SetAccountPackageID sets the "account_package_id" field.
+func (m *UsagePeriodMutation) SetAccountPackageID(i int) {
+	m.account_package_id = &i
+	m.addaccount_package_id = nil
+}
+
+// AccountPackageID returns the value of the "account_package_id" field in the mutation.
+func (m *UsagePeriodMutation) AccountPackageID() (r int, exists bool) {
+	v := m.account_package_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountPackageID returns the old "account_package_id" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldAccountPackageID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountPackageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountPackageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountPackageID: %w", err)
+	}
+	return oldValue.AccountPackageID, nil
+}
+
+// AddAccountPackageID adds i to the "account_package_id" field.
+func (m *UsagePeriodMutation) AddAccountPackageID(i int) {
+	if m.addaccount_package_id != nil {
+		*m.addaccount_package_id += i
+	} else {
+		m.addaccount_package_id = &i
+	}
+}
+
+// AddedAccountPackageID returns the value that was added to the "account_package_id" field in this mutation.
+func (m *UsagePeriodMutation) AddedAccountPackageID() (r int, exists bool) {
+	v := m.addaccount_package_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccountPackageID resets all changes to the "account_package_id" field.
+func (m *UsagePeriodMutation) ResetAccountPackageID() {
+	m.account_package_id = nil
+	m.addaccount_package_id = nil
+}
+
+// SetAccountServiceID sets the "account_service_id" field.
+func (m *UsagePeriodMutation) SetAccountServiceID(i int) {
+	m.account_service = &i
+}
+
+// AccountServiceID returns the value of the "account_service_id" field in the mutation.
+func (m *UsagePeriodMutation) AccountServiceID() (r int, exists bool) {
+	v := m.account_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountServiceID returns the old "account_service_id" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
+	}
+	return oldValue.AccountServiceID, nil
+}
+
+// ResetAccountServiceID resets all changes to the "account_service_id" field.
+func (m *UsagePeriodMutation) ResetAccountServiceID() {
+	m.account_service = nil
+}
+
+// SetPeriodStart sets the "period_start" field.
+func (m *UsagePeriodMutation) SetPeriodStart(c calendar.Date) {
+	m.period_start = &c
+}
+
+// PeriodStart returns the value of the "period_start" field in the mutation.
+func (m *UsagePeriodMutation) PeriodStart() (r calendar.Date, exists bool) {
+	v := m.period_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPeriodStart returns the old "period_start" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldPeriodStart(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPeriodStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPeriodStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPeriodStart: %w", err)
+	}
+	return oldValue.PeriodStart, nil
+}
+
+// ResetPeriodStart resets all changes to the "period_start" field.
+func (m *UsagePeriodMutation) ResetPeriodStart() {
+	m.period_start = nil
+}
+
+// SetPeriodEnd sets the "period_end" field.
+func (m *UsagePeriodMutation) SetPeriodEnd(c calendar.Date) {
+	m.period_end = &c
+}
+
+// PeriodEnd returns the value of the "period_end" field in the mutation.
+func (m *UsagePeriodMutation) PeriodEnd() (r calendar.Date, exists bool) {
+	v := m.period_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPeriodEnd returns the old "period_end" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldPeriodEnd(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPeriodEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPeriodEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPeriodEnd: %w", err)
+	}
+	return oldValue.PeriodEnd, nil
+}
+
+// ResetPeriodEnd resets all changes to the "period_end" field.
+func (m *UsagePeriodMutation) ResetPeriodEnd() {
+	m.period_end = nil
+}
+
+// SetUsed sets the "used" field.
+func (m *UsagePeriodMutation) SetUsed(value money.Decimal) {
+	m.used = &value
+}
+
+// Used returns the value of the "used" field in the mutation.
+func (m *UsagePeriodMutation) Used() (r money.Decimal, exists bool) {
+	v := m.used
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsed returns the old "used" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldUsed(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsed: %w", err)
+	}
+	return oldValue.Used, nil
+}
+
+// ResetUsed resets all changes to the "used" field.
+func (m *UsagePeriodMutation) ResetUsed() {
+	m.used = nil
+}
+
+// SetBilled sets the "billed" field.
+func (m *UsagePeriodMutation) SetBilled(value money.Decimal) {
+	m.billed = &value
+}
+
+// Billed returns the value of the "billed" field in the mutation.
+func (m *UsagePeriodMutation) Billed() (r money.Decimal, exists bool) {
+	v := m.billed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBilled returns the old "billed" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldBilled(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBilled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBilled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBilled: %w", err)
+	}
+	return oldValue.Billed, nil
+}
+
+// ResetBilled resets all changes to the "billed" field.
+func (m *UsagePeriodMutation) ResetBilled() {
+	m.billed = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *UsagePeriodMutation) SetAmount(value money.Decimal) {
+	m.amount = &value
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *UsagePeriodMutation) Amount() (r money.Decimal, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldAmount(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *UsagePeriodMutation) ResetAmount() {
+	m.amount = nil
+}
+
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *UsagePeriodMutation) SetRatePlanID(i int) {
+	m.rate_plan_id = &i
+	m.addrate_plan_id = nil
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *UsagePeriodMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// AddRatePlanID adds i to the "rate_plan_id" field.
+func (m *UsagePeriodMutation) AddRatePlanID(i int) {
+	if m.addrate_plan_id != nil {
+		*m.addrate_plan_id += i
+	} else {
+		m.addrate_plan_id = &i
+	}
+}
+
+// AddedRatePlanID returns the value that was added to the "rate_plan_id" field in this mutation.
+func (m *UsagePeriodMutation) AddedRatePlanID() (r int, exists bool) {
+	v := m.addrate_plan_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *UsagePeriodMutation) ClearRatePlanID() {
+	m.rate_plan_id = nil
+	m.addrate_plan_id = nil
+	m.clearedFields[usageperiod.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *UsagePeriodMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[usageperiod.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *UsagePeriodMutation) ResetRatePlanID() {
+	m.rate_plan_id = nil
+	m.addrate_plan_id = nil
+	delete(m.clearedFields, usageperiod.FieldRatePlanID)
+}
+
+// SetLines sets the "lines" field.
+func (m *UsagePeriodMutation) SetLines(i int) {
+	m.lines = &i
+	m.addlines = nil
+}
+
+// Lines returns the value of the "lines" field in the mutation.
+func (m *UsagePeriodMutation) Lines() (r int, exists bool) {
+	v := m.lines
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLines returns the old "lines" field's value of the UsagePeriod entity.
+// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsagePeriodMutation) OldLines(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLines is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLines requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLines: %w", err)
+	}
+	return oldValue.Lines, nil
+}
+
+// AddLines adds i to the "lines" field.
+func (m *UsagePeriodMutation) AddLines(i int) {
+	if m.addlines != nil {
+		*m.addlines += i
+	} else {
+		m.addlines = &i
+	}
+}
+
+// AddedLines returns the value that was added to the "lines" field in this mutation.
+func (m *UsagePeriodMutation) AddedLines() (r int, exists bool) {
+	v := m.addlines
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLines resets all changes to the "lines" field.
+func (m *UsagePeriodMutation) ResetLines() {
+	m.lines = nil
+	m.addlines = nil
+}
+
+// ClearAccountService clears the "account_service" edge to the AccountService entity.
+func (m *UsagePeriodMutation) ClearAccountService() {
+	m.clearedaccount_service = true
+	m.clearedFields[usageperiod.FieldAccountServiceID] = struct{}{}
+}
+
+// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
+func (m *UsagePeriodMutation) AccountServiceCleared() bool {
+	return m.clearedaccount_service
+}
+
+// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountServiceID instead. It exists only for internal usage by the builders.
+func (m *UsagePeriodMutation) AccountServiceIDs() (ids []int) {
+	if id := m.account_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountService resets all changes to the "account_service" edge.
+func (m *UsagePeriodMutation) ResetAccountService() {
+	m.account_service = nil
+	m.clearedaccount_service = false
+}
+
+// Where appends a list predicates to the UsagePeriodMutation builder.
+func (m *UsagePeriodMutation) Where(ps ...predicate.UsagePeriod) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsagePeriodMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsagePeriodMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.UsagePeriod, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsagePeriodMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsagePeriodMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (UsagePeriod).
+func (m *UsagePeriodMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsagePeriodMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.account_id != nil {
+		fields = append(fields, usageperiod.FieldAccountID)
+	}
+	if m.account_package_id != nil {
+		fields = append(fields, usageperiod.FieldAccountPackageID)
+	}
+	if m.account_service != nil {
+		fields = append(fields, usageperiod.FieldAccountServiceID)
+	}
+	if m.period_start != nil {
+		fields = append(fields, usageperiod.FieldPeriodStart)
+	}
+	if m.period_end != nil {
+		fields = append(fields, usageperiod.FieldPeriodEnd)
+	}
+	if m.used != nil {
+		fields = append(fields, usageperiod.FieldUsed)
+	}
+	if m.billed != nil {
+		fields = append(fields, usageperiod.FieldBilled)
+	}
+	if m.amount != nil {
+		fields = append(fields, usageperiod.FieldAmount)
+	}
+	if m.rate_plan_id != nil {
+		fields = append(fields, usageperiod.FieldRatePlanID)
+	}
+	if m.lines != nil {
+		fields = append(fields, usageperiod.FieldLines)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsagePeriodMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usageperiod.FieldAccountID:
+		return m.AccountID()
+	case usageperiod.FieldAccountPackageID:
+		return m.AccountPackageID()
+	case usageperiod.FieldAccountServiceID:
+		return m.AccountServiceID()
+	case usageperiod.FieldPeriodStart:
+		return m.PeriodStart()
+	case usageperiod.FieldPeriodEnd:
+		return m.PeriodEnd()
+	case usageperiod.FieldUsed:
+		return m.Used()
+	case usageperiod.FieldBilled:
+		return m.Billed()
+	case usageperiod.FieldAmount:
+		return m.Amount()
+	case usageperiod.FieldRatePlanID:
+		return m.RatePlanID()
+	case usageperiod.FieldLines:
+		return m.Lines()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsagePeriodMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usageperiod.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case usageperiod.FieldAccountPackageID:
+		return m.OldAccountPackageID(ctx)
+	case usageperiod.FieldAccountServiceID:
+		return m.OldAccountServiceID(ctx)
+	case usageperiod.FieldPeriodStart:
+		return m.OldPeriodStart(ctx)
+	case usageperiod.FieldPeriodEnd:
+		return m.OldPeriodEnd(ctx)
+	case usageperiod.FieldUsed:
+		return m.OldUsed(ctx)
+	case usageperiod.FieldBilled:
+		return m.OldBilled(ctx)
+	case usageperiod.FieldAmount:
+		return m.OldAmount(ctx)
+	case usageperiod.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
+	case usageperiod.FieldLines:
+		return m.OldLines(ctx)
+	}
+	return nil, fmt.Errorf("unknown UsagePeriod field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsagePeriodMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usageperiod.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case usageperiod.FieldAccountPackageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountPackageID(v)
+		return nil
+	case usageperiod.FieldAccountServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountServiceID(v)
+		return nil
+	case usageperiod.FieldPeriodStart:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPeriodStart(v)
+		return nil
+	case usageperiod.FieldPeriodEnd:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPeriodEnd(v)
+		return nil
+	case usageperiod.FieldUsed:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsed(v)
+		return nil
+	case usageperiod.FieldBilled:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBilled(v)
+		return nil
+	case usageperiod.FieldAmount:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case usageperiod.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
+	case usageperiod.FieldLines:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLines(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsagePeriodMutation) AddedFields() []string {
+	var fields []string
+	if m.addaccount_id != nil {
+		fields = append(fields, usageperiod.FieldAccountID)
+	}
+	if m.addaccount_package_id != nil {
+		fields = append(fields, usageperiod.FieldAccountPackageID)
+	}
+	if m.addrate_plan_id != nil {
+		fields = append(fields, usageperiod.FieldRatePlanID)
+	}
+	if m.addlines != nil {
+		fields = append(fields, usageperiod.FieldLines)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsagePeriodMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case usageperiod.FieldAccountID:
+		return m.AddedAccountID()
+	case usageperiod.FieldAccountPackageID:
+		return m.AddedAccountPackageID()
+	case usageperiod.FieldRatePlanID:
+		return m.AddedRatePlanID()
+	case usageperiod.FieldLines:
+		return m.AddedLines()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsagePeriodMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case usageperiod.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccountID(v)
+		return nil
+	case usageperiod.FieldAccountPackageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccountPackageID(v)
+		return nil
+	case usageperiod.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatePlanID(v)
+		return nil
+	case usageperiod.FieldLines:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLines(v)
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsagePeriodMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(usageperiod.FieldRatePlanID) {
+		fields = append(fields, usageperiod.FieldRatePlanID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsagePeriodMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsagePeriodMutation) ClearField(name string) error {
+	switch name {
+	case usageperiod.FieldRatePlanID:
+		m.ClearRatePlanID()
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsagePeriodMutation) ResetField(name string) error {
+	switch name {
+	case usageperiod.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case usageperiod.FieldAccountPackageID:
+		m.ResetAccountPackageID()
+		return nil
+	case usageperiod.FieldAccountServiceID:
+		m.ResetAccountServiceID()
+		return nil
+	case usageperiod.FieldPeriodStart:
+		m.ResetPeriodStart()
+		return nil
+	case usageperiod.FieldPeriodEnd:
+		m.ResetPeriodEnd()
+		return nil
+	case usageperiod.FieldUsed:
+		m.ResetUsed()
+		return nil
+	case usageperiod.FieldBilled:
+		m.ResetBilled()
+		return nil
+	case usageperiod.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case usageperiod.FieldRatePlanID:
+		m.ResetRatePlanID()
+		return nil
+	case usageperiod.FieldLines:
+		m.ResetLines()
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsagePeriodMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.account_service != nil {
+		edges = append(edges, usageperiod.EdgeAccountService)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsagePeriodMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case usageperiod.EdgeAccountService:
+		if id := m.account_service; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsagePeriodMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsagePeriodMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsagePeriodMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedaccount_service {
+		edges = append(edges, usageperiod.EdgeAccountService)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsagePeriodMutation) EdgeCleared(name string) bool {
+	switch name {
+	case usageperiod.EdgeAccountService:
+		return m.clearedaccount_service
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsagePeriodMutation) ClearEdge(name string) error {
+	switch name {
+	case usageperiod.EdgeAccountService:
+		m.ClearAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsagePeriodMutation) ResetEdge(name string) error {
+	switch name {
+	case usageperiod.EdgeAccountService:
+		m.ResetAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown UsagePeriod edge %s", name)
 }
 
 // UsageRecordMutation represents an operation that mutates the UsageRecord nodes in the graph.

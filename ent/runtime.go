@@ -24,6 +24,7 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/usageday"
+	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 )
 
@@ -199,28 +200,32 @@ func init() {
 	billrunDescCloseInvoices := billrunFields[6].Descriptor()
 	// billrun.DefaultCloseInvoices holds the default value on creation for the close_invoices field.
 	billrun.DefaultCloseInvoices = billrunDescCloseInvoices.Default.(bool)
+	// billrunDescBillUsage is the schema descriptor for bill_usage field.
+	billrunDescBillUsage := billrunFields[7].Descriptor()
+	// billrun.DefaultBillUsage holds the default value on creation for the bill_usage field.
+	billrun.DefaultBillUsage = billrunDescBillUsage.Default.(bool)
 	// billrunDescAccountsTotal is the schema descriptor for accounts_total field.
-	billrunDescAccountsTotal := billrunFields[7].Descriptor()
+	billrunDescAccountsTotal := billrunFields[8].Descriptor()
 	// billrun.DefaultAccountsTotal holds the default value on creation for the accounts_total field.
 	billrun.DefaultAccountsTotal = billrunDescAccountsTotal.Default.(int)
 	// billrunDescAccountsProcessed is the schema descriptor for accounts_processed field.
-	billrunDescAccountsProcessed := billrunFields[8].Descriptor()
+	billrunDescAccountsProcessed := billrunFields[9].Descriptor()
 	// billrun.DefaultAccountsProcessed holds the default value on creation for the accounts_processed field.
 	billrun.DefaultAccountsProcessed = billrunDescAccountsProcessed.Default.(int)
 	// billrunDescAccountsFailed is the schema descriptor for accounts_failed field.
-	billrunDescAccountsFailed := billrunFields[9].Descriptor()
+	billrunDescAccountsFailed := billrunFields[10].Descriptor()
 	// billrun.DefaultAccountsFailed holds the default value on creation for the accounts_failed field.
 	billrun.DefaultAccountsFailed = billrunDescAccountsFailed.Default.(int)
 	// billrunDescInvoicesCreated is the schema descriptor for invoices_created field.
-	billrunDescInvoicesCreated := billrunFields[10].Descriptor()
+	billrunDescInvoicesCreated := billrunFields[11].Descriptor()
 	// billrun.DefaultInvoicesCreated holds the default value on creation for the invoices_created field.
 	billrun.DefaultInvoicesCreated = billrunDescInvoicesCreated.Default.(int)
 	// billrunDescChargesCreated is the schema descriptor for charges_created field.
-	billrunDescChargesCreated := billrunFields[11].Descriptor()
+	billrunDescChargesCreated := billrunFields[12].Descriptor()
 	// billrun.DefaultChargesCreated holds the default value on creation for the charges_created field.
 	billrun.DefaultChargesCreated = billrunDescChargesCreated.Default.(int)
 	// billrunDescCancelRequested is the schema descriptor for cancel_requested field.
-	billrunDescCancelRequested := billrunFields[13].Descriptor()
+	billrunDescCancelRequested := billrunFields[14].Descriptor()
 	// billrun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	billrun.DefaultCancelRequested = billrunDescCancelRequested.Default.(bool)
 	billrunbatchFields := schema.BillRunBatch{}.Fields()
@@ -473,6 +478,12 @@ func init() {
 	usagedayDescRecords := usagedayFields[4].Descriptor()
 	// usageday.RecordsValidator is a validator for the "records" field. It is called by the builders before save.
 	usageday.RecordsValidator = usagedayDescRecords.Validators[0].(func(int) error)
+	usageperiodFields := schema.UsagePeriod{}.Fields()
+	_ = usageperiodFields
+	// usageperiodDescLines is the schema descriptor for lines field.
+	usageperiodDescLines := usageperiodFields[9].Descriptor()
+	// usageperiod.LinesValidator is a validator for the "lines" field. It is called by the builders before save.
+	usageperiod.LinesValidator = usageperiodDescLines.Validators[0].(func(int) error)
 	usagerecordFields := schema.UsageRecord{}.Fields()
 	_ = usagerecordFields
 	// usagerecordDescKey is the schema descriptor for key field.

@@ -93,6 +93,7 @@ type ComplexityRoot struct {
 
 	AccountPackage struct {
 		Account             func(childComplexity int) int
+		ActivatedOn         func(childComplexity int) int
 		BillDay             func(childComplexity int) int
 		BilledThrough       func(childComplexity int) int
 		BulkQuantity        func(childComplexity int) int
@@ -231,6 +232,7 @@ type ComplexityRoot struct {
 
 	BillRunError struct {
 		Account func(childComplexity int) int
+		Code    func(childComplexity int) int
 		Message func(childComplexity int) int
 	}
 
@@ -256,6 +258,7 @@ type ComplexityRoot struct {
 		AccountPackage func(childComplexity int) int
 		AccountService func(childComplexity int) int
 		Amount         func(childComplexity int) int
+		BilledQuantity func(childComplexity int) int
 		Description    func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Invoice        func(childComplexity int) int
@@ -265,6 +268,7 @@ type ComplexityRoot struct {
 		Quantity       func(childComplexity int) int
 		Service        func(childComplexity int) int
 		UnitAmount     func(childComplexity int) int
+		UsedQuantity   func(childComplexity int) int
 	}
 
 	ChargeConnection struct {
@@ -785,6 +789,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Account(childComplexity), true
+	case "AccountPackage.activatedOn":
+		if e.ComplexityRoot.AccountPackage.ActivatedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountPackage.ActivatedOn(childComplexity), true
 	case "AccountPackage.billDay":
 		if e.ComplexityRoot.AccountPackage.BillDay == nil {
 			break
@@ -1378,6 +1388,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BillRunError.Account(childComplexity), true
+	case "BillRunError.code":
+		if e.ComplexityRoot.BillRunError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BillRunError.Code(childComplexity), true
 	case "BillRunError.message":
 		if e.ComplexityRoot.BillRunError.Message == nil {
 			break
@@ -1460,6 +1476,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Amount(childComplexity), true
+	case "Charge.billedQuantity":
+		if e.ComplexityRoot.Charge.BilledQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.BilledQuantity(childComplexity), true
 	case "Charge.description":
 		if e.ComplexityRoot.Charge.Description == nil {
 			break
@@ -1514,6 +1536,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.UnitAmount(childComplexity), true
+	case "Charge.usedQuantity":
+		if e.ComplexityRoot.Charge.UsedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.UsedQuantity(childComplexity), true
 
 	case "ChargeConnection.edges":
 		if e.ComplexityRoot.ChargeConnection.Edges == nil {
@@ -3564,6 +3592,20 @@ extend type AccountPackage { usageBillDay: Int ratePlan: RatePlan }
 extend type AccountService { ratePlan: RatePlan }
 extend input CreateAccountInput { usageBillDay: Int ratePlanId: ID }
 extend input ProvisionPackageInput { usageBillDay: Int ratePlanId: ID }
+
+# ------------------------------------------------ v2 additions: usage billing (6.3-6.5)
+
+extend enum ChargeKind { USAGE }
+# A USAGE line's quantities: the units used in its usage period and those billed after
+# buckets and the pool (for a late-usage line, the differences from the period's
+# earlier lines). Null on other lines.
+extend type Charge { usedQuantity: Decimal billedQuantity: Decimal }
+# Why the account failed: a reason such as NO_RATE_PLAN, else the error's code.
+extend type BillRunError { code: String }
+# The day billing activation happened (null while the package waits for it).
+extend type AccountPackage { activatedOn: Date }
+# billUsage (default true) bills the usage periods ending in the range and late usage.
+extend input BillRunInput { billUsage: Boolean }
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3666,6 +3708,8 @@ func (ec *executionContext) childFields_AccountPackage(ctx context.Context, fiel
 		return ec.fieldContext_AccountPackage_usageBillDay(ctx, field)
 	case "ratePlan":
 		return ec.fieldContext_AccountPackage_ratePlan(ctx, field)
+	case "activatedOn":
+		return ec.fieldContext_AccountPackage_activatedOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountPackage", field.Name)
 }
@@ -3902,6 +3946,8 @@ func (ec *executionContext) childFields_BillRunError(ctx context.Context, field 
 		return ec.fieldContext_BillRunError_account(ctx, field)
 	case "message":
 		return ec.fieldContext_BillRunError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_BillRunError_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BillRunError", field.Name)
 }
@@ -3968,6 +4014,10 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_amount(ctx, field)
 	case "invoice":
 		return ec.fieldContext_Charge_invoice(ctx, field)
+	case "usedQuantity":
+		return ec.fieldContext_Charge_usedQuantity(ctx, field)
+	case "billedQuantity":
+		return ec.fieldContext_Charge_billedQuantity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
 }
@@ -6812,6 +6862,29 @@ func (ec *executionContext) fieldContext_AccountPackage_ratePlan(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _AccountPackage_activatedOn(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_activatedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivatedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *calendar.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_activatedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountPackage", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
 func (ec *executionContext) _AccountPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8758,6 +8831,29 @@ func (ec *executionContext) fieldContext_BillRunError_message(_ context.Context,
 	return graphql.NewScalarFieldContext("BillRunError", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _BillRunError_code(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BillRunError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BillRunError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BillRunError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _BillRunErrorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BillRunErrorConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9320,6 +9416,52 @@ func (ec *executionContext) fieldContext_Charge_invoice(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Charge_usedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_usedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_usedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Charge_billedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_billedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BilledQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_billedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
 func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeConnection) (ret graphql.Marshaler) {
@@ -16033,7 +16175,7 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices", "wait"}
+	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices", "wait", "billUsage"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16089,6 +16231,13 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.Wait = data
+		case "billUsage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billUsage"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BillUsage = data
 		}
 	}
 	return it, nil
@@ -18315,6 +18464,11 @@ func (ec *executionContext) _AccountPackage(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "activatedOn":
+			out.Values[i] = ec._AccountPackage_activatedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19769,6 +19923,11 @@ func (ec *executionContext) _BillRunError(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "code":
+			out.Values[i] = ec._BillRunError_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20138,6 +20297,16 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "usedQuantity":
+			out.Values[i] = ec._Charge_usedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "billedQuantity":
+			out.Values[i] = ec._Charge_billedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

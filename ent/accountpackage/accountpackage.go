@@ -48,6 +48,14 @@ const (
 	FieldBilledThrough = "billed_through"
 	// FieldLastPeriodStart holds the string denoting the last_period_start field in the database.
 	FieldLastPeriodStart = "last_period_start"
+	// FieldUsageNext holds the string denoting the usage_next field in the database.
+	FieldUsageNext = "usage_next"
+	// FieldUsageDue holds the string denoting the usage_due field in the database.
+	FieldUsageDue = "usage_due"
+	// FieldUsageLateFrom holds the string denoting the usage_late_from field in the database.
+	FieldUsageLateFrom = "usage_late_from"
+	// FieldActivatedOn holds the string denoting the activated_on field in the database.
+	FieldActivatedOn = "activated_on"
 	// FieldChargeFullPeriod holds the string denoting the charge_full_period field in the database.
 	FieldChargeFullPeriod = "charge_full_period"
 	// FieldPostpaid holds the string denoting the postpaid field in the database.
@@ -138,6 +146,10 @@ var Columns = []string{
 	FieldNextBillDate,
 	FieldBilledThrough,
 	FieldLastPeriodStart,
+	FieldUsageNext,
+	FieldUsageDue,
+	FieldUsageLateFrom,
+	FieldActivatedOn,
 	FieldChargeFullPeriod,
 	FieldPostpaid,
 }
@@ -275,6 +287,26 @@ func ByBilledThrough(opts ...sql.OrderTermOption) OrderOption {
 // ByLastPeriodStart orders the results by the last_period_start field.
 func ByLastPeriodStart(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastPeriodStart, opts...).ToFunc()
+}
+
+// ByUsageNext orders the results by the usage_next field.
+func ByUsageNext(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageNext, opts...).ToFunc()
+}
+
+// ByUsageDue orders the results by the usage_due field.
+func ByUsageDue(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageDue, opts...).ToFunc()
+}
+
+// ByUsageLateFrom orders the results by the usage_late_from field.
+func ByUsageLateFrom(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageLateFrom, opts...).ToFunc()
+}
+
+// ByActivatedOn orders the results by the activated_on field.
+func ByActivatedOn(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivatedOn, opts...).ToFunc()
 }
 
 // ByChargeFullPeriod orders the results by the charge_full_period field.

@@ -129,6 +129,26 @@ func LastPeriodStart(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldLastPeriodStart, v))
 }
 
+// UsageNext applies equality check predicate on the "usage_next" field. It's identical to UsageNextEQ.
+func UsageNext(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageNext, v))
+}
+
+// UsageDue applies equality check predicate on the "usage_due" field. It's identical to UsageDueEQ.
+func UsageDue(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageDue, v))
+}
+
+// UsageLateFrom applies equality check predicate on the "usage_late_from" field. It's identical to UsageLateFromEQ.
+func UsageLateFrom(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageLateFrom, v))
+}
+
+// ActivatedOn applies equality check predicate on the "activated_on" field. It's identical to ActivatedOnEQ.
+func ActivatedOn(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldActivatedOn, v))
+}
+
 // ChargeFullPeriod applies equality check predicate on the "charge_full_period" field. It's identical to ChargeFullPeriodEQ.
 func ChargeFullPeriod(v bool) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldChargeFullPeriod, v))
@@ -757,6 +777,206 @@ func LastPeriodStartIsNil() predicate.AccountPackage {
 // LastPeriodStartNotNil applies the NotNil predicate on the "last_period_start" field.
 func LastPeriodStartNotNil() predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldNotNull(FieldLastPeriodStart))
+}
+
+// UsageNextEQ applies the EQ predicate on the "usage_next" field.
+func UsageNextEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageNext, v))
+}
+
+// UsageNextNEQ applies the NEQ predicate on the "usage_next" field.
+func UsageNextNEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldUsageNext, v))
+}
+
+// UsageNextIn applies the In predicate on the "usage_next" field.
+func UsageNextIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldUsageNext, vs...))
+}
+
+// UsageNextNotIn applies the NotIn predicate on the "usage_next" field.
+func UsageNextNotIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldUsageNext, vs...))
+}
+
+// UsageNextGT applies the GT predicate on the "usage_next" field.
+func UsageNextGT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldUsageNext, v))
+}
+
+// UsageNextGTE applies the GTE predicate on the "usage_next" field.
+func UsageNextGTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldUsageNext, v))
+}
+
+// UsageNextLT applies the LT predicate on the "usage_next" field.
+func UsageNextLT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldUsageNext, v))
+}
+
+// UsageNextLTE applies the LTE predicate on the "usage_next" field.
+func UsageNextLTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldUsageNext, v))
+}
+
+// UsageNextIsNil applies the IsNil predicate on the "usage_next" field.
+func UsageNextIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldUsageNext))
+}
+
+// UsageNextNotNil applies the NotNil predicate on the "usage_next" field.
+func UsageNextNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldUsageNext))
+}
+
+// UsageDueEQ applies the EQ predicate on the "usage_due" field.
+func UsageDueEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageDue, v))
+}
+
+// UsageDueNEQ applies the NEQ predicate on the "usage_due" field.
+func UsageDueNEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldUsageDue, v))
+}
+
+// UsageDueIn applies the In predicate on the "usage_due" field.
+func UsageDueIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldUsageDue, vs...))
+}
+
+// UsageDueNotIn applies the NotIn predicate on the "usage_due" field.
+func UsageDueNotIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldUsageDue, vs...))
+}
+
+// UsageDueGT applies the GT predicate on the "usage_due" field.
+func UsageDueGT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldUsageDue, v))
+}
+
+// UsageDueGTE applies the GTE predicate on the "usage_due" field.
+func UsageDueGTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldUsageDue, v))
+}
+
+// UsageDueLT applies the LT predicate on the "usage_due" field.
+func UsageDueLT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldUsageDue, v))
+}
+
+// UsageDueLTE applies the LTE predicate on the "usage_due" field.
+func UsageDueLTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldUsageDue, v))
+}
+
+// UsageDueIsNil applies the IsNil predicate on the "usage_due" field.
+func UsageDueIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldUsageDue))
+}
+
+// UsageDueNotNil applies the NotNil predicate on the "usage_due" field.
+func UsageDueNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldUsageDue))
+}
+
+// UsageLateFromEQ applies the EQ predicate on the "usage_late_from" field.
+func UsageLateFromEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromNEQ applies the NEQ predicate on the "usage_late_from" field.
+func UsageLateFromNEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromIn applies the In predicate on the "usage_late_from" field.
+func UsageLateFromIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldUsageLateFrom, vs...))
+}
+
+// UsageLateFromNotIn applies the NotIn predicate on the "usage_late_from" field.
+func UsageLateFromNotIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldUsageLateFrom, vs...))
+}
+
+// UsageLateFromGT applies the GT predicate on the "usage_late_from" field.
+func UsageLateFromGT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromGTE applies the GTE predicate on the "usage_late_from" field.
+func UsageLateFromGTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromLT applies the LT predicate on the "usage_late_from" field.
+func UsageLateFromLT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromLTE applies the LTE predicate on the "usage_late_from" field.
+func UsageLateFromLTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldUsageLateFrom, v))
+}
+
+// UsageLateFromIsNil applies the IsNil predicate on the "usage_late_from" field.
+func UsageLateFromIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldUsageLateFrom))
+}
+
+// UsageLateFromNotNil applies the NotNil predicate on the "usage_late_from" field.
+func UsageLateFromNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldUsageLateFrom))
+}
+
+// ActivatedOnEQ applies the EQ predicate on the "activated_on" field.
+func ActivatedOnEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldActivatedOn, v))
+}
+
+// ActivatedOnNEQ applies the NEQ predicate on the "activated_on" field.
+func ActivatedOnNEQ(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldActivatedOn, v))
+}
+
+// ActivatedOnIn applies the In predicate on the "activated_on" field.
+func ActivatedOnIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldActivatedOn, vs...))
+}
+
+// ActivatedOnNotIn applies the NotIn predicate on the "activated_on" field.
+func ActivatedOnNotIn(vs ...calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldActivatedOn, vs...))
+}
+
+// ActivatedOnGT applies the GT predicate on the "activated_on" field.
+func ActivatedOnGT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldActivatedOn, v))
+}
+
+// ActivatedOnGTE applies the GTE predicate on the "activated_on" field.
+func ActivatedOnGTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldActivatedOn, v))
+}
+
+// ActivatedOnLT applies the LT predicate on the "activated_on" field.
+func ActivatedOnLT(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldActivatedOn, v))
+}
+
+// ActivatedOnLTE applies the LTE predicate on the "activated_on" field.
+func ActivatedOnLTE(v calendar.Date) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldActivatedOn, v))
+}
+
+// ActivatedOnIsNil applies the IsNil predicate on the "activated_on" field.
+func ActivatedOnIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldActivatedOn))
+}
+
+// ActivatedOnNotNil applies the NotNil predicate on the "activated_on" field.
+func ActivatedOnNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldActivatedOn))
 }
 
 // ChargeFullPeriodEQ applies the EQ predicate on the "charge_full_period" field.

@@ -30,6 +30,8 @@ const (
 	FieldBillCharges = "bill_charges"
 	// FieldCloseInvoices holds the string denoting the close_invoices field in the database.
 	FieldCloseInvoices = "close_invoices"
+	// FieldBillUsage holds the string denoting the bill_usage field in the database.
+	FieldBillUsage = "bill_usage"
 	// FieldAccountsTotal holds the string denoting the accounts_total field in the database.
 	FieldAccountsTotal = "accounts_total"
 	// FieldAccountsProcessed holds the string denoting the accounts_processed field in the database.
@@ -91,6 +93,7 @@ var Columns = []string{
 	FieldAccountIds,
 	FieldBillCharges,
 	FieldCloseInvoices,
+	FieldBillUsage,
 	FieldAccountsTotal,
 	FieldAccountsProcessed,
 	FieldAccountsFailed,
@@ -118,6 +121,8 @@ var (
 	DefaultBillCharges bool
 	// DefaultCloseInvoices holds the default value on creation for the "close_invoices" field.
 	DefaultCloseInvoices bool
+	// DefaultBillUsage holds the default value on creation for the "bill_usage" field.
+	DefaultBillUsage bool
 	// DefaultAccountsTotal holds the default value on creation for the "accounts_total" field.
 	DefaultAccountsTotal int
 	// DefaultAccountsProcessed holds the default value on creation for the "accounts_processed" field.
@@ -198,6 +203,11 @@ func ByBillCharges(opts ...sql.OrderTermOption) OrderOption {
 // ByCloseInvoices orders the results by the close_invoices field.
 func ByCloseInvoices(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCloseInvoices, opts...).ToFunc()
+}
+
+// ByBillUsage orders the results by the bill_usage field.
+func ByBillUsage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBillUsage, opts...).ToFunc()
 }
 
 // ByAccountsTotal orders the results by the accounts_total field.

@@ -81,6 +81,11 @@ func CloseInvoices(v bool) predicate.BillRun {
 	return predicate.BillRun(sql.FieldEQ(FieldCloseInvoices, v))
 }
 
+// BillUsage applies equality check predicate on the "bill_usage" field. It's identical to BillUsageEQ.
+func BillUsage(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldBillUsage, v))
+}
+
 // AccountsTotal applies equality check predicate on the "accounts_total" field. It's identical to AccountsTotalEQ.
 func AccountsTotal(v int) predicate.BillRun {
 	return predicate.BillRun(sql.FieldEQ(FieldAccountsTotal, v))
@@ -294,6 +299,16 @@ func CloseInvoicesEQ(v bool) predicate.BillRun {
 // CloseInvoicesNEQ applies the NEQ predicate on the "close_invoices" field.
 func CloseInvoicesNEQ(v bool) predicate.BillRun {
 	return predicate.BillRun(sql.FieldNEQ(FieldCloseInvoices, v))
+}
+
+// BillUsageEQ applies the EQ predicate on the "bill_usage" field.
+func BillUsageEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldBillUsage, v))
+}
+
+// BillUsageNEQ applies the NEQ predicate on the "bill_usage" field.
+func BillUsageNEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldNEQ(FieldBillUsage, v))
 }
 
 // AccountsTotalEQ applies the EQ predicate on the "accounts_total" field.

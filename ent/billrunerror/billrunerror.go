@@ -18,6 +18,8 @@ const (
 	FieldAccountID = "account_id"
 	// FieldMessage holds the string denoting the message field in the database.
 	FieldMessage = "message"
+	// FieldCode holds the string denoting the code field in the database.
+	FieldCode = "code"
 	// EdgeBillRun holds the string denoting the bill_run edge name in mutations.
 	EdgeBillRun = "bill_run"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
@@ -46,6 +48,7 @@ var Columns = []string{
 	FieldBillRunID,
 	FieldAccountID,
 	FieldMessage,
+	FieldCode,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -79,6 +82,11 @@ func ByAccountID(opts ...sql.OrderTermOption) OrderOption {
 // ByMessage orders the results by the message field.
 func ByMessage(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessage, opts...).ToFunc()
+}
+
+// ByCode orders the results by the code field.
+func ByCode(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCode, opts...).ToFunc()
 }
 
 // ByBillRunField orders the results by bill_run field.

@@ -68,6 +68,11 @@ func Message(v string) predicate.BillRunError {
 	return predicate.BillRunError(sql.FieldEQ(FieldMessage, v))
 }
 
+// Code applies equality check predicate on the "code" field. It's identical to CodeEQ.
+func Code(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldEQ(FieldCode, v))
+}
+
 // BillRunIDEQ applies the EQ predicate on the "bill_run_id" field.
 func BillRunIDEQ(v int) predicate.BillRunError {
 	return predicate.BillRunError(sql.FieldEQ(FieldBillRunID, v))
@@ -171,6 +176,81 @@ func MessageEqualFold(v string) predicate.BillRunError {
 // MessageContainsFold applies the ContainsFold predicate on the "message" field.
 func MessageContainsFold(v string) predicate.BillRunError {
 	return predicate.BillRunError(sql.FieldContainsFold(FieldMessage, v))
+}
+
+// CodeEQ applies the EQ predicate on the "code" field.
+func CodeEQ(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldEQ(FieldCode, v))
+}
+
+// CodeNEQ applies the NEQ predicate on the "code" field.
+func CodeNEQ(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldNEQ(FieldCode, v))
+}
+
+// CodeIn applies the In predicate on the "code" field.
+func CodeIn(vs ...string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldIn(FieldCode, vs...))
+}
+
+// CodeNotIn applies the NotIn predicate on the "code" field.
+func CodeNotIn(vs ...string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldNotIn(FieldCode, vs...))
+}
+
+// CodeGT applies the GT predicate on the "code" field.
+func CodeGT(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldGT(FieldCode, v))
+}
+
+// CodeGTE applies the GTE predicate on the "code" field.
+func CodeGTE(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldGTE(FieldCode, v))
+}
+
+// CodeLT applies the LT predicate on the "code" field.
+func CodeLT(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldLT(FieldCode, v))
+}
+
+// CodeLTE applies the LTE predicate on the "code" field.
+func CodeLTE(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldLTE(FieldCode, v))
+}
+
+// CodeContains applies the Contains predicate on the "code" field.
+func CodeContains(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldContains(FieldCode, v))
+}
+
+// CodeHasPrefix applies the HasPrefix predicate on the "code" field.
+func CodeHasPrefix(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldHasPrefix(FieldCode, v))
+}
+
+// CodeHasSuffix applies the HasSuffix predicate on the "code" field.
+func CodeHasSuffix(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldHasSuffix(FieldCode, v))
+}
+
+// CodeIsNil applies the IsNil predicate on the "code" field.
+func CodeIsNil() predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldIsNull(FieldCode))
+}
+
+// CodeNotNil applies the NotNil predicate on the "code" field.
+func CodeNotNil() predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldNotNull(FieldCode))
+}
+
+// CodeEqualFold applies the EqualFold predicate on the "code" field.
+func CodeEqualFold(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldEqualFold(FieldCode, v))
+}
+
+// CodeContainsFold applies the ContainsFold predicate on the "code" field.
+func CodeContainsFold(v string) predicate.BillRunError {
+	return predicate.BillRunError(sql.FieldContainsFold(FieldCode, v))
 }
 
 // HasBillRun applies the HasEdge predicate on the "bill_run" edge.

@@ -40,6 +40,10 @@ const (
 	FieldUnitAmount = "unit_amount"
 	// FieldAmount holds the string denoting the amount field in the database.
 	FieldAmount = "amount"
+	// FieldUsedQuantity holds the string denoting the used_quantity field in the database.
+	FieldUsedQuantity = "used_quantity"
+	// FieldBilledQuantity holds the string denoting the billed_quantity field in the database.
+	FieldBilledQuantity = "billed_quantity"
 	// FieldGuard holds the string denoting the guard field in the database.
 	FieldGuard = "guard"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
@@ -97,6 +101,8 @@ var Columns = []string{
 	FieldQuantity,
 	FieldUnitAmount,
 	FieldAmount,
+	FieldUsedQuantity,
+	FieldBilledQuantity,
 	FieldGuard,
 }
 
@@ -119,6 +125,7 @@ const (
 	KindONE_TIME   Kind = "ONE_TIME"
 	KindTRANSITION Kind = "TRANSITION"
 	KindCREDIT     Kind = "CREDIT"
+	KindUSAGE      Kind = "USAGE"
 )
 
 func (k Kind) String() string {
@@ -128,7 +135,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindRECURRING, KindONE_TIME, KindTRANSITION, KindCREDIT:
+	case KindRECURRING, KindONE_TIME, KindTRANSITION, KindCREDIT, KindUSAGE:
 		return nil
 	default:
 		return fmt.Errorf("charge: invalid enum value for kind field: %q", k)
@@ -201,6 +208,16 @@ func ByUnitAmount(opts ...sql.OrderTermOption) OrderOption {
 // ByAmount orders the results by the amount field.
 func ByAmount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAmount, opts...).ToFunc()
+}
+
+// ByUsedQuantity orders the results by the used_quantity field.
+func ByUsedQuantity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsedQuantity, opts...).ToFunc()
+}
+
+// ByBilledQuantity orders the results by the billed_quantity field.
+func ByBilledQuantity(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBilledQuantity, opts...).ToFunc()
 }
 
 // ByGuard orders the results by the guard field.

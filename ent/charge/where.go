@@ -110,6 +110,16 @@ func Amount(v money.Decimal) predicate.Charge {
 	return predicate.Charge(sql.FieldEQ(FieldAmount, v))
 }
 
+// UsedQuantity applies equality check predicate on the "used_quantity" field. It's identical to UsedQuantityEQ.
+func UsedQuantity(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldUsedQuantity, v))
+}
+
+// BilledQuantity applies equality check predicate on the "billed_quantity" field. It's identical to BilledQuantityEQ.
+func BilledQuantity(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldBilledQuantity, v))
+}
+
 // Guard applies equality check predicate on the "guard" field. It's identical to GuardEQ.
 func Guard(v string) predicate.Charge {
 	return predicate.Charge(sql.FieldEQ(FieldGuard, v))
@@ -578,6 +588,106 @@ func AmountLT(v money.Decimal) predicate.Charge {
 // AmountLTE applies the LTE predicate on the "amount" field.
 func AmountLTE(v money.Decimal) predicate.Charge {
 	return predicate.Charge(sql.FieldLTE(FieldAmount, v))
+}
+
+// UsedQuantityEQ applies the EQ predicate on the "used_quantity" field.
+func UsedQuantityEQ(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldUsedQuantity, v))
+}
+
+// UsedQuantityNEQ applies the NEQ predicate on the "used_quantity" field.
+func UsedQuantityNEQ(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldNEQ(FieldUsedQuantity, v))
+}
+
+// UsedQuantityIn applies the In predicate on the "used_quantity" field.
+func UsedQuantityIn(vs ...money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldIn(FieldUsedQuantity, vs...))
+}
+
+// UsedQuantityNotIn applies the NotIn predicate on the "used_quantity" field.
+func UsedQuantityNotIn(vs ...money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldNotIn(FieldUsedQuantity, vs...))
+}
+
+// UsedQuantityGT applies the GT predicate on the "used_quantity" field.
+func UsedQuantityGT(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldGT(FieldUsedQuantity, v))
+}
+
+// UsedQuantityGTE applies the GTE predicate on the "used_quantity" field.
+func UsedQuantityGTE(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldGTE(FieldUsedQuantity, v))
+}
+
+// UsedQuantityLT applies the LT predicate on the "used_quantity" field.
+func UsedQuantityLT(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldLT(FieldUsedQuantity, v))
+}
+
+// UsedQuantityLTE applies the LTE predicate on the "used_quantity" field.
+func UsedQuantityLTE(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldLTE(FieldUsedQuantity, v))
+}
+
+// UsedQuantityIsNil applies the IsNil predicate on the "used_quantity" field.
+func UsedQuantityIsNil() predicate.Charge {
+	return predicate.Charge(sql.FieldIsNull(FieldUsedQuantity))
+}
+
+// UsedQuantityNotNil applies the NotNil predicate on the "used_quantity" field.
+func UsedQuantityNotNil() predicate.Charge {
+	return predicate.Charge(sql.FieldNotNull(FieldUsedQuantity))
+}
+
+// BilledQuantityEQ applies the EQ predicate on the "billed_quantity" field.
+func BilledQuantityEQ(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldBilledQuantity, v))
+}
+
+// BilledQuantityNEQ applies the NEQ predicate on the "billed_quantity" field.
+func BilledQuantityNEQ(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldNEQ(FieldBilledQuantity, v))
+}
+
+// BilledQuantityIn applies the In predicate on the "billed_quantity" field.
+func BilledQuantityIn(vs ...money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldIn(FieldBilledQuantity, vs...))
+}
+
+// BilledQuantityNotIn applies the NotIn predicate on the "billed_quantity" field.
+func BilledQuantityNotIn(vs ...money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldNotIn(FieldBilledQuantity, vs...))
+}
+
+// BilledQuantityGT applies the GT predicate on the "billed_quantity" field.
+func BilledQuantityGT(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldGT(FieldBilledQuantity, v))
+}
+
+// BilledQuantityGTE applies the GTE predicate on the "billed_quantity" field.
+func BilledQuantityGTE(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldGTE(FieldBilledQuantity, v))
+}
+
+// BilledQuantityLT applies the LT predicate on the "billed_quantity" field.
+func BilledQuantityLT(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldLT(FieldBilledQuantity, v))
+}
+
+// BilledQuantityLTE applies the LTE predicate on the "billed_quantity" field.
+func BilledQuantityLTE(v money.Decimal) predicate.Charge {
+	return predicate.Charge(sql.FieldLTE(FieldBilledQuantity, v))
+}
+
+// BilledQuantityIsNil applies the IsNil predicate on the "billed_quantity" field.
+func BilledQuantityIsNil() predicate.Charge {
+	return predicate.Charge(sql.FieldIsNull(FieldBilledQuantity))
+}
+
+// BilledQuantityNotNil applies the NotNil predicate on the "billed_quantity" field.
+func BilledQuantityNotNil() predicate.Charge {
+	return predicate.Charge(sql.FieldNotNull(FieldBilledQuantity))
 }
 
 // GuardEQ applies the EQ predicate on the "guard" field.

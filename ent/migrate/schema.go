@@ -92,6 +92,10 @@ var (
 		{Name: "next_bill_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "billed_through", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "last_period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "usage_next", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "usage_due", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "usage_late_from", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "activated_on", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "charge_full_period", Type: field.TypeBool},
 		{Name: "postpaid", Type: field.TypeBool},
 		{Name: "account_id", Type: field.TypeInt},
@@ -108,31 +112,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_packages_accounts_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[14]},
+				Columns:    []*schema.Column{AccountPackagesColumns[18]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_package_frequencies_frequency",
-				Columns:    []*schema.Column{AccountPackagesColumns[15]},
+				Columns:    []*schema.Column{AccountPackagesColumns[19]},
 				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_rate_plans_rate_plan",
-				Columns:    []*schema.Column{AccountPackagesColumns[16]},
+				Columns:    []*schema.Column{AccountPackagesColumns[20]},
 				RefColumns: []*schema.Column{RatePlansColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "account_packages_statuses_status",
-				Columns:    []*schema.Column{AccountPackagesColumns[17]},
+				Columns:    []*schema.Column{AccountPackagesColumns[21]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_packages_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[18]},
+				Columns:    []*schema.Column{AccountPackagesColumns[22]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -141,17 +145,17 @@ var (
 			{
 				Name:    "accountpackage_account_id_next_bill_date",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[14], AccountPackagesColumns[9]},
+				Columns: []*schema.Column{AccountPackagesColumns[18], AccountPackagesColumns[9]},
 			},
 			{
 				Name:    "accountpackage_account_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[14], AccountPackagesColumns[0]},
+				Columns: []*schema.Column{AccountPackagesColumns[18], AccountPackagesColumns[0]},
 			},
 			{
 				Name:    "accountpackage_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[18]},
+				Columns: []*schema.Column{AccountPackagesColumns[22]},
 			},
 		},
 	}
@@ -250,6 +254,7 @@ var (
 		{Name: "account_ids", Type: field.TypeJSON, Nullable: true},
 		{Name: "bill_charges", Type: field.TypeBool, Default: true},
 		{Name: "close_invoices", Type: field.TypeBool, Default: false},
+		{Name: "bill_usage", Type: field.TypeBool, Default: true},
 		{Name: "accounts_total", Type: field.TypeInt, Default: 0},
 		{Name: "accounts_processed", Type: field.TypeInt, Default: 0},
 		{Name: "accounts_failed", Type: field.TypeInt, Default: 0},
@@ -307,6 +312,7 @@ var (
 	BillRunErrorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "message", Type: field.TypeString},
+		{Name: "code", Type: field.TypeString, Nullable: true},
 		{Name: "bill_run_id", Type: field.TypeInt},
 		{Name: "account_id", Type: field.TypeInt},
 	}
@@ -318,13 +324,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "bill_run_errors_bill_runs_errors",
-				Columns:    []*schema.Column{BillRunErrorsColumns[2]},
+				Columns:    []*schema.Column{BillRunErrorsColumns[3]},
 				RefColumns: []*schema.Column{BillRunsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "bill_run_errors_accounts_account",
-				Columns:    []*schema.Column{BillRunErrorsColumns[3]},
+				Columns:    []*schema.Column{BillRunErrorsColumns[4]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -333,7 +339,7 @@ var (
 			{
 				Name:    "billrunerror_bill_run_id_account_id",
 				Unique:  true,
-				Columns: []*schema.Column{BillRunErrorsColumns[2], BillRunErrorsColumns[3]},
+				Columns: []*schema.Column{BillRunErrorsColumns[3], BillRunErrorsColumns[4]},
 			},
 		},
 	}
@@ -378,7 +384,7 @@ var (
 	// ChargesColumns holds the columns for the "charges" table.
 	ChargesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME", "TRANSITION", "CREDIT"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE"}},
 		{Name: "description", Type: field.TypeString},
 		{Name: "account_id", Type: field.TypeInt},
 		{Name: "period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
@@ -386,6 +392,8 @@ var (
 		{Name: "quantity", Type: field.TypeInt},
 		{Name: "unit_amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "used_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "billed_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "guard", Type: field.TypeString, Unique: true},
 		{Name: "account_package_id", Type: field.TypeInt, Nullable: true},
 		{Name: "account_service_id", Type: field.TypeInt, Nullable: true},
@@ -400,25 +408,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "charges_account_packages_charges",
-				Columns:    []*schema.Column{ChargesColumns[10]},
+				Columns:    []*schema.Column{ChargesColumns[12]},
 				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_account_services_charges",
-				Columns:    []*schema.Column{ChargesColumns[11]},
+				Columns:    []*schema.Column{ChargesColumns[13]},
 				RefColumns: []*schema.Column{AccountServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_services_service",
-				Columns:    []*schema.Column{ChargesColumns[12]},
+				Columns:    []*schema.Column{ChargesColumns[14]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_invoices_lines",
-				Columns:    []*schema.Column{ChargesColumns[13]},
+				Columns:    []*schema.Column{ChargesColumns[15]},
 				RefColumns: []*schema.Column{InvoicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -427,17 +435,17 @@ var (
 			{
 				Name:    "charge_account_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[10]},
+				Columns: []*schema.Column{ChargesColumns[12]},
 			},
 			{
 				Name:    "charge_invoice_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[13]},
+				Columns: []*schema.Column{ChargesColumns[15]},
 			},
 			{
 				Name:    "charge_account_service_id_kind_period_start",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[11], ChargesColumns[1], ChargesColumns[4]},
+				Columns: []*schema.Column{ChargesColumns[13], ChargesColumns[1], ChargesColumns[4]},
 			},
 		},
 	}
@@ -875,6 +883,46 @@ var (
 			},
 		},
 	}
+	// UsagePeriodsColumns holds the columns for the "usage_periods" table.
+	UsagePeriodsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "account_package_id", Type: field.TypeInt},
+		{Name: "period_start", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "period_end", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "used", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "billed", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
+		{Name: "lines", Type: field.TypeInt},
+		{Name: "account_service_id", Type: field.TypeInt},
+	}
+	// UsagePeriodsTable holds the schema information for the "usage_periods" table.
+	UsagePeriodsTable = &schema.Table{
+		Name:       "usage_periods",
+		Columns:    UsagePeriodsColumns,
+		PrimaryKey: []*schema.Column{UsagePeriodsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "usage_periods_account_services_account_service",
+				Columns:    []*schema.Column{UsagePeriodsColumns[10]},
+				RefColumns: []*schema.Column{AccountServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usageperiod_account_service_id_period_start",
+				Unique:  true,
+				Columns: []*schema.Column{UsagePeriodsColumns[10], UsagePeriodsColumns[3]},
+			},
+			{
+				Name:    "usageperiod_account_package_id_period_start",
+				Unique:  false,
+				Columns: []*schema.Column{UsagePeriodsColumns[2], UsagePeriodsColumns[3]},
+			},
+		},
+	}
 	// UsageRecordsColumns holds the columns for the "usage_records" table.
 	UsageRecordsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -968,6 +1016,7 @@ var (
 		StatusPricesTable,
 		TransitionPricesTable,
 		UsageDaysTable,
+		UsagePeriodsTable,
 		UsageRecordsTable,
 		CatalogPackageCurrenciesTable,
 	}
@@ -1094,6 +1143,10 @@ func init() {
 	UsageDaysTable.ForeignKeys[1].RefTable = AccountServicesTable
 	UsageDaysTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
+	UsagePeriodsTable.ForeignKeys[0].RefTable = AccountServicesTable
+	UsagePeriodsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
 	}
 	UsageRecordsTable.ForeignKeys[0].RefTable = AccountsTable
 	UsageRecordsTable.ForeignKeys[1].RefTable = AccountServicesTable

@@ -37,6 +37,17 @@ func (AccountPackage) Fields() []ent.Field {
 		// last_period_start is where the latest billed period began: a cancellation may
 		// not reach before it, and its credit is worked out on that period.
 		field.Other("last_period_start", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Annotations(entgql.Skip()),
+		// The usage position (docs/billing.md 6.3): usage_next is the first day of the
+		// next usage period to bill (null: the span's start), usage_due that period's
+		// end, when a run reaching it bills it (null with usage_next set: no period
+		// left); usage_late_from the earliest day of records that arrived for periods
+		// already billed (or recurring periods passed uncharged, 6.4).
+		field.Other("usage_next", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Annotations(entgql.Skip()),
+		field.Other("usage_due", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Annotations(entgql.Skip()),
+		field.Other("usage_late_from", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable().Annotations(entgql.Skip()),
+		// activated_on is the day billing activation happened (6.5); null while a
+		// package with an activation is waiting for it.
+		field.Other("activated_on", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		field.Bool("charge_full_period"),
 		field.Bool("postpaid"),
 	}

@@ -25,6 +25,7 @@ func (BillRun) Fields() []ent.Field {
 		field.JSON("account_ids", []int{}).Optional().Immutable().Annotations(entgql.Skip()),
 		field.Bool("bill_charges").Default(true).Immutable().Annotations(entgql.Skip()),
 		field.Bool("close_invoices").Default(false).Immutable().Annotations(entgql.Skip()),
+		field.Bool("bill_usage").Default(true).Immutable(),
 		field.Int("accounts_total").Default(0),
 		field.Int("accounts_processed").Default(0),
 		field.Int("accounts_failed").Default(0),

@@ -18,6 +18,9 @@ func (BillRunError) Fields() []ent.Field {
 		field.Int("bill_run_id").Immutable(),
 		field.Int("account_id").Immutable(),
 		field.String("message"),
+		// code classifies the failure: a reason such as NO_RATE_PLAN, else the
+		// error's code (FAILED_PRECONDITION, INTERNAL, ...).
+		field.String("code").Optional().Nillable(),
 	}
 }
 

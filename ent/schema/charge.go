@@ -12,13 +12,13 @@ import (
 	"github.com/billd/billd/internal/money"
 )
 
-// Charge is one invoice line: a recurring, one-time, transition or credit amount.
+// Charge is one invoice line: a recurring, one-time, transition, credit or usage amount.
 type Charge struct{ ent.Schema }
 
 // Fields of the Charge.
 func (Charge) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("RECURRING", "ONE_TIME", "TRANSITION", "CREDIT").Immutable(),
+		field.Enum("kind").Values("RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE").Immutable(),
 		field.String("description"),
 		field.Int("account_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("account_package_id").Optional().Nillable(),
@@ -30,6 +30,10 @@ func (Charge) Fields() []ent.Field {
 		field.Int("quantity").Immutable(),
 		field.Other("unit_amount", money.Decimal{}).SchemaType(decimalColumn).Immutable(),
 		field.Other("amount", money.Decimal{}).SchemaType(decimalColumn).Immutable(),
+		// used_quantity and billed_quantity are a USAGE line's units used in its period
+		// and those left to rate after buckets (for a late-usage line, the differences).
+		field.Other("used_quantity", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable().Immutable(),
+		field.Other("billed_quantity", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable().Immutable(),
 		// guard names what was charged (account-service, kind, period or event). Its
 		// unique index is what makes charging exactly-once, whatever the code does.
 		field.String("guard").Unique().Immutable().Annotations(entgql.Skip()),

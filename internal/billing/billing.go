@@ -50,6 +50,9 @@ type Request struct {
 	BillCharges bool
 	// CloseInvoices makes the invoices CLOSED at once.
 	CloseInvoices bool
+	// BillUsage bills the usage periods that end in the range and late usage
+	// (docs/billing.md 6.3); false leaves usage for a later run.
+	BillUsage bool
 	// Catalog is the catalog to price with; nil loads it.
 	Catalog *Catalog
 }
@@ -97,11 +100,32 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 			return nil, err
 		}
 	}
-	work, err := load(ctx, c, req.Range.End, accs)
+	var usageIDs []int
+	if req.BillUsage {
+		usageIDs = cc.UsageServices()
+	}
+	work, err := load(ctx, c, req.Range.End, accs, usageIDs)
+	if err != nil {
+		return nil, err
+	}
+	views := map[int]usageView{}
+	var all []*ent.AccountPackage
+	for _, acc := range accs {
+		for _, ap := range work.packages[acc.ID] {
+			pkg, err := cc.pkg(ctx, c, ap.PackageID)
+			if err != nil {
+				return nil, err
+			}
+			views[ap.ID] = activation(pkg, ap, req.Range.End)
+			all = append(all, ap)
+		}
+	}
+	us, err := loadUsage(ctx, c, cc, all, views, req.Range.End)
 	if err != nil {
 		return nil, err
 	}
 	var moves []move
+	var usageWrites []usageWrite
 	type billed struct {
 		acc   *ent.Account
 		cur   *ent.Currency
@@ -117,21 +141,47 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 		prec := int32(cur.Precision)
 		var lines []line
 		for _, ap := range work.packages[acc.ID] {
+			v := views[ap.ID]
+			if v.pending {
+				continue // waiting for its activation: nothing is charged
+			}
 			rp, err := ratingPackage(ctx, c, cc, acc, ap, work)
 			if err != nil {
 				return nil, fmt.Errorf("account %d: %w", acc.ID, err)
 			}
+			s.usageOfRecurring(&rp, ap, v, us)
 			res, err := rating.Rate(rp, req.Range, prec)
 			if err != nil {
 				return nil, fmt.Errorf("account %d: %w", acc.ID, err)
 			}
-			if !res.Moved {
-				continue
+			if res.Moved {
+				for _, l := range res.Lines {
+					lines = append(lines, line{Line: l, apID: ap.ID})
+				}
+				moves = append(moves, move{ap: ap, res: res})
 			}
-			for _, l := range res.Lines {
-				lines = append(lines, line{Line: l, apID: ap.ID})
+			uw := usageWrite{accountID: acc.ID, apID: ap.ID,
+				pos: store.UsagePosition{AccountPackageID: ap.ID, From: ap.UsageNext, Next: ap.UsageNext, Due: ap.UsageDue,
+					ActivatedOn: v.activated, ClearLate: ap.UsageLateFrom != nil}}
+			if req.BillUsage && len(us.services[ap.ID]) > 0 {
+				up, err := usagePackage(ctx, c, cc, acc, cur, ap, v, us)
+				if err != nil {
+					return nil, fmt.Errorf("account %d: %w", acc.ID, err)
+				}
+				ur, err := rating.BillUsage(up, req.Range, prec)
+				if err != nil {
+					return nil, fmt.Errorf("account %d: %w", acc.ID, err)
+				}
+				for _, l := range ur.Lines {
+					lines = append(lines, line{Line: l, apID: ap.ID})
+				}
+				uw.rows, uw.pos.Next, uw.pos.Due = ur.Periods, ur.Next, ur.Due
+				if ur.Moved || uw.pos.ActivatedOn != nil || uw.pos.ClearLate {
+					usageWrites = append(usageWrites, uw)
+				}
+			} else if uw.pos.ActivatedOn != nil || uw.pos.ClearLate {
+				usageWrites = append(usageWrites, uw)
 			}
-			moves = append(moves, move{ap: ap, res: res})
 		}
 		results[acc.ID] = AccountResult{Currency: cur.Code}
 		if len(lines) == 0 {
@@ -142,6 +192,9 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 			total = total.Add(l.Amount)
 		}
 		invoices = append(invoices, billed{acc: acc, cur: cur, lines: lines, total: money.Round(total, prec)})
+	}
+	if err := writeUsage(ctx, c, w, usageWrites); err != nil {
+		return nil, err
 	}
 	if err := s.applyMoves(ctx, c, w, moves); err != nil {
 		return nil, err
@@ -181,6 +234,25 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 	return results, nil
 }
 
+// usageOfRecurring gives the recurring engine what usage means for it: the
+// activation day as the effective date (a package never billed starts there), and for
+// chargeRecurringOnlyIfUsage packages the days with usage (docs/billing.md 6.4, 6.5).
+func (s *Service) usageOfRecurring(rp *rating.Package, ap *ent.AccountPackage, v usageView, us *usageState) {
+	if !v.start.Equal(ap.EffectiveDate) {
+		rp.Effective = v.start
+		if ap.BilledThrough == nil && ap.LastPeriodStart == nil && rp.NextBillDate != nil {
+			nbd := rating.FirstNextBillDate(rp.Cadence, rp.BillDay, v.start, rp.Postpaid)
+			rp.NextBillDate = &nbd
+		}
+	}
+	if v.pkg.ChargeRecurringOnlyIfUsage {
+		rp.OnlyIfUsed = true
+		rp.Used = us.usedDays(ap.ID)
+		rp.UsedLateFrom = ap.UsageLateFrom
+		rp.RecurringCharged = us.recurring[ap.ID]
+	}
+}
+
 // line is a rated line with the account-package it belongs to.
 type line struct {
 	rating.Line
@@ -193,5 +265,5 @@ func chargeRow(l line, accountID, invoiceID int) store.ChargeRow {
 	start, end := l.PeriodStart, l.PeriodEnd
 	return store.ChargeRow{Kind: string(l.Kind), Description: l.Description, AccountID: accountID, InvoiceID: invoiceID,
 		AccountPackageID: &ap, AccountServiceID: &svc, ServiceID: &service, PeriodStart: &start, PeriodEnd: &end,
-		Quantity: l.Quantity, UnitAmount: l.UnitAmount, Amount: l.Amount, Guard: l.Guard}
+		Quantity: l.Quantity, UnitAmount: l.UnitAmount, Amount: l.Amount, Used: l.Used, Billed: l.Billed, Guard: l.Guard}
 }

@@ -5,6 +5,9 @@ import (
 	"sync"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/rateplan"
+	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/rating"
@@ -15,6 +18,7 @@ type prices struct {
 	recurring   map[string]money.Decimal
 	oneTime     *money.Decimal
 	transitions map[rating.StatusPair]money.Decimal
+	ratePlanID  *int // a USAGE service's plan on the frequency
 }
 
 // Catalog keeps the catalog billing needs in memory: statuses, services, packages and
@@ -28,6 +32,9 @@ type Catalog struct {
 	freqs    map[int]*ent.PackageFrequency
 	curs     map[int]*ent.Currency
 	prices   map[[2]int]map[int]*prices // (frequency, currency) → service → prices
+	plans    map[int]*rating.Plan
+	pkgSvcs  map[int]map[int]*ent.PackageService // package → service → its entry
+	usageIDs []int                               // the USAGE services, in id order
 }
 
 // LoadCatalog reads the catalog's statuses, services, packages and frequencies.
@@ -37,6 +44,7 @@ func LoadCatalog(ctx context.Context, c *ent.Client) (*Catalog, error) {
 		packages: map[int]*ent.CatalogPackage{}, freqs: map[int]*ent.PackageFrequency{},
 		curs:   map[int]*ent.Currency{},
 		prices: map[[2]int]map[int]*prices{},
+		plans:  map[int]*rating.Plan{}, pkgSvcs: map[int]map[int]*ent.PackageService{},
 	}
 	sts, err := c.Status.Query().All(ctx)
 	if err != nil {
@@ -45,12 +53,15 @@ func LoadCatalog(ctx context.Context, c *ent.Client) (*Catalog, error) {
 	for _, st := range sts {
 		cc.statuses[st.ID] = st
 	}
-	svcs, err := c.Service.Query().All(ctx)
+	svcs, err := c.Service.Query().Order(ent.Asc(service.FieldID)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, sv := range svcs {
 		cc.services[sv.ID] = sv
+		if sv.Kind == service.KindUSAGE {
+			cc.usageIDs = append(cc.usageIDs, sv.ID)
+		}
 	}
 	pkgs, err := c.CatalogPackage.Query().All(ctx)
 	if err != nil {
@@ -86,7 +97,8 @@ func (cc *Catalog) pricesFor(ctx context.Context, c *ent.Client, freqID, currenc
 	}
 	out := map[int]*prices{}
 	for _, sp := range sps {
-		pr := &prices{recurring: map[string]money.Decimal{}, oneTime: sp.OneTime, transitions: map[rating.StatusPair]money.Decimal{}}
+		pr := &prices{recurring: map[string]money.Decimal{}, oneTime: sp.OneTime, transitions: map[rating.StatusPair]money.Decimal{},
+			ratePlanID: sp.RatePlanID}
 		for _, r := range sp.Edges.Recurring {
 			st, err := cc.status(ctx, c, r.StatusID)
 			if err != nil {
@@ -152,3 +164,36 @@ func (cc *Catalog) freq(ctx context.Context, c *ent.Client, id int) (*ent.Packag
 func (cc *Catalog) currency(ctx context.Context, c *ent.Client, id int) (*ent.Currency, error) {
 	return lookup(cc, cc.curs, id, func() (*ent.Currency, error) { return c.Currency.Get(ctx, id) })
 }
+
+// plan returns a rate plan as the rating engine prices with it; nil for a nil id.
+func (cc *Catalog) plan(ctx context.Context, c *ent.Client, id *int) (*rating.Plan, error) {
+	if id == nil {
+		return nil, nil
+	}
+	return lookup(cc, cc.plans, *id, func() (*rating.Plan, error) {
+		rp, err := c.RatePlan.Query().Where(rateplan.ID(*id)).WithCurrency().Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &rating.Plan{ID: rp.ID, Currency: rp.Edges.Currency.Code, Model: rating.Model(rp.Model), Tiers: rp.Tiers}, nil
+	})
+}
+
+// packageServices returns a package's service entries by service id.
+func (cc *Catalog) packageServices(ctx context.Context, c *ent.Client, pkgID int) (map[int]*ent.PackageService, error) {
+	return lookup(cc, cc.pkgSvcs, pkgID, func() (map[int]*ent.PackageService, error) {
+		pss, err := c.PackageService.Query().Where(packageservice.PackageID(pkgID)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[int]*ent.PackageService, len(pss))
+		for _, ps := range pss {
+			out[ps.ServiceID] = ps
+		}
+		return out, nil
+	})
+}
+
+// UsageServices returns the ids of the catalog's USAGE services (those of the catalog
+// as it was loaded).
+func (cc *Catalog) UsageServices() []int { return cc.usageIDs }

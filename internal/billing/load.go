@@ -7,6 +7,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/internal/calendar"
 )
@@ -23,7 +24,7 @@ type state struct {
 // charge), their services and overrides, the pending status changes, and what was
 // charged for the periods a cancellation may credit: a handful of queries whatever
 // the number of accounts.
-func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Account) (*state, error) {
+func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Account, usageIDs []int) (*state, error) {
 	ids := make([]int, len(accs))
 	for i, a := range accs {
 		ids[i] = a.ID
@@ -46,11 +47,18 @@ func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Acc
 			return nil, err
 		}
 	}
-	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountIDIn(ids...), accountpackage.Or(
+	due := []predicate.AccountPackage{
 		accountpackage.NextBillDateLTE(end),
 		accountpackage.And(accountpackage.NextBillDateNotNil(), accountpackage.CancellationDateLTE(end)),
 		accountpackage.IDIn(changedPkgs...),
-	)).WithServices(func(q *ent.AccountServiceQuery) {
+	}
+	if len(usageIDs) > 0 {
+		// Usage due (docs/billing.md 6.3), never billed yet, or late.
+		due = append(due, accountpackage.UsageDueLTE(end), accountpackage.UsageLateFromNotNil(),
+			accountpackage.And(accountpackage.UsageNextIsNil(),
+				accountpackage.HasServicesWith(accountservice.ServiceIDIn(usageIDs...))))
+	}
+	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountIDIn(ids...), accountpackage.Or(due...)).WithServices(func(q *ent.AccountServiceQuery) {
 		q.WithPriceOverrides().Order(ent.Asc(accountservice.FieldID))
 	}).Order(ent.Asc(accountpackage.FieldID)).All(ctx)
 	if err != nil {

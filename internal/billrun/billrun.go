@@ -33,6 +33,8 @@ type StartInput struct {
 	AccountIDs    []int
 	BillCharges   *bool
 	CloseInvoices *bool
+	// BillUsage bills usage periods and late usage (default true).
+	BillUsage *bool
 	// Wait makes Start return only when the run has finished (or ctx ended, or
 	// Config.MaxWait passed: the run is then returned as it stands).
 	Wait *bool
@@ -183,6 +185,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		if in.CloseInvoices != nil {
 			create.SetCloseInvoices(*in.CloseInvoices)
 		}
+		if in.BillUsage != nil {
+			create.SetBillUsage(*in.BillUsage)
+		}
 		run, err := create.Save(ctx)
 		if err != nil {
 			return started{}, err
@@ -290,15 +295,18 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.BillRun, error) {
 // the same account) and publishes it. The reason shown is the coded message; anything
 // else is logged and shown as an internal error.
 func (s *Service) recordFailure(ctx context.Context, run *ent.BillRun, accountID int, err error) {
-	msg := "internal error while billing the account"
+	msg, code := "internal error while billing the account", string(fault.Internal)
 	if fe, ok := fault.As(err); ok {
-		msg = fe.Message
+		msg, code = fe.Message, string(fe.Code)
+		if fe.Reason != "" {
+			code = fe.Reason
+		}
 		s.log.WarnContext(ctx, "an account could not be billed", "bill_run", run.ID, "account", accountID, "reason", msg)
 	} else {
 		s.log.ErrorContext(ctx, "billing an account failed", "bill_run", run.ID, "account", accountID, "error", err)
 	}
-	werr := s.client.BillRunError.Create().SetBillRunID(run.ID).SetAccountID(accountID).SetMessage(msg).
-		OnConflictColumns(billrunerror.FieldBillRunID, billrunerror.FieldAccountID).UpdateMessage().Exec(ctx)
+	werr := s.client.BillRunError.Create().SetBillRunID(run.ID).SetAccountID(accountID).SetMessage(msg).SetCode(code).
+		OnConflictColumns(billrunerror.FieldBillRunID, billrunerror.FieldAccountID).UpdateMessage().UpdateCode().Exec(ctx)
 	if werr != nil {
 		s.log.ErrorContext(ctx, "recording a billing failure", "bill_run", run.ID, "account", accountID, "error", werr)
 	}

@@ -89,7 +89,8 @@ func (w *batchWorker) Work(ctx context.Context, j *river.Job[BatchArgs]) error {
 		return err
 	}
 	req := billing.Request{BillRunID: run.ID, Range: rating.Range{Start: run.PeriodStart, End: run.PeriodEnd},
-		PostingDate: run.PostingDate, BillCharges: run.BillCharges, CloseInvoices: run.CloseInvoices, Catalog: cc}
+		PostingDate: run.PostingDate, BillCharges: run.BillCharges, CloseInvoices: run.CloseInvoices,
+		BillUsage: run.BillUsage, Catalog: cc}
 
 	// The whole batch in one transaction.
 	var finished bool

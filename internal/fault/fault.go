@@ -50,6 +50,9 @@ type Error struct {
 	// Instead names the field to use in its place, for RESULT_TOO_LARGE the
 	// connection that pages through the list.
 	Instead string
+	// Reason is a finer code for a failure recorded on a bill run (NO_RATE_PLAN);
+	// empty for most errors.
+	Reason string
 }
 
 // Error returns the message, with the field when there is one.

@@ -87,15 +87,6 @@ func cadence(f *ent.PackageFrequency) rating.Cadence {
 	return rating.CadenceOf(string(f.Interval), f.IntervalCount)
 }
 
-// firstNextBillDate is where billing starts for a package effective on e: e itself
-// in advance, the end of the first period when postpaid.
-func firstNextBillDate(c rating.Cadence, billDay int, e calendar.Date, postpaid bool) calendar.Date {
-	if postpaid {
-		return rating.PeriodFrom(c, billDay, e).End
-	}
-	return e
-}
-
 // Provision adds a package to an account: quantity separate, identical
 // account-packages, in one transaction. Refusals: BAD_USER_INPUT for a quantity
 // outside 1..10000, a bulk quantity outside its range, a bill day outside 1..31, an
@@ -186,7 +177,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 			billDay = *in.BillDay
 		}
 		postpaid := pkg.Postpaid
-		nbd := firstNextBillDate(cadence(freq), billDay, in.EffectiveDate, postpaid)
+		nbd := rating.FirstNextBillDate(cadence(freq), billDay, in.EffectiveDate, postpaid)
 		ids, err := s.createCopies(ctx, c, copySpec{
 			acc: acc, pkg: pkg, freq: freq, status: st, bulk: bulk, quantity: quantity,
 			effective: in.EffectiveDate, endDate: in.EndDate, ownBillDay: in.BillDay,
@@ -593,7 +584,7 @@ func (s *Service) newBillDay(ctx context.Context, c *ent.Client, ap *ent.Account
 	}
 	if ap.BilledThrough == nil || effectiveChanged {
 		upd.SetOwnBillDay(day).ClearNewBillDay()
-		upd.SetNextBillDate(firstNextBillDate(cadence(ap.Edges.Frequency), day, effective, ap.Postpaid))
+		upd.SetNextBillDate(rating.FirstNextBillDate(cadence(ap.Edges.Frequency), day, effective, ap.Postpaid))
 		return nil
 	}
 	if day == current {
@@ -665,7 +656,7 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 		upd.SetOwnBillDay(day).ClearNewBillDay()
 	}
 	upd.SetEffectiveDate(e).ClearBilledThrough().ClearLastPeriodStart().
-		SetNextBillDate(firstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid))
+		SetNextBillDate(rating.FirstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid))
 	svcIDs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(ap.ID)).IDs(ctx)
 	if err != nil || len(svcIDs) == 0 {
 		return err

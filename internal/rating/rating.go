@@ -22,6 +22,7 @@ const (
 	OneTime    Kind = "ONE_TIME"
 	Transition Kind = "TRANSITION"
 	Credit     Kind = "CREDIT"
+	Usage      Kind = "USAGE"
 )
 
 // CancelOption says how the final period of a canceled package is billed.
@@ -113,6 +114,18 @@ type Package struct {
 	CancelOption     CancelOption
 	Services         []Service
 	Changes          []StatusChange
+	// OnlyIfUsed is chargeRecurringOnlyIfUsage (docs/billing.md 6.4): a recurring
+	// period is charged only if a usage record of the package is dated in it; Used
+	// holds the days with records (of any quantity) over the periods this billing
+	// may reach.
+	OnlyIfUsed bool
+	Used       map[calendar.Date]bool
+	// UsedLateFrom is the earliest day of usage recorded after its period was
+	// billed: recurring periods passed uncharged from there on are charged if they
+	// now have usage and no recurring line (RecurringCharged holds the starts of
+	// the periods that have one).
+	UsedLateFrom     *calendar.Date
+	RecurringCharged map[calendar.Date]bool
 }
 
 // Range is a bill run's range, both ends inclusive as on the API.
@@ -129,6 +142,9 @@ type Line struct {
 	Quantity         int
 	UnitAmount       money.Decimal
 	Amount           money.Decimal
+	// Used and Billed are a USAGE line's quantities: used in the period, and left to
+	// rate after buckets (for a late-usage line, the differences). Nil otherwise.
+	Used, Billed *money.Decimal
 	// Guard names what the line charges; the database keeps it unique, so the same
 	// thing can never be charged twice whatever races happen around this function.
 	Guard string
@@ -182,6 +198,7 @@ func Rate(p Package, r Range, prec int32) (Result, error) {
 		LastPeriodStart: p.LastPeriodStart, BillDay: p.BillDay,
 	}}
 	e.transitions()
+	e.lateUsed()
 	// A package set CANCELED by hand (not by billing) still has a next bill date: its
 	// periods pass without charges, like any non-billable status.
 	if p.NextBillDate != nil {
@@ -319,7 +336,7 @@ func (e *engine) applyNewBillDay() {
 // and the one-time charges not made yet.
 func (e *engine) charge(per Period) {
 	e.oneTimes(per)
-	if !e.p.Billable {
+	if !e.p.Billable || !e.usedIn(per.Start, per.End) {
 		return
 	}
 	for i := range e.p.Services {
@@ -355,6 +372,43 @@ func (e *engine) recurringLine(s *Service, per Period, end calendar.Date, full b
 		Quantity: qty, UnitAmount: price, Amount: amount,
 		Guard: Guard(Recurring, s.ID, per.Start.String()),
 	})
+}
+
+// usedIn reports whether the recurring prices of [from, to) are due: always, but for
+// a chargeRecurringOnlyIfUsage package without a usage record dated in it.
+func (e *engine) usedIn(from, to calendar.Date) bool {
+	if !e.p.OnlyIfUsed {
+		return true
+	}
+	for d := from; d.Before(to); d = d.AddDays(1) {
+		if e.p.Used[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// lateUsed charges, for a chargeRecurringOnlyIfUsage package, the billed periods that
+// passed uncharged and got usage since (docs/billing.md 6.4): once each, at the prices
+// in force now. The periods are those of the package's schedule on its bill day now.
+func (e *engine) lateUsed() {
+	p := &e.p
+	if !p.OnlyIfUsed || p.UsedLateFrom == nil || p.BilledThrough == nil || !p.Billable {
+		return
+	}
+	per := PeriodFrom(p.Cadence, p.BillDay, p.Effective)
+	for n := 0; n < maxUsagePeriods && !per.Start.After(*p.BilledThrough); n++ {
+		if per.End.After(*p.UsedLateFrom) && !p.RecurringCharged[per.Start] && e.usedIn(per.Start, per.End) {
+			for i := range p.Services {
+				s := &p.Services[i]
+				if per.Start.Before(s.Effective) {
+					continue
+				}
+				e.recurringLine(s, per, per.End, p.ChargeFullPeriod || !per.Partial())
+			}
+		}
+		per = PeriodFrom(p.Cadence, p.BillDay, per.End)
+	}
 }
 
 // oneTimes makes the one-time charges of services that have not had theirs; the line
@@ -395,7 +449,7 @@ func (e *engine) billFinal(per Period) {
 	c := *e.p.CancelOn
 	if c.After(per.Start) {
 		e.oneTimes(per)
-		if e.p.Billable {
+		if e.p.Billable && e.usedIn(per.Start, c) {
 			for i := range e.p.Services {
 				s := &e.p.Services[i]
 				if per.Start.Before(s.Effective) {

@@ -124,3 +124,13 @@ func PeriodFrom(c Cadence, d int, s calendar.Date) Period {
 	a0 := FirstAnchor(s, d) // after s, since s is not an anchor
 	return Period{Start: s, End: a0, FullStart: addMonths(a0, -c.months(), d), FullEnd: a0}
 }
+
+// FirstNextBillDate is where billing starts for a package effective (or activated)
+// on e: e itself in advance, the end of the first period when postpaid (docs/billing.md
+// 4.2).
+func FirstNextBillDate(c Cadence, billDay int, e calendar.Date, postpaid bool) calendar.Date {
+	if postpaid {
+		return PeriodFrom(c, billDay, e).End
+	}
+	return e
+}

@@ -32,6 +32,10 @@ type Bulk interface {
 	// package still has the next bill date it was rated from; it returns
 	// ErrPositionMoved if any had moved.
 	MovePositions(ctx context.Context, moves []Position) error
+	// MoveUsage writes account-packages' new usage positions, each only if the
+	// package still has the usage position it was rated from; it returns
+	// ErrPositionMoved if any had moved.
+	MoveUsage(ctx context.Context, moves []UsagePosition) error
 	// Close releases what the writer prepared.
 	Close()
 }
@@ -58,7 +62,20 @@ type ChargeRow struct {
 	PeriodStart, PeriodEnd                        *calendar.Date
 	Quantity                                      int
 	UnitAmount, Amount                            money.Decimal
-	Guard                                         string
+	// Used and Billed are a USAGE line's quantities (nil for other kinds).
+	Used, Billed *money.Decimal
+	Guard        string
+}
+
+// UsagePosition is an account-package's new usage position (docs/billing.md 6.3).
+type UsagePosition struct {
+	AccountPackageID int
+	From             *calendar.Date // the usage_next it was rated from
+	Next, Due        *calendar.Date // written as given
+	// ClearLate clears the late-usage mark: the periods it pointed at were rated again.
+	ClearLate bool
+	// ActivatedOn sets the activation day if the package has none yet.
+	ActivatedOn *calendar.Date
 }
 
 // Position is an account-package's new billing position. Nil fields keep the current
@@ -85,7 +102,7 @@ func (db *DB) Bulk(ctx context.Context) (Bulk, error) {
 	if db.Dialect == dialect.Postgres {
 		return &pgBulk{c: c, conn: conn}, nil
 	}
-	w := &sqliteBulk{}
+	w := &sqliteBulk{c: c}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -103,14 +120,15 @@ func (db *DB) Bulk(ctx context.Context) (Bulk, error) {
 // chargeColumns are the columns a charge row is written with; its id comes from the
 // table's own sequence (its global id range).
 var chargeColumns = []string{"kind", "description", "account_id", "account_package_id", "account_service_id",
-	"service_id", "invoice_id", "period_start", "period_end", "quantity", "unit_amount", "amount", "guard"}
+	"service_id", "invoice_id", "period_start", "period_end", "quantity", "unit_amount", "amount",
+	"used_quantity", "billed_quantity", "guard"}
 
 const (
 	sqliteInvoiceInsert = "INSERT INTO invoices (number, account_id, currency_id, bill_run_id, status, " +
 		"issue_date, posting_date, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 	sqliteChargeInsert = "INSERT INTO charges (kind, description, account_id, account_package_id, " +
 		"account_service_id, service_id, invoice_id, period_start, period_end, quantity, unit_amount, amount, " +
-		"guard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		"used_quantity, billed_quantity, guard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	sqliteMoveUpdate = "UPDATE account_packages SET next_bill_date = ?, " +
 		"billed_through = COALESCE(?, billed_through), last_period_start = COALESCE(?, last_period_start), " +
 		"status_id = COALESCE(?, status_id), own_bill_day = COALESCE(?, own_bill_day), " +
@@ -118,7 +136,10 @@ const (
 )
 
 // sqliteBulk runs statements prepared on the transaction's connection.
-type sqliteBulk struct{ invoice, charge, move *sql.Stmt }
+type sqliteBulk struct {
+	c                     *ent.Client
+	invoice, charge, move *sql.Stmt
+}
 
 func (w *sqliteBulk) Close() {
 	for _, st := range []*sql.Stmt{w.invoice, w.charge, w.move} {
@@ -149,7 +170,7 @@ func (w *sqliteBulk) InsertCharges(ctx context.Context, rows []ChargeRow) error 
 	for _, r := range rows {
 		if _, err := w.charge.ExecContext(ctx, r.Kind, r.Description, r.AccountID, r.AccountPackageID,
 			r.AccountServiceID, r.ServiceID, r.InvoiceID, dateText(r.PeriodStart), dateText(r.PeriodEnd),
-			r.Quantity, r.UnitAmount.String(), r.Amount.String(), r.Guard); err != nil {
+			r.Quantity, r.UnitAmount.String(), r.Amount.String(), decimalText(r.Used), decimalText(r.Billed), r.Guard); err != nil {
 			return err
 		}
 	}
@@ -202,7 +223,7 @@ func (w *pgBulk) InsertCharges(ctx context.Context, rows []ChargeRow) error {
 	for i, r := range rows {
 		data[i] = []any{r.Kind, r.Description, r.AccountID, r.AccountPackageID, r.AccountServiceID, r.ServiceID,
 			r.InvoiceID, dateTime(r.PeriodStart), dateTime(r.PeriodEnd), r.Quantity, numeric(r.UnitAmount),
-			numeric(r.Amount), r.Guard}
+			numeric(r.Amount), numericOrNull(r.Used), numericOrNull(r.Billed), r.Guard}
 	}
 	return CopyFrom(ctx, w.conn, "charges", chargeColumns, data)
 }
@@ -282,6 +303,22 @@ func dateTime(d *calendar.Date) any {
 		return nil
 	}
 	return d.Time()
+}
+
+// decimalText is a decimal as SQLite stores it, or NULL.
+func decimalText(x *money.Decimal) any {
+	if x == nil {
+		return nil
+	}
+	return x.String()
+}
+
+// numericOrNull is x in pgx's binary NUMERIC form, or NULL.
+func numericOrNull(x *money.Decimal) any {
+	if x == nil {
+		return nil
+	}
+	return numeric(*x)
 }
 
 // numeric is x in pgx's binary NUMERIC form.

@@ -64,12 +64,19 @@ func (s *Service) Record(ctx context.Context, records []RecordInput) (Result, er
 
 // target is where one record goes.
 type target struct {
-	accountID, serviceID int
+	accountID, packageID, serviceID int
 }
 
 func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInput) (Result, error) {
 	targets, err := resolve(ctx, c, records)
 	if err != nil {
+		return Result{}, err
+	}
+	accounts := map[int]bool{}
+	for _, t := range targets {
+		accounts[t.accountID] = true
+	}
+	if err := lockAccounts(ctx, s.db, c, setKeys(accounts)); err != nil {
 		return Result{}, err
 	}
 	// Keys already stored for the accounts of the batch.
@@ -107,6 +114,7 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 		records  int
 	}
 	days := map[dayKey]*dayTotal{}
+	byPackage := map[int]*batchMark{}
 	for i, r := range records {
 		t := targets[i]
 		k := akey{t.accountID, r.Key}
@@ -130,6 +138,15 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 		d.quantity = d.quantity.Add(r.Quantity)
 		d.records++
 		res.Accepted++
+		st := byPackage[t.packageID]
+		if st == nil {
+			st = &batchMark{earliest: r.Date, services: map[int]bool{}}
+			byPackage[t.packageID] = st
+		}
+		if r.Date.Before(st.earliest) {
+			st.earliest = r.Date
+		}
+		st.services[t.serviceID] = true
 	}
 	// In key order, so that batches racing for the same keys wait for each other
 	// instead of deadlocking (the loser then finds the winner's records).
@@ -192,7 +209,7 @@ func (s *Service) record(ctx context.Context, c *ent.Client, records []RecordInp
 			return Result{}, err
 		}
 	}
-	return res, nil
+	return res, mark(ctx, c, byPackage)
 }
 
 // resolve finds each record's account-service and checks the record against it.
@@ -251,7 +268,7 @@ func resolve(ctx context.Context, c *ent.Client, records []RecordInput) ([]targe
 		if err := check(sv, r, path, field); err != nil {
 			return nil, err
 		}
-		out[i] = target{accountID: sv.Edges.AccountPackage.AccountID, serviceID: sv.ID}
+		out[i] = target{accountID: sv.Edges.AccountPackage.AccountID, packageID: sv.AccountPackageID, serviceID: sv.ID}
 	}
 	return out, nil
 }
