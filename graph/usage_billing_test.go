@@ -10,12 +10,17 @@ package graph_test
 // the differences from the period's earlier lines).
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/billd/billd/internal/billing"
+	"github.com/billd/billd/internal/store"
 )
 
 // uxEnv adds usage helpers to the billing tests' environment.
@@ -528,5 +533,48 @@ func TestUsageBillUsageOption(t *testing.T) {
 		r := u.run("2024-02-01", "2024-02-29", map[string]any{"accountIds": []any{acc}, "billUsage": false})
 		u.requireLines(r, acc, uxLine{"RECURRING", "Line", "2024-02-01", "2024-02-29", "10.00", "", ""})
 		u.requireLines(u.bill(acc, "2024-02-01", "2024-02-29"), acc, usage("Data", "2024-01-01", "2024-01-31", "3.00", "30", "30"))
+	})
+}
+
+// TestUsageActivationJob: the daily activation job of the job system activates a
+// package waiting for afterDays once today reaches the day, without a bill run; one
+// whose day has not come, and one activated earlier by its threshold, stay as they
+// are.
+func TestUsageActivationJob(t *testing.T) {
+	t.Parallel()
+	uxEach(t, func(u uxEnv) {
+		data, line := u.usageService("Data"), u.service("Line", "RECURRING")
+		p := u.usagePackage(map[string]any{"activation": map[string]any{"afterDays": 7, "usageThreshold": "10", "serviceId": data}}, "",
+			uxSvc{id: line, recurring: "30.00"}, uxSvc{id: data, plan: u.flat("0.10")})
+		u.b.Clock.Set(time.Date(2024, 1, 12, 9, 0, 0, 0, time.UTC))
+		acc := u.account("Job", 1)
+		due := u.provisionUsage(p, acc, "2024-01-05", nil)     // day 2024-01-12: today
+		later := u.provisionUsage(p, acc, "2024-01-06", nil)   // day 2024-01-13: tomorrow
+		byUsage := u.provisionUsage(p, acc, "2024-01-01", nil) // threshold reached on 2024-01-03
+		u.record(byUsage.services[data], "2024-01-03", "12")
+		require.Equal(u.t, "2024-01-03", *u.activatedOn(byUsage.ID))
+
+		ctx := context.Background()
+		require.NoError(u.t, store.InTx(ctx, u.b.DB.Client, func(ctx context.Context) error {
+			return u.b.Jobs.Insert(ctx, billing.ActivationArgs{}, nil)
+		}))
+		deadline := time.Now().Add(30 * time.Second)
+		for u.activatedOn(due.ID) == nil {
+			require.True(u.t, time.Now().Before(deadline), "the activation job did not run")
+			time.Sleep(20 * time.Millisecond)
+		}
+		require.Equal(u.t, "2024-01-12", *u.activatedOn(due.ID))
+		require.Nil(u.t, u.activatedOn(later.ID))
+		require.Equal(u.t, "2024-01-03", *u.activatedOn(byUsage.ID))
+
+		// January's run bills each from its activation day: 30.00 × 20/31 = 19.35
+		// (from 01-12), × 19/31 = 18.39 (from 01-13, activated by the run), and
+		// × 29/31 = 28.06 (from 01-03).
+		r := u.bill(acc, "2024-01-01", "2024-01-31")
+		u.requireLines(r, acc,
+			uxLine{"RECURRING", "Line", "2024-01-03", "2024-01-31", "28.06", "", ""},
+			uxLine{"RECURRING", "Line", "2024-01-12", "2024-01-31", "19.35", "", ""},
+			uxLine{"RECURRING", "Line", "2024-01-13", "2024-01-31", "18.39", "", ""})
+		require.Equal(u.t, "2024-01-13", *u.activatedOn(later.ID))
 	})
 }

@@ -34,10 +34,11 @@ const (
 
 // Runner is this node's River client and the workers registered with it.
 type Runner struct {
-	db      *store.DB
-	cfg     Config
-	log     *slog.Logger
-	workers *river.Workers
+	db       *store.DB
+	cfg      Config
+	log      *slog.Logger
+	workers  *river.Workers
+	periodic []*river.PeriodicJob
 
 	mu      sync.Mutex
 	client  *river.Client[*sql.Tx]
@@ -60,6 +61,14 @@ func New(db *store.DB, cfg Config, log *slog.Logger) (*Runner, error) {
 // only the kinds of job registered with it, also when it works no queue.
 func Register[T river.JobArgs](r *Runner, w river.Worker[T]) {
 	river.AddWorker(r.workers, w)
+}
+
+// Periodic adds a job inserted every interval (and once when the node starts) by the
+// elected leader of the nodes sharing the database, so one node inserts it whatever
+// their number. Its kind must be registered. Call it before Start.
+func (r *Runner) Periodic(interval time.Duration, args func() river.JobArgs) {
+	r.periodic = append(r.periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return args(), nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 }
 
 // Start builds the River client and, when the node works queues, starts working
@@ -85,6 +94,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		RescueStuckJobsAfter: r.cfg.RescueAfter,
 		MaxAttempts:          r.cfg.MaxAttempts,
 		RetryPolicy:          linearRetry{delay: r.cfg.RetryDelay},
+		PeriodicJobs:         r.periodic,
 	}
 	if len(r.cfg.Queues) > 0 {
 		rc.Queues = map[string]river.QueueConfig{}

@@ -103,10 +103,12 @@ type Server struct {
 	// Provisioning, BillRuns and Invoices are the billing services.
 	Provisioning *provisioning.Service
 	BillRuns     *billrun.Service
-	Invoices     *invoicing.Service
-	Usage        *usage.Service
-	Log          *slog.Logger
-	Clock        clock.Clock
+	// Billing is the billing core; its activation job runs on the nodes' leader.
+	Billing  *billing.Service
+	Invoices *invoicing.Service
+	Usage    *usage.Service
+	Log      *slog.Logger
+	Clock    clock.Clock
 	// Keys manages API keys; Audit writes the audit log.
 	Keys  *access.Keys
 	Audit *access.Audit
@@ -178,6 +180,7 @@ func (s *Server) StartWorkers(ctx context.Context) error {
 		return err
 	}
 	s.BillRuns.RegisterWorkers(r)
+	s.Billing.RegisterWorkers(r)
 	if err := r.Start(ctx); err != nil {
 		return err
 	}
@@ -243,6 +246,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Accounts:     account.New(db, clk),
 		Provisioning: provisioning.New(db, clk),
 		BillRuns:     billrun.New(db, bill, jobs, clk, log, bus, cfg.Billing),
+		Billing:      bill,
 		Jobs:         jobs,
 		cfg:          cfg,
 		Invoices:     invoicing.New(db.Client),
@@ -267,6 +271,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.BillRuns.RegisterWorkers(jobs)
+	s.Billing.RegisterWorkers(jobs)
 	if err := jobs.Start(bg); err != nil {
 		stop()
 		_ = db.Close()
