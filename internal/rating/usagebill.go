@@ -150,20 +150,29 @@ func (p UsagePackage) sizes(per Period) (from, to calendar.Date) {
 	return from, to
 }
 
+// BucketIn is the bucket an account-service has in a usage period of the package
+// (docs/billing.md 6.3): its included quantity times its instances, prorated for the
+// days the period is sized for and, for a service added within it, from its own start
+// (a chargeFullPeriod package keeps every bucket whole); zero without a bucket.
+func (p UsagePackage) BucketIn(per Period, s UsageAccountService) money.Decimal {
+	if s.Included == nil {
+		return money.Round(money.Zero, s.Decimals)
+	}
+	from, to := p.sizes(per)
+	if !p.KeepFull && from.Before(s.Effective) {
+		from = s.Effective
+	}
+	return Bucket(*s.Included, s.Instances, from, to, per, s.Decimals)
+}
+
 // rate rates one period with the given plan for each service (nil: none).
 func (p UsagePackage) rate(per Period, plans []*Plan, prec int32) ([]UsageAmount, error) {
 	from, to := p.sizes(per)
 	num, den := int64(calendar.Days(from, to)), int64(per.FullDays())
 	svcs := make([]UsageService, len(p.Services))
 	for i, s := range p.Services {
-		us := UsageService{AccountServiceID: s.ID, Unit: s.Unit, Shared: s.Shared, Used: s.used(per)}
-		if s.Included != nil {
-			bf := from
-			if bf.Before(s.Effective) {
-				bf = s.Effective
-			}
-			us.Bucket = Bucket(*s.Included, s.Instances, bf, to, per, s.Decimals)
-		}
+		us := UsageService{AccountServiceID: s.ID, Unit: s.Unit, Shared: s.Shared, Used: s.used(per),
+			Bucket: p.BucketIn(per, s)}
 		if pl := plans[i]; pl != nil {
 			q := *pl
 			if num < den {

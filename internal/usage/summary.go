@@ -45,7 +45,11 @@ func (s *Service) Summarize(ctx context.Context, accountServiceID int, on *calen
 	if svc.Kind != service.KindUSAGE {
 		return Summary{}, fault.PreconditionAt("id", "account-service %d is a %s service: it has no usage", sv.ID, svc.Kind)
 	}
-	span := rating.UsageSpan{Start: ap.EffectiveDate, End: ap.CancellationDate,
+	start := ap.EffectiveDate
+	if ap.ActivatedOn != nil {
+		start = *ap.ActivatedOn
+	}
+	span := rating.UsageSpan{Start: start, End: ap.CancellationDate,
 		BillDay: rating.UsageBillDay(ap.UsageBillDay, ap.Edges.Account.UsageBillDay,
 			rating.BillDayInForce(ap.OwnBillDay, ap.Edges.Account.BillDay))}
 	p, ok := span.PeriodContaining(day)
@@ -67,30 +71,10 @@ func (s *Service) Summarize(ctx context.Context, accountServiceID int, on *calen
 	}
 	out := Summary{Start: p.Start, End: p.End, Used: used, Included: money.Zero}
 	if ps != nil && ps.Included != nil {
-		out.Included = rating.Bucket(*ps.Included, sv.Quantity, bucketFrom(p, sv), bucketTo(p, ap), p, int32(svc.UnitDecimals))
+		up := rating.UsagePackage{KeepFull: ap.ChargeFullPeriod,
+			CancelProrated: ap.CancelBillingOption == nil || *ap.CancelBillingOption == accountpackage.CancelBillingOptionPRORATED}
+		out.Included = up.BucketIn(p, rating.UsageAccountService{Included: ps.Included, Instances: sv.Quantity,
+			Effective: sv.EffectiveDate, Decimals: int32(svc.UnitDecimals)})
 	}
 	return out, nil
-}
-
-// bucketFrom is where a service's share of a period starts: the period's start, or
-// the service's own start when it was added within the period. A package charging
-// full periods keeps full buckets.
-func bucketFrom(p rating.Period, sv *ent.AccountService) calendar.Date {
-	if sv.Edges.AccountPackage.ChargeFullPeriod {
-		return p.FullStart
-	}
-	if sv.EffectiveDate.After(p.Start) {
-		return sv.EffectiveDate
-	}
-	return p.Start
-}
-
-// bucketTo is where it ends: the period's end, which a cancellation cuts; only a
-// PRORATED cancellation cuts the bucket with it.
-func bucketTo(p rating.Period, ap *ent.AccountPackage) calendar.Date {
-	cut := ap.CancellationDate != nil && ap.CancellationDate.Equal(p.End) && p.End.Before(p.FullEnd)
-	if ap.ChargeFullPeriod || (cut && (ap.CancelBillingOption == nil || *ap.CancelBillingOption != accountpackage.CancelBillingOptionPRORATED)) {
-		return p.FullEnd
-	}
-	return p.End
 }
