@@ -166,3 +166,52 @@ func TestUsageImportResumes(t *testing.T) {
 	require.Equal(t, n, b.Count("usage_records"))
 	require.False(t, strings.Contains(errs, "refused:"))
 }
+
+// TestUsageImportThreeAtOnce runs three imports of the same file at once, on each
+// database: every record is stored once and counted once in the daily totals, and
+// the three runs' accepted counts add up to the file.
+func TestUsageImportThreeAtOnce(t *testing.T) {
+	t.Parallel()
+	bin := buildBilld(t)
+	testenv.EachDB(t, func(t *testing.T, b *testenv.Billd) {
+		as := usageTarget(t, b, "555-0300")
+		const n = 3000
+		path, total := usageCSV(t, as, "555-0300", n, 0)
+		env := []string{"BILLD_URL=" + b.HTTP.URL, "BILLD_API_KEY=" + testenv.AdminKey}
+		type result struct {
+			out, errs string
+			code      int
+		}
+		results := make(chan result, 3)
+		for i := 0; i < 3; i++ {
+			go func() {
+				var stdout, stderr bytes.Buffer
+				cmd := exec.Command(bin, "usage", "import", "-batch", "250", path)
+				cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+				code := 0
+				if err := cmd.Run(); err != nil {
+					code = -1
+					if ee, ok := err.(*exec.ExitError); ok {
+						code = ee.ExitCode()
+					}
+				}
+				results <- result{stdout.String(), stderr.String(), code}
+			}()
+		}
+		accepted := 0
+		for i := 0; i < 3; i++ {
+			r := <-results
+			require.Equal(t, 0, r.code, r.errs)
+			var a, d int
+			_, err := fmt.Sscanf(r.out, "accepted %d, duplicates %d, refused 0\n", &a, &d)
+			require.NoError(t, err, r.out)
+			require.Equal(t, n, a+d, r.out)
+			accepted += a
+		}
+		require.Equal(t, n, accepted, "each record accepted by exactly one import")
+		sum, count := usedTotal(t, b)
+		require.Equal(t, total.String(), sum.String())
+		require.Equal(t, n, count)
+		require.Equal(t, n, b.Count("usage_records"))
+	})
+}
