@@ -50,6 +50,8 @@ type Charge struct {
 	UsedQuantity *money.Decimal `json:"used_quantity,omitempty"`
 	// BilledQuantity holds the value of the "billed_quantity" field.
 	BilledQuantity *money.Decimal `json:"billed_quantity,omitempty"`
+	// RatePlanID holds the value of the "rate_plan_id" field.
+	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// Guard holds the value of the "guard" field.
 	Guard string `json:"guard,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -130,7 +132,7 @@ func (*Charge) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(money.Decimal)}
 		case charge.FieldUnitAmount, charge.FieldAmount:
 			values[i] = new(money.Decimal)
-		case charge.FieldID, charge.FieldAccountID, charge.FieldAccountPackageID, charge.FieldAccountServiceID, charge.FieldServiceID, charge.FieldInvoiceID, charge.FieldQuantity:
+		case charge.FieldID, charge.FieldAccountID, charge.FieldAccountPackageID, charge.FieldAccountServiceID, charge.FieldServiceID, charge.FieldInvoiceID, charge.FieldQuantity, charge.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		case charge.FieldKind, charge.FieldDescription, charge.FieldGuard:
 			values[i] = new(sql.NullString)
@@ -246,6 +248,13 @@ func (_m *Charge) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BilledQuantity = new(money.Decimal)
 				*_m.BilledQuantity = *value.S.(*money.Decimal)
+			}
+		case charge.FieldRatePlanID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_plan_id", values[i])
+			} else if value.Valid {
+				_m.RatePlanID = new(int)
+				*_m.RatePlanID = int(value.Int64)
 			}
 		case charge.FieldGuard:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -364,6 +373,11 @@ func (_m *Charge) String() string {
 	builder.WriteString(", ")
 	if v := _m.BilledQuantity; v != nil {
 		builder.WriteString("billed_quantity=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.RatePlanID; v != nil {
+		builder.WriteString("rate_plan_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

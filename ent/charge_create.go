@@ -175,6 +175,20 @@ func (_c *ChargeCreate) SetNillableBilledQuantity(v *money.Decimal) *ChargeCreat
 	return _c
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (_c *ChargeCreate) SetRatePlanID(v int) *ChargeCreate {
+	_c.mutation.SetRatePlanID(v)
+	return _c
+}
+
+// SetNillableRatePlanID sets the "rate_plan_id" field if the given value is not nil.
+func (_c *ChargeCreate) SetNillableRatePlanID(v *int) *ChargeCreate {
+	if v != nil {
+		_c.SetRatePlanID(*v)
+	}
+	return _c
+}
+
 // SetGuard sets the "guard" field.
 func (_c *ChargeCreate) SetGuard(v string) *ChargeCreate {
 	_c.mutation.SetGuard(v)
@@ -327,6 +341,10 @@ func (_c *ChargeCreate) createSpec() (*Charge, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BilledQuantity(); ok {
 		_spec.SetField(charge.FieldBilledQuantity, field.TypeOther, value)
 		_node.BilledQuantity = &value
+	}
+	if value, ok := _c.mutation.RatePlanID(); ok {
+		_spec.SetField(charge.FieldRatePlanID, field.TypeInt, value)
+		_node.RatePlanID = &value
 	}
 	if value, ok := _c.mutation.Guard(); ok {
 		_spec.SetField(charge.FieldGuard, field.TypeString, value)
@@ -558,6 +576,9 @@ func (u *ChargeUpsertOne) UpdateNewValues() *ChargeUpsertOne {
 		}
 		if _, exists := u.create.mutation.BilledQuantity(); exists {
 			s.SetIgnore(charge.FieldBilledQuantity)
+		}
+		if _, exists := u.create.mutation.RatePlanID(); exists {
+			s.SetIgnore(charge.FieldRatePlanID)
 		}
 		if _, exists := u.create.mutation.Guard(); exists {
 			s.SetIgnore(charge.FieldGuard)
@@ -874,6 +895,9 @@ func (u *ChargeUpsertBulk) UpdateNewValues() *ChargeUpsertBulk {
 			}
 			if _, exists := b.mutation.BilledQuantity(); exists {
 				s.SetIgnore(charge.FieldBilledQuantity)
+			}
+			if _, exists := b.mutation.RatePlanID(); exists {
+				s.SetIgnore(charge.FieldRatePlanID)
 			}
 			if _, exists := b.mutation.Guard(); exists {
 				s.SetIgnore(charge.FieldGuard)

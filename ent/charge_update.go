@@ -200,6 +200,9 @@ func (_u *ChargeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.BilledQuantityCleared() {
 		_spec.ClearField(charge.FieldBilledQuantity, field.TypeOther)
 	}
+	if _u.mutation.RatePlanIDCleared() {
+		_spec.ClearField(charge.FieldRatePlanID, field.TypeInt)
+	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -507,6 +510,9 @@ func (_u *ChargeUpdateOne) sqlSave(ctx context.Context) (_node *Charge, err erro
 	}
 	if _u.mutation.BilledQuantityCleared() {
 		_spec.ClearField(charge.FieldBilledQuantity, field.TypeOther)
+	}
+	if _u.mutation.RatePlanIDCleared() {
+		_spec.ClearField(charge.FieldRatePlanID, field.TypeInt)
 	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -39,7 +39,6 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 
 	stdsql "database/sql"
@@ -98,8 +97,6 @@ type Client struct {
 	TransitionPrice *TransitionPriceClient
 	// UsageDay is the client for interacting with the UsageDay builders.
 	UsageDay *UsageDayClient
-	// UsagePeriod is the client for interacting with the UsagePeriod builders.
-	UsagePeriod *UsagePeriodClient
 	// UsageRecord is the client for interacting with the UsageRecord builders.
 	UsageRecord *UsageRecordClient
 }
@@ -137,7 +134,6 @@ func (c *Client) init() {
 	c.StatusPrice = NewStatusPriceClient(c.config)
 	c.TransitionPrice = NewTransitionPriceClient(c.config)
 	c.UsageDay = NewUsageDayClient(c.config)
-	c.UsagePeriod = NewUsagePeriodClient(c.config)
 	c.UsageRecord = NewUsageRecordClient(c.config)
 }
 
@@ -255,7 +251,6 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
 		UsageDay:         NewUsageDayClient(cfg),
-		UsagePeriod:      NewUsagePeriodClient(cfg),
 		UsageRecord:      NewUsageRecordClient(cfg),
 	}, nil
 }
@@ -300,7 +295,6 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		StatusPrice:      NewStatusPriceClient(cfg),
 		TransitionPrice:  NewTransitionPriceClient(cfg),
 		UsageDay:         NewUsageDayClient(cfg),
-		UsagePeriod:      NewUsagePeriodClient(cfg),
 		UsageRecord:      NewUsageRecordClient(cfg),
 	}, nil
 }
@@ -335,7 +329,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
 		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsagePeriod, c.UsageRecord,
+		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Use(hooks...)
 	}
@@ -349,7 +343,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
 		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
 		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsagePeriod, c.UsageRecord,
+		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -406,8 +400,6 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TransitionPrice.mutate(ctx, m)
 	case *UsageDayMutation:
 		return c.UsageDay.mutate(ctx, m)
-	case *UsagePeriodMutation:
-		return c.UsagePeriod.mutate(ctx, m)
 	case *UsageRecordMutation:
 		return c.UsageRecord.mutate(ctx, m)
 	default:
@@ -4663,155 +4655,6 @@ func (c *UsageDayClient) mutate(ctx context.Context, m *UsageDayMutation) (Value
 	}
 }
 
-// UsagePeriodClient is a client for the UsagePeriod schema.
-type UsagePeriodClient struct {
-	config
-}
-
-// NewUsagePeriodClient returns a client for the UsagePeriod from the given config.
-func NewUsagePeriodClient(c config) *UsagePeriodClient {
-	return &UsagePeriodClient{config: c}
-}
-
-// Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `usageperiod.Hooks(f(g(h())))`.
-func (c *UsagePeriodClient) Use(hooks ...Hook) {
-	c.hooks.UsagePeriod = append(c.hooks.UsagePeriod, hooks...)
-}
-
-// Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `usageperiod.Intercept(f(g(h())))`.
-func (c *UsagePeriodClient) Intercept(interceptors ...Interceptor) {
-	c.inters.UsagePeriod = append(c.inters.UsagePeriod, interceptors...)
-}
-
-// Create returns a builder for creating a UsagePeriod entity.
-func (c *UsagePeriodClient) Create() *UsagePeriodCreate {
-	mutation := newUsagePeriodMutation(c.config, OpCreate)
-	return &UsagePeriodCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// CreateBulk returns a builder for creating a bulk of UsagePeriod entities.
-func (c *UsagePeriodClient) CreateBulk(builders ...*UsagePeriodCreate) *UsagePeriodCreateBulk {
-	return &UsagePeriodCreateBulk{config: c.config, builders: builders}
-}
-
-// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
-// a builder and applies setFunc on it.
-func (c *UsagePeriodClient) MapCreateBulk(slice any, setFunc func(*UsagePeriodCreate, int)) *UsagePeriodCreateBulk {
-	rv := reflect.ValueOf(slice)
-	if rv.Kind() != reflect.Slice {
-		return &UsagePeriodCreateBulk{err: fmt.Errorf("calling to UsagePeriodClient.MapCreateBulk with wrong type %T, need slice", slice)}
-	}
-	builders := make([]*UsagePeriodCreate, rv.Len())
-	for i := 0; i < rv.Len(); i++ {
-		builders[i] = c.Create()
-		setFunc(builders[i], i)
-	}
-	return &UsagePeriodCreateBulk{config: c.config, builders: builders}
-}
-
-// Update returns an update builder for UsagePeriod.
-func (c *UsagePeriodClient) Update() *UsagePeriodUpdate {
-	mutation := newUsagePeriodMutation(c.config, OpUpdate)
-	return &UsagePeriodUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOne returns an update builder for the given entity.
-func (c *UsagePeriodClient) UpdateOne(_m *UsagePeriod) *UsagePeriodUpdateOne {
-	mutation := newUsagePeriodMutation(c.config, OpUpdateOne, withUsagePeriod(_m))
-	return &UsagePeriodUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// UpdateOneID returns an update builder for the given id.
-func (c *UsagePeriodClient) UpdateOneID(id int) *UsagePeriodUpdateOne {
-	mutation := newUsagePeriodMutation(c.config, OpUpdateOne, withUsagePeriodID(id))
-	return &UsagePeriodUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// Delete returns a delete builder for UsagePeriod.
-func (c *UsagePeriodClient) Delete() *UsagePeriodDelete {
-	mutation := newUsagePeriodMutation(c.config, OpDelete)
-	return &UsagePeriodDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
-}
-
-// DeleteOne returns a builder for deleting the given entity.
-func (c *UsagePeriodClient) DeleteOne(_m *UsagePeriod) *UsagePeriodDeleteOne {
-	return c.DeleteOneID(_m.ID)
-}
-
-// DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *UsagePeriodClient) DeleteOneID(id int) *UsagePeriodDeleteOne {
-	builder := c.Delete().Where(usageperiod.ID(id))
-	builder.mutation.id = &id
-	builder.mutation.op = OpDeleteOne
-	return &UsagePeriodDeleteOne{builder}
-}
-
-// Query returns a query builder for UsagePeriod.
-func (c *UsagePeriodClient) Query() *UsagePeriodQuery {
-	return &UsagePeriodQuery{
-		config: c.config,
-		ctx:    &QueryContext{Type: TypeUsagePeriod},
-		inters: c.Interceptors(),
-	}
-}
-
-// Get returns a UsagePeriod entity by its id.
-func (c *UsagePeriodClient) Get(ctx context.Context, id int) (*UsagePeriod, error) {
-	return c.Query().Where(usageperiod.ID(id)).Only(ctx)
-}
-
-// GetX is like Get, but panics if an error occurs.
-func (c *UsagePeriodClient) GetX(ctx context.Context, id int) *UsagePeriod {
-	obj, err := c.Get(ctx, id)
-	if err != nil {
-		panic(err)
-	}
-	return obj
-}
-
-// QueryAccountService queries the account_service edge of a UsagePeriod.
-func (c *UsagePeriodClient) QueryAccountService(_m *UsagePeriod) *AccountServiceQuery {
-	query := (&AccountServiceClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(usageperiod.Table, usageperiod.FieldID, id),
-			sqlgraph.To(accountservice.Table, accountservice.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, false, usageperiod.AccountServiceTable, usageperiod.AccountServiceColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
-// Hooks returns the client hooks.
-func (c *UsagePeriodClient) Hooks() []Hook {
-	return c.hooks.UsagePeriod
-}
-
-// Interceptors returns the client interceptors.
-func (c *UsagePeriodClient) Interceptors() []Interceptor {
-	return c.inters.UsagePeriod
-}
-
-func (c *UsagePeriodClient) mutate(ctx context.Context, m *UsagePeriodMutation) (Value, error) {
-	switch m.Op() {
-	case OpCreate:
-		return (&UsagePeriodCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdate:
-		return (&UsagePeriodUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpUpdateOne:
-		return (&UsagePeriodUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
-	case OpDelete, OpDeleteOne:
-		return (&UsagePeriodDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
-	default:
-		return nil, fmt.Errorf("ent: unknown UsagePeriod mutation op: %q", m.Op())
-	}
-}
-
 // UsageRecordClient is a client for the UsageRecord schema.
 type UsageRecordClient struct {
 	config
@@ -4983,14 +4826,14 @@ type (
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
 		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay, UsagePeriod,
+		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
 		UsageRecord []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
 		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
 		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay, UsagePeriod,
+		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
 		UsageRecord []ent.Interceptor
 	}
 )

@@ -36,7 +36,6 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 )
 
@@ -122,7 +121,6 @@ func checkColumn(t, c string) error {
 			statusprice.Table:      statusprice.ValidColumn,
 			transitionprice.Table:  transitionprice.ValidColumn,
 			usageday.Table:         usageday.ValidColumn,
-			usageperiod.Table:      usageperiod.ValidColumn,
 			usagerecord.Table:      usagerecord.ValidColumn,
 		})
 	})

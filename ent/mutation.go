@@ -36,7 +36,6 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
@@ -76,7 +75,6 @@ const (
 	TypeStatusPrice      = "StatusPrice"
 	TypeTransitionPrice  = "TransitionPrice"
 	TypeUsageDay         = "UsageDay"
-	TypeUsagePeriod      = "UsagePeriod"
 	TypeUsageRecord      = "UsageRecord"
 )
 
@@ -11769,6 +11767,8 @@ type ChargeMutation struct {
 	amount                 *money.Decimal
 	used_quantity          *money.Decimal
 	billed_quantity        *money.Decimal
+	rate_plan_id           *int
+	addrate_plan_id        *int
 	guard                  *string
 	clearedFields          map[string]struct{}
 	account_package        *int
@@ -12530,6 +12530,76 @@ func (m *ChargeMutation) ResetBilledQuantity() {
 	delete(m.clearedFields, charge.FieldBilledQuantity)
 }
 
+// SetRatePlanID sets the "rate_plan_id" field.
+func (m *ChargeMutation) SetRatePlanID(i int) {
+	m.rate_plan_id = &i
+	m.addrate_plan_id = nil
+}
+
+// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
+func (m *ChargeMutation) RatePlanID() (r int, exists bool) {
+	v := m.rate_plan_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePlanID returns the old "rate_plan_id" field's value of the Charge entity.
+// If the Charge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChargeMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
+	}
+	return oldValue.RatePlanID, nil
+}
+
+// AddRatePlanID adds i to the "rate_plan_id" field.
+func (m *ChargeMutation) AddRatePlanID(i int) {
+	if m.addrate_plan_id != nil {
+		*m.addrate_plan_id += i
+	} else {
+		m.addrate_plan_id = &i
+	}
+}
+
+// AddedRatePlanID returns the value that was added to the "rate_plan_id" field in this mutation.
+func (m *ChargeMutation) AddedRatePlanID() (r int, exists bool) {
+	v := m.addrate_plan_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRatePlanID clears the value of the "rate_plan_id" field.
+func (m *ChargeMutation) ClearRatePlanID() {
+	m.rate_plan_id = nil
+	m.addrate_plan_id = nil
+	m.clearedFields[charge.FieldRatePlanID] = struct{}{}
+}
+
+// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
+func (m *ChargeMutation) RatePlanIDCleared() bool {
+	_, ok := m.clearedFields[charge.FieldRatePlanID]
+	return ok
+}
+
+// ResetRatePlanID resets all changes to the "rate_plan_id" field.
+func (m *ChargeMutation) ResetRatePlanID() {
+	m.rate_plan_id = nil
+	m.addrate_plan_id = nil
+	delete(m.clearedFields, charge.FieldRatePlanID)
+}
+
 // SetGuard sets the "guard" field.
 func (m *ChargeMutation) SetGuard(s string) {
 	m.guard = &s
@@ -12708,7 +12778,7 @@ func (m *ChargeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChargeMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.kind != nil {
 		fields = append(fields, charge.FieldKind)
 	}
@@ -12751,6 +12821,9 @@ func (m *ChargeMutation) Fields() []string {
 	if m.billed_quantity != nil {
 		fields = append(fields, charge.FieldBilledQuantity)
 	}
+	if m.rate_plan_id != nil {
+		fields = append(fields, charge.FieldRatePlanID)
+	}
 	if m.guard != nil {
 		fields = append(fields, charge.FieldGuard)
 	}
@@ -12790,6 +12863,8 @@ func (m *ChargeMutation) Field(name string) (ent.Value, bool) {
 		return m.UsedQuantity()
 	case charge.FieldBilledQuantity:
 		return m.BilledQuantity()
+	case charge.FieldRatePlanID:
+		return m.RatePlanID()
 	case charge.FieldGuard:
 		return m.Guard()
 	}
@@ -12829,6 +12904,8 @@ func (m *ChargeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUsedQuantity(ctx)
 	case charge.FieldBilledQuantity:
 		return m.OldBilledQuantity(ctx)
+	case charge.FieldRatePlanID:
+		return m.OldRatePlanID(ctx)
 	case charge.FieldGuard:
 		return m.OldGuard(ctx)
 	}
@@ -12938,6 +13015,13 @@ func (m *ChargeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBilledQuantity(v)
 		return nil
+	case charge.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePlanID(v)
+		return nil
 	case charge.FieldGuard:
 		v, ok := value.(string)
 		if !ok {
@@ -12959,6 +13043,9 @@ func (m *ChargeMutation) AddedFields() []string {
 	if m.addquantity != nil {
 		fields = append(fields, charge.FieldQuantity)
 	}
+	if m.addrate_plan_id != nil {
+		fields = append(fields, charge.FieldRatePlanID)
+	}
 	return fields
 }
 
@@ -12971,6 +13058,8 @@ func (m *ChargeMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAccountID()
 	case charge.FieldQuantity:
 		return m.AddedQuantity()
+	case charge.FieldRatePlanID:
+		return m.AddedRatePlanID()
 	}
 	return nil, false
 }
@@ -12993,6 +13082,13 @@ func (m *ChargeMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddQuantity(v)
+		return nil
+	case charge.FieldRatePlanID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatePlanID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Charge numeric field %s", name)
@@ -13025,6 +13121,9 @@ func (m *ChargeMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(charge.FieldBilledQuantity) {
 		fields = append(fields, charge.FieldBilledQuantity)
+	}
+	if m.FieldCleared(charge.FieldRatePlanID) {
+		fields = append(fields, charge.FieldRatePlanID)
 	}
 	return fields
 }
@@ -13063,6 +13162,9 @@ func (m *ChargeMutation) ClearField(name string) error {
 		return nil
 	case charge.FieldBilledQuantity:
 		m.ClearBilledQuantity()
+		return nil
+	case charge.FieldRatePlanID:
+		m.ClearRatePlanID()
 		return nil
 	}
 	return fmt.Errorf("unknown Charge nullable field %s", name)
@@ -13113,6 +13215,9 @@ func (m *ChargeMutation) ResetField(name string) error {
 		return nil
 	case charge.FieldBilledQuantity:
 		m.ResetBilledQuantity()
+		return nil
+	case charge.FieldRatePlanID:
+		m.ResetRatePlanID()
 		return nil
 	case charge.FieldGuard:
 		m.ResetGuard()
@@ -23053,1030 +23158,6 @@ func (m *UsageDayMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown UsageDay edge %s", name)
-}
-
-// UsagePeriodMutation represents an operation that mutates the UsagePeriod nodes in the graph.
-type UsagePeriodMutation struct {
-	config
-	op                     Op
-	typ                    string
-	id                     *int
-	account_id             *int
-	addaccount_id          *int
-	account_package_id     *int
-	addaccount_package_id  *int
-	period_start           *calendar.Date
-	period_end             *calendar.Date
-	used                   *money.Decimal
-	billed                 *money.Decimal
-	amount                 *money.Decimal
-	rate_plan_id           *int
-	addrate_plan_id        *int
-	lines                  *int
-	addlines               *int
-	clearedFields          map[string]struct{}
-	account_service        *int
-	clearedaccount_service bool
-	done                   bool
-	oldValue               func(context.Context) (*UsagePeriod, error)
-	predicates             []predicate.UsagePeriod
-}
-
-var _ ent.Mutation = (*UsagePeriodMutation)(nil)
-
-// usageperiodOption allows management of the mutation configuration using functional options.
-type usageperiodOption func(*UsagePeriodMutation)
-
-// newUsagePeriodMutation creates new mutation for the UsagePeriod entity.
-func newUsagePeriodMutation(c config, op Op, opts ...usageperiodOption) *UsagePeriodMutation {
-	m := &UsagePeriodMutation{
-		config:        c,
-		op:            op,
-		typ:           TypeUsagePeriod,
-		clearedFields: make(map[string]struct{}),
-	}
-	for _, opt := range opts {
-		opt(m)
-	}
-	return m
-}
-
-// withUsagePeriodID sets the ID field of the mutation.
-func withUsagePeriodID(id int) usageperiodOption {
-	return func(m *UsagePeriodMutation) {
-		var (
-			err   error
-			once  sync.Once
-			value *UsagePeriod
-		)
-		m.oldValue = func(ctx context.Context) (*UsagePeriod, error) {
-			once.Do(func() {
-				if m.done {
-					err = errors.New("querying old values post mutation is not allowed")
-				} else {
-					value, err = m.Client().UsagePeriod.Get(ctx, id)
-				}
-			})
-			return value, err
-		}
-		m.id = &id
-	}
-}
-
-// withUsagePeriod sets the old UsagePeriod of the mutation.
-func withUsagePeriod(node *UsagePeriod) usageperiodOption {
-	return func(m *UsagePeriodMutation) {
-		m.oldValue = func(context.Context) (*UsagePeriod, error) {
-			return node, nil
-		}
-		m.id = &node.ID
-	}
-}
-
-// Client returns a new `ent.Client` from the mutation. If the mutation was
-// executed in a transaction (ent.Tx), a transactional client is returned.
-func (m UsagePeriodMutation) Client() *Client {
-	client := &Client{config: m.config}
-	client.init()
-	return client
-}
-
-// Tx returns an `ent.Tx` for mutations that were executed in transactions;
-// it returns an error otherwise.
-func (m UsagePeriodMutation) Tx() (*Tx, error) {
-	if _, ok := m.driver.(*txDriver); !ok {
-		return nil, errors.New("ent: mutation is not running in a transaction")
-	}
-	tx := &Tx{config: m.config}
-	tx.init()
-	return tx, nil
-}
-
-// ID returns the ID value in the mutation. Note that the ID is only available
-// if it was provided to the builder or after it was returned from the database.
-func (m *UsagePeriodMutation) ID() (id int, exists bool) {
-	if m.id == nil {
-		return
-	}
-	return *m.id, true
-}
-
-// IDs queries the database and returns the entity ids that match the mutation's predicate.
-// That means, if the mutation is applied within a transaction with an isolation level such
-// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
-// or updated by the mutation.
-func (m *UsagePeriodMutation) IDs(ctx context.Context) ([]int, error) {
-	switch {
-	case m.op.Is(OpUpdateOne | OpDeleteOne):
-		id, exists := m.ID()
-		if exists {
-			return []int{id}, nil
-		}
-		fallthrough
-	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().UsagePeriod.Query().Where(m.predicates...).IDs(ctx)
-	default:
-		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
-	}
-}
-
-// SetAccountID sets the "account_id" field.
-func (m *UsagePeriodMutation) SetAccountID(i int) {
-	m.account_id = &i
-	m.addaccount_id = nil
-}
-
-// AccountID returns the value of the "account_id" field in the mutation.
-func (m *UsagePeriodMutation) AccountID() (r int, exists bool) {
-	v := m.account_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAccountID returns the old "account_id" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldAccountID(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAccountID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
-	}
-	return oldValue.AccountID, nil
-}
-
-// AddAccountID adds i to the "account_id" field.
-func (m *UsagePeriodMutation) AddAccountID(i int) {
-	if m.addaccount_id != nil {
-		*m.addaccount_id += i
-	} else {
-		m.addaccount_id = &i
-	}
-}
-
-// AddedAccountID returns the value that was added to the "account_id" field in this mutation.
-func (m *UsagePeriodMutation) AddedAccountID() (r int, exists bool) {
-	v := m.addaccount_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetAccountID resets all changes to the "account_id" field.
-func (m *UsagePeriodMutation) ResetAccountID() {
-	m.account_id = nil
-	m.addaccount_id = nil
-}
-
-// SetAccountPackageID sets the "account_package_id" field.
-func (m *UsagePeriodMutation) SetAccountPackageID(i int) {
-	m.account_package_id = &i
-	m.addaccount_package_id = nil
-}
-
-// AccountPackageID returns the value of the "account_package_id" field in the mutation.
-func (m *UsagePeriodMutation) AccountPackageID() (r int, exists bool) {
-	v := m.account_package_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAccountPackageID returns the old "account_package_id" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldAccountPackageID(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAccountPackageID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAccountPackageID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAccountPackageID: %w", err)
-	}
-	return oldValue.AccountPackageID, nil
-}
-
-// AddAccountPackageID adds i to the "account_package_id" field.
-func (m *UsagePeriodMutation) AddAccountPackageID(i int) {
-	if m.addaccount_package_id != nil {
-		*m.addaccount_package_id += i
-	} else {
-		m.addaccount_package_id = &i
-	}
-}
-
-// AddedAccountPackageID returns the value that was added to the "account_package_id" field in this mutation.
-func (m *UsagePeriodMutation) AddedAccountPackageID() (r int, exists bool) {
-	v := m.addaccount_package_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetAccountPackageID resets all changes to the "account_package_id" field.
-func (m *UsagePeriodMutation) ResetAccountPackageID() {
-	m.account_package_id = nil
-	m.addaccount_package_id = nil
-}
-
-// SetAccountServiceID sets the "account_service_id" field.
-func (m *UsagePeriodMutation) SetAccountServiceID(i int) {
-	m.account_service = &i
-}
-
-// AccountServiceID returns the value of the "account_service_id" field in the mutation.
-func (m *UsagePeriodMutation) AccountServiceID() (r int, exists bool) {
-	v := m.account_service
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAccountServiceID returns the old "account_service_id" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
-	}
-	return oldValue.AccountServiceID, nil
-}
-
-// ResetAccountServiceID resets all changes to the "account_service_id" field.
-func (m *UsagePeriodMutation) ResetAccountServiceID() {
-	m.account_service = nil
-}
-
-// SetPeriodStart sets the "period_start" field.
-func (m *UsagePeriodMutation) SetPeriodStart(c calendar.Date) {
-	m.period_start = &c
-}
-
-// PeriodStart returns the value of the "period_start" field in the mutation.
-func (m *UsagePeriodMutation) PeriodStart() (r calendar.Date, exists bool) {
-	v := m.period_start
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldPeriodStart returns the old "period_start" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldPeriodStart(ctx context.Context) (v calendar.Date, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPeriodStart is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPeriodStart requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPeriodStart: %w", err)
-	}
-	return oldValue.PeriodStart, nil
-}
-
-// ResetPeriodStart resets all changes to the "period_start" field.
-func (m *UsagePeriodMutation) ResetPeriodStart() {
-	m.period_start = nil
-}
-
-// SetPeriodEnd sets the "period_end" field.
-func (m *UsagePeriodMutation) SetPeriodEnd(c calendar.Date) {
-	m.period_end = &c
-}
-
-// PeriodEnd returns the value of the "period_end" field in the mutation.
-func (m *UsagePeriodMutation) PeriodEnd() (r calendar.Date, exists bool) {
-	v := m.period_end
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldPeriodEnd returns the old "period_end" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldPeriodEnd(ctx context.Context) (v calendar.Date, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPeriodEnd is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPeriodEnd requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPeriodEnd: %w", err)
-	}
-	return oldValue.PeriodEnd, nil
-}
-
-// ResetPeriodEnd resets all changes to the "period_end" field.
-func (m *UsagePeriodMutation) ResetPeriodEnd() {
-	m.period_end = nil
-}
-
-// SetUsed sets the "used" field.
-func (m *UsagePeriodMutation) SetUsed(value money.Decimal) {
-	m.used = &value
-}
-
-// Used returns the value of the "used" field in the mutation.
-func (m *UsagePeriodMutation) Used() (r money.Decimal, exists bool) {
-	v := m.used
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldUsed returns the old "used" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldUsed(ctx context.Context) (v money.Decimal, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldUsed is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldUsed requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldUsed: %w", err)
-	}
-	return oldValue.Used, nil
-}
-
-// ResetUsed resets all changes to the "used" field.
-func (m *UsagePeriodMutation) ResetUsed() {
-	m.used = nil
-}
-
-// SetBilled sets the "billed" field.
-func (m *UsagePeriodMutation) SetBilled(value money.Decimal) {
-	m.billed = &value
-}
-
-// Billed returns the value of the "billed" field in the mutation.
-func (m *UsagePeriodMutation) Billed() (r money.Decimal, exists bool) {
-	v := m.billed
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldBilled returns the old "billed" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldBilled(ctx context.Context) (v money.Decimal, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldBilled is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldBilled requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldBilled: %w", err)
-	}
-	return oldValue.Billed, nil
-}
-
-// ResetBilled resets all changes to the "billed" field.
-func (m *UsagePeriodMutation) ResetBilled() {
-	m.billed = nil
-}
-
-// SetAmount sets the "amount" field.
-func (m *UsagePeriodMutation) SetAmount(value money.Decimal) {
-	m.amount = &value
-}
-
-// Amount returns the value of the "amount" field in the mutation.
-func (m *UsagePeriodMutation) Amount() (r money.Decimal, exists bool) {
-	v := m.amount
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldAmount returns the old "amount" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldAmount(ctx context.Context) (v money.Decimal, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldAmount requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
-	}
-	return oldValue.Amount, nil
-}
-
-// ResetAmount resets all changes to the "amount" field.
-func (m *UsagePeriodMutation) ResetAmount() {
-	m.amount = nil
-}
-
-// SetRatePlanID sets the "rate_plan_id" field.
-func (m *UsagePeriodMutation) SetRatePlanID(i int) {
-	m.rate_plan_id = &i
-	m.addrate_plan_id = nil
-}
-
-// RatePlanID returns the value of the "rate_plan_id" field in the mutation.
-func (m *UsagePeriodMutation) RatePlanID() (r int, exists bool) {
-	v := m.rate_plan_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRatePlanID returns the old "rate_plan_id" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldRatePlanID(ctx context.Context) (v *int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRatePlanID is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRatePlanID requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRatePlanID: %w", err)
-	}
-	return oldValue.RatePlanID, nil
-}
-
-// AddRatePlanID adds i to the "rate_plan_id" field.
-func (m *UsagePeriodMutation) AddRatePlanID(i int) {
-	if m.addrate_plan_id != nil {
-		*m.addrate_plan_id += i
-	} else {
-		m.addrate_plan_id = &i
-	}
-}
-
-// AddedRatePlanID returns the value that was added to the "rate_plan_id" field in this mutation.
-func (m *UsagePeriodMutation) AddedRatePlanID() (r int, exists bool) {
-	v := m.addrate_plan_id
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ClearRatePlanID clears the value of the "rate_plan_id" field.
-func (m *UsagePeriodMutation) ClearRatePlanID() {
-	m.rate_plan_id = nil
-	m.addrate_plan_id = nil
-	m.clearedFields[usageperiod.FieldRatePlanID] = struct{}{}
-}
-
-// RatePlanIDCleared returns if the "rate_plan_id" field was cleared in this mutation.
-func (m *UsagePeriodMutation) RatePlanIDCleared() bool {
-	_, ok := m.clearedFields[usageperiod.FieldRatePlanID]
-	return ok
-}
-
-// ResetRatePlanID resets all changes to the "rate_plan_id" field.
-func (m *UsagePeriodMutation) ResetRatePlanID() {
-	m.rate_plan_id = nil
-	m.addrate_plan_id = nil
-	delete(m.clearedFields, usageperiod.FieldRatePlanID)
-}
-
-// SetLines sets the "lines" field.
-func (m *UsagePeriodMutation) SetLines(i int) {
-	m.lines = &i
-	m.addlines = nil
-}
-
-// Lines returns the value of the "lines" field in the mutation.
-func (m *UsagePeriodMutation) Lines() (r int, exists bool) {
-	v := m.lines
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldLines returns the old "lines" field's value of the UsagePeriod entity.
-// If the UsagePeriod object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UsagePeriodMutation) OldLines(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldLines is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldLines requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldLines: %w", err)
-	}
-	return oldValue.Lines, nil
-}
-
-// AddLines adds i to the "lines" field.
-func (m *UsagePeriodMutation) AddLines(i int) {
-	if m.addlines != nil {
-		*m.addlines += i
-	} else {
-		m.addlines = &i
-	}
-}
-
-// AddedLines returns the value that was added to the "lines" field in this mutation.
-func (m *UsagePeriodMutation) AddedLines() (r int, exists bool) {
-	v := m.addlines
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetLines resets all changes to the "lines" field.
-func (m *UsagePeriodMutation) ResetLines() {
-	m.lines = nil
-	m.addlines = nil
-}
-
-// ClearAccountService clears the "account_service" edge to the AccountService entity.
-func (m *UsagePeriodMutation) ClearAccountService() {
-	m.clearedaccount_service = true
-	m.clearedFields[usageperiod.FieldAccountServiceID] = struct{}{}
-}
-
-// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
-func (m *UsagePeriodMutation) AccountServiceCleared() bool {
-	return m.clearedaccount_service
-}
-
-// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// AccountServiceID instead. It exists only for internal usage by the builders.
-func (m *UsagePeriodMutation) AccountServiceIDs() (ids []int) {
-	if id := m.account_service; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetAccountService resets all changes to the "account_service" edge.
-func (m *UsagePeriodMutation) ResetAccountService() {
-	m.account_service = nil
-	m.clearedaccount_service = false
-}
-
-// Where appends a list predicates to the UsagePeriodMutation builder.
-func (m *UsagePeriodMutation) Where(ps ...predicate.UsagePeriod) {
-	m.predicates = append(m.predicates, ps...)
-}
-
-// WhereP appends storage-level predicates to the UsagePeriodMutation builder. Using this method,
-// users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *UsagePeriodMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.UsagePeriod, len(ps))
-	for i := range ps {
-		p[i] = ps[i]
-	}
-	m.Where(p...)
-}
-
-// Op returns the operation name.
-func (m *UsagePeriodMutation) Op() Op {
-	return m.op
-}
-
-// SetOp allows setting the mutation operation.
-func (m *UsagePeriodMutation) SetOp(op Op) {
-	m.op = op
-}
-
-// Type returns the node type of this mutation (UsagePeriod).
-func (m *UsagePeriodMutation) Type() string {
-	return m.typ
-}
-
-// Fields returns all fields that were changed during this mutation. Note that in
-// order to get all numeric fields that were incremented/decremented, call
-// AddedFields().
-func (m *UsagePeriodMutation) Fields() []string {
-	fields := make([]string, 0, 10)
-	if m.account_id != nil {
-		fields = append(fields, usageperiod.FieldAccountID)
-	}
-	if m.account_package_id != nil {
-		fields = append(fields, usageperiod.FieldAccountPackageID)
-	}
-	if m.account_service != nil {
-		fields = append(fields, usageperiod.FieldAccountServiceID)
-	}
-	if m.period_start != nil {
-		fields = append(fields, usageperiod.FieldPeriodStart)
-	}
-	if m.period_end != nil {
-		fields = append(fields, usageperiod.FieldPeriodEnd)
-	}
-	if m.used != nil {
-		fields = append(fields, usageperiod.FieldUsed)
-	}
-	if m.billed != nil {
-		fields = append(fields, usageperiod.FieldBilled)
-	}
-	if m.amount != nil {
-		fields = append(fields, usageperiod.FieldAmount)
-	}
-	if m.rate_plan_id != nil {
-		fields = append(fields, usageperiod.FieldRatePlanID)
-	}
-	if m.lines != nil {
-		fields = append(fields, usageperiod.FieldLines)
-	}
-	return fields
-}
-
-// Field returns the value of a field with the given name. The second boolean
-// return value indicates that this field was not set, or was not defined in the
-// schema.
-func (m *UsagePeriodMutation) Field(name string) (ent.Value, bool) {
-	switch name {
-	case usageperiod.FieldAccountID:
-		return m.AccountID()
-	case usageperiod.FieldAccountPackageID:
-		return m.AccountPackageID()
-	case usageperiod.FieldAccountServiceID:
-		return m.AccountServiceID()
-	case usageperiod.FieldPeriodStart:
-		return m.PeriodStart()
-	case usageperiod.FieldPeriodEnd:
-		return m.PeriodEnd()
-	case usageperiod.FieldUsed:
-		return m.Used()
-	case usageperiod.FieldBilled:
-		return m.Billed()
-	case usageperiod.FieldAmount:
-		return m.Amount()
-	case usageperiod.FieldRatePlanID:
-		return m.RatePlanID()
-	case usageperiod.FieldLines:
-		return m.Lines()
-	}
-	return nil, false
-}
-
-// OldField returns the old value of the field from the database. An error is
-// returned if the mutation operation is not UpdateOne, or the query to the
-// database failed.
-func (m *UsagePeriodMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
-	switch name {
-	case usageperiod.FieldAccountID:
-		return m.OldAccountID(ctx)
-	case usageperiod.FieldAccountPackageID:
-		return m.OldAccountPackageID(ctx)
-	case usageperiod.FieldAccountServiceID:
-		return m.OldAccountServiceID(ctx)
-	case usageperiod.FieldPeriodStart:
-		return m.OldPeriodStart(ctx)
-	case usageperiod.FieldPeriodEnd:
-		return m.OldPeriodEnd(ctx)
-	case usageperiod.FieldUsed:
-		return m.OldUsed(ctx)
-	case usageperiod.FieldBilled:
-		return m.OldBilled(ctx)
-	case usageperiod.FieldAmount:
-		return m.OldAmount(ctx)
-	case usageperiod.FieldRatePlanID:
-		return m.OldRatePlanID(ctx)
-	case usageperiod.FieldLines:
-		return m.OldLines(ctx)
-	}
-	return nil, fmt.Errorf("unknown UsagePeriod field %s", name)
-}
-
-// SetField sets the value of a field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *UsagePeriodMutation) SetField(name string, value ent.Value) error {
-	switch name {
-	case usageperiod.FieldAccountID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAccountID(v)
-		return nil
-	case usageperiod.FieldAccountPackageID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAccountPackageID(v)
-		return nil
-	case usageperiod.FieldAccountServiceID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAccountServiceID(v)
-		return nil
-	case usageperiod.FieldPeriodStart:
-		v, ok := value.(calendar.Date)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetPeriodStart(v)
-		return nil
-	case usageperiod.FieldPeriodEnd:
-		v, ok := value.(calendar.Date)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetPeriodEnd(v)
-		return nil
-	case usageperiod.FieldUsed:
-		v, ok := value.(money.Decimal)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetUsed(v)
-		return nil
-	case usageperiod.FieldBilled:
-		v, ok := value.(money.Decimal)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetBilled(v)
-		return nil
-	case usageperiod.FieldAmount:
-		v, ok := value.(money.Decimal)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetAmount(v)
-		return nil
-	case usageperiod.FieldRatePlanID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRatePlanID(v)
-		return nil
-	case usageperiod.FieldLines:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetLines(v)
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod field %s", name)
-}
-
-// AddedFields returns all numeric fields that were incremented/decremented during
-// this mutation.
-func (m *UsagePeriodMutation) AddedFields() []string {
-	var fields []string
-	if m.addaccount_id != nil {
-		fields = append(fields, usageperiod.FieldAccountID)
-	}
-	if m.addaccount_package_id != nil {
-		fields = append(fields, usageperiod.FieldAccountPackageID)
-	}
-	if m.addrate_plan_id != nil {
-		fields = append(fields, usageperiod.FieldRatePlanID)
-	}
-	if m.addlines != nil {
-		fields = append(fields, usageperiod.FieldLines)
-	}
-	return fields
-}
-
-// AddedField returns the numeric value that was incremented/decremented on a field
-// with the given name. The second boolean return value indicates that this field
-// was not set, or was not defined in the schema.
-func (m *UsagePeriodMutation) AddedField(name string) (ent.Value, bool) {
-	switch name {
-	case usageperiod.FieldAccountID:
-		return m.AddedAccountID()
-	case usageperiod.FieldAccountPackageID:
-		return m.AddedAccountPackageID()
-	case usageperiod.FieldRatePlanID:
-		return m.AddedRatePlanID()
-	case usageperiod.FieldLines:
-		return m.AddedLines()
-	}
-	return nil, false
-}
-
-// AddField adds the value to the field with the given name. It returns an error if
-// the field is not defined in the schema, or if the type mismatched the field
-// type.
-func (m *UsagePeriodMutation) AddField(name string, value ent.Value) error {
-	switch name {
-	case usageperiod.FieldAccountID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddAccountID(v)
-		return nil
-	case usageperiod.FieldAccountPackageID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddAccountPackageID(v)
-		return nil
-	case usageperiod.FieldRatePlanID:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddRatePlanID(v)
-		return nil
-	case usageperiod.FieldLines:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddLines(v)
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod numeric field %s", name)
-}
-
-// ClearedFields returns all nullable fields that were cleared during this
-// mutation.
-func (m *UsagePeriodMutation) ClearedFields() []string {
-	var fields []string
-	if m.FieldCleared(usageperiod.FieldRatePlanID) {
-		fields = append(fields, usageperiod.FieldRatePlanID)
-	}
-	return fields
-}
-
-// FieldCleared returns a boolean indicating if a field with the given name was
-// cleared in this mutation.
-func (m *UsagePeriodMutation) FieldCleared(name string) bool {
-	_, ok := m.clearedFields[name]
-	return ok
-}
-
-// ClearField clears the value of the field with the given name. It returns an
-// error if the field is not defined in the schema.
-func (m *UsagePeriodMutation) ClearField(name string) error {
-	switch name {
-	case usageperiod.FieldRatePlanID:
-		m.ClearRatePlanID()
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod nullable field %s", name)
-}
-
-// ResetField resets all changes in the mutation for the field with the given name.
-// It returns an error if the field is not defined in the schema.
-func (m *UsagePeriodMutation) ResetField(name string) error {
-	switch name {
-	case usageperiod.FieldAccountID:
-		m.ResetAccountID()
-		return nil
-	case usageperiod.FieldAccountPackageID:
-		m.ResetAccountPackageID()
-		return nil
-	case usageperiod.FieldAccountServiceID:
-		m.ResetAccountServiceID()
-		return nil
-	case usageperiod.FieldPeriodStart:
-		m.ResetPeriodStart()
-		return nil
-	case usageperiod.FieldPeriodEnd:
-		m.ResetPeriodEnd()
-		return nil
-	case usageperiod.FieldUsed:
-		m.ResetUsed()
-		return nil
-	case usageperiod.FieldBilled:
-		m.ResetBilled()
-		return nil
-	case usageperiod.FieldAmount:
-		m.ResetAmount()
-		return nil
-	case usageperiod.FieldRatePlanID:
-		m.ResetRatePlanID()
-		return nil
-	case usageperiod.FieldLines:
-		m.ResetLines()
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod field %s", name)
-}
-
-// AddedEdges returns all edge names that were set/added in this mutation.
-func (m *UsagePeriodMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.account_service != nil {
-		edges = append(edges, usageperiod.EdgeAccountService)
-	}
-	return edges
-}
-
-// AddedIDs returns all IDs (to other nodes) that were added for the given edge
-// name in this mutation.
-func (m *UsagePeriodMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case usageperiod.EdgeAccountService:
-		if id := m.account_service; id != nil {
-			return []ent.Value{*id}
-		}
-	}
-	return nil
-}
-
-// RemovedEdges returns all edge names that were removed in this mutation.
-func (m *UsagePeriodMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
-	return edges
-}
-
-// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
-// the given name in this mutation.
-func (m *UsagePeriodMutation) RemovedIDs(name string) []ent.Value {
-	return nil
-}
-
-// ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *UsagePeriodMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.clearedaccount_service {
-		edges = append(edges, usageperiod.EdgeAccountService)
-	}
-	return edges
-}
-
-// EdgeCleared returns a boolean which indicates if the edge with the given name
-// was cleared in this mutation.
-func (m *UsagePeriodMutation) EdgeCleared(name string) bool {
-	switch name {
-	case usageperiod.EdgeAccountService:
-		return m.clearedaccount_service
-	}
-	return false
-}
-
-// ClearEdge clears the value of the edge with the given name. It returns an error
-// if that edge is not defined in the schema.
-func (m *UsagePeriodMutation) ClearEdge(name string) error {
-	switch name {
-	case usageperiod.EdgeAccountService:
-		m.ClearAccountService()
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod unique edge %s", name)
-}
-
-// ResetEdge resets all changes to the edge with the given name in this mutation.
-// It returns an error if the edge is not defined in the schema.
-func (m *UsagePeriodMutation) ResetEdge(name string) error {
-	switch name {
-	case usageperiod.EdgeAccountService:
-		m.ResetAccountService()
-		return nil
-	}
-	return fmt.Errorf("unknown UsagePeriod edge %s", name)
 }
 
 // UsageRecordMutation represents an operation that mutates the UsageRecord nodes in the graph.

@@ -24,7 +24,6 @@ import (
 	"github.com/billd/billd/ent/status"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 )
 
@@ -478,12 +477,6 @@ func init() {
 	usagedayDescRecords := usagedayFields[4].Descriptor()
 	// usageday.RecordsValidator is a validator for the "records" field. It is called by the builders before save.
 	usageday.RecordsValidator = usagedayDescRecords.Validators[0].(func(int) error)
-	usageperiodFields := schema.UsagePeriod{}.Fields()
-	_ = usageperiodFields
-	// usageperiodDescLines is the schema descriptor for lines field.
-	usageperiodDescLines := usageperiodFields[9].Descriptor()
-	// usageperiod.LinesValidator is a validator for the "lines" field. It is called by the builders before save.
-	usageperiod.LinesValidator = usageperiodDescLines.Validators[0].(func(int) error)
 	usagerecordFields := schema.UsageRecord{}.Fields()
 	_ = usagerecordFields
 	// usagerecordDescKey is the schema descriptor for key field.

@@ -62,8 +62,6 @@ type Tx struct {
 	TransitionPrice *TransitionPriceClient
 	// UsageDay is the client for interacting with the UsageDay builders.
 	UsageDay *UsageDayClient
-	// UsagePeriod is the client for interacting with the UsagePeriod builders.
-	UsagePeriod *UsagePeriodClient
 	// UsageRecord is the client for interacting with the UsageRecord builders.
 	UsageRecord *UsageRecordClient
 
@@ -221,7 +219,6 @@ func (tx *Tx) init() {
 	tx.StatusPrice = NewStatusPriceClient(tx.config)
 	tx.TransitionPrice = NewTransitionPriceClient(tx.config)
 	tx.UsageDay = NewUsageDayClient(tx.config)
-	tx.UsagePeriod = NewUsagePeriodClient(tx.config)
 	tx.UsageRecord = NewUsageRecordClient(tx.config)
 }
 

@@ -44,6 +44,8 @@ const (
 	FieldUsedQuantity = "used_quantity"
 	// FieldBilledQuantity holds the string denoting the billed_quantity field in the database.
 	FieldBilledQuantity = "billed_quantity"
+	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
+	FieldRatePlanID = "rate_plan_id"
 	// FieldGuard holds the string denoting the guard field in the database.
 	FieldGuard = "guard"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
@@ -103,6 +105,7 @@ var Columns = []string{
 	FieldAmount,
 	FieldUsedQuantity,
 	FieldBilledQuantity,
+	FieldRatePlanID,
 	FieldGuard,
 }
 
@@ -218,6 +221,11 @@ func ByUsedQuantity(opts ...sql.OrderTermOption) OrderOption {
 // ByBilledQuantity orders the results by the billed_quantity field.
 func ByBilledQuantity(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBilledQuantity, opts...).ToFunc()
+}
+
+// ByRatePlanID orders the results by the rate_plan_id field.
+func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
 }
 
 // ByGuard orders the results by the guard field.

@@ -120,6 +120,11 @@ func BilledQuantity(v money.Decimal) predicate.Charge {
 	return predicate.Charge(sql.FieldEQ(FieldBilledQuantity, v))
 }
 
+// RatePlanID applies equality check predicate on the "rate_plan_id" field. It's identical to RatePlanIDEQ.
+func RatePlanID(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldRatePlanID, v))
+}
+
 // Guard applies equality check predicate on the "guard" field. It's identical to GuardEQ.
 func Guard(v string) predicate.Charge {
 	return predicate.Charge(sql.FieldEQ(FieldGuard, v))
@@ -688,6 +693,56 @@ func BilledQuantityIsNil() predicate.Charge {
 // BilledQuantityNotNil applies the NotNil predicate on the "billed_quantity" field.
 func BilledQuantityNotNil() predicate.Charge {
 	return predicate.Charge(sql.FieldNotNull(FieldBilledQuantity))
+}
+
+// RatePlanIDEQ applies the EQ predicate on the "rate_plan_id" field.
+func RatePlanIDEQ(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDNEQ applies the NEQ predicate on the "rate_plan_id" field.
+func RatePlanIDNEQ(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldNEQ(FieldRatePlanID, v))
+}
+
+// RatePlanIDIn applies the In predicate on the "rate_plan_id" field.
+func RatePlanIDIn(vs ...int) predicate.Charge {
+	return predicate.Charge(sql.FieldIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDNotIn applies the NotIn predicate on the "rate_plan_id" field.
+func RatePlanIDNotIn(vs ...int) predicate.Charge {
+	return predicate.Charge(sql.FieldNotIn(FieldRatePlanID, vs...))
+}
+
+// RatePlanIDGT applies the GT predicate on the "rate_plan_id" field.
+func RatePlanIDGT(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldGT(FieldRatePlanID, v))
+}
+
+// RatePlanIDGTE applies the GTE predicate on the "rate_plan_id" field.
+func RatePlanIDGTE(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldGTE(FieldRatePlanID, v))
+}
+
+// RatePlanIDLT applies the LT predicate on the "rate_plan_id" field.
+func RatePlanIDLT(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldLT(FieldRatePlanID, v))
+}
+
+// RatePlanIDLTE applies the LTE predicate on the "rate_plan_id" field.
+func RatePlanIDLTE(v int) predicate.Charge {
+	return predicate.Charge(sql.FieldLTE(FieldRatePlanID, v))
+}
+
+// RatePlanIDIsNil applies the IsNil predicate on the "rate_plan_id" field.
+func RatePlanIDIsNil() predicate.Charge {
+	return predicate.Charge(sql.FieldIsNull(FieldRatePlanID))
+}
+
+// RatePlanIDNotNil applies the NotNil predicate on the "rate_plan_id" field.
+func RatePlanIDNotNil() predicate.Charge {
+	return predicate.Charge(sql.FieldNotNull(FieldRatePlanID))
 }
 
 // GuardEQ applies the EQ predicate on the "guard" field.

@@ -297,18 +297,6 @@ func (f UsageDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UsageDayMutation", m)
 }
 
-// The UsagePeriodFunc type is an adapter to allow the use of ordinary
-// function as UsagePeriod mutator.
-type UsagePeriodFunc func(context.Context, *ent.UsagePeriodMutation) (ent.Value, error)
-
-// Mutate calls f(ctx, m).
-func (f UsagePeriodFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-	if mv, ok := m.(*ent.UsagePeriodMutation); ok {
-		return f(ctx, mv)
-	}
-	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UsagePeriodMutation", m)
-}
-
 // The UsageRecordFunc type is an adapter to allow the use of ordinary
 // function as UsageRecord mutator.
 type UsageRecordFunc func(context.Context, *ent.UsageRecordMutation) (ent.Value, error)

@@ -33,7 +33,6 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/ent/usagerecord"
 )
 
@@ -741,33 +740,6 @@ func (f TraverseUsageDay) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.UsageDayQuery", q)
 }
 
-// The UsagePeriodFunc type is an adapter to allow the use of ordinary function as a Querier.
-type UsagePeriodFunc func(context.Context, *ent.UsagePeriodQuery) (ent.Value, error)
-
-// Query calls f(ctx, q).
-func (f UsagePeriodFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
-	if q, ok := q.(*ent.UsagePeriodQuery); ok {
-		return f(ctx, q)
-	}
-	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UsagePeriodQuery", q)
-}
-
-// The TraverseUsagePeriod type is an adapter to allow the use of ordinary function as Traverser.
-type TraverseUsagePeriod func(context.Context, *ent.UsagePeriodQuery) error
-
-// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
-func (f TraverseUsagePeriod) Intercept(next ent.Querier) ent.Querier {
-	return next
-}
-
-// Traverse calls f(ctx, q).
-func (f TraverseUsagePeriod) Traverse(ctx context.Context, q ent.Query) error {
-	if q, ok := q.(*ent.UsagePeriodQuery); ok {
-		return f(ctx, q)
-	}
-	return fmt.Errorf("unexpected query type %T. expect *ent.UsagePeriodQuery", q)
-}
-
 // The UsageRecordFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UsageRecordFunc func(context.Context, *ent.UsageRecordQuery) (ent.Value, error)
 
@@ -846,8 +818,6 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TransitionPriceQuery, predicate.TransitionPrice, transitionprice.OrderOption]{typ: ent.TypeTransitionPrice, tq: q}, nil
 	case *ent.UsageDayQuery:
 		return &query[*ent.UsageDayQuery, predicate.UsageDay, usageday.OrderOption]{typ: ent.TypeUsageDay, tq: q}, nil
-	case *ent.UsagePeriodQuery:
-		return &query[*ent.UsagePeriodQuery, predicate.UsagePeriod, usageperiod.OrderOption]{typ: ent.TypeUsagePeriod, tq: q}, nil
 	case *ent.UsageRecordQuery:
 		return &query[*ent.UsageRecordQuery, predicate.UsageRecord, usagerecord.OrderOption]{typ: ent.TypeUsageRecord, tq: q}, nil
 	default:

@@ -394,6 +394,7 @@ var (
 		{Name: "amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "used_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "billed_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
 		{Name: "guard", Type: field.TypeString, Unique: true},
 		{Name: "account_package_id", Type: field.TypeInt, Nullable: true},
 		{Name: "account_service_id", Type: field.TypeInt, Nullable: true},
@@ -408,25 +409,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "charges_account_packages_charges",
-				Columns:    []*schema.Column{ChargesColumns[12]},
+				Columns:    []*schema.Column{ChargesColumns[13]},
 				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_account_services_charges",
-				Columns:    []*schema.Column{ChargesColumns[13]},
+				Columns:    []*schema.Column{ChargesColumns[14]},
 				RefColumns: []*schema.Column{AccountServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_services_service",
-				Columns:    []*schema.Column{ChargesColumns[14]},
+				Columns:    []*schema.Column{ChargesColumns[15]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_invoices_lines",
-				Columns:    []*schema.Column{ChargesColumns[15]},
+				Columns:    []*schema.Column{ChargesColumns[16]},
 				RefColumns: []*schema.Column{InvoicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -435,17 +436,17 @@ var (
 			{
 				Name:    "charge_account_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[12]},
+				Columns: []*schema.Column{ChargesColumns[13]},
 			},
 			{
 				Name:    "charge_invoice_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[15]},
+				Columns: []*schema.Column{ChargesColumns[16]},
 			},
 			{
 				Name:    "charge_account_service_id_kind_period_start",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[13], ChargesColumns[1], ChargesColumns[4]},
+				Columns: []*schema.Column{ChargesColumns[14], ChargesColumns[1], ChargesColumns[4]},
 			},
 		},
 	}
@@ -883,46 +884,6 @@ var (
 			},
 		},
 	}
-	// UsagePeriodsColumns holds the columns for the "usage_periods" table.
-	UsagePeriodsColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "account_id", Type: field.TypeInt},
-		{Name: "account_package_id", Type: field.TypeInt},
-		{Name: "period_start", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
-		{Name: "period_end", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
-		{Name: "used", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
-		{Name: "billed", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
-		{Name: "amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
-		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
-		{Name: "lines", Type: field.TypeInt},
-		{Name: "account_service_id", Type: field.TypeInt},
-	}
-	// UsagePeriodsTable holds the schema information for the "usage_periods" table.
-	UsagePeriodsTable = &schema.Table{
-		Name:       "usage_periods",
-		Columns:    UsagePeriodsColumns,
-		PrimaryKey: []*schema.Column{UsagePeriodsColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "usage_periods_account_services_account_service",
-				Columns:    []*schema.Column{UsagePeriodsColumns[10]},
-				RefColumns: []*schema.Column{AccountServicesColumns[0]},
-				OnDelete:   schema.NoAction,
-			},
-		},
-		Indexes: []*schema.Index{
-			{
-				Name:    "usageperiod_account_service_id_period_start",
-				Unique:  true,
-				Columns: []*schema.Column{UsagePeriodsColumns[10], UsagePeriodsColumns[3]},
-			},
-			{
-				Name:    "usageperiod_account_package_id_period_start",
-				Unique:  false,
-				Columns: []*schema.Column{UsagePeriodsColumns[2], UsagePeriodsColumns[3]},
-			},
-		},
-	}
 	// UsageRecordsColumns holds the columns for the "usage_records" table.
 	UsageRecordsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1016,7 +977,6 @@ var (
 		StatusPricesTable,
 		TransitionPricesTable,
 		UsageDaysTable,
-		UsagePeriodsTable,
 		UsageRecordsTable,
 		CatalogPackageCurrenciesTable,
 	}
@@ -1143,10 +1103,6 @@ func init() {
 	UsageDaysTable.ForeignKeys[1].RefTable = AccountServicesTable
 	UsageDaysTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(98784247808),
-	}
-	UsagePeriodsTable.ForeignKeys[0].RefTable = AccountServicesTable
-	UsagePeriodsTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(107374182400),
 	}
 	UsageRecordsTable.ForeignKeys[0].RefTable = AccountsTable
 	UsageRecordsTable.ForeignKeys[1].RefTable = AccountServicesTable

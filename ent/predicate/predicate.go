@@ -78,8 +78,5 @@ type TransitionPrice func(*sql.Selector)
 // UsageDay is the predicate function for usageday builders.
 type UsageDay func(*sql.Selector)
 
-// UsagePeriod is the predicate function for usageperiod builders.
-type UsagePeriod func(*sql.Selector)
-
 // UsageRecord is the predicate function for usagerecord builders.
 type UsageRecord func(*sql.Selector)

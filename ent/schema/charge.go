@@ -34,6 +34,9 @@ func (Charge) Fields() []ent.Field {
 		// and those left to rate after buckets (for a late-usage line, the differences).
 		field.Other("used_quantity", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable().Immutable(),
 		field.Other("billed_quantity", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable().Immutable(),
+		// rate_plan_id is the plan that rated a USAGE line's period when it was first
+		// billed: late usage rates the period again with it.
+		field.Int("rate_plan_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
 		// guard names what was charged (account-service, kind, period or event). Its
 		// unique index is what makes charging exactly-once, whatever the code does.
 		field.String("guard").Unique().Immutable().Annotations(entgql.Skip()),

@@ -120,12 +120,12 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 			all = append(all, ap)
 		}
 	}
-	us, err := loadUsage(ctx, c, cc, all, views, req.Range.End)
+	us, err := loadUsage(ctx, c, cc, all, views, req.Range.End, req.BillUsage)
 	if err != nil {
 		return nil, err
 	}
 	var moves []move
-	var usageWrites []usageWrite
+	var usageMoves []store.UsagePosition
 	type billed struct {
 		acc   *ent.Account
 		cur   *ent.Currency
@@ -160,9 +160,8 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 				}
 				moves = append(moves, move{ap: ap, res: res})
 			}
-			uw := usageWrite{accountID: acc.ID, apID: ap.ID,
-				pos: store.UsagePosition{AccountPackageID: ap.ID, From: ap.UsageNext, Next: ap.UsageNext, Due: ap.UsageDue,
-					ActivatedOn: v.activated, ClearLate: ap.UsageLateFrom != nil}}
+			pos := store.UsagePosition{AccountPackageID: ap.ID, From: ap.UsageNext, Next: ap.UsageNext, Due: ap.UsageDue,
+				ActivatedOn: v.activated, ClearLate: ap.UsageLateFrom != nil}
 			if req.BillUsage && len(us.services[ap.ID]) > 0 {
 				up, err := usagePackage(ctx, c, cc, acc, cur, ap, v, us)
 				if err != nil {
@@ -175,12 +174,12 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 				for _, l := range ur.Lines {
 					lines = append(lines, line{Line: l, apID: ap.ID})
 				}
-				uw.rows, uw.pos.Next, uw.pos.Due = ur.Periods, ur.Next, ur.Due
-				if ur.Moved || uw.pos.ActivatedOn != nil || uw.pos.ClearLate {
-					usageWrites = append(usageWrites, uw)
+				pos.Next, pos.Due = ur.Next, ur.Due
+				if ur.Moved || pos.ActivatedOn != nil || pos.ClearLate {
+					usageMoves = append(usageMoves, pos)
 				}
-			} else if uw.pos.ActivatedOn != nil || uw.pos.ClearLate {
-				usageWrites = append(usageWrites, uw)
+			} else if pos.ActivatedOn != nil || pos.ClearLate {
+				usageMoves = append(usageMoves, pos)
 			}
 		}
 		results[acc.ID] = AccountResult{Currency: cur.Code}
@@ -193,7 +192,7 @@ func (s *Service) Bill(ctx context.Context, req Request, accountIDs []int) (map[
 		}
 		invoices = append(invoices, billed{acc: acc, cur: cur, lines: lines, total: money.Round(total, prec)})
 	}
-	if err := writeUsage(ctx, c, w, usageWrites); err != nil {
+	if err := w.MoveUsage(ctx, usageMoves); err != nil {
 		return nil, err
 	}
 	if err := s.applyMoves(ctx, c, w, moves); err != nil {
@@ -263,7 +262,12 @@ type line struct {
 func chargeRow(l line, accountID, invoiceID int) store.ChargeRow {
 	ap, svc, service := l.apID, l.AccountServiceID, l.ServiceID
 	start, end := l.PeriodStart, l.PeriodEnd
-	return store.ChargeRow{Kind: string(l.Kind), Description: l.Description, AccountID: accountID, InvoiceID: invoiceID,
+	row := store.ChargeRow{Kind: string(l.Kind), Description: l.Description, AccountID: accountID, InvoiceID: invoiceID,
 		AccountPackageID: &ap, AccountServiceID: &svc, ServiceID: &service, PeriodStart: &start, PeriodEnd: &end,
 		Quantity: l.Quantity, UnitAmount: l.UnitAmount, Amount: l.Amount, Used: l.Used, Billed: l.Billed, Guard: l.Guard}
+	if l.PlanID != 0 {
+		plan := l.PlanID
+		row.RatePlanID = &plan
+	}
+	return row
 }

@@ -7,22 +7,28 @@ import (
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/ent/usageday"
-	"github.com/billd/billd/ent/usageperiod"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/rating"
-	"github.com/billd/billd/internal/store"
 )
 
 // usageState is what billing usage needs from the database for a set of
 // account-packages: daily totals, billed periods late usage reaches, and the
 // recurring periods charged of packages that charge only if used.
 type usageState struct {
-	days      map[int]map[calendar.Date]rating.DayUsage  // by account-service
-	billed    map[int]map[calendar.Date]*ent.UsagePeriod // by account-service, period start
-	recurring map[int]map[calendar.Date]bool             // by account-package
-	services  map[int][]*ent.AccountService              // USAGE account-services, by account-package
-	activated map[int]calendar.Date                      // activation days found by this billing
-	from      map[int]calendar.Date                      // by account-package: the first day its billing reads
+	days      map[int]map[calendar.Date]rating.DayUsage // by account-service
+	billed    map[int]map[calendar.Date]*billedUsage    // by account-service, period start
+	recurring map[int]map[calendar.Date]bool            // by account-package
+	services  map[int][]*ent.AccountService             // USAGE account-services, by account-package
+}
+
+// billedUsage is what an account-service's USAGE lines of one period hold together,
+// and the plan of its first line.
+type billedUsage struct {
+	used, billed, amount money.Decimal
+	planID               *int
+	lines                int
+	first                int // the first line's id
 }
 
 // usageView is how usage billing sees one account-package now.
@@ -57,12 +63,12 @@ func activation(pkg *ent.CatalogPackage, ap *ent.AccountPackage, end calendar.Da
 }
 
 // loadUsage reads what billing the usage of aps over a run ending on end needs, in a
-// few queries: the USAGE account-services are those of the packages' services.
+// few queries: the USAGE account-services are those of the packages' services. A run
+// that does not bill usage reads it only for packages that charge only if used.
 func loadUsage(ctx context.Context, c *ent.Client, cc *Catalog, aps []*ent.AccountPackage, views map[int]usageView,
-	end calendar.Date) (*usageState, error) {
-	us := &usageState{days: map[int]map[calendar.Date]rating.DayUsage{}, billed: map[int]map[calendar.Date]*ent.UsagePeriod{},
-		recurring: map[int]map[calendar.Date]bool{}, services: map[int][]*ent.AccountService{},
-		activated: map[int]calendar.Date{}, from: map[int]calendar.Date{}}
+	end calendar.Date, billUsage bool) (*usageState, error) {
+	us := &usageState{days: map[int]map[calendar.Date]rating.DayUsage{}, billed: map[int]map[calendar.Date]*billedUsage{},
+		recurring: map[int]map[calendar.Date]bool{}, services: map[int][]*ent.AccountService{}}
 	var svcIDs, lateSvcs, lateOnlyIfUsed []int
 	var from *calendar.Date
 	lower := func(d calendar.Date) {
@@ -72,8 +78,8 @@ func loadUsage(ctx context.Context, c *ent.Client, cc *Catalog, aps []*ent.Accou
 	}
 	for _, ap := range aps {
 		v := views[ap.ID]
-		if v.pending {
-			continue
+		if v.pending || (!billUsage && !v.pkg.ChargeRecurringOnlyIfUsage) {
+			continue // usage read only to bill it, or to know whether a period was used
 		}
 		for _, sv := range ap.Edges.Services {
 			svc, err := cc.service(ctx, c, sv.ServiceID)
@@ -111,7 +117,6 @@ func loadUsage(ctx context.Context, c *ent.Client, cc *Catalog, aps []*ent.Accou
 				first = v.start // late periods are found from the start of the schedule
 			}
 		}
-		us.from[ap.ID] = first
 		lower(first)
 	}
 	if len(svcIDs) == 0 {
@@ -131,18 +136,28 @@ func loadUsage(ctx context.Context, c *ent.Client, cc *Catalog, aps []*ent.Accou
 		m[d.Day] = rating.DayUsage{Quantity: d.Quantity, Records: d.Records}
 	}
 	if len(lateSvcs) > 0 {
-		rows, err := c.UsagePeriod.Query().Where(usageperiod.AccountServiceIDIn(lateSvcs...),
-			usageperiod.PeriodStartGTE(*from)).All(ctx)
+		// What the USAGE lines of the periods late usage may reach hold.
+		lines, err := c.Charge.Query().Where(charge.AccountServiceIDIn(lateSvcs...), charge.KindEQ(charge.KindUSAGE),
+			charge.PeriodStartGTE(*from)).All(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
-			m := us.billed[r.AccountServiceID]
+		for _, l := range lines {
+			m := us.billed[*l.AccountServiceID]
 			if m == nil {
-				m = map[calendar.Date]*ent.UsagePeriod{}
-				us.billed[r.AccountServiceID] = m
+				m = map[calendar.Date]*billedUsage{}
+				us.billed[*l.AccountServiceID] = m
 			}
-			m[r.PeriodStart] = r
+			b := m[*l.PeriodStart]
+			if b == nil {
+				b = &billedUsage{used: money.Zero, billed: money.Zero, amount: money.Zero}
+				m[*l.PeriodStart] = b
+			}
+			if b.lines == 0 || l.ID < b.first {
+				b.first, b.planID = l.ID, l.RatePlanID
+			}
+			b.lines++
+			b.used, b.billed, b.amount = b.used.Add(deref(l.UsedQuantity)), b.billed.Add(deref(l.BilledQuantity)), b.amount.Add(l.Amount)
 		}
 	}
 	if len(lateOnlyIfUsed) > 0 {
@@ -252,8 +267,8 @@ func usagePackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acco
 			s.Included, s.Shared = ps.Included, ps.Shared
 		}
 		for start, row := range us.billed[sv.ID] {
-			b := rating.BilledUsage{End: row.PeriodEnd, Used: row.Used, Billed: row.Billed, Amount: row.Amount, Lines: row.Lines}
-			if b.Plan, err = cc.plan(ctx, c, row.RatePlanID); err != nil {
+			b := rating.BilledUsage{Used: row.used, Billed: row.billed, Amount: row.amount, Lines: row.lines}
+			if b.Plan, err = cc.plan(ctx, c, row.planID); err != nil {
 				return rating.UsagePackage{}, err
 			}
 			if s.Billed == nil {
@@ -266,48 +281,10 @@ func usagePackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acco
 	return up, nil
 }
 
-// usageWrite is what billing usage writes besides lines: period rows and positions.
-type usageWrite struct {
-	accountID int
-	apID      int
-	rows      []rating.UsagePeriodRow
-	pos       store.UsagePosition
-}
-
-// writeUsage writes usage period rows, new ones in bulk (their unique index refuses a
-// period billed concurrently) and rated-again ones each guarded by the line count
-// they were rated from, then the usage positions.
-func writeUsage(ctx context.Context, c *ent.Client, w store.Bulk, writes []usageWrite) error {
-	var create []*ent.UsagePeriodCreate
-	var positions []store.UsagePosition
-	for _, uw := range writes {
-		positions = append(positions, uw.pos)
-		for _, r := range uw.rows {
-			if r.New {
-				b := c.UsagePeriod.Create().SetAccountID(uw.accountID).SetAccountPackageID(uw.apID).
-					SetAccountServiceID(r.AccountServiceID).SetPeriodStart(r.Start).SetPeriodEnd(r.End).
-					SetUsed(r.Used).SetBilled(r.Billed).SetAmount(r.Amount).SetLines(r.Lines)
-				if r.PlanID != 0 {
-					b.SetRatePlanID(r.PlanID)
-				}
-				create = append(create, b)
-				continue
-			}
-			n, err := c.UsagePeriod.Update().Where(usageperiod.AccountServiceID(r.AccountServiceID),
-				usageperiod.PeriodStart(r.Start), usageperiod.Lines(r.PrevLines)).
-				SetUsed(r.Used).SetBilled(r.Billed).SetAmount(r.Amount).SetLines(r.Lines).Save(ctx)
-			if err != nil {
-				return err
-			}
-			if n != 1 {
-				return ErrConcurrent
-			}
-		}
+// deref is a nil decimal as zero.
+func deref(d *money.Decimal) money.Decimal {
+	if d == nil {
+		return money.Zero
 	}
-	for i := 0; i < len(create); i += 500 {
-		if err := c.UsagePeriod.CreateBulk(create[i:min(i+500, len(create))]...).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	return w.MoveUsage(ctx, positions)
+	return *d
 }

@@ -145,6 +145,8 @@ type Line struct {
 	// Used and Billed are a USAGE line's quantities: used in the period, and left to
 	// rate after buckets (for a late-usage line, the differences). Nil otherwise.
 	Used, Billed *money.Decimal
+	// PlanID is the rate plan that rated a USAGE line's period (0: none).
+	PlanID int
 	// Guard names what the line charges; the database keeps it unique, so the same
 	// thing can never be charged twice whatever races happen around this function.
 	Guard string

@@ -20,9 +20,10 @@ type DayUsage struct {
 }
 
 // BilledUsage is what one usage period of an account-service was billed with: what
-// its lines hold together, the plan of its first billing, its line count.
+// its USAGE lines hold together, the plan of its first line, its line count. A period
+// whose usage all fell in buckets has no line: it holds zeros, and late usage rates it
+// with the plan that applies then.
 type BilledUsage struct {
-	End                  calendar.Date // exclusive
 	Used, Billed, Amount money.Decimal // what its lines hold together
 	Plan                 *Plan         // the plan that applied when it was first billed
 	Lines                int
@@ -60,27 +61,13 @@ type UsagePackage struct {
 	Services       []UsageAccountService // in the package's order
 }
 
-// UsagePeriodRow is what a usage period of an account-service is billed with now:
-// what its USAGE lines hold together (zeros while it has none), the plan of its
-// first billing, and its line count; New for a period billed the first time, else
-// PrevLines is the count it was rated from.
-type UsagePeriodRow struct {
-	AccountServiceID     int
-	Start, End           calendar.Date
-	Used, Billed, Amount money.Decimal
-	PlanID               int // 0: none
-	Lines, PrevLines     int
-	New                  bool
-}
-
 // UsageResult is what billing one package's usage produced.
 type UsageResult struct {
-	Lines   []Line
-	Periods []UsagePeriodRow
+	Lines []Line
 	// The package's new usage position: Next the first day of the next period to bill,
 	// Due its end (nil: no period left, the package's usage ended).
 	Next, Due *calendar.Date
-	// Moved reports whether the position or any period changed.
+	// Moved reports whether the position changed or lines were made.
 	Moved bool
 }
 
@@ -202,7 +189,7 @@ func (s UsageAccountService) used(per Period) money.Decimal {
 }
 
 // first bills a period for the first time: one USAGE line per service with usage to
-// bill, and a period row for every service in it.
+// bill.
 func (p UsagePackage) first(per Period, prec int32, res *UsageResult) error {
 	plans := make([]*Plan, len(p.Services))
 	for i, s := range p.Services {
@@ -216,23 +203,16 @@ func (p UsagePackage) first(per Period, prec int32, res *UsageResult) error {
 		if !s.Effective.Before(per.End) {
 			continue // added after the period
 		}
-		a := amounts[i]
-		row := UsagePeriodRow{AccountServiceID: s.ID, Start: per.Start, End: per.End, New: true}
-		if plans[i] != nil {
-			row.PlanID = plans[i].ID
+		if a := amounts[i]; !a.Billed.IsZero() || !a.Amount.IsZero() {
+			res.Lines = append(res.Lines, usageLine(s, per, a, plans[i], Guard(Usage, s.ID, per.Start.String())))
 		}
-		if !a.Billed.IsZero() || !a.Amount.IsZero() {
-			row.Used, row.Billed, row.Amount, row.Lines = a.Used, a.Billed, a.Amount, 1
-			res.Lines = append(res.Lines, usageLine(s, per, a, Guard(Usage, s.ID, per.Start.String())))
-		}
-		res.Periods = append(res.Periods, row)
 	}
 	return nil
 }
 
-// rerate rates a billed period again over all its records, with the plan each service
-// had when the period was first billed, and adds a line of the difference where its
-// figures changed.
+// rerate rates a billed period again over all its records, with the plan of each
+// service's first line for the period, and adds a line of the difference where its
+// billed quantity or amount changed.
 func (p UsagePackage) rerate(per Period, prec int32, res *UsageResult) error {
 	plans := make([]*Plan, len(p.Services))
 	for i, s := range p.Services {
@@ -249,36 +229,30 @@ func (p UsagePackage) rerate(per Period, prec int32, res *UsageResult) error {
 		if !s.Effective.Before(per.End) {
 			continue
 		}
-		now := amounts[i]
-		b, billed := s.Billed[per.Start]
+		b := s.Billed[per.Start]
 		prev := UsageAmount{AccountServiceID: s.ID, Used: b.Used, Billed: b.Billed, Amount: b.Amount}
-		diff, changed := Difference(prev, now)
-		if billed && !changed {
+		diff, changed := Difference(prev, amounts[i])
+		if !changed {
 			continue
 		}
-		row := UsagePeriodRow{AccountServiceID: s.ID, Start: per.Start, End: per.End, Used: b.Used, Billed: b.Billed,
-			Amount: b.Amount, Lines: b.Lines, PrevLines: b.Lines, New: !billed}
-		if plans[i] != nil {
-			row.PlanID = plans[i].ID
+		guard := Guard(Usage, s.ID, per.Start.String())
+		if b.Lines > 0 {
+			guard = fmt.Sprintf("%s:%d", guard, b.Lines+1)
 		}
-		if changed {
-			row.Used, row.Billed, row.Amount = now.Used, now.Billed, now.Amount
-			row.Lines++
-			guard := Guard(Usage, s.ID, per.Start.String())
-			if row.Lines > 1 {
-				guard = fmt.Sprintf("%s:%d", guard, row.Lines)
-			}
-			res.Lines = append(res.Lines, usageLine(s, per, diff, guard))
-		}
-		res.Periods = append(res.Periods, row)
+		res.Lines = append(res.Lines, usageLine(s, per, diff, plans[i], guard))
 	}
 	return nil
 }
 
-// usageLine is the USAGE line of an amount: quantity 1, the amount as its unit amount.
-func usageLine(s UsageAccountService, per Period, a UsageAmount, guard string) Line {
+// usageLine is the USAGE line of an amount: quantity 1, the amount as its unit amount,
+// and the plan that rated the period.
+func usageLine(s UsageAccountService, per Period, a UsageAmount, plan *Plan, guard string) Line {
 	used, billed := a.Used, a.Billed
-	return Line{Kind: Usage, AccountServiceID: s.ID, ServiceID: s.ServiceID, Description: s.Name + " (usage)",
+	l := Line{Kind: Usage, AccountServiceID: s.ID, ServiceID: s.ServiceID, Description: s.Name + " (usage)",
 		PeriodStart: per.Start, PeriodEnd: per.End.AddDays(-1), Quantity: 1, UnitAmount: a.Amount, Amount: a.Amount,
 		Used: &used, Billed: &billed, Guard: guard}
+	if plan != nil {
+		l.PlanID = plan.ID
+	}
+	return l
 }

@@ -16,6 +16,8 @@ ALTER TABLE `bill_run_errors` ADD COLUMN `code` text NULL;
 ALTER TABLE `charges` ADD COLUMN `used_quantity` text NULL;
 -- Add column "billed_quantity" to table: "charges"
 ALTER TABLE `charges` ADD COLUMN `billed_quantity` text NULL;
+-- Add column "rate_plan_id" to table: "charges"
+ALTER TABLE `charges` ADD COLUMN `rate_plan_id` integer NULL;
 -- Add column "usage_next" to table: "account_packages"
 ALTER TABLE `account_packages` ADD COLUMN `usage_next` text NULL;
 -- Add column "usage_due" to table: "account_packages"
@@ -24,13 +26,5 @@ ALTER TABLE `account_packages` ADD COLUMN `usage_due` text NULL;
 ALTER TABLE `account_packages` ADD COLUMN `usage_late_from` text NULL;
 -- Add column "activated_on" to table: "account_packages"
 ALTER TABLE `account_packages` ADD COLUMN `activated_on` text NULL;
--- Create "usage_periods" table
-CREATE TABLE `usage_periods` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `account_id` integer NOT NULL, `account_package_id` integer NOT NULL, `period_start` text NOT NULL, `period_end` text NOT NULL, `used` text NOT NULL, `billed` text NOT NULL, `amount` text NOT NULL, `rate_plan_id` integer NULL, `lines` integer NOT NULL, `account_service_id` integer NOT NULL, CONSTRAINT `usage_periods_account_services_account_service` FOREIGN KEY (`account_service_id`) REFERENCES `account_services` (`id`) ON DELETE NO ACTION);
--- Set sequence for "usage_periods" table
-INSERT INTO sqlite_sequence (name, seq) VALUES ("usage_periods", 107374182400);
--- Create index "usageperiod_account_service_id_period_start" to table: "usage_periods"
-CREATE UNIQUE INDEX `usageperiod_account_service_id_period_start` ON `usage_periods` (`account_service_id`, `period_start`);
--- Create index "usageperiod_account_package_id_period_start" to table: "usage_periods"
-CREATE INDEX `usageperiod_account_package_id_period_start` ON `usage_periods` (`account_package_id`, `period_start`);
 -- Enable back the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = on;
