@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +42,8 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent API clients for the latency figures")
 	subscribers := flag.Int("subscribers", 1000, "websocket subscribers for the fan-out figures")
 	out := flag.String("out", "docs/benchmarks.md", "where to write the results")
+	usageAccounts := flag.Int("usage-accounts", 20000, "accounts of the usage bill run (0: none)")
+	usageOnly := flag.Bool("usage-only", false, "measure only the usage bill run (and write nothing)")
 	flag.Parse()
 	raiseFileLimit()
 
@@ -55,6 +59,17 @@ func main() {
 			continue
 		}
 		r := &dbResult{Dialect: db}
+		if *usageAccounts > 0 {
+			log.Printf("%s: usage bill run, %d accounts", db, *usageAccounts)
+			u, err := measureUsageRun(context.Background(), db, pgURL, *usageAccounts)
+			if err != nil {
+				log.Fatalf("%s, usage run: %v", db, err)
+			}
+			r.UsageRun = u
+		}
+		if *usageOnly {
+			continue
+		}
 		sizes := []int{*accounts}
 		for _, s := range strings.Split(*scale, ",") {
 			if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 && n != *accounts {
@@ -72,6 +87,9 @@ func main() {
 		}
 		results = append(results, r)
 	}
+	if *usageOnly {
+		return
+	}
 	report := render(results, machine())
 	fmt.Print(report)
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
@@ -86,6 +104,10 @@ func main() {
 // environment, until killed.
 func childServe() {
 	ctx := context.Background()
+	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
+		// Profiles of the server under measurement: go tool pprof http://ADDR/debug/pprof/profile
+		go func() { log.Println(http.ListenAndServe(addr, nil)) }()
+	}
 	server.TuneGC() // as billd serve does
 	srv, err := server.Open(ctx, workerConfig(server.Config{DatabaseURL: os.Getenv("BILLD_DATABASE_URL"),
 		BootstrapAdminKey: benchKey, Limits: benchLimits}))

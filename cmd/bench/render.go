@@ -13,6 +13,7 @@ const (
 	targetLimitShare     = 0.25
 	targetUsagePerSec    = 50000
 	targetUsageShare     = 0.5
+	targetUsageRunRatio  = 0.75
 	targetMemoryRatio    = 2.0
 	targetDashboardP99   = 20 * time.Millisecond
 	targetFanoutLag      = time.Second
@@ -63,6 +64,14 @@ unique guard index.
 			fmt.Fprintf(&b, "| limit: plain inserts of the same rows per second | %.0f | | |\n", u.limitPerSec())
 			us := u.perSec() / u.limitPerSec()
 			fmt.Fprintf(&b, "| ingestion / limit | %.0f%% | ≥ %.0f%% | %s |\n", 100*us, 100*targetUsageShare, met(us >= targetUsageShare))
+		}
+		if u := r.UsageRun; u.Packages > 0 {
+			fmt.Fprintf(&b, "| usage bill run: %d account-packages, %d records in the month | %s (%.0f/s) | | |\n",
+				u.Packages, u.Records, u.With.Round(time.Millisecond), float64(u.Packages)/u.With.Seconds())
+			fmt.Fprintf(&b, "| the same run with billUsage false | %s (%.0f/s) | | |\n", u.Without.Round(time.Millisecond),
+				float64(u.Packages)/u.Without.Seconds())
+			fmt.Fprintf(&b, "| usage bill run / run without usage (account-packages per second) | %.2f | ≥ %.2f | %s |\n",
+				u.ratio(), targetUsageRunRatio, met(u.ratio() >= targetUsageRunRatio))
 		}
 		var names []string
 		for k := range full.Latency {

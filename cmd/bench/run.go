@@ -51,8 +51,9 @@ type runResult struct {
 type latency struct{ P50, P99 time.Duration }
 
 type dbResult struct {
-	Dialect string
-	Runs    []*runResult
+	Dialect  string
+	Runs     []*runResult
+	UsageRun usageRun
 }
 
 func (r *runResult) packagesPerSec() float64 { return float64(r.Packages) / r.RunTime.Seconds() }
