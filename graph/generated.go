@@ -3592,6 +3592,10 @@ extend type AccountPackage { usageBillDay: Int ratePlan: RatePlan }
 extend type AccountService { ratePlan: RatePlan }
 extend input CreateAccountInput { usageBillDay: Int ratePlanId: ID }
 extend input ProvisionPackageInput { usageBillDay: Int ratePlanId: ID }
+# Usage levels change for usage periods billed later; a usage bill day only until a
+# usage period of the account-package (or of those following the account's) is billed.
+extend input UpdateAccountInput { usageBillDay: Int ratePlanId: ID clearRatePlan: Boolean }
+extend input UpdateAccountPackageInput { usageBillDay: Int ratePlanId: ID clearRatePlan: Boolean }
 
 # ------------------------------------------------ v2 additions: usage billing (6.3-6.5)
 
@@ -17189,7 +17193,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "billDay", "partnerId", "clearPartner"}
+	fieldsInOrder := [...]string{"name", "billDay", "partnerId", "clearPartner", "usageBillDay", "ratePlanId", "clearRatePlan"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17224,6 +17228,27 @@ func (ec *executionContext) unmarshalInputUpdateAccountInput(ctx context.Context
 				return it, err
 			}
 			it.ClearPartner = data
+		case "usageBillDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageBillDay"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageBillDay = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
+		case "clearRatePlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearRatePlan"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearRatePlan = data
 		}
 	}
 	return it, nil
@@ -17240,7 +17265,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "bulkQuantity", "newBillDay", "endDate", "effectiveDate"}
+	fieldsInOrder := [...]string{"status", "bulkQuantity", "newBillDay", "endDate", "effectiveDate", "usageBillDay", "ratePlanId", "clearRatePlan"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17282,6 +17307,27 @@ func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.
 				return it, err
 			}
 			it.EffectiveDate = data
+		case "usageBillDay":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageBillDay"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageBillDay = data
+		case "ratePlanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ratePlanId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RatePlanID = data
+		case "clearRatePlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearRatePlan"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearRatePlan = data
 		}
 	}
 	return it, nil

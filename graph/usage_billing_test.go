@@ -517,6 +517,42 @@ func TestUsageExamplesLevels(t *testing.T) {
 		require.Equal(u.t, "NO_RATE_PLAN", errs.Node.Errors[0].Code)
 		require.Equal(u.t, acc, errs.Node.Errors[0].Account.ID)
 		require.Empty(u.t, u.lines(r, acc))
+
+		// With a plan on the account now, the next run bills the period.
+		u.b.MustQuery(`mutation($id: ID!, $p: ID!) { updateAccount(id: $id, input: {ratePlanId: $p}) { id } }`,
+			map[string]any{"id": acc, "p": account}, nil)
+		u.requireLines(u.bill(acc, "2024-02-01", "2024-02-29"), acc, usage("Data", "2024-01-01", "2024-01-31", "5.00", "100", "100"))
+		// Its usage is billed on bill day 1: the usage bill day can no longer change,
+		// for the account or the package; the plan still can, and be cleared.
+		for _, q := range []struct{ query, field string }{
+			{`mutation($id: ID!) { updateAccount(id: $id, input: {usageBillDay: 15}) { id } }`, "input.usageBillDay"},
+		} {
+			res := u.b.Query(q.query, map[string]any{"id": acc})
+			require.Len(u.t, res.Errors, 1)
+			require.Equal(u.t, "FAILED_PRECONDITION", res.Errors[0].Code(), res.Errors[0].Message)
+			require.Equal(u.t, q.field, res.Errors[0].Field())
+		}
+		res := u.b.Query(`mutation($id: ID!) { updateAccountPackage(id: $id, input: {usageBillDay: 15}) { id } }`,
+			map[string]any{"id": x.ID})
+		require.Len(u.t, res.Errors, 1)
+		require.Equal(u.t, "FAILED_PRECONDITION", res.Errors[0].Code(), res.Errors[0].Message)
+		require.Equal(u.t, "input.usageBillDay", res.Errors[0].Field())
+		res = u.b.Query(`mutation($id: ID!, $p: ID!) { updateAccount(id: $id, input: {ratePlanId: $p, clearRatePlan: true}) { id } }`,
+			map[string]any{"id": acc, "p": account})
+		require.Equal(u.t, "BAD_USER_INPUT", res.Errors[0].Code())
+		var cleared struct{ UpdateAccount struct{ RatePlan *struct{ ID string } } }
+		u.b.MustQuery(`mutation($id: ID!) { updateAccount(id: $id, input: {clearRatePlan: true}) { ratePlan { id } } }`,
+			map[string]any{"id": acc}, &cleared)
+		require.Nil(u.t, cleared.UpdateAccount.RatePlan)
+
+		// Before any usage is billed, a package's usage bill day and plan may change:
+		// 15 and 0.02 bill 2024-01-01..01-14 (40 × 0.02) in January's run.
+		acc = open("")
+		x = u.provisionUsage(none, acc, "2024-01-01", nil)
+		u.record(x.services[data], "2024-01-10", "40")
+		u.b.MustQuery(`mutation($id: ID!, $p: ID!) { updateAccountPackage(id: $id, input: {usageBillDay: 15, ratePlanId: $p}) { id } }`,
+			map[string]any{"id": x.ID, "p": ap}, nil)
+		u.requireLines(u.bill(acc, "2024-01-01", "2024-01-31"), acc, usage("Data", "2024-01-01", "2024-01-14", "0.80", "40", "40"))
 	})
 }
 

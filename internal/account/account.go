@@ -17,6 +17,7 @@ import (
 	"github.com/billd/billd/internal/clock"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 	"github.com/billd/billd/internal/store"
 	"github.com/billd/billd/internal/text"
 )
@@ -58,12 +59,27 @@ type UpdateAccountInput struct {
 	BillDay      *int
 	PartnerID    *int  // moves the account to this partner
 	ClearPartner *bool // detaches the account from its partner
+	// UsageBillDay anchors the usage periods of the account-packages that have no
+	// usage bill day of their own (docs/billing.md 6.3).
+	UsageBillDay *int
+	// RatePlanID rates usage where no narrower level has a plan; ClearRatePlan
+	// removes the account's plan. Both take effect for usage periods billed later.
+	RatePlanID    *int
+	ClearRatePlan *bool
 }
 
 // Validate checks the input without touching the database.
 func (in *UpdateAccountInput) Validate() error {
 	if in.PartnerID != nil && in.ClearPartner != nil && *in.ClearPartner {
 		return fault.Invalidf("input.clearPartner", "cannot be set with partnerId")
+	}
+	if in.RatePlanID != nil && in.ClearRatePlan != nil && *in.ClearRatePlan {
+		return fault.Invalidf("input.clearRatePlan", "cannot be set with ratePlanId")
+	}
+	if in.UsageBillDay != nil {
+		if err := checkBillDay("input.usageBillDay", *in.UsageBillDay); err != nil {
+			return err
+		}
 	}
 	if in.Name != nil {
 		if err := checkName(in.Name); err != nil {
@@ -142,10 +158,12 @@ func partnerExists(ctx context.Context, c *ent.Client, id int) error {
 	return nil
 }
 
-// Update renames an account or changes its bill day. NOT_FOUND for an unknown id;
-// FAILED_PRECONDITION for a bill day change while the account has account-packages
-// that follow its bill day (their periods are anchored on it; give those packages a
-// new bill day instead).
+// Update renames an account or changes its bill day, usage bill day or rate plan.
+// NOT_FOUND for an unknown id or rate plan; BAD_USER_INPUT for a plan in another
+// currency; FAILED_PRECONDITION for a bill day change while the account has
+// account-packages that follow its bill day (their periods are anchored on it; give
+// those packages a new bill day instead), or a usage bill day change while one that
+// follows it has billed usage.
 func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*ent.Account, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -184,6 +202,9 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*e
 			}
 			upd.SetBillDay(*in.BillDay)
 		}
+		if err := usageLevels(ctx, c, acc, in, upd); err != nil {
+			return err
+		}
 		out, err = upd.Save(ctx)
 		return err
 	})
@@ -192,6 +213,45 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountInput) (*e
 	}
 	// Detach the result from the finished transaction so its edges load.
 	return out.Unwrap(), nil
+}
+
+// usageLevels applies an update's usage bill day and rate plan. A new usage bill day
+// is refused (FAILED_PRECONDITION) while an account-package following it has billed a
+// usage period, whose schedule it anchors; the others start their usage schedule
+// again on it.
+func usageLevels(ctx context.Context, c *ent.Client, acc *ent.Account, in UpdateAccountInput, upd *ent.AccountUpdateOne) error {
+	switch {
+	case in.RatePlanID != nil:
+		if err := catalog.CheckRatePlan(ctx, c, *in.RatePlanID, acc.CurrencyID, "input.ratePlanId"); err != nil {
+			return err
+		}
+		upd.SetRatePlanID(*in.RatePlanID)
+	case in.ClearRatePlan != nil && *in.ClearRatePlan:
+		upd.ClearRatePlanID()
+	}
+	if in.UsageBillDay == nil || (acc.UsageBillDay != nil && *acc.UsageBillDay == *in.UsageBillDay) {
+		return nil
+	}
+	following, err := c.AccountPackage.Query().Where(accountpackage.AccountID(acc.ID), accountpackage.UsageBillDayIsNil(),
+		accountpackage.UsageNextNotNil()).All(ctx)
+	if err != nil {
+		return err
+	}
+	var restart []int
+	for _, ap := range following {
+		if rating.UsageBilled(ap.UsageNext, ap.EffectiveDate, ap.ActivatedOn) {
+			return fault.PreconditionAt("input.usageBillDay", "account-package %d has usage billed on the current usage bill day: "+
+				"its usage periods are anchored on it", ap.ID)
+		}
+		restart = append(restart, ap.ID)
+	}
+	if len(restart) > 0 {
+		if err := c.AccountPackage.Update().Where(accountpackage.IDIn(restart...)).ClearUsageNext().ClearUsageDue().Exec(ctx); err != nil {
+			return err
+		}
+	}
+	upd.SetUsageBillDay(*in.UsageBillDay)
+	return nil
 }
 
 // Balance returns the sum of the account's invoice totals in its currency's

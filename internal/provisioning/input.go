@@ -109,6 +109,14 @@ type UpdateAccountPackageInput struct {
 	NewBillDay    *int
 	EndDate       *calendar.Date
 	EffectiveDate *calendar.Date
+	// UsageBillDay anchors the package's usage periods (docs/billing.md 6.3); it can
+	// change until a usage period is billed.
+	UsageBillDay *int
+	// RatePlanID rates the package's usage where its services have no plan of their
+	// own and the catalog's price has none; ClearRatePlan removes it. Both take
+	// effect for usage periods billed later.
+	RatePlanID    *int
+	ClearRatePlan *bool
 }
 
 // Validate checks the input without touching the database.
@@ -119,12 +127,19 @@ func (in *UpdateAccountPackageInput) Validate() error {
 	if in.NewBillDay != nil && (*in.NewBillDay < 1 || *in.NewBillDay > 31) {
 		return fault.Invalidf("input.newBillDay", "bill day %d is outside 1..31", *in.NewBillDay)
 	}
+	if in.UsageBillDay != nil && (*in.UsageBillDay < 1 || *in.UsageBillDay > 31) {
+		return fault.Invalidf("input.usageBillDay", "usage bill day %d is outside 1..31", *in.UsageBillDay)
+	}
+	if in.RatePlanID != nil && in.ClearRatePlan != nil && *in.ClearRatePlan {
+		return fault.Invalidf("input.clearRatePlan", "cannot be set with ratePlanId")
+	}
 	return nil
 }
 
 // onlyStatus reports whether the input changes nothing but the status.
 func (in *UpdateAccountPackageInput) onlyStatus() bool {
-	return in.BulkQuantity == nil && in.NewBillDay == nil && in.EndDate == nil && in.EffectiveDate == nil
+	return in.BulkQuantity == nil && in.NewBillDay == nil && in.EndDate == nil && in.EffectiveDate == nil &&
+		in.UsageBillDay == nil && in.RatePlanID == nil && in.ClearRatePlan == nil
 }
 
 // CancelAccountPackageInput schedules a cancellation.

@@ -515,6 +515,9 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 				return err
 			}
 		}
+		if err := usageLevels(ctx, c, billed, in, upd); err != nil {
+			return err
+		}
 		if err := upd.Exec(ctx); err != nil {
 			return err
 		}
@@ -614,6 +617,10 @@ func checkCancelDate(ap *ent.AccountPackage, c calendar.Date, field string) erro
 		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
 			Message: fmt.Sprintf("the final period was already billed up to the cancellation date %s: the cancellation can no longer change", ap.CancellationDate)}
 	}
+	if rating.UsageBilled(ap.UsageNext, ap.EffectiveDate, ap.ActivatedOn) && c.Before(*ap.UsageNext) {
+		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
+			Message: fmt.Sprintf("its usage is billed through %s: the package cannot be canceled before %s", ap.UsageNext.AddDays(-1), ap.UsageNext)}
+	}
 	if ap.LastPeriodStart != nil && c.Before(*ap.LastPeriodStart) {
 		return &fault.Error{Code: fault.FailedPrecondition, Field: field,
 			Message: fmt.Sprintf("the latest billed period starts on %s: the package cannot be canceled before that", ap.LastPeriodStart)}
@@ -655,8 +662,10 @@ func (s *Service) changeEffective(ctx context.Context, c *ent.Client, ap *ent.Ac
 		day = *ap.NewBillDay
 		upd.SetOwnBillDay(day).ClearNewBillDay()
 	}
+	// Billed again from the new date, usage and activation too.
 	upd.SetEffectiveDate(e).ClearBilledThrough().ClearLastPeriodStart().
-		SetNextBillDate(rating.FirstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid))
+		SetNextBillDate(rating.FirstNextBillDate(cadence(ap.Edges.Frequency), day, e, ap.Postpaid)).
+		ClearUsageNext().ClearUsageDue().ClearUsageLateFrom().ClearActivatedOn()
 	svcIDs, err := c.AccountService.Query().Where(accountservice.AccountPackageID(ap.ID)).IDs(ctx)
 	if err != nil || len(svcIDs) == 0 {
 		return err

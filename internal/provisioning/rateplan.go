@@ -7,6 +7,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/fault"
+	"github.com/billd/billd/internal/rating"
 )
 
 // checkPlans checks the rate plans a new account-package is given: its own (in the
@@ -55,4 +56,34 @@ func setServicePlan(ctx context.Context, c *ent.Client, ap *ent.AccountPackage, 
 		return err
 	}
 	return c.AccountService.UpdateOneID(sv.ID).SetRatePlanID(id).Exec(ctx)
+}
+
+// usageLevels applies an update's usage bill day and rate plan to an account-package
+// (billed: its position as the update leaves it). A new usage bill day is refused
+// (FAILED_PRECONDITION) once a usage period is billed, whose schedule it anchors;
+// before, the usage schedule starts again on it.
+func usageLevels(ctx context.Context, c *ent.Client, billed *ent.AccountPackage, in UpdateAccountPackageInput,
+	upd *ent.AccountPackageUpdateOne) error {
+	switch {
+	case in.RatePlanID != nil:
+		acc, err := c.Account.Get(ctx, billed.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := catalog.CheckRatePlan(ctx, c, *in.RatePlanID, acc.CurrencyID, "input.ratePlanId"); err != nil {
+			return err
+		}
+		upd.SetRatePlanID(*in.RatePlanID)
+	case in.ClearRatePlan != nil && *in.ClearRatePlan:
+		upd.ClearRatePlanID()
+	}
+	if in.UsageBillDay == nil || (billed.UsageBillDay != nil && *billed.UsageBillDay == *in.UsageBillDay) {
+		return nil
+	}
+	if rating.UsageBilled(billed.UsageNext, billed.EffectiveDate, billed.ActivatedOn) {
+		return fault.PreconditionAt("input.usageBillDay", "account-package %d has usage billed through %s on its usage bill day: "+
+			"its usage periods are anchored on it", billed.ID, billed.UsageNext.AddDays(-1))
+	}
+	upd.SetUsageBillDay(*in.UsageBillDay).ClearUsageNext().ClearUsageDue()
+	return nil
 }
