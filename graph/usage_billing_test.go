@@ -540,7 +540,9 @@ func TestUsageExamplesLevels(t *testing.T) {
 		res = u.b.Query(`mutation($id: ID!, $p: ID!) { updateAccount(id: $id, input: {ratePlanId: $p, clearRatePlan: true}) { id } }`,
 			map[string]any{"id": acc, "p": account})
 		require.Equal(u.t, "BAD_USER_INPUT", res.Errors[0].Code())
-		var cleared struct{ UpdateAccount struct{ RatePlan *struct{ ID string } } }
+		var cleared struct {
+			UpdateAccount struct{ RatePlan *struct{ ID string } }
+		}
 		u.b.MustQuery(`mutation($id: ID!) { updateAccount(id: $id, input: {clearRatePlan: true}) { ratePlan { id } } }`,
 			map[string]any{"id": acc}, &cleared)
 		require.Nil(u.t, cleared.UpdateAccount.RatePlan)
