@@ -185,10 +185,8 @@ func (w *sqliteBulk) MovePositions(ctx context.Context, moves []Position) error 
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := moved(res, 1); err != nil {
 			return err
-		} else if n != 1 {
-			return ErrPositionMoved
 		}
 	}
 	return nil
@@ -239,11 +237,22 @@ func (w *pgBulk) MovePositions(ctx context.Context, moves []Position) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := moved(res, len(part)); err != nil {
 			return err
-		} else if int(n) != len(part) {
-			return ErrPositionMoved
 		}
+	}
+	return nil
+}
+
+// moved checks that a guarded position update wrote want rows: fewer means another
+// transaction moved some position meanwhile (ErrPositionMoved).
+func moved(res sql.Result, want int) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if int(n) != want {
+		return ErrPositionMoved
 	}
 	return nil
 }

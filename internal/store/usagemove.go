@@ -21,10 +21,8 @@ func (w *sqliteBulk) MoveUsage(ctx context.Context, moves []UsagePosition) error
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := moved(res, 1); err != nil {
 			return err
-		} else if n != 1 {
-			return ErrPositionMoved
 		}
 	}
 	return nil
@@ -54,10 +52,8 @@ func (w *pgBulk) MoveUsage(ctx context.Context, moves []UsagePosition) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := moved(res, len(part)); err != nil {
 			return err
-		} else if int(n) != len(part) {
-			return ErrPositionMoved
 		}
 	}
 	return nil
