@@ -358,25 +358,25 @@ func TestUsageExamplesLate(t *testing.T) {
 		u.requireLines(u.bill(acc, "2024-03-01", "2024-03-31"), acc, usage("Data", "2024-01-01", "2024-01-31", "5.00", "50", "50"))
 		u.requireLines(u.bill(acc, "2024-03-01", "2024-03-31"), acc)
 
-		// U8: up to 100 at 0.05, then 0.02: 90 → 4.50; 20 more → 100 × 0.05 + 10 ×
-		// 0.02 = 5.20, a further 0.70.
-		acc = u.account("U8", 1)
-		ap = u.provisionUsage(u.usagePackage(nil, "", uxSvc{id: data,
-			plan: u.plan("GRADUATED", uxTier{"100", "0.05", ""}, uxTier{"", "0.02", ""})}), acc, "2024-01-01", nil)
-		u.record(ap.services[data], "2024-01-10", "90")
-		u.requireLines(u.bill(acc, "2024-02-01", "2024-02-29"), acc, usage("Data", "2024-01-01", "2024-01-31", "4.50", "90", "90"))
-		u.record(ap.services[data], "2024-01-25", "20")
-		u.requireLines(u.bill(acc, "2024-03-01", "2024-03-31"), acc, usage("Data", "2024-01-01", "2024-01-31", "0.70", "20", "20"))
-
-		// A VOLUME tier crossed by late usage makes a negative difference: up to 100
-		// at 0.10, then 0.05: 90 → 9.00; 20 more → 110 × 0.05 = 5.50, a further −3.50.
-		acc = u.account("Volume", 1)
-		ap = u.provisionUsage(u.usagePackage(nil, "", uxSvc{id: data,
-			plan: u.plan("VOLUME", uxTier{"100", "0.10", ""}, uxTier{"", "0.05", ""})}), acc, "2024-01-01", nil)
-		u.record(ap.services[data], "2024-01-10", "90")
-		u.requireLines(u.bill(acc, "2024-02-01", "2024-02-29"), acc, usage("Data", "2024-01-01", "2024-01-31", "9.00", "90", "90"))
-		u.record(ap.services[data], "2024-01-11", "20")
-		u.requireLines(u.bill(acc, "2024-03-01", "2024-03-31"), acc, usage("Data", "2024-01-01", "2024-01-31", "-3.50", "20", "20"))
+		for _, c := range []struct {
+			name, model       string
+			tiers             []uxTier
+			first, late, diff string // the first billing's amount, the late records, their line
+		}{
+			// U8: up to 100 at 0.05, then 0.02: 90 → 4.50; 20 more → 100 × 0.05 + 10 ×
+			// 0.02 = 5.20, a further 0.70.
+			{"U8", "GRADUATED", []uxTier{{"100", "0.05", ""}, {"", "0.02", ""}}, "4.50", "20", "0.70"},
+			// A VOLUME tier crossed by late usage makes a negative difference: up to
+			// 100 at 0.10, then 0.05: 90 → 9.00; 20 more → 110 × 0.05 = 5.50, −3.50.
+			{"Volume", "VOLUME", []uxTier{{"100", "0.10", ""}, {"", "0.05", ""}}, "9.00", "20", "-3.50"},
+		} {
+			acc := u.account(c.name, 1)
+			ap := u.provisionUsage(u.usagePackage(nil, "", uxSvc{id: data, plan: u.plan(c.model, c.tiers...)}), acc, "2024-01-01", nil)
+			u.record(ap.services[data], "2024-01-10", "90")
+			u.requireLines(u.bill(acc, "2024-02-01", "2024-02-29"), acc, usage("Data", "2024-01-01", "2024-01-31", c.first, "90", "90"))
+			u.record(ap.services[data], "2024-01-25", c.late)
+			u.requireLines(u.bill(acc, "2024-03-01", "2024-03-31"), acc, usage("Data", "2024-01-01", "2024-01-31", c.diff, c.late, c.late))
+		}
 	})
 }
 
