@@ -11,6 +11,7 @@ import (
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
 	"github.com/billd/billd/ent/rateplan"
 )
 
@@ -31,6 +32,8 @@ type Account struct {
 	RatePlanID *int `json:"rate_plan_id,omitempty"`
 	// PartnerID holds the value of the "partner_id" field.
 	PartnerID *int `json:"partner_id,omitempty"`
+	// PriceBookID holds the value of the "price_book_id" field.
+	PriceBookID *int `json:"price_book_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccountQuery when eager-loading is set.
 	Edges        AccountEdges `json:"edges"`
@@ -49,14 +52,19 @@ type AccountEdges struct {
 	Partner *Partner `json:"partner,omitempty"`
 	// RatePlan holds the value of the rate_plan edge.
 	RatePlan *RatePlan `json:"rate_plan,omitempty"`
+	// PriceBook holds the value of the price_book edge.
+	PriceBook *PriceBook `json:"price_book,omitempty"`
+	// Contracts holds the value of the contracts edge.
+	Contracts []*Contract `json:"contracts,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedAccountPackages map[string][]*AccountPackage
 	namedInvoices        map[string][]*Invoice
+	namedContracts       map[string][]*Contract
 }
 
 // CurrencyOrErr returns the Currency value or an error if the edge
@@ -110,12 +118,32 @@ func (e AccountEdges) RatePlanOrErr() (*RatePlan, error) {
 	return nil, &NotLoadedError{edge: "rate_plan"}
 }
 
+// PriceBookOrErr returns the PriceBook value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e AccountEdges) PriceBookOrErr() (*PriceBook, error) {
+	if e.PriceBook != nil {
+		return e.PriceBook, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: pricebook.Label}
+	}
+	return nil, &NotLoadedError{edge: "price_book"}
+}
+
+// ContractsOrErr returns the Contracts value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountEdges) ContractsOrErr() ([]*Contract, error) {
+	if e.loadedTypes[6] {
+		return e.Contracts, nil
+	}
+	return nil, &NotLoadedError{edge: "contracts"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Account) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay, account.FieldUsageBillDay, account.FieldRatePlanID, account.FieldPartnerID:
+		case account.FieldID, account.FieldCurrencyID, account.FieldBillDay, account.FieldUsageBillDay, account.FieldRatePlanID, account.FieldPartnerID, account.FieldPriceBookID:
 			values[i] = new(sql.NullInt64)
 		case account.FieldName:
 			values[i] = new(sql.NullString)
@@ -179,6 +207,13 @@ func (_m *Account) assignValues(columns []string, values []any) error {
 				_m.PartnerID = new(int)
 				*_m.PartnerID = int(value.Int64)
 			}
+		case account.FieldPriceBookID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field price_book_id", values[i])
+			} else if value.Valid {
+				_m.PriceBookID = new(int)
+				*_m.PriceBookID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -215,6 +250,16 @@ func (_m *Account) QueryPartner() *PartnerQuery {
 // QueryRatePlan queries the "rate_plan" edge of the Account entity.
 func (_m *Account) QueryRatePlan() *RatePlanQuery {
 	return NewAccountClient(_m.config).QueryRatePlan(_m)
+}
+
+// QueryPriceBook queries the "price_book" edge of the Account entity.
+func (_m *Account) QueryPriceBook() *PriceBookQuery {
+	return NewAccountClient(_m.config).QueryPriceBook(_m)
+}
+
+// QueryContracts queries the "contracts" edge of the Account entity.
+func (_m *Account) QueryContracts() *ContractQuery {
+	return NewAccountClient(_m.config).QueryContracts(_m)
 }
 
 // Update returns a builder for updating this Account.
@@ -261,6 +306,11 @@ func (_m *Account) String() string {
 	builder.WriteString(", ")
 	if v := _m.PartnerID; v != nil {
 		builder.WriteString("partner_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PriceBookID; v != nil {
+		builder.WriteString("price_book_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
@@ -312,6 +362,30 @@ func (_m *Account) appendNamedInvoices(name string, edges ...*Invoice) {
 		_m.Edges.namedInvoices[name] = []*Invoice{}
 	} else {
 		_m.Edges.namedInvoices[name] = append(_m.Edges.namedInvoices[name], edges...)
+	}
+}
+
+// NamedContracts returns the Contracts named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Account) NamedContracts(name string) ([]*Contract, error) {
+	if _m.Edges.namedContracts == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedContracts[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Account) appendNamedContracts(name string, edges ...*Contract) {
+	if _m.Edges.namedContracts == nil {
+		_m.Edges.namedContracts = make(map[string][]*Contract)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedContracts[name] = []*Contract{}
+	} else {
+		_m.Edges.namedContracts[name] = append(_m.Edges.namedContracts[name], edges...)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
 	"github.com/billd/billd/ent/rateplan"
 )
 
@@ -86,6 +88,20 @@ func (_c *AccountCreate) SetNillablePartnerID(v *int) *AccountCreate {
 	return _c
 }
 
+// SetPriceBookID sets the "price_book_id" field.
+func (_c *AccountCreate) SetPriceBookID(v int) *AccountCreate {
+	_c.mutation.SetPriceBookID(v)
+	return _c
+}
+
+// SetNillablePriceBookID sets the "price_book_id" field if the given value is not nil.
+func (_c *AccountCreate) SetNillablePriceBookID(v *int) *AccountCreate {
+	if v != nil {
+		_c.SetPriceBookID(*v)
+	}
+	return _c
+}
+
 // SetCurrency sets the "currency" edge to the Currency entity.
 func (_c *AccountCreate) SetCurrency(v *Currency) *AccountCreate {
 	return _c.SetCurrencyID(v.ID)
@@ -129,6 +145,26 @@ func (_c *AccountCreate) SetPartner(v *Partner) *AccountCreate {
 // SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
 func (_c *AccountCreate) SetRatePlan(v *RatePlan) *AccountCreate {
 	return _c.SetRatePlanID(v.ID)
+}
+
+// SetPriceBook sets the "price_book" edge to the PriceBook entity.
+func (_c *AccountCreate) SetPriceBook(v *PriceBook) *AccountCreate {
+	return _c.SetPriceBookID(v.ID)
+}
+
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_c *AccountCreate) AddContractIDs(ids ...int) *AccountCreate {
+	_c.mutation.AddContractIDs(ids...)
+	return _c
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_c *AccountCreate) AddContracts(v ...*Contract) *AccountCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddContractIDs(ids...)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -314,6 +350,39 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 		_node.RatePlanID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.PriceBookIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.PriceBookTable,
+			Columns: []string{account.PriceBookColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pricebook.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.PriceBookID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -453,6 +522,24 @@ func (u *AccountUpsert) UpdatePartnerID() *AccountUpsert {
 // ClearPartnerID clears the value of the "partner_id" field.
 func (u *AccountUpsert) ClearPartnerID() *AccountUpsert {
 	u.SetNull(account.FieldPartnerID)
+	return u
+}
+
+// SetPriceBookID sets the "price_book_id" field.
+func (u *AccountUpsert) SetPriceBookID(v int) *AccountUpsert {
+	u.Set(account.FieldPriceBookID, v)
+	return u
+}
+
+// UpdatePriceBookID sets the "price_book_id" field to the value that was provided on create.
+func (u *AccountUpsert) UpdatePriceBookID() *AccountUpsert {
+	u.SetExcluded(account.FieldPriceBookID)
+	return u
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (u *AccountUpsert) ClearPriceBookID() *AccountUpsert {
+	u.SetNull(account.FieldPriceBookID)
 	return u
 }
 
@@ -603,6 +690,27 @@ func (u *AccountUpsertOne) UpdatePartnerID() *AccountUpsertOne {
 func (u *AccountUpsertOne) ClearPartnerID() *AccountUpsertOne {
 	return u.Update(func(s *AccountUpsert) {
 		s.ClearPartnerID()
+	})
+}
+
+// SetPriceBookID sets the "price_book_id" field.
+func (u *AccountUpsertOne) SetPriceBookID(v int) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPriceBookID(v)
+	})
+}
+
+// UpdatePriceBookID sets the "price_book_id" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdatePriceBookID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePriceBookID()
+	})
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (u *AccountUpsertOne) ClearPriceBookID() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearPriceBookID()
 	})
 }
 
@@ -918,6 +1026,27 @@ func (u *AccountUpsertBulk) UpdatePartnerID() *AccountUpsertBulk {
 func (u *AccountUpsertBulk) ClearPartnerID() *AccountUpsertBulk {
 	return u.Update(func(s *AccountUpsert) {
 		s.ClearPartnerID()
+	})
+}
+
+// SetPriceBookID sets the "price_book_id" field.
+func (u *AccountUpsertBulk) SetPriceBookID(v int) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPriceBookID(v)
+	})
+}
+
+// UpdatePriceBookID sets the "price_book_id" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdatePriceBookID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePriceBookID()
+	})
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (u *AccountUpsertBulk) ClearPriceBookID() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearPriceBookID()
 	})
 }
 

@@ -15,10 +15,12 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/pricebook"
 	"github.com/billd/billd/ent/rateplan"
 )
 
@@ -34,10 +36,13 @@ type AccountQuery struct {
 	withInvoices             *InvoiceQuery
 	withPartner              *PartnerQuery
 	withRatePlan             *RatePlanQuery
+	withPriceBook            *PriceBookQuery
+	withContracts            *ContractQuery
 	loadTotal                []func(context.Context, []*Account) error
 	modifiers                []func(*sql.Selector)
 	withNamedAccountPackages map[string]*AccountPackageQuery
 	withNamedInvoices        map[string]*InvoiceQuery
+	withNamedContracts       map[string]*ContractQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -177,6 +182,50 @@ func (_q *AccountQuery) QueryRatePlan() *RatePlanQuery {
 			sqlgraph.From(account.Table, account.FieldID, selector),
 			sqlgraph.To(rateplan.Table, rateplan.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, account.RatePlanTable, account.RatePlanColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPriceBook chains the current query on the "price_book" edge.
+func (_q *AccountQuery) QueryPriceBook() *PriceBookQuery {
+	query := (&PriceBookClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(pricebook.Table, pricebook.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, account.PriceBookTable, account.PriceBookColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryContracts chains the current query on the "contracts" edge.
+func (_q *AccountQuery) QueryContracts() *ContractQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(contract.Table, contract.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.ContractsTable, account.ContractsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +430,8 @@ func (_q *AccountQuery) Clone() *AccountQuery {
 		withInvoices:        _q.withInvoices.Clone(),
 		withPartner:         _q.withPartner.Clone(),
 		withRatePlan:        _q.withRatePlan.Clone(),
+		withPriceBook:       _q.withPriceBook.Clone(),
+		withContracts:       _q.withContracts.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +491,28 @@ func (_q *AccountQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *AccountQuery
 		opt(query)
 	}
 	_q.withRatePlan = query
+	return _q
+}
+
+// WithPriceBook tells the query-builder to eager-load the nodes that are connected to
+// the "price_book" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithPriceBook(opts ...func(*PriceBookQuery)) *AccountQuery {
+	query := (&PriceBookClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPriceBook = query
+	return _q
+}
+
+// WithContracts tells the query-builder to eager-load the nodes that are connected to
+// the "contracts" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithContracts(opts ...func(*ContractQuery)) *AccountQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withContracts = query
 	return _q
 }
 
@@ -521,12 +594,14 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 	var (
 		nodes       = []*Account{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [7]bool{
 			_q.withCurrency != nil,
 			_q.withAccountPackages != nil,
 			_q.withInvoices != nil,
 			_q.withPartner != nil,
 			_q.withRatePlan != nil,
+			_q.withPriceBook != nil,
+			_q.withContracts != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -582,6 +657,19 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 			return nil, err
 		}
 	}
+	if query := _q.withPriceBook; query != nil {
+		if err := _q.loadPriceBook(ctx, query, nodes, nil,
+			func(n *Account, e *PriceBook) { n.Edges.PriceBook = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withContracts; query != nil {
+		if err := _q.loadContracts(ctx, query, nodes,
+			func(n *Account) { n.Edges.Contracts = []*Contract{} },
+			func(n *Account, e *Contract) { n.Edges.Contracts = append(n.Edges.Contracts, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedAccountPackages {
 		if err := _q.loadAccountPackages(ctx, query, nodes,
 			func(n *Account) { n.appendNamedAccountPackages(name) },
@@ -593,6 +681,13 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 		if err := _q.loadInvoices(ctx, query, nodes,
 			func(n *Account) { n.appendNamedInvoices(name) },
 			func(n *Account, e *Invoice) { n.appendNamedInvoices(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedContracts {
+		if err := _q.loadContracts(ctx, query, nodes,
+			func(n *Account) { n.appendNamedContracts(name) },
+			func(n *Account, e *Contract) { n.appendNamedContracts(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -757,6 +852,68 @@ func (_q *AccountQuery) loadRatePlan(ctx context.Context, query *RatePlanQuery, 
 	}
 	return nil
 }
+func (_q *AccountQuery) loadPriceBook(ctx context.Context, query *PriceBookQuery, nodes []*Account, init func(*Account), assign func(*Account, *PriceBook)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Account)
+	for i := range nodes {
+		if nodes[i].PriceBookID == nil {
+			continue
+		}
+		fk := *nodes[i].PriceBookID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(pricebook.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "price_book_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *AccountQuery) loadContracts(ctx context.Context, query *ContractQuery, nodes []*Account, init func(*Account), assign func(*Account, *Contract)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Account)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(contract.FieldAccountID)
+	}
+	query.Where(predicate.Contract(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(account.ContractsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *AccountQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -794,6 +951,9 @@ func (_q *AccountQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withRatePlan != nil {
 			_spec.Node.AddColumnOnce(account.FieldRatePlanID)
+		}
+		if _q.withPriceBook != nil {
+			_spec.Node.AddColumnOnce(account.FieldPriceBookID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -911,6 +1071,20 @@ func (_q *AccountQuery) WithNamedInvoices(name string, opts ...func(*InvoiceQuer
 		_q.withNamedInvoices = make(map[string]*InvoiceQuery)
 	}
 	_q.withNamedInvoices[name] = query
+	return _q
+}
+
+// WithNamedContracts tells the query-builder to eager-load the nodes that are connected to the "contracts"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithNamedContracts(name string, opts ...func(*ContractQuery)) *AccountQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedContracts == nil {
+		_q.withNamedContracts = make(map[string]*ContractQuery)
+	}
+	_q.withNamedContracts[name] = query
 	return _q
 }
 

@@ -12,9 +12,11 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/account"
 	"github.com/billd/billd/ent/accountpackage"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/pricebook"
 	"github.com/billd/billd/ent/rateplan"
 )
 
@@ -134,6 +136,26 @@ func (_u *AccountUpdate) ClearPartnerID() *AccountUpdate {
 	return _u
 }
 
+// SetPriceBookID sets the "price_book_id" field.
+func (_u *AccountUpdate) SetPriceBookID(v int) *AccountUpdate {
+	_u.mutation.SetPriceBookID(v)
+	return _u
+}
+
+// SetNillablePriceBookID sets the "price_book_id" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillablePriceBookID(v *int) *AccountUpdate {
+	if v != nil {
+		_u.SetPriceBookID(*v)
+	}
+	return _u
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (_u *AccountUpdate) ClearPriceBookID() *AccountUpdate {
+	_u.mutation.ClearPriceBookID()
+	return _u
+}
+
 // AddAccountPackageIDs adds the "account_packages" edge to the AccountPackage entity by IDs.
 func (_u *AccountUpdate) AddAccountPackageIDs(ids ...int) *AccountUpdate {
 	_u.mutation.AddAccountPackageIDs(ids...)
@@ -172,6 +194,26 @@ func (_u *AccountUpdate) SetPartner(v *Partner) *AccountUpdate {
 // SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
 func (_u *AccountUpdate) SetRatePlan(v *RatePlan) *AccountUpdate {
 	return _u.SetRatePlanID(v.ID)
+}
+
+// SetPriceBook sets the "price_book" edge to the PriceBook entity.
+func (_u *AccountUpdate) SetPriceBook(v *PriceBook) *AccountUpdate {
+	return _u.SetPriceBookID(v.ID)
+}
+
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_u *AccountUpdate) AddContractIDs(ids ...int) *AccountUpdate {
+	_u.mutation.AddContractIDs(ids...)
+	return _u
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_u *AccountUpdate) AddContracts(v ...*Contract) *AccountUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddContractIDs(ids...)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -231,6 +273,33 @@ func (_u *AccountUpdate) ClearPartner() *AccountUpdate {
 func (_u *AccountUpdate) ClearRatePlan() *AccountUpdate {
 	_u.mutation.ClearRatePlan()
 	return _u
+}
+
+// ClearPriceBook clears the "price_book" edge to the PriceBook entity.
+func (_u *AccountUpdate) ClearPriceBook() *AccountUpdate {
+	_u.mutation.ClearPriceBook()
+	return _u
+}
+
+// ClearContracts clears all "contracts" edges to the Contract entity.
+func (_u *AccountUpdate) ClearContracts() *AccountUpdate {
+	_u.mutation.ClearContracts()
+	return _u
+}
+
+// RemoveContractIDs removes the "contracts" edge to Contract entities by IDs.
+func (_u *AccountUpdate) RemoveContractIDs(ids ...int) *AccountUpdate {
+	_u.mutation.RemoveContractIDs(ids...)
+	return _u
+}
+
+// RemoveContracts removes "contracts" edges to Contract entities.
+func (_u *AccountUpdate) RemoveContracts(v ...*Contract) *AccountUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveContractIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -467,6 +536,80 @@ func (_u *AccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.PriceBookCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.PriceBookTable,
+			Columns: []string{account.PriceBookColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pricebook.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PriceBookIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.PriceBookTable,
+			Columns: []string{account.PriceBookColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pricebook.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedContractsIDs(); len(nodes) > 0 && !_u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -591,6 +734,26 @@ func (_u *AccountUpdateOne) ClearPartnerID() *AccountUpdateOne {
 	return _u
 }
 
+// SetPriceBookID sets the "price_book_id" field.
+func (_u *AccountUpdateOne) SetPriceBookID(v int) *AccountUpdateOne {
+	_u.mutation.SetPriceBookID(v)
+	return _u
+}
+
+// SetNillablePriceBookID sets the "price_book_id" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillablePriceBookID(v *int) *AccountUpdateOne {
+	if v != nil {
+		_u.SetPriceBookID(*v)
+	}
+	return _u
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (_u *AccountUpdateOne) ClearPriceBookID() *AccountUpdateOne {
+	_u.mutation.ClearPriceBookID()
+	return _u
+}
+
 // AddAccountPackageIDs adds the "account_packages" edge to the AccountPackage entity by IDs.
 func (_u *AccountUpdateOne) AddAccountPackageIDs(ids ...int) *AccountUpdateOne {
 	_u.mutation.AddAccountPackageIDs(ids...)
@@ -629,6 +792,26 @@ func (_u *AccountUpdateOne) SetPartner(v *Partner) *AccountUpdateOne {
 // SetRatePlan sets the "rate_plan" edge to the RatePlan entity.
 func (_u *AccountUpdateOne) SetRatePlan(v *RatePlan) *AccountUpdateOne {
 	return _u.SetRatePlanID(v.ID)
+}
+
+// SetPriceBook sets the "price_book" edge to the PriceBook entity.
+func (_u *AccountUpdateOne) SetPriceBook(v *PriceBook) *AccountUpdateOne {
+	return _u.SetPriceBookID(v.ID)
+}
+
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_u *AccountUpdateOne) AddContractIDs(ids ...int) *AccountUpdateOne {
+	_u.mutation.AddContractIDs(ids...)
+	return _u
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_u *AccountUpdateOne) AddContracts(v ...*Contract) *AccountUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddContractIDs(ids...)
 }
 
 // Mutation returns the AccountMutation object of the builder.
@@ -688,6 +871,33 @@ func (_u *AccountUpdateOne) ClearPartner() *AccountUpdateOne {
 func (_u *AccountUpdateOne) ClearRatePlan() *AccountUpdateOne {
 	_u.mutation.ClearRatePlan()
 	return _u
+}
+
+// ClearPriceBook clears the "price_book" edge to the PriceBook entity.
+func (_u *AccountUpdateOne) ClearPriceBook() *AccountUpdateOne {
+	_u.mutation.ClearPriceBook()
+	return _u
+}
+
+// ClearContracts clears all "contracts" edges to the Contract entity.
+func (_u *AccountUpdateOne) ClearContracts() *AccountUpdateOne {
+	_u.mutation.ClearContracts()
+	return _u
+}
+
+// RemoveContractIDs removes the "contracts" edge to Contract entities by IDs.
+func (_u *AccountUpdateOne) RemoveContractIDs(ids ...int) *AccountUpdateOne {
+	_u.mutation.RemoveContractIDs(ids...)
+	return _u
+}
+
+// RemoveContracts removes "contracts" edges to Contract entities.
+func (_u *AccountUpdateOne) RemoveContracts(v ...*Contract) *AccountUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveContractIDs(ids...)
 }
 
 // Where appends a list predicates to the AccountUpdate builder.
@@ -947,6 +1157,80 @@ func (_u *AccountUpdateOne) sqlSave(ctx context.Context) (_node *Account, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PriceBookCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.PriceBookTable,
+			Columns: []string{account.PriceBookColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pricebook.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PriceBookIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   account.PriceBookTable,
+			Columns: []string{account.PriceBookColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pricebook.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedContractsIDs(); len(nodes) > 0 && !_u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   account.ContractsTable,
+			Columns: []string{account.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -48,6 +48,10 @@ type AccountPackage struct {
 	UsageBillDay *int `json:"usage_bill_day,omitempty"`
 	// RatePlanID holds the value of the "rate_plan_id" field.
 	RatePlanID *int `json:"rate_plan_id,omitempty"`
+	// ProductCode holds the value of the "product_code" field.
+	ProductCode *string `json:"product_code,omitempty"`
+	// WaiveTerminationFee holds the value of the "waive_termination_fee" field.
+	WaiveTerminationFee bool `json:"waive_termination_fee,omitempty"`
 	// NextBillDate holds the value of the "next_bill_date" field.
 	NextBillDate *calendar.Date `json:"next_bill_date,omitempty"`
 	// BilledThrough holds the value of the "billed_through" field.
@@ -82,6 +86,8 @@ type AccountPackageEdges struct {
 	Frequency *PackageFrequency `json:"frequency,omitempty"`
 	// RatePlan holds the value of the rate_plan edge.
 	RatePlan *RatePlan `json:"rate_plan,omitempty"`
+	// Contracts holds the value of the contracts edge.
+	Contracts []*Contract `json:"contracts,omitempty"`
 	// Status holds the value of the status edge.
 	Status *Status `json:"status,omitempty"`
 	// Services holds the value of the services edge.
@@ -90,12 +96,13 @@ type AccountPackageEdges struct {
 	Charges []*Charge `json:"charges,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
 	totalCount [5]map[string]int
 
-	namedServices map[string][]*AccountService
-	namedCharges  map[string][]*Charge
+	namedContracts map[string][]*Contract
+	namedServices  map[string][]*AccountService
+	namedCharges   map[string][]*Charge
 }
 
 // AccountOrErr returns the Account value or an error if the edge
@@ -142,12 +149,21 @@ func (e AccountPackageEdges) RatePlanOrErr() (*RatePlan, error) {
 	return nil, &NotLoadedError{edge: "rate_plan"}
 }
 
+// ContractsOrErr returns the Contracts value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountPackageEdges) ContractsOrErr() ([]*Contract, error) {
+	if e.loadedTypes[4] {
+		return e.Contracts, nil
+	}
+	return nil, &NotLoadedError{edge: "contracts"}
+}
+
 // StatusOrErr returns the Status value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e AccountPackageEdges) StatusOrErr() (*Status, error) {
 	if e.Status != nil {
 		return e.Status, nil
-	} else if e.loadedTypes[4] {
+	} else if e.loadedTypes[5] {
 		return nil, &NotFoundError{label: status.Label}
 	}
 	return nil, &NotLoadedError{edge: "status"}
@@ -156,7 +172,7 @@ func (e AccountPackageEdges) StatusOrErr() (*Status, error) {
 // ServicesOrErr returns the Services value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountPackageEdges) ServicesOrErr() ([]*AccountService, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.Services, nil
 	}
 	return nil, &NotLoadedError{edge: "services"}
@@ -165,7 +181,7 @@ func (e AccountPackageEdges) ServicesOrErr() ([]*AccountService, error) {
 // ChargesOrErr returns the Charges value or an error if the edge
 // was not loaded in eager-loading.
 func (e AccountPackageEdges) ChargesOrErr() ([]*Charge, error) {
-	if e.loadedTypes[6] {
+	if e.loadedTypes[7] {
 		return e.Charges, nil
 	}
 	return nil, &NotLoadedError{edge: "charges"}
@@ -180,11 +196,11 @@ func (*AccountPackage) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(calendar.Date)}
 		case accountpackage.FieldEffectiveDate:
 			values[i] = new(calendar.Date)
-		case accountpackage.FieldChargeFullPeriod, accountpackage.FieldPostpaid:
+		case accountpackage.FieldWaiveTerminationFee, accountpackage.FieldChargeFullPeriod, accountpackage.FieldPostpaid:
 			values[i] = new(sql.NullBool)
 		case accountpackage.FieldID, accountpackage.FieldAccountID, accountpackage.FieldPackageID, accountpackage.FieldFrequencyID, accountpackage.FieldStatusID, accountpackage.FieldBulkQuantity, accountpackage.FieldOwnBillDay, accountpackage.FieldNewBillDay, accountpackage.FieldUsageBillDay, accountpackage.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
-		case accountpackage.FieldCancelBillingOption:
+		case accountpackage.FieldCancelBillingOption, accountpackage.FieldProductCode:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -292,6 +308,19 @@ func (_m *AccountPackage) assignValues(columns []string, values []any) error {
 				_m.RatePlanID = new(int)
 				*_m.RatePlanID = int(value.Int64)
 			}
+		case accountpackage.FieldProductCode:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field product_code", values[i])
+			} else if value.Valid {
+				_m.ProductCode = new(string)
+				*_m.ProductCode = value.String
+			}
+		case accountpackage.FieldWaiveTerminationFee:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field waive_termination_fee", values[i])
+			} else if value.Valid {
+				_m.WaiveTerminationFee = value.Bool
+			}
 		case accountpackage.FieldNextBillDate:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field next_bill_date", values[i])
@@ -386,6 +415,11 @@ func (_m *AccountPackage) QueryRatePlan() *RatePlanQuery {
 	return NewAccountPackageClient(_m.config).QueryRatePlan(_m)
 }
 
+// QueryContracts queries the "contracts" edge of the AccountPackage entity.
+func (_m *AccountPackage) QueryContracts() *ContractQuery {
+	return NewAccountPackageClient(_m.config).QueryContracts(_m)
+}
+
 // QueryStatus queries the "status" edge of the AccountPackage entity.
 func (_m *AccountPackage) QueryStatus() *StatusQuery {
 	return NewAccountPackageClient(_m.config).QueryStatus(_m)
@@ -477,6 +511,14 @@ func (_m *AccountPackage) String() string {
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
+	if v := _m.ProductCode; v != nil {
+		builder.WriteString("product_code=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("waive_termination_fee=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WaiveTerminationFee))
+	builder.WriteString(", ")
 	if v := _m.NextBillDate; v != nil {
 		builder.WriteString("next_bill_date=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
@@ -519,6 +561,30 @@ func (_m *AccountPackage) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Postpaid))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedContracts returns the Contracts named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *AccountPackage) NamedContracts(name string) ([]*Contract, error) {
+	if _m.Edges.namedContracts == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedContracts[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *AccountPackage) appendNamedContracts(name string, edges ...*Contract) {
+	if _m.Edges.namedContracts == nil {
+		_m.Edges.namedContracts = make(map[string][]*Contract)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedContracts[name] = []*Contract{}
+	} else {
+		_m.Edges.namedContracts[name] = append(_m.Edges.namedContracts[name], edges...)
+	}
 }
 
 // NamedServices returns the Services named value or an error if the edge was not

@@ -15,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
@@ -171,6 +172,34 @@ func (_c *AccountPackageCreate) SetNillableRatePlanID(v *int) *AccountPackageCre
 	return _c
 }
 
+// SetProductCode sets the "product_code" field.
+func (_c *AccountPackageCreate) SetProductCode(v string) *AccountPackageCreate {
+	_c.mutation.SetProductCode(v)
+	return _c
+}
+
+// SetNillableProductCode sets the "product_code" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableProductCode(v *string) *AccountPackageCreate {
+	if v != nil {
+		_c.SetProductCode(*v)
+	}
+	return _c
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (_c *AccountPackageCreate) SetWaiveTerminationFee(v bool) *AccountPackageCreate {
+	_c.mutation.SetWaiveTerminationFee(v)
+	return _c
+}
+
+// SetNillableWaiveTerminationFee sets the "waive_termination_fee" field if the given value is not nil.
+func (_c *AccountPackageCreate) SetNillableWaiveTerminationFee(v *bool) *AccountPackageCreate {
+	if v != nil {
+		_c.SetWaiveTerminationFee(*v)
+	}
+	return _c
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_c *AccountPackageCreate) SetNextBillDate(v calendar.Date) *AccountPackageCreate {
 	_c.mutation.SetNextBillDate(v)
@@ -301,6 +330,21 @@ func (_c *AccountPackageCreate) SetRatePlan(v *RatePlan) *AccountPackageCreate {
 	return _c.SetRatePlanID(v.ID)
 }
 
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_c *AccountPackageCreate) AddContractIDs(ids ...int) *AccountPackageCreate {
+	_c.mutation.AddContractIDs(ids...)
+	return _c
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_c *AccountPackageCreate) AddContracts(v ...*Contract) *AccountPackageCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddContractIDs(ids...)
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_c *AccountPackageCreate) SetStatus(v *Status) *AccountPackageCreate {
 	return _c.SetStatusID(v.ID)
@@ -375,6 +419,10 @@ func (_c *AccountPackageCreate) defaults() {
 		v := accountpackage.DefaultBulkQuantity
 		_c.mutation.SetBulkQuantity(v)
 	}
+	if _, ok := _c.mutation.WaiveTerminationFee(); !ok {
+		v := accountpackage.DefaultWaiveTerminationFee
+		_c.mutation.SetWaiveTerminationFee(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -421,6 +469,9 @@ func (_c *AccountPackageCreate) check() error {
 		if err := accountpackage.UsageBillDayValidator(v); err != nil {
 			return &ValidationError{Name: "usage_bill_day", err: fmt.Errorf(`ent: validator failed for field "AccountPackage.usage_bill_day": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.WaiveTerminationFee(); !ok {
+		return &ValidationError{Name: "waive_termination_fee", err: errors.New(`ent: missing required field "AccountPackage.waive_termination_fee"`)}
 	}
 	if _, ok := _c.mutation.ChargeFullPeriod(); !ok {
 		return &ValidationError{Name: "charge_full_period", err: errors.New(`ent: missing required field "AccountPackage.charge_full_period"`)}
@@ -498,6 +549,14 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 	if value, ok := _c.mutation.UsageBillDay(); ok {
 		_spec.SetField(accountpackage.FieldUsageBillDay, field.TypeInt, value)
 		_node.UsageBillDay = &value
+	}
+	if value, ok := _c.mutation.ProductCode(); ok {
+		_spec.SetField(accountpackage.FieldProductCode, field.TypeString, value)
+		_node.ProductCode = &value
+	}
+	if value, ok := _c.mutation.WaiveTerminationFee(); ok {
+		_spec.SetField(accountpackage.FieldWaiveTerminationFee, field.TypeBool, value)
+		_node.WaiveTerminationFee = value
 	}
 	if value, ok := _c.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
@@ -601,6 +660,22 @@ func (_c *AccountPackageCreate) createSpec() (*AccountPackage, *sqlgraph.CreateS
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.RatePlanID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.StatusIDs(); len(nodes) > 0 {
@@ -887,6 +962,36 @@ func (u *AccountPackageUpsert) UpdateRatePlanID() *AccountPackageUpsert {
 // ClearRatePlanID clears the value of the "rate_plan_id" field.
 func (u *AccountPackageUpsert) ClearRatePlanID() *AccountPackageUpsert {
 	u.SetNull(accountpackage.FieldRatePlanID)
+	return u
+}
+
+// SetProductCode sets the "product_code" field.
+func (u *AccountPackageUpsert) SetProductCode(v string) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldProductCode, v)
+	return u
+}
+
+// UpdateProductCode sets the "product_code" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateProductCode() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldProductCode)
+	return u
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (u *AccountPackageUpsert) ClearProductCode() *AccountPackageUpsert {
+	u.SetNull(accountpackage.FieldProductCode)
+	return u
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (u *AccountPackageUpsert) SetWaiveTerminationFee(v bool) *AccountPackageUpsert {
+	u.Set(accountpackage.FieldWaiveTerminationFee, v)
+	return u
+}
+
+// UpdateWaiveTerminationFee sets the "waive_termination_fee" field to the value that was provided on create.
+func (u *AccountPackageUpsert) UpdateWaiveTerminationFee() *AccountPackageUpsert {
+	u.SetExcluded(accountpackage.FieldWaiveTerminationFee)
 	return u
 }
 
@@ -1305,6 +1410,41 @@ func (u *AccountPackageUpsertOne) UpdateRatePlanID() *AccountPackageUpsertOne {
 func (u *AccountPackageUpsertOne) ClearRatePlanID() *AccountPackageUpsertOne {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearRatePlanID()
+	})
+}
+
+// SetProductCode sets the "product_code" field.
+func (u *AccountPackageUpsertOne) SetProductCode(v string) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetProductCode(v)
+	})
+}
+
+// UpdateProductCode sets the "product_code" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateProductCode() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateProductCode()
+	})
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (u *AccountPackageUpsertOne) ClearProductCode() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearProductCode()
+	})
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (u *AccountPackageUpsertOne) SetWaiveTerminationFee(v bool) *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetWaiveTerminationFee(v)
+	})
+}
+
+// UpdateWaiveTerminationFee sets the "waive_termination_fee" field to the value that was provided on create.
+func (u *AccountPackageUpsertOne) UpdateWaiveTerminationFee() *AccountPackageUpsertOne {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateWaiveTerminationFee()
 	})
 }
 
@@ -1914,6 +2054,41 @@ func (u *AccountPackageUpsertBulk) UpdateRatePlanID() *AccountPackageUpsertBulk 
 func (u *AccountPackageUpsertBulk) ClearRatePlanID() *AccountPackageUpsertBulk {
 	return u.Update(func(s *AccountPackageUpsert) {
 		s.ClearRatePlanID()
+	})
+}
+
+// SetProductCode sets the "product_code" field.
+func (u *AccountPackageUpsertBulk) SetProductCode(v string) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetProductCode(v)
+	})
+}
+
+// UpdateProductCode sets the "product_code" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateProductCode() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateProductCode()
+	})
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (u *AccountPackageUpsertBulk) ClearProductCode() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.ClearProductCode()
+	})
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (u *AccountPackageUpsertBulk) SetWaiveTerminationFee(v bool) *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.SetWaiveTerminationFee(v)
+	})
+}
+
+// UpdateWaiveTerminationFee sets the "waive_termination_fee" field to the value that was provided on create.
+func (u *AccountPackageUpsertBulk) UpdateWaiveTerminationFee() *AccountPackageUpsertBulk {
+	return u.Update(func(s *AccountPackageUpsert) {
+		s.UpdateWaiveTerminationFee()
 	})
 }
 

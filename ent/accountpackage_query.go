@@ -18,6 +18,7 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/rateplan"
@@ -27,21 +28,23 @@ import (
 // AccountPackageQuery is the builder for querying AccountPackage entities.
 type AccountPackageQuery struct {
 	config
-	ctx               *QueryContext
-	order             []accountpackage.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.AccountPackage
-	withAccount       *AccountQuery
-	withPackage       *CatalogPackageQuery
-	withFrequency     *PackageFrequencyQuery
-	withRatePlan      *RatePlanQuery
-	withStatus        *StatusQuery
-	withServices      *AccountServiceQuery
-	withCharges       *ChargeQuery
-	loadTotal         []func(context.Context, []*AccountPackage) error
-	modifiers         []func(*sql.Selector)
-	withNamedServices map[string]*AccountServiceQuery
-	withNamedCharges  map[string]*ChargeQuery
+	ctx                *QueryContext
+	order              []accountpackage.OrderOption
+	inters             []Interceptor
+	predicates         []predicate.AccountPackage
+	withAccount        *AccountQuery
+	withPackage        *CatalogPackageQuery
+	withFrequency      *PackageFrequencyQuery
+	withRatePlan       *RatePlanQuery
+	withContracts      *ContractQuery
+	withStatus         *StatusQuery
+	withServices       *AccountServiceQuery
+	withCharges        *ChargeQuery
+	loadTotal          []func(context.Context, []*AccountPackage) error
+	modifiers          []func(*sql.Selector)
+	withNamedContracts map[string]*ContractQuery
+	withNamedServices  map[string]*AccountServiceQuery
+	withNamedCharges   map[string]*ChargeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -159,6 +162,28 @@ func (_q *AccountPackageQuery) QueryRatePlan() *RatePlanQuery {
 			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, selector),
 			sqlgraph.To(rateplan.Table, rateplan.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.RatePlanTable, accountpackage.RatePlanColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryContracts chains the current query on the "contracts" edge.
+func (_q *AccountPackageQuery) QueryContracts() *ContractQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, selector),
+			sqlgraph.To(contract.Table, contract.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountpackage.ContractsTable, accountpackage.ContractsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -428,6 +453,7 @@ func (_q *AccountPackageQuery) Clone() *AccountPackageQuery {
 		withPackage:   _q.withPackage.Clone(),
 		withFrequency: _q.withFrequency.Clone(),
 		withRatePlan:  _q.withRatePlan.Clone(),
+		withContracts: _q.withContracts.Clone(),
 		withStatus:    _q.withStatus.Clone(),
 		withServices:  _q.withServices.Clone(),
 		withCharges:   _q.withCharges.Clone(),
@@ -479,6 +505,17 @@ func (_q *AccountPackageQuery) WithRatePlan(opts ...func(*RatePlanQuery)) *Accou
 		opt(query)
 	}
 	_q.withRatePlan = query
+	return _q
+}
+
+// WithContracts tells the query-builder to eager-load the nodes that are connected to
+// the "contracts" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountPackageQuery) WithContracts(opts ...func(*ContractQuery)) *AccountPackageQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withContracts = query
 	return _q
 }
 
@@ -593,11 +630,12 @@ func (_q *AccountPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*AccountPackage{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [8]bool{
 			_q.withAccount != nil,
 			_q.withPackage != nil,
 			_q.withFrequency != nil,
 			_q.withRatePlan != nil,
+			_q.withContracts != nil,
 			_q.withStatus != nil,
 			_q.withServices != nil,
 			_q.withCharges != nil,
@@ -648,6 +686,13 @@ func (_q *AccountPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 			return nil, err
 		}
 	}
+	if query := _q.withContracts; query != nil {
+		if err := _q.loadContracts(ctx, query, nodes,
+			func(n *AccountPackage) { n.Edges.Contracts = []*Contract{} },
+			func(n *AccountPackage, e *Contract) { n.Edges.Contracts = append(n.Edges.Contracts, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withStatus; query != nil {
 		if err := _q.loadStatus(ctx, query, nodes, nil,
 			func(n *AccountPackage, e *Status) { n.Edges.Status = e }); err != nil {
@@ -665,6 +710,13 @@ func (_q *AccountPackageQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 		if err := _q.loadCharges(ctx, query, nodes,
 			func(n *AccountPackage) { n.Edges.Charges = []*Charge{} },
 			func(n *AccountPackage, e *Charge) { n.Edges.Charges = append(n.Edges.Charges, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedContracts {
+		if err := _q.loadContracts(ctx, query, nodes,
+			func(n *AccountPackage) { n.appendNamedContracts(name) },
+			func(n *AccountPackage, e *Contract) { n.appendNamedContracts(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -806,6 +858,39 @@ func (_q *AccountPackageQuery) loadRatePlan(ctx context.Context, query *RatePlan
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *AccountPackageQuery) loadContracts(ctx context.Context, query *ContractQuery, nodes []*AccountPackage, init func(*AccountPackage), assign func(*AccountPackage, *Contract)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*AccountPackage)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(contract.FieldAccountPackageID)
+	}
+	query.Where(predicate.Contract(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(accountpackage.ContractsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountPackageID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "account_package_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_package_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -1034,6 +1119,20 @@ func (_q *AccountPackageQuery) ForShare(opts ...sql.LockOption) *AccountPackageQ
 func (_q *AccountPackageQuery) Modify(modifiers ...func(s *sql.Selector)) *AccountPackageSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedContracts tells the query-builder to eager-load the nodes that are connected to the "contracts"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountPackageQuery) WithNamedContracts(name string, opts ...func(*ContractQuery)) *AccountPackageQuery {
+	query := (&ContractClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedContracts == nil {
+		_q.withNamedContracts = make(map[string]*ContractQuery)
+	}
+	_q.withNamedContracts[name] = query
+	return _q
 }
 
 // WithNamedServices tells the query-builder to eager-load the nodes that are connected to the "services"

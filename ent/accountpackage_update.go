@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
@@ -243,6 +244,40 @@ func (_u *AccountPackageUpdate) ClearRatePlanID() *AccountPackageUpdate {
 	return _u
 }
 
+// SetProductCode sets the "product_code" field.
+func (_u *AccountPackageUpdate) SetProductCode(v string) *AccountPackageUpdate {
+	_u.mutation.SetProductCode(v)
+	return _u
+}
+
+// SetNillableProductCode sets the "product_code" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableProductCode(v *string) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetProductCode(*v)
+	}
+	return _u
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (_u *AccountPackageUpdate) ClearProductCode() *AccountPackageUpdate {
+	_u.mutation.ClearProductCode()
+	return _u
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (_u *AccountPackageUpdate) SetWaiveTerminationFee(v bool) *AccountPackageUpdate {
+	_u.mutation.SetWaiveTerminationFee(v)
+	return _u
+}
+
+// SetNillableWaiveTerminationFee sets the "waive_termination_fee" field if the given value is not nil.
+func (_u *AccountPackageUpdate) SetNillableWaiveTerminationFee(v *bool) *AccountPackageUpdate {
+	if v != nil {
+		_u.SetWaiveTerminationFee(*v)
+	}
+	return _u
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_u *AccountPackageUpdate) SetNextBillDate(v calendar.Date) *AccountPackageUpdate {
 	_u.mutation.SetNextBillDate(v)
@@ -416,6 +451,21 @@ func (_u *AccountPackageUpdate) SetRatePlan(v *RatePlan) *AccountPackageUpdate {
 	return _u.SetRatePlanID(v.ID)
 }
 
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_u *AccountPackageUpdate) AddContractIDs(ids ...int) *AccountPackageUpdate {
+	_u.mutation.AddContractIDs(ids...)
+	return _u
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_u *AccountPackageUpdate) AddContracts(v ...*Contract) *AccountPackageUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddContractIDs(ids...)
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountPackageUpdate) SetStatus(v *Status) *AccountPackageUpdate {
 	return _u.SetStatusID(v.ID)
@@ -460,6 +510,27 @@ func (_u *AccountPackageUpdate) Mutation() *AccountPackageMutation {
 func (_u *AccountPackageUpdate) ClearRatePlan() *AccountPackageUpdate {
 	_u.mutation.ClearRatePlan()
 	return _u
+}
+
+// ClearContracts clears all "contracts" edges to the Contract entity.
+func (_u *AccountPackageUpdate) ClearContracts() *AccountPackageUpdate {
+	_u.mutation.ClearContracts()
+	return _u
+}
+
+// RemoveContractIDs removes the "contracts" edge to Contract entities by IDs.
+func (_u *AccountPackageUpdate) RemoveContractIDs(ids ...int) *AccountPackageUpdate {
+	_u.mutation.RemoveContractIDs(ids...)
+	return _u
+}
+
+// RemoveContracts removes "contracts" edges to Contract entities.
+func (_u *AccountPackageUpdate) RemoveContracts(v ...*Contract) *AccountPackageUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveContractIDs(ids...)
 }
 
 // ClearStatus clears the "status" edge to the Status entity.
@@ -651,6 +722,15 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.UsageBillDayCleared() {
 		_spec.ClearField(accountpackage.FieldUsageBillDay, field.TypeInt)
 	}
+	if value, ok := _u.mutation.ProductCode(); ok {
+		_spec.SetField(accountpackage.FieldProductCode, field.TypeString, value)
+	}
+	if _u.mutation.ProductCodeCleared() {
+		_spec.ClearField(accountpackage.FieldProductCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.WaiveTerminationFee(); ok {
+		_spec.SetField(accountpackage.FieldWaiveTerminationFee, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
 	}
@@ -721,6 +801,51 @@ func (_u *AccountPackageUpdate) sqlSave(ctx context.Context) (_node int, err err
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedContractsIDs(); len(nodes) > 0 && !_u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1079,6 +1204,40 @@ func (_u *AccountPackageUpdateOne) ClearRatePlanID() *AccountPackageUpdateOne {
 	return _u
 }
 
+// SetProductCode sets the "product_code" field.
+func (_u *AccountPackageUpdateOne) SetProductCode(v string) *AccountPackageUpdateOne {
+	_u.mutation.SetProductCode(v)
+	return _u
+}
+
+// SetNillableProductCode sets the "product_code" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableProductCode(v *string) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetProductCode(*v)
+	}
+	return _u
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (_u *AccountPackageUpdateOne) ClearProductCode() *AccountPackageUpdateOne {
+	_u.mutation.ClearProductCode()
+	return _u
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (_u *AccountPackageUpdateOne) SetWaiveTerminationFee(v bool) *AccountPackageUpdateOne {
+	_u.mutation.SetWaiveTerminationFee(v)
+	return _u
+}
+
+// SetNillableWaiveTerminationFee sets the "waive_termination_fee" field if the given value is not nil.
+func (_u *AccountPackageUpdateOne) SetNillableWaiveTerminationFee(v *bool) *AccountPackageUpdateOne {
+	if v != nil {
+		_u.SetWaiveTerminationFee(*v)
+	}
+	return _u
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (_u *AccountPackageUpdateOne) SetNextBillDate(v calendar.Date) *AccountPackageUpdateOne {
 	_u.mutation.SetNextBillDate(v)
@@ -1252,6 +1411,21 @@ func (_u *AccountPackageUpdateOne) SetRatePlan(v *RatePlan) *AccountPackageUpdat
 	return _u.SetRatePlanID(v.ID)
 }
 
+// AddContractIDs adds the "contracts" edge to the Contract entity by IDs.
+func (_u *AccountPackageUpdateOne) AddContractIDs(ids ...int) *AccountPackageUpdateOne {
+	_u.mutation.AddContractIDs(ids...)
+	return _u
+}
+
+// AddContracts adds the "contracts" edges to the Contract entity.
+func (_u *AccountPackageUpdateOne) AddContracts(v ...*Contract) *AccountPackageUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddContractIDs(ids...)
+}
+
 // SetStatus sets the "status" edge to the Status entity.
 func (_u *AccountPackageUpdateOne) SetStatus(v *Status) *AccountPackageUpdateOne {
 	return _u.SetStatusID(v.ID)
@@ -1296,6 +1470,27 @@ func (_u *AccountPackageUpdateOne) Mutation() *AccountPackageMutation {
 func (_u *AccountPackageUpdateOne) ClearRatePlan() *AccountPackageUpdateOne {
 	_u.mutation.ClearRatePlan()
 	return _u
+}
+
+// ClearContracts clears all "contracts" edges to the Contract entity.
+func (_u *AccountPackageUpdateOne) ClearContracts() *AccountPackageUpdateOne {
+	_u.mutation.ClearContracts()
+	return _u
+}
+
+// RemoveContractIDs removes the "contracts" edge to Contract entities by IDs.
+func (_u *AccountPackageUpdateOne) RemoveContractIDs(ids ...int) *AccountPackageUpdateOne {
+	_u.mutation.RemoveContractIDs(ids...)
+	return _u
+}
+
+// RemoveContracts removes "contracts" edges to Contract entities.
+func (_u *AccountPackageUpdateOne) RemoveContracts(v ...*Contract) *AccountPackageUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveContractIDs(ids...)
 }
 
 // ClearStatus clears the "status" edge to the Status entity.
@@ -1517,6 +1712,15 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 	if _u.mutation.UsageBillDayCleared() {
 		_spec.ClearField(accountpackage.FieldUsageBillDay, field.TypeInt)
 	}
+	if value, ok := _u.mutation.ProductCode(); ok {
+		_spec.SetField(accountpackage.FieldProductCode, field.TypeString, value)
+	}
+	if _u.mutation.ProductCodeCleared() {
+		_spec.ClearField(accountpackage.FieldProductCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.WaiveTerminationFee(); ok {
+		_spec.SetField(accountpackage.FieldWaiveTerminationFee, field.TypeBool, value)
+	}
 	if value, ok := _u.mutation.NextBillDate(); ok {
 		_spec.SetField(accountpackage.FieldNextBillDate, field.TypeOther, value)
 	}
@@ -1587,6 +1791,51 @@ func (_u *AccountPackageUpdateOne) sqlSave(ctx context.Context) (_node *AccountP
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(rateplan.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedContractsIDs(); len(nodes) > 0 && !_u.mutation.ContractsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ContractsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountpackage.ContractsTable,
+			Columns: []string{accountpackage.ContractsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(contract.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -61,15 +61,18 @@ type AccountServiceEdges struct {
 	Charges []*Charge `json:"charges,omitempty"`
 	// StatusChanges holds the value of the status_changes edge.
 	StatusChanges []*StatusChange `json:"status_changes,omitempty"`
+	// Discounts holds the value of the discounts edge.
+	Discounts []*Discount `json:"discounts,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
 	totalCount [5]map[string]int
 
 	namedPriceOverrides map[string][]*StatusPrice
 	namedCharges        map[string][]*Charge
 	namedStatusChanges  map[string][]*StatusChange
+	namedDiscounts      map[string][]*Discount
 }
 
 // AccountPackageOrErr returns the AccountPackage value or an error if the edge
@@ -141,6 +144,15 @@ func (e AccountServiceEdges) StatusChangesOrErr() ([]*StatusChange, error) {
 		return e.StatusChanges, nil
 	}
 	return nil, &NotLoadedError{edge: "status_changes"}
+}
+
+// DiscountsOrErr returns the Discounts value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountServiceEdges) DiscountsOrErr() ([]*Discount, error) {
+	if e.loadedTypes[7] {
+		return e.Discounts, nil
+	}
+	return nil, &NotLoadedError{edge: "discounts"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -284,6 +296,11 @@ func (_m *AccountService) QueryStatusChanges() *StatusChangeQuery {
 	return NewAccountServiceClient(_m.config).QueryStatusChanges(_m)
 }
 
+// QueryDiscounts queries the "discounts" edge of the AccountService entity.
+func (_m *AccountService) QueryDiscounts() *DiscountQuery {
+	return NewAccountServiceClient(_m.config).QueryDiscounts(_m)
+}
+
 // Update returns a builder for updating this AccountService.
 // Note that you need to call AccountService.Unwrap() before calling this method if this AccountService
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -412,6 +429,30 @@ func (_m *AccountService) appendNamedStatusChanges(name string, edges ...*Status
 		_m.Edges.namedStatusChanges[name] = []*StatusChange{}
 	} else {
 		_m.Edges.namedStatusChanges[name] = append(_m.Edges.namedStatusChanges[name], edges...)
+	}
+}
+
+// NamedDiscounts returns the Discounts named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *AccountService) NamedDiscounts(name string) ([]*Discount, error) {
+	if _m.Edges.namedDiscounts == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDiscounts[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *AccountService) appendNamedDiscounts(name string, edges ...*Discount) {
+	if _m.Edges.namedDiscounts == nil {
+		_m.Edges.namedDiscounts = make(map[string][]*Discount)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDiscounts[name] = []*Discount{}
+	} else {
+		_m.Edges.namedDiscounts[name] = append(_m.Edges.namedDiscounts[name], edges...)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/status"
@@ -178,6 +179,21 @@ func (_c *AccountServiceCreate) AddStatusChanges(v ...*StatusChange) *AccountSer
 		ids[i] = v[i].ID
 	}
 	return _c.AddStatusChangeIDs(ids...)
+}
+
+// AddDiscountIDs adds the "discounts" edge to the Discount entity by IDs.
+func (_c *AccountServiceCreate) AddDiscountIDs(ids ...int) *AccountServiceCreate {
+	_c.mutation.AddDiscountIDs(ids...)
+	return _c
+}
+
+// AddDiscounts adds the "discounts" edges to the Discount entity.
+func (_c *AccountServiceCreate) AddDiscounts(v ...*Discount) *AccountServiceCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDiscountIDs(ids...)
 }
 
 // Mutation returns the AccountServiceMutation object of the builder.
@@ -416,6 +432,22 @@ func (_c *AccountServiceCreate) createSpec() (*AccountService, *sqlgraph.CreateS
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DiscountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
@@ -38,11 +39,13 @@ type AccountServiceQuery struct {
 	withPriceOverrides      *StatusPriceQuery
 	withCharges             *ChargeQuery
 	withStatusChanges       *StatusChangeQuery
+	withDiscounts           *DiscountQuery
 	loadTotal               []func(context.Context, []*AccountService) error
 	modifiers               []func(*sql.Selector)
 	withNamedPriceOverrides map[string]*StatusPriceQuery
 	withNamedCharges        map[string]*ChargeQuery
 	withNamedStatusChanges  map[string]*StatusChangeQuery
+	withNamedDiscounts      map[string]*DiscountQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -226,6 +229,28 @@ func (_q *AccountServiceQuery) QueryStatusChanges() *StatusChangeQuery {
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
 			sqlgraph.To(statuschange.Table, statuschange.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.StatusChangesTable, accountservice.StatusChangesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDiscounts chains the current query on the "discounts" edge.
+func (_q *AccountServiceQuery) QueryDiscounts() *DiscountQuery {
+	query := (&DiscountClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, selector),
+			sqlgraph.To(discount.Table, discount.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.DiscountsTable, accountservice.DiscountsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -432,6 +457,7 @@ func (_q *AccountServiceQuery) Clone() *AccountServiceQuery {
 		withPriceOverrides: _q.withPriceOverrides.Clone(),
 		withCharges:        _q.withCharges.Clone(),
 		withStatusChanges:  _q.withStatusChanges.Clone(),
+		withDiscounts:      _q.withDiscounts.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -516,6 +542,17 @@ func (_q *AccountServiceQuery) WithStatusChanges(opts ...func(*StatusChangeQuery
 	return _q
 }
 
+// WithDiscounts tells the query-builder to eager-load the nodes that are connected to
+// the "discounts" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountServiceQuery) WithDiscounts(opts ...func(*DiscountQuery)) *AccountServiceQuery {
+	query := (&DiscountClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDiscounts = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -594,7 +631,7 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 	var (
 		nodes       = []*AccountService{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [8]bool{
 			_q.withAccountPackage != nil,
 			_q.withService != nil,
 			_q.withStatus != nil,
@@ -602,6 +639,7 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 			_q.withPriceOverrides != nil,
 			_q.withCharges != nil,
 			_q.withStatusChanges != nil,
+			_q.withDiscounts != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -670,6 +708,13 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 			return nil, err
 		}
 	}
+	if query := _q.withDiscounts; query != nil {
+		if err := _q.loadDiscounts(ctx, query, nodes,
+			func(n *AccountService) { n.Edges.Discounts = []*Discount{} },
+			func(n *AccountService, e *Discount) { n.Edges.Discounts = append(n.Edges.Discounts, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedPriceOverrides {
 		if err := _q.loadPriceOverrides(ctx, query, nodes,
 			func(n *AccountService) { n.appendNamedPriceOverrides(name) },
@@ -688,6 +733,13 @@ func (_q *AccountServiceQuery) sqlAll(ctx context.Context, hooks ...queryHook) (
 		if err := _q.loadStatusChanges(ctx, query, nodes,
 			func(n *AccountService) { n.appendNamedStatusChanges(name) },
 			func(n *AccountService, e *StatusChange) { n.appendNamedStatusChanges(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDiscounts {
+		if err := _q.loadDiscounts(ctx, query, nodes,
+			func(n *AccountService) { n.appendNamedDiscounts(name) },
+			func(n *AccountService, e *Discount) { n.appendNamedDiscounts(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -914,6 +966,36 @@ func (_q *AccountServiceQuery) loadStatusChanges(ctx context.Context, query *Sta
 	}
 	return nil
 }
+func (_q *AccountServiceQuery) loadDiscounts(ctx context.Context, query *DiscountQuery, nodes []*AccountService, init func(*AccountService), assign func(*AccountService, *Discount)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*AccountService)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(discount.FieldAccountServiceID)
+	}
+	query.Where(predicate.Discount(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(accountservice.DiscountsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountServiceID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_service_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *AccountServiceQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1085,6 +1167,20 @@ func (_q *AccountServiceQuery) WithNamedStatusChanges(name string, opts ...func(
 		_q.withNamedStatusChanges = make(map[string]*StatusChangeQuery)
 	}
 	_q.withNamedStatusChanges[name] = query
+	return _q
+}
+
+// WithNamedDiscounts tells the query-builder to eager-load the nodes that are connected to the "discounts"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountServiceQuery) WithNamedDiscounts(name string, opts ...func(*DiscountQuery)) *AccountServiceQuery {
+	query := (&DiscountClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDiscounts == nil {
+		_q.withNamedDiscounts = make(map[string]*DiscountQuery)
+	}
+	_q.withNamedDiscounts[name] = query
 	return _q
 }
 

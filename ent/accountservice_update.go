@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/status"
@@ -212,6 +213,21 @@ func (_u *AccountServiceUpdate) AddStatusChanges(v ...*StatusChange) *AccountSer
 	return _u.AddStatusChangeIDs(ids...)
 }
 
+// AddDiscountIDs adds the "discounts" edge to the Discount entity by IDs.
+func (_u *AccountServiceUpdate) AddDiscountIDs(ids ...int) *AccountServiceUpdate {
+	_u.mutation.AddDiscountIDs(ids...)
+	return _u
+}
+
+// AddDiscounts adds the "discounts" edges to the Discount entity.
+func (_u *AccountServiceUpdate) AddDiscounts(v ...*Discount) *AccountServiceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDiscountIDs(ids...)
+}
+
 // Mutation returns the AccountServiceMutation object of the builder.
 func (_u *AccountServiceUpdate) Mutation() *AccountServiceMutation {
 	return _u.mutation
@@ -290,6 +306,27 @@ func (_u *AccountServiceUpdate) RemoveStatusChanges(v ...*StatusChange) *Account
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStatusChangeIDs(ids...)
+}
+
+// ClearDiscounts clears all "discounts" edges to the Discount entity.
+func (_u *AccountServiceUpdate) ClearDiscounts() *AccountServiceUpdate {
+	_u.mutation.ClearDiscounts()
+	return _u
+}
+
+// RemoveDiscountIDs removes the "discounts" edge to Discount entities by IDs.
+func (_u *AccountServiceUpdate) RemoveDiscountIDs(ids ...int) *AccountServiceUpdate {
+	_u.mutation.RemoveDiscountIDs(ids...)
+	return _u
+}
+
+// RemoveDiscounts removes "discounts" edges to Discount entities.
+func (_u *AccountServiceUpdate) RemoveDiscounts(v ...*Discount) *AccountServiceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDiscountIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -578,6 +615,51 @@ func (_u *AccountServiceUpdate) sqlSave(ctx context.Context) (_node int, err err
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.DiscountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDiscountsIDs(); len(nodes) > 0 && !_u.mutation.DiscountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DiscountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -778,6 +860,21 @@ func (_u *AccountServiceUpdateOne) AddStatusChanges(v ...*StatusChange) *Account
 	return _u.AddStatusChangeIDs(ids...)
 }
 
+// AddDiscountIDs adds the "discounts" edge to the Discount entity by IDs.
+func (_u *AccountServiceUpdateOne) AddDiscountIDs(ids ...int) *AccountServiceUpdateOne {
+	_u.mutation.AddDiscountIDs(ids...)
+	return _u
+}
+
+// AddDiscounts adds the "discounts" edges to the Discount entity.
+func (_u *AccountServiceUpdateOne) AddDiscounts(v ...*Discount) *AccountServiceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDiscountIDs(ids...)
+}
+
 // Mutation returns the AccountServiceMutation object of the builder.
 func (_u *AccountServiceUpdateOne) Mutation() *AccountServiceMutation {
 	return _u.mutation
@@ -856,6 +953,27 @@ func (_u *AccountServiceUpdateOne) RemoveStatusChanges(v ...*StatusChange) *Acco
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveStatusChangeIDs(ids...)
+}
+
+// ClearDiscounts clears all "discounts" edges to the Discount entity.
+func (_u *AccountServiceUpdateOne) ClearDiscounts() *AccountServiceUpdateOne {
+	_u.mutation.ClearDiscounts()
+	return _u
+}
+
+// RemoveDiscountIDs removes the "discounts" edge to Discount entities by IDs.
+func (_u *AccountServiceUpdateOne) RemoveDiscountIDs(ids ...int) *AccountServiceUpdateOne {
+	_u.mutation.RemoveDiscountIDs(ids...)
+	return _u
+}
+
+// RemoveDiscounts removes "discounts" edges to Discount entities.
+func (_u *AccountServiceUpdateOne) RemoveDiscounts(v ...*Discount) *AccountServiceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDiscountIDs(ids...)
 }
 
 // Where appends a list predicates to the AccountServiceUpdate builder.
@@ -1167,6 +1285,51 @@ func (_u *AccountServiceUpdateOne) sqlSave(ctx context.Context) (_node *AccountS
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(statuschange.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DiscountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDiscountsIDs(); len(nodes) > 0 && !_u.mutation.DiscountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DiscountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   accountservice.DiscountsTable,
+			Columns: []string{accountservice.DiscountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(discount.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -36,6 +36,10 @@ type BillRun struct {
 	CloseInvoices bool `json:"close_invoices,omitempty"`
 	// BillUsage holds the value of the "bill_usage" field.
 	BillUsage bool `json:"bill_usage,omitempty"`
+	// InvoiceTopUp holds the value of the "invoice_top_up" field.
+	InvoiceTopUp bool `json:"invoice_top_up,omitempty"`
+	// RunContractCommitment holds the value of the "run_contract_commitment" field.
+	RunContractCommitment bool `json:"run_contract_commitment,omitempty"`
 	// AccountsTotal holds the value of the "accounts_total" field.
 	AccountsTotal int `json:"accounts_total,omitempty"`
 	// AccountsProcessed holds the value of the "accounts_processed" field.
@@ -115,7 +119,7 @@ func (*BillRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case billrun.FieldPeriodStart, billrun.FieldPeriodEnd, billrun.FieldPostingDate:
 			values[i] = new(calendar.Date)
-		case billrun.FieldBillCharges, billrun.FieldCloseInvoices, billrun.FieldBillUsage, billrun.FieldCancelRequested:
+		case billrun.FieldBillCharges, billrun.FieldCloseInvoices, billrun.FieldBillUsage, billrun.FieldInvoiceTopUp, billrun.FieldRunContractCommitment, billrun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
 		case billrun.FieldID, billrun.FieldAccountsTotal, billrun.FieldAccountsProcessed, billrun.FieldAccountsFailed, billrun.FieldInvoicesCreated, billrun.FieldChargesCreated:
 			values[i] = new(sql.NullInt64)
@@ -193,6 +197,18 @@ func (_m *BillRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field bill_usage", values[i])
 			} else if value.Valid {
 				_m.BillUsage = value.Bool
+			}
+		case billrun.FieldInvoiceTopUp:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field invoice_top_up", values[i])
+			} else if value.Valid {
+				_m.InvoiceTopUp = value.Bool
+			}
+		case billrun.FieldRunContractCommitment:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field run_contract_commitment", values[i])
+			} else if value.Valid {
+				_m.RunContractCommitment = value.Bool
 			}
 		case billrun.FieldAccountsTotal:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -332,6 +348,12 @@ func (_m *BillRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("bill_usage=")
 	builder.WriteString(fmt.Sprintf("%v", _m.BillUsage))
+	builder.WriteString(", ")
+	builder.WriteString("invoice_top_up=")
+	builder.WriteString(fmt.Sprintf("%v", _m.InvoiceTopUp))
+	builder.WriteString(", ")
+	builder.WriteString("run_contract_commitment=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RunContractCommitment))
 	builder.WriteString(", ")
 	builder.WriteString("accounts_total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AccountsTotal))

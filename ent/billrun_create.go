@@ -107,6 +107,34 @@ func (_c *BillRunCreate) SetNillableBillUsage(v *bool) *BillRunCreate {
 	return _c
 }
 
+// SetInvoiceTopUp sets the "invoice_top_up" field.
+func (_c *BillRunCreate) SetInvoiceTopUp(v bool) *BillRunCreate {
+	_c.mutation.SetInvoiceTopUp(v)
+	return _c
+}
+
+// SetNillableInvoiceTopUp sets the "invoice_top_up" field if the given value is not nil.
+func (_c *BillRunCreate) SetNillableInvoiceTopUp(v *bool) *BillRunCreate {
+	if v != nil {
+		_c.SetInvoiceTopUp(*v)
+	}
+	return _c
+}
+
+// SetRunContractCommitment sets the "run_contract_commitment" field.
+func (_c *BillRunCreate) SetRunContractCommitment(v bool) *BillRunCreate {
+	_c.mutation.SetRunContractCommitment(v)
+	return _c
+}
+
+// SetNillableRunContractCommitment sets the "run_contract_commitment" field if the given value is not nil.
+func (_c *BillRunCreate) SetNillableRunContractCommitment(v *bool) *BillRunCreate {
+	if v != nil {
+		_c.SetRunContractCommitment(*v)
+	}
+	return _c
+}
+
 // SetAccountsTotal sets the "accounts_total" field.
 func (_c *BillRunCreate) SetAccountsTotal(v int) *BillRunCreate {
 	_c.mutation.SetAccountsTotal(v)
@@ -327,6 +355,14 @@ func (_c *BillRunCreate) defaults() {
 		v := billrun.DefaultBillUsage
 		_c.mutation.SetBillUsage(v)
 	}
+	if _, ok := _c.mutation.InvoiceTopUp(); !ok {
+		v := billrun.DefaultInvoiceTopUp
+		_c.mutation.SetInvoiceTopUp(v)
+	}
+	if _, ok := _c.mutation.RunContractCommitment(); !ok {
+		v := billrun.DefaultRunContractCommitment
+		_c.mutation.SetRunContractCommitment(v)
+	}
 	if _, ok := _c.mutation.AccountsTotal(); !ok {
 		v := billrun.DefaultAccountsTotal
 		_c.mutation.SetAccountsTotal(v)
@@ -380,6 +416,12 @@ func (_c *BillRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.BillUsage(); !ok {
 		return &ValidationError{Name: "bill_usage", err: errors.New(`ent: missing required field "BillRun.bill_usage"`)}
+	}
+	if _, ok := _c.mutation.InvoiceTopUp(); !ok {
+		return &ValidationError{Name: "invoice_top_up", err: errors.New(`ent: missing required field "BillRun.invoice_top_up"`)}
+	}
+	if _, ok := _c.mutation.RunContractCommitment(); !ok {
+		return &ValidationError{Name: "run_contract_commitment", err: errors.New(`ent: missing required field "BillRun.run_contract_commitment"`)}
 	}
 	if _, ok := _c.mutation.AccountsTotal(); !ok {
 		return &ValidationError{Name: "accounts_total", err: errors.New(`ent: missing required field "BillRun.accounts_total"`)}
@@ -460,6 +502,14 @@ func (_c *BillRunCreate) createSpec() (*BillRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BillUsage(); ok {
 		_spec.SetField(billrun.FieldBillUsage, field.TypeBool, value)
 		_node.BillUsage = value
+	}
+	if value, ok := _c.mutation.InvoiceTopUp(); ok {
+		_spec.SetField(billrun.FieldInvoiceTopUp, field.TypeBool, value)
+		_node.InvoiceTopUp = value
+	}
+	if value, ok := _c.mutation.RunContractCommitment(); ok {
+		_spec.SetField(billrun.FieldRunContractCommitment, field.TypeBool, value)
+		_node.RunContractCommitment = value
 	}
 	if value, ok := _c.mutation.AccountsTotal(); ok {
 		_spec.SetField(billrun.FieldAccountsTotal, field.TypeInt, value)
@@ -800,6 +850,12 @@ func (u *BillRunUpsertOne) UpdateNewValues() *BillRunUpsertOne {
 		}
 		if _, exists := u.create.mutation.BillUsage(); exists {
 			s.SetIgnore(billrun.FieldBillUsage)
+		}
+		if _, exists := u.create.mutation.InvoiceTopUp(); exists {
+			s.SetIgnore(billrun.FieldInvoiceTopUp)
+		}
+		if _, exists := u.create.mutation.RunContractCommitment(); exists {
+			s.SetIgnore(billrun.FieldRunContractCommitment)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(billrun.FieldCreatedAt)
@@ -1227,6 +1283,12 @@ func (u *BillRunUpsertBulk) UpdateNewValues() *BillRunUpsertBulk {
 			}
 			if _, exists := b.mutation.BillUsage(); exists {
 				s.SetIgnore(billrun.FieldBillUsage)
+			}
+			if _, exists := b.mutation.InvoiceTopUp(); exists {
+				s.SetIgnore(billrun.FieldInvoiceTopUp)
+			}
+			if _, exists := b.mutation.RunContractCommitment(); exists {
+				s.SetIgnore(billrun.FieldRunContractCommitment)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(billrun.FieldCreatedAt)

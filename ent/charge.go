@@ -52,6 +52,8 @@ type Charge struct {
 	BilledQuantity *money.Decimal `json:"billed_quantity,omitempty"`
 	// RatePlanID holds the value of the "rate_plan_id" field.
 	RatePlanID *int `json:"rate_plan_id,omitempty"`
+	// PriceSource holds the value of the "price_source" field.
+	PriceSource *charge.PriceSource `json:"price_source,omitempty"`
 	// Guard holds the value of the "guard" field.
 	Guard string `json:"guard,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -134,7 +136,7 @@ func (*Charge) scanValues(columns []string) ([]any, error) {
 			values[i] = new(money.Decimal)
 		case charge.FieldID, charge.FieldAccountID, charge.FieldAccountPackageID, charge.FieldAccountServiceID, charge.FieldServiceID, charge.FieldInvoiceID, charge.FieldQuantity, charge.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
-		case charge.FieldKind, charge.FieldDescription, charge.FieldGuard:
+		case charge.FieldKind, charge.FieldDescription, charge.FieldPriceSource, charge.FieldGuard:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -255,6 +257,13 @@ func (_m *Charge) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RatePlanID = new(int)
 				*_m.RatePlanID = int(value.Int64)
+			}
+		case charge.FieldPriceSource:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field price_source", values[i])
+			} else if value.Valid {
+				_m.PriceSource = new(charge.PriceSource)
+				*_m.PriceSource = charge.PriceSource(value.String)
 			}
 		case charge.FieldGuard:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -378,6 +387,11 @@ func (_m *Charge) String() string {
 	builder.WriteString(", ")
 	if v := _m.RatePlanID; v != nil {
 		builder.WriteString("rate_plan_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PriceSource; v != nil {
+		builder.WriteString("price_source=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")

@@ -189,6 +189,20 @@ func (_c *ChargeCreate) SetNillableRatePlanID(v *int) *ChargeCreate {
 	return _c
 }
 
+// SetPriceSource sets the "price_source" field.
+func (_c *ChargeCreate) SetPriceSource(v charge.PriceSource) *ChargeCreate {
+	_c.mutation.SetPriceSource(v)
+	return _c
+}
+
+// SetNillablePriceSource sets the "price_source" field if the given value is not nil.
+func (_c *ChargeCreate) SetNillablePriceSource(v *charge.PriceSource) *ChargeCreate {
+	if v != nil {
+		_c.SetPriceSource(*v)
+	}
+	return _c
+}
+
 // SetGuard sets the "guard" field.
 func (_c *ChargeCreate) SetGuard(v string) *ChargeCreate {
 	_c.mutation.SetGuard(v)
@@ -272,6 +286,11 @@ func (_c *ChargeCreate) check() error {
 	if _, ok := _c.mutation.Amount(); !ok {
 		return &ValidationError{Name: "amount", err: errors.New(`ent: missing required field "Charge.amount"`)}
 	}
+	if v, ok := _c.mutation.PriceSource(); ok {
+		if err := charge.PriceSourceValidator(v); err != nil {
+			return &ValidationError{Name: "price_source", err: fmt.Errorf(`ent: validator failed for field "Charge.price_source": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Guard(); !ok {
 		return &ValidationError{Name: "guard", err: errors.New(`ent: missing required field "Charge.guard"`)}
 	}
@@ -345,6 +364,10 @@ func (_c *ChargeCreate) createSpec() (*Charge, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RatePlanID(); ok {
 		_spec.SetField(charge.FieldRatePlanID, field.TypeInt, value)
 		_node.RatePlanID = &value
+	}
+	if value, ok := _c.mutation.PriceSource(); ok {
+		_spec.SetField(charge.FieldPriceSource, field.TypeEnum, value)
+		_node.PriceSource = &value
 	}
 	if value, ok := _c.mutation.Guard(); ok {
 		_spec.SetField(charge.FieldGuard, field.TypeString, value)
@@ -579,6 +602,9 @@ func (u *ChargeUpsertOne) UpdateNewValues() *ChargeUpsertOne {
 		}
 		if _, exists := u.create.mutation.RatePlanID(); exists {
 			s.SetIgnore(charge.FieldRatePlanID)
+		}
+		if _, exists := u.create.mutation.PriceSource(); exists {
+			s.SetIgnore(charge.FieldPriceSource)
 		}
 		if _, exists := u.create.mutation.Guard(); exists {
 			s.SetIgnore(charge.FieldGuard)
@@ -898,6 +924,9 @@ func (u *ChargeUpsertBulk) UpdateNewValues() *ChargeUpsertBulk {
 			}
 			if _, exists := b.mutation.RatePlanID(); exists {
 				s.SetIgnore(charge.FieldRatePlanID)
+			}
+			if _, exists := b.mutation.PriceSource(); exists {
+				s.SetIgnore(charge.FieldPriceSource)
 			}
 			if _, exists := b.mutation.Guard(); exists {
 				s.SetIgnore(charge.FieldGuard)

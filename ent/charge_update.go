@@ -203,6 +203,9 @@ func (_u *ChargeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RatePlanIDCleared() {
 		_spec.ClearField(charge.FieldRatePlanID, field.TypeInt)
 	}
+	if _u.mutation.PriceSourceCleared() {
+		_spec.ClearField(charge.FieldPriceSource, field.TypeEnum)
+	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -513,6 +516,9 @@ func (_u *ChargeUpdateOne) sqlSave(ctx context.Context) (_node *Charge, err erro
 	}
 	if _u.mutation.RatePlanIDCleared() {
 		_spec.ClearField(charge.FieldRatePlanID, field.TypeInt)
+	}
+	if _u.mutation.PriceSourceCleared() {
+		_spec.ClearField(charge.FieldPriceSource, field.TypeEnum)
 	}
 	if _u.mutation.AccountPackageCleared() {
 		edge := &sqlgraph.EdgeSpec{

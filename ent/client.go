@@ -25,12 +25,17 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/pricebookprice"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -69,10 +74,14 @@ type Client struct {
 	CatalogPackage *CatalogPackageClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Contract is the client for interacting with the Contract builders.
+	Contract *ContractClient
 	// Counter is the client for interacting with the Counter builders.
 	Counter *CounterClient
 	// Currency is the client for interacting with the Currency builders.
 	Currency *CurrencyClient
+	// Discount is the client for interacting with the Discount builders.
+	Discount *DiscountClient
 	// Invoice is the client for interacting with the Invoice builders.
 	Invoice *InvoiceClient
 	// PackageFrequency is the client for interacting with the PackageFrequency builders.
@@ -81,6 +90,12 @@ type Client struct {
 	PackageService *PackageServiceClient
 	// Partner is the client for interacting with the Partner builders.
 	Partner *PartnerClient
+	// PriceBook is the client for interacting with the PriceBook builders.
+	PriceBook *PriceBookClient
+	// PriceBookPrice is the client for interacting with the PriceBookPrice builders.
+	PriceBookPrice *PriceBookPriceClient
+	// PricePlan is the client for interacting with the PricePlan builders.
+	PricePlan *PricePlanClient
 	// RatePlan is the client for interacting with the RatePlan builders.
 	RatePlan *RatePlanClient
 	// Service is the client for interacting with the Service builders.
@@ -120,12 +135,17 @@ func (c *Client) init() {
 	c.BillRunError = NewBillRunErrorClient(c.config)
 	c.CatalogPackage = NewCatalogPackageClient(c.config)
 	c.Charge = NewChargeClient(c.config)
+	c.Contract = NewContractClient(c.config)
 	c.Counter = NewCounterClient(c.config)
 	c.Currency = NewCurrencyClient(c.config)
+	c.Discount = NewDiscountClient(c.config)
 	c.Invoice = NewInvoiceClient(c.config)
 	c.PackageFrequency = NewPackageFrequencyClient(c.config)
 	c.PackageService = NewPackageServiceClient(c.config)
 	c.Partner = NewPartnerClient(c.config)
+	c.PriceBook = NewPriceBookClient(c.config)
+	c.PriceBookPrice = NewPriceBookPriceClient(c.config)
+	c.PricePlan = NewPricePlanClient(c.config)
 	c.RatePlan = NewRatePlanClient(c.config)
 	c.Service = NewServiceClient(c.config)
 	c.ServicePrice = NewServicePriceClient(c.config)
@@ -237,12 +257,17 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Contract:         NewContractClient(cfg),
 		Counter:          NewCounterClient(cfg),
 		Currency:         NewCurrencyClient(cfg),
+		Discount:         NewDiscountClient(cfg),
 		Invoice:          NewInvoiceClient(cfg),
 		PackageFrequency: NewPackageFrequencyClient(cfg),
 		PackageService:   NewPackageServiceClient(cfg),
 		Partner:          NewPartnerClient(cfg),
+		PriceBook:        NewPriceBookClient(cfg),
+		PriceBookPrice:   NewPriceBookPriceClient(cfg),
+		PricePlan:        NewPricePlanClient(cfg),
 		RatePlan:         NewRatePlanClient(cfg),
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
@@ -281,12 +306,17 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BillRunError:     NewBillRunErrorClient(cfg),
 		CatalogPackage:   NewCatalogPackageClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Contract:         NewContractClient(cfg),
 		Counter:          NewCounterClient(cfg),
 		Currency:         NewCurrencyClient(cfg),
+		Discount:         NewDiscountClient(cfg),
 		Invoice:          NewInvoiceClient(cfg),
 		PackageFrequency: NewPackageFrequencyClient(cfg),
 		PackageService:   NewPackageServiceClient(cfg),
 		Partner:          NewPartnerClient(cfg),
+		PriceBook:        NewPriceBookClient(cfg),
+		PriceBookPrice:   NewPriceBookPriceClient(cfg),
+		PricePlan:        NewPricePlanClient(cfg),
 		RatePlan:         NewRatePlanClient(cfg),
 		Service:          NewServiceClient(cfg),
 		ServicePrice:     NewServicePriceClient(cfg),
@@ -327,9 +357,10 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Account, c.AccountPackage, c.AccountService, c.AuditEntry,
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
-		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
-		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
+		c.Contract, c.Counter, c.Currency, c.Discount, c.Invoice, c.PackageFrequency,
+		c.PackageService, c.Partner, c.PriceBook, c.PriceBookPrice, c.PricePlan,
+		c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange, c.StatusPrice,
+		c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Use(hooks...)
 	}
@@ -341,9 +372,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Account, c.AccountPackage, c.AccountService, c.AuditEntry,
 		c.BillRun, c.BillRunBatch, c.BillRunError, c.CatalogPackage, c.Charge,
-		c.Counter, c.Currency, c.Invoice, c.PackageFrequency, c.PackageService,
-		c.Partner, c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange,
-		c.StatusPrice, c.TransitionPrice, c.UsageDay, c.UsageRecord,
+		c.Contract, c.Counter, c.Currency, c.Discount, c.Invoice, c.PackageFrequency,
+		c.PackageService, c.Partner, c.PriceBook, c.PriceBookPrice, c.PricePlan,
+		c.RatePlan, c.Service, c.ServicePrice, c.Status, c.StatusChange, c.StatusPrice,
+		c.TransitionPrice, c.UsageDay, c.UsageRecord,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -372,10 +404,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CatalogPackage.mutate(ctx, m)
 	case *ChargeMutation:
 		return c.Charge.mutate(ctx, m)
+	case *ContractMutation:
+		return c.Contract.mutate(ctx, m)
 	case *CounterMutation:
 		return c.Counter.mutate(ctx, m)
 	case *CurrencyMutation:
 		return c.Currency.mutate(ctx, m)
+	case *DiscountMutation:
+		return c.Discount.mutate(ctx, m)
 	case *InvoiceMutation:
 		return c.Invoice.mutate(ctx, m)
 	case *PackageFrequencyMutation:
@@ -384,6 +420,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PackageService.mutate(ctx, m)
 	case *PartnerMutation:
 		return c.Partner.mutate(ctx, m)
+	case *PriceBookMutation:
+		return c.PriceBook.mutate(ctx, m)
+	case *PriceBookPriceMutation:
+		return c.PriceBookPrice.mutate(ctx, m)
+	case *PricePlanMutation:
+		return c.PricePlan.mutate(ctx, m)
 	case *RatePlanMutation:
 		return c.RatePlan.mutate(ctx, m)
 	case *ServiceMutation:
@@ -744,6 +786,38 @@ func (c *AccountClient) QueryRatePlan(_m *Account) *RatePlanQuery {
 	return query
 }
 
+// QueryPriceBook queries the price_book edge of a Account.
+func (c *AccountClient) QueryPriceBook(_m *Account) *PriceBookQuery {
+	query := (&PriceBookClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, id),
+			sqlgraph.To(pricebook.Table, pricebook.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, account.PriceBookTable, account.PriceBookColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryContracts queries the contracts edge of a Account.
+func (c *AccountClient) QueryContracts(_m *Account) *ContractQuery {
+	query := (&ContractClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, id),
+			sqlgraph.To(contract.Table, contract.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.ContractsTable, account.ContractsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *AccountClient) Hooks() []Hook {
 	return c.hooks.Account
@@ -934,6 +1008,22 @@ func (c *AccountPackageClient) QueryRatePlan(_m *AccountPackage) *RatePlanQuery 
 			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, id),
 			sqlgraph.To(rateplan.Table, rateplan.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, accountpackage.RatePlanTable, accountpackage.RatePlanColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryContracts queries the contracts edge of a AccountPackage.
+func (c *AccountPackageClient) QueryContracts(_m *AccountPackage) *ContractQuery {
+	query := (&ContractClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountpackage.Table, accountpackage.FieldID, id),
+			sqlgraph.To(contract.Table, contract.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountpackage.ContractsTable, accountpackage.ContractsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1227,6 +1317,22 @@ func (c *AccountServiceClient) QueryStatusChanges(_m *AccountService) *StatusCha
 			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
 			sqlgraph.To(statuschange.Table, statuschange.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.StatusChangesTable, accountservice.StatusChangesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDiscounts queries the discounts edge of a AccountService.
+func (c *AccountServiceClient) QueryDiscounts(_m *AccountService) *DiscountQuery {
+	query := (&DiscountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accountservice.Table, accountservice.FieldID, id),
+			sqlgraph.To(discount.Table, discount.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, accountservice.DiscountsTable, accountservice.DiscountsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2313,6 +2419,171 @@ func (c *ChargeClient) mutate(ctx context.Context, m *ChargeMutation) (Value, er
 	}
 }
 
+// ContractClient is a client for the Contract schema.
+type ContractClient struct {
+	config
+}
+
+// NewContractClient returns a client for the Contract from the given config.
+func NewContractClient(c config) *ContractClient {
+	return &ContractClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `contract.Hooks(f(g(h())))`.
+func (c *ContractClient) Use(hooks ...Hook) {
+	c.hooks.Contract = append(c.hooks.Contract, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `contract.Intercept(f(g(h())))`.
+func (c *ContractClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Contract = append(c.inters.Contract, interceptors...)
+}
+
+// Create returns a builder for creating a Contract entity.
+func (c *ContractClient) Create() *ContractCreate {
+	mutation := newContractMutation(c.config, OpCreate)
+	return &ContractCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Contract entities.
+func (c *ContractClient) CreateBulk(builders ...*ContractCreate) *ContractCreateBulk {
+	return &ContractCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ContractClient) MapCreateBulk(slice any, setFunc func(*ContractCreate, int)) *ContractCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ContractCreateBulk{err: fmt.Errorf("calling to ContractClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ContractCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ContractCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Contract.
+func (c *ContractClient) Update() *ContractUpdate {
+	mutation := newContractMutation(c.config, OpUpdate)
+	return &ContractUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ContractClient) UpdateOne(_m *Contract) *ContractUpdateOne {
+	mutation := newContractMutation(c.config, OpUpdateOne, withContract(_m))
+	return &ContractUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ContractClient) UpdateOneID(id int) *ContractUpdateOne {
+	mutation := newContractMutation(c.config, OpUpdateOne, withContractID(id))
+	return &ContractUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Contract.
+func (c *ContractClient) Delete() *ContractDelete {
+	mutation := newContractMutation(c.config, OpDelete)
+	return &ContractDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ContractClient) DeleteOne(_m *Contract) *ContractDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ContractClient) DeleteOneID(id int) *ContractDeleteOne {
+	builder := c.Delete().Where(contract.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ContractDeleteOne{builder}
+}
+
+// Query returns a query builder for Contract.
+func (c *ContractClient) Query() *ContractQuery {
+	return &ContractQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeContract},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Contract entity by its id.
+func (c *ContractClient) Get(ctx context.Context, id int) (*Contract, error) {
+	return c.Query().Where(contract.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ContractClient) GetX(ctx context.Context, id int) *Contract {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccount queries the account edge of a Contract.
+func (c *ContractClient) QueryAccount(_m *Contract) *AccountQuery {
+	query := (&AccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contract.Table, contract.FieldID, id),
+			sqlgraph.To(account.Table, account.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, contract.AccountTable, contract.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccountPackage queries the account_package edge of a Contract.
+func (c *ContractClient) QueryAccountPackage(_m *Contract) *AccountPackageQuery {
+	query := (&AccountPackageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(contract.Table, contract.FieldID, id),
+			sqlgraph.To(accountpackage.Table, accountpackage.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, contract.AccountPackageTable, contract.AccountPackageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ContractClient) Hooks() []Hook {
+	return c.hooks.Contract
+}
+
+// Interceptors returns the client interceptors.
+func (c *ContractClient) Interceptors() []Interceptor {
+	return c.inters.Contract
+}
+
+func (c *ContractClient) mutate(ctx context.Context, m *ContractMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ContractCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ContractUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ContractUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ContractDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Contract mutation op: %q", m.Op())
+	}
+}
+
 // CounterClient is a client for the Counter schema.
 type CounterClient struct {
 	config
@@ -2592,6 +2863,155 @@ func (c *CurrencyClient) mutate(ctx context.Context, m *CurrencyMutation) (Value
 		return (&CurrencyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Currency mutation op: %q", m.Op())
+	}
+}
+
+// DiscountClient is a client for the Discount schema.
+type DiscountClient struct {
+	config
+}
+
+// NewDiscountClient returns a client for the Discount from the given config.
+func NewDiscountClient(c config) *DiscountClient {
+	return &DiscountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `discount.Hooks(f(g(h())))`.
+func (c *DiscountClient) Use(hooks ...Hook) {
+	c.hooks.Discount = append(c.hooks.Discount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `discount.Intercept(f(g(h())))`.
+func (c *DiscountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Discount = append(c.inters.Discount, interceptors...)
+}
+
+// Create returns a builder for creating a Discount entity.
+func (c *DiscountClient) Create() *DiscountCreate {
+	mutation := newDiscountMutation(c.config, OpCreate)
+	return &DiscountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Discount entities.
+func (c *DiscountClient) CreateBulk(builders ...*DiscountCreate) *DiscountCreateBulk {
+	return &DiscountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DiscountClient) MapCreateBulk(slice any, setFunc func(*DiscountCreate, int)) *DiscountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DiscountCreateBulk{err: fmt.Errorf("calling to DiscountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DiscountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DiscountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Discount.
+func (c *DiscountClient) Update() *DiscountUpdate {
+	mutation := newDiscountMutation(c.config, OpUpdate)
+	return &DiscountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DiscountClient) UpdateOne(_m *Discount) *DiscountUpdateOne {
+	mutation := newDiscountMutation(c.config, OpUpdateOne, withDiscount(_m))
+	return &DiscountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DiscountClient) UpdateOneID(id int) *DiscountUpdateOne {
+	mutation := newDiscountMutation(c.config, OpUpdateOne, withDiscountID(id))
+	return &DiscountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Discount.
+func (c *DiscountClient) Delete() *DiscountDelete {
+	mutation := newDiscountMutation(c.config, OpDelete)
+	return &DiscountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DiscountClient) DeleteOne(_m *Discount) *DiscountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DiscountClient) DeleteOneID(id int) *DiscountDeleteOne {
+	builder := c.Delete().Where(discount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DiscountDeleteOne{builder}
+}
+
+// Query returns a query builder for Discount.
+func (c *DiscountClient) Query() *DiscountQuery {
+	return &DiscountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDiscount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Discount entity by its id.
+func (c *DiscountClient) Get(ctx context.Context, id int) (*Discount, error) {
+	return c.Query().Where(discount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DiscountClient) GetX(ctx context.Context, id int) *Discount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccountService queries the account_service edge of a Discount.
+func (c *DiscountClient) QueryAccountService(_m *Discount) *AccountServiceQuery {
+	query := (&AccountServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(discount.Table, discount.FieldID, id),
+			sqlgraph.To(accountservice.Table, accountservice.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, discount.AccountServiceTable, discount.AccountServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DiscountClient) Hooks() []Hook {
+	return c.hooks.Discount
+}
+
+// Interceptors returns the client interceptors.
+func (c *DiscountClient) Interceptors() []Interceptor {
+	return c.inters.Discount
+}
+
+func (c *DiscountClient) mutate(ctx context.Context, m *DiscountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DiscountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DiscountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DiscountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DiscountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Discount mutation op: %q", m.Op())
 	}
 }
 
@@ -3300,6 +3720,517 @@ func (c *PartnerClient) mutate(ctx context.Context, m *PartnerMutation) (Value, 
 		return (&PartnerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Partner mutation op: %q", m.Op())
+	}
+}
+
+// PriceBookClient is a client for the PriceBook schema.
+type PriceBookClient struct {
+	config
+}
+
+// NewPriceBookClient returns a client for the PriceBook from the given config.
+func NewPriceBookClient(c config) *PriceBookClient {
+	return &PriceBookClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pricebook.Hooks(f(g(h())))`.
+func (c *PriceBookClient) Use(hooks ...Hook) {
+	c.hooks.PriceBook = append(c.hooks.PriceBook, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pricebook.Intercept(f(g(h())))`.
+func (c *PriceBookClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PriceBook = append(c.inters.PriceBook, interceptors...)
+}
+
+// Create returns a builder for creating a PriceBook entity.
+func (c *PriceBookClient) Create() *PriceBookCreate {
+	mutation := newPriceBookMutation(c.config, OpCreate)
+	return &PriceBookCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PriceBook entities.
+func (c *PriceBookClient) CreateBulk(builders ...*PriceBookCreate) *PriceBookCreateBulk {
+	return &PriceBookCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PriceBookClient) MapCreateBulk(slice any, setFunc func(*PriceBookCreate, int)) *PriceBookCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PriceBookCreateBulk{err: fmt.Errorf("calling to PriceBookClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PriceBookCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PriceBookCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PriceBook.
+func (c *PriceBookClient) Update() *PriceBookUpdate {
+	mutation := newPriceBookMutation(c.config, OpUpdate)
+	return &PriceBookUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PriceBookClient) UpdateOne(_m *PriceBook) *PriceBookUpdateOne {
+	mutation := newPriceBookMutation(c.config, OpUpdateOne, withPriceBook(_m))
+	return &PriceBookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PriceBookClient) UpdateOneID(id int) *PriceBookUpdateOne {
+	mutation := newPriceBookMutation(c.config, OpUpdateOne, withPriceBookID(id))
+	return &PriceBookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PriceBook.
+func (c *PriceBookClient) Delete() *PriceBookDelete {
+	mutation := newPriceBookMutation(c.config, OpDelete)
+	return &PriceBookDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PriceBookClient) DeleteOne(_m *PriceBook) *PriceBookDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PriceBookClient) DeleteOneID(id int) *PriceBookDeleteOne {
+	builder := c.Delete().Where(pricebook.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PriceBookDeleteOne{builder}
+}
+
+// Query returns a query builder for PriceBook.
+func (c *PriceBookClient) Query() *PriceBookQuery {
+	return &PriceBookQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePriceBook},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PriceBook entity by its id.
+func (c *PriceBookClient) Get(ctx context.Context, id int) (*PriceBook, error) {
+	return c.Query().Where(pricebook.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PriceBookClient) GetX(ctx context.Context, id int) *PriceBook {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPrices queries the prices edge of a PriceBook.
+func (c *PriceBookClient) QueryPrices(_m *PriceBook) *PriceBookPriceQuery {
+	query := (&PriceBookPriceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebook.Table, pricebook.FieldID, id),
+			sqlgraph.To(pricebookprice.Table, pricebookprice.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, pricebook.PricesTable, pricebook.PricesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PriceBookClient) Hooks() []Hook {
+	return c.hooks.PriceBook
+}
+
+// Interceptors returns the client interceptors.
+func (c *PriceBookClient) Interceptors() []Interceptor {
+	return c.inters.PriceBook
+}
+
+func (c *PriceBookClient) mutate(ctx context.Context, m *PriceBookMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PriceBookCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PriceBookUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PriceBookUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PriceBookDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PriceBook mutation op: %q", m.Op())
+	}
+}
+
+// PriceBookPriceClient is a client for the PriceBookPrice schema.
+type PriceBookPriceClient struct {
+	config
+}
+
+// NewPriceBookPriceClient returns a client for the PriceBookPrice from the given config.
+func NewPriceBookPriceClient(c config) *PriceBookPriceClient {
+	return &PriceBookPriceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pricebookprice.Hooks(f(g(h())))`.
+func (c *PriceBookPriceClient) Use(hooks ...Hook) {
+	c.hooks.PriceBookPrice = append(c.hooks.PriceBookPrice, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pricebookprice.Intercept(f(g(h())))`.
+func (c *PriceBookPriceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PriceBookPrice = append(c.inters.PriceBookPrice, interceptors...)
+}
+
+// Create returns a builder for creating a PriceBookPrice entity.
+func (c *PriceBookPriceClient) Create() *PriceBookPriceCreate {
+	mutation := newPriceBookPriceMutation(c.config, OpCreate)
+	return &PriceBookPriceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PriceBookPrice entities.
+func (c *PriceBookPriceClient) CreateBulk(builders ...*PriceBookPriceCreate) *PriceBookPriceCreateBulk {
+	return &PriceBookPriceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PriceBookPriceClient) MapCreateBulk(slice any, setFunc func(*PriceBookPriceCreate, int)) *PriceBookPriceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PriceBookPriceCreateBulk{err: fmt.Errorf("calling to PriceBookPriceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PriceBookPriceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PriceBookPriceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PriceBookPrice.
+func (c *PriceBookPriceClient) Update() *PriceBookPriceUpdate {
+	mutation := newPriceBookPriceMutation(c.config, OpUpdate)
+	return &PriceBookPriceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PriceBookPriceClient) UpdateOne(_m *PriceBookPrice) *PriceBookPriceUpdateOne {
+	mutation := newPriceBookPriceMutation(c.config, OpUpdateOne, withPriceBookPrice(_m))
+	return &PriceBookPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PriceBookPriceClient) UpdateOneID(id int) *PriceBookPriceUpdateOne {
+	mutation := newPriceBookPriceMutation(c.config, OpUpdateOne, withPriceBookPriceID(id))
+	return &PriceBookPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PriceBookPrice.
+func (c *PriceBookPriceClient) Delete() *PriceBookPriceDelete {
+	mutation := newPriceBookPriceMutation(c.config, OpDelete)
+	return &PriceBookPriceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PriceBookPriceClient) DeleteOne(_m *PriceBookPrice) *PriceBookPriceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PriceBookPriceClient) DeleteOneID(id int) *PriceBookPriceDeleteOne {
+	builder := c.Delete().Where(pricebookprice.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PriceBookPriceDeleteOne{builder}
+}
+
+// Query returns a query builder for PriceBookPrice.
+func (c *PriceBookPriceClient) Query() *PriceBookPriceQuery {
+	return &PriceBookPriceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePriceBookPrice},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PriceBookPrice entity by its id.
+func (c *PriceBookPriceClient) Get(ctx context.Context, id int) (*PriceBookPrice, error) {
+	return c.Query().Where(pricebookprice.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PriceBookPriceClient) GetX(ctx context.Context, id int) *PriceBookPrice {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPriceBook queries the price_book edge of a PriceBookPrice.
+func (c *PriceBookPriceClient) QueryPriceBook(_m *PriceBookPrice) *PriceBookQuery {
+	query := (&PriceBookClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebookprice.Table, pricebookprice.FieldID, id),
+			sqlgraph.To(pricebook.Table, pricebook.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, pricebookprice.PriceBookTable, pricebookprice.PriceBookColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFrequency queries the frequency edge of a PriceBookPrice.
+func (c *PriceBookPriceClient) QueryFrequency(_m *PriceBookPrice) *PackageFrequencyQuery {
+	query := (&PackageFrequencyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebookprice.Table, pricebookprice.FieldID, id),
+			sqlgraph.To(packagefrequency.Table, packagefrequency.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pricebookprice.FrequencyTable, pricebookprice.FrequencyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryService queries the service edge of a PriceBookPrice.
+func (c *PriceBookPriceClient) QueryService(_m *PriceBookPrice) *ServiceQuery {
+	query := (&ServiceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebookprice.Table, pricebookprice.FieldID, id),
+			sqlgraph.To(service.Table, service.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pricebookprice.ServiceTable, pricebookprice.ServiceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCurrency queries the currency edge of a PriceBookPrice.
+func (c *PriceBookPriceClient) QueryCurrency(_m *PriceBookPrice) *CurrencyQuery {
+	query := (&CurrencyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebookprice.Table, pricebookprice.FieldID, id),
+			sqlgraph.To(currency.Table, currency.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pricebookprice.CurrencyTable, pricebookprice.CurrencyColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryStatus queries the status edge of a PriceBookPrice.
+func (c *PriceBookPriceClient) QueryStatus(_m *PriceBookPrice) *StatusQuery {
+	query := (&StatusClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pricebookprice.Table, pricebookprice.FieldID, id),
+			sqlgraph.To(status.Table, status.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, pricebookprice.StatusTable, pricebookprice.StatusColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PriceBookPriceClient) Hooks() []Hook {
+	return c.hooks.PriceBookPrice
+}
+
+// Interceptors returns the client interceptors.
+func (c *PriceBookPriceClient) Interceptors() []Interceptor {
+	return c.inters.PriceBookPrice
+}
+
+func (c *PriceBookPriceClient) mutate(ctx context.Context, m *PriceBookPriceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PriceBookPriceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PriceBookPriceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PriceBookPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PriceBookPriceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PriceBookPrice mutation op: %q", m.Op())
+	}
+}
+
+// PricePlanClient is a client for the PricePlan schema.
+type PricePlanClient struct {
+	config
+}
+
+// NewPricePlanClient returns a client for the PricePlan from the given config.
+func NewPricePlanClient(c config) *PricePlanClient {
+	return &PricePlanClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `priceplan.Hooks(f(g(h())))`.
+func (c *PricePlanClient) Use(hooks ...Hook) {
+	c.hooks.PricePlan = append(c.hooks.PricePlan, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `priceplan.Intercept(f(g(h())))`.
+func (c *PricePlanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PricePlan = append(c.inters.PricePlan, interceptors...)
+}
+
+// Create returns a builder for creating a PricePlan entity.
+func (c *PricePlanClient) Create() *PricePlanCreate {
+	mutation := newPricePlanMutation(c.config, OpCreate)
+	return &PricePlanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PricePlan entities.
+func (c *PricePlanClient) CreateBulk(builders ...*PricePlanCreate) *PricePlanCreateBulk {
+	return &PricePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PricePlanClient) MapCreateBulk(slice any, setFunc func(*PricePlanCreate, int)) *PricePlanCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PricePlanCreateBulk{err: fmt.Errorf("calling to PricePlanClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PricePlanCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PricePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PricePlan.
+func (c *PricePlanClient) Update() *PricePlanUpdate {
+	mutation := newPricePlanMutation(c.config, OpUpdate)
+	return &PricePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PricePlanClient) UpdateOne(_m *PricePlan) *PricePlanUpdateOne {
+	mutation := newPricePlanMutation(c.config, OpUpdateOne, withPricePlan(_m))
+	return &PricePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PricePlanClient) UpdateOneID(id int) *PricePlanUpdateOne {
+	mutation := newPricePlanMutation(c.config, OpUpdateOne, withPricePlanID(id))
+	return &PricePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PricePlan.
+func (c *PricePlanClient) Delete() *PricePlanDelete {
+	mutation := newPricePlanMutation(c.config, OpDelete)
+	return &PricePlanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PricePlanClient) DeleteOne(_m *PricePlan) *PricePlanDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PricePlanClient) DeleteOneID(id int) *PricePlanDeleteOne {
+	builder := c.Delete().Where(priceplan.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PricePlanDeleteOne{builder}
+}
+
+// Query returns a query builder for PricePlan.
+func (c *PricePlanClient) Query() *PricePlanQuery {
+	return &PricePlanQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePricePlan},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PricePlan entity by its id.
+func (c *PricePlanClient) Get(ctx context.Context, id int) (*PricePlan, error) {
+	return c.Query().Where(priceplan.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PricePlanClient) GetX(ctx context.Context, id int) *PricePlan {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPackage queries the package edge of a PricePlan.
+func (c *PricePlanClient) QueryPackage(_m *PricePlan) *CatalogPackageQuery {
+	query := (&CatalogPackageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(priceplan.Table, priceplan.FieldID, id),
+			sqlgraph.To(catalogpackage.Table, catalogpackage.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, priceplan.PackageTable, priceplan.PackageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PricePlanClient) Hooks() []Hook {
+	return c.hooks.PricePlan
+}
+
+// Interceptors returns the client interceptors.
+func (c *PricePlanClient) Interceptors() []Interceptor {
+	return c.inters.PricePlan
+}
+
+func (c *PricePlanClient) mutate(ctx context.Context, m *PricePlanMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PricePlanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PricePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PricePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PricePlanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PricePlan mutation op: %q", m.Op())
 	}
 }
 
@@ -4824,16 +5755,17 @@ func (c *UsageRecordClient) mutate(ctx context.Context, m *UsageRecordMutation) 
 type (
 	hooks struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
-		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
-		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
-		UsageRecord []ent.Hook
+		BillRunBatch, BillRunError, CatalogPackage, Charge, Contract, Counter,
+		Currency, Discount, Invoice, PackageFrequency, PackageService, Partner,
+		PriceBook, PriceBookPrice, PricePlan, RatePlan, Service, ServicePrice, Status,
+		StatusChange, StatusPrice, TransitionPrice, UsageDay, UsageRecord []ent.Hook
 	}
 	inters struct {
 		APIKey, Account, AccountPackage, AccountService, AuditEntry, BillRun,
-		BillRunBatch, BillRunError, CatalogPackage, Charge, Counter, Currency, Invoice,
-		PackageFrequency, PackageService, Partner, RatePlan, Service, ServicePrice,
-		Status, StatusChange, StatusPrice, TransitionPrice, UsageDay,
+		BillRunBatch, BillRunError, CatalogPackage, Charge, Contract, Counter,
+		Currency, Discount, Invoice, PackageFrequency, PackageService, Partner,
+		PriceBook, PriceBookPrice, PricePlan, RatePlan, Service, ServicePrice, Status,
+		StatusChange, StatusPrice, TransitionPrice, UsageDay,
 		UsageRecord []ent.Interceptor
 	}
 )

@@ -22,12 +22,17 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/pricebookprice"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -107,12 +112,17 @@ func checkColumn(t, c string) error {
 			billrunerror.Table:     billrunerror.ValidColumn,
 			catalogpackage.Table:   catalogpackage.ValidColumn,
 			charge.Table:           charge.ValidColumn,
+			contract.Table:         contract.ValidColumn,
 			counter.Table:          counter.ValidColumn,
 			currency.Table:         currency.ValidColumn,
+			discount.Table:         discount.ValidColumn,
 			invoice.Table:          invoice.ValidColumn,
 			packagefrequency.Table: packagefrequency.ValidColumn,
 			packageservice.Table:   packageservice.ValidColumn,
 			partner.Table:          partner.ValidColumn,
+			pricebook.Table:        pricebook.ValidColumn,
+			pricebookprice.Table:   pricebookprice.ValidColumn,
+			priceplan.Table:        priceplan.ValidColumn,
 			rateplan.Table:         rateplan.ValidColumn,
 			service.Table:          service.ValidColumn,
 			serviceprice.Table:     serviceprice.ValidColumn,

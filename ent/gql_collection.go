@@ -19,11 +19,15 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -381,6 +385,21 @@ func (_q *AccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, account.FieldRatePlanID)
 				fieldSeen[account.FieldRatePlanID] = struct{}{}
 			}
+
+		case "priceBook":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PriceBookClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, pricebookImplementors)...); err != nil {
+				return err
+			}
+			_q.withPriceBook = query
+			if _, ok := fieldSeen[account.FieldPriceBookID]; !ok {
+				selectedFields = append(selectedFields, account.FieldPriceBookID)
+				fieldSeen[account.FieldPriceBookID] = struct{}{}
+			}
 		case "name":
 			if _, ok := fieldSeen[account.FieldName]; !ok {
 				selectedFields = append(selectedFields, account.FieldName)
@@ -594,6 +613,11 @@ func (_q *AccountPackageQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[accountpackage.FieldRatePlanID]; !ok {
 				selectedFields = append(selectedFields, accountpackage.FieldRatePlanID)
 				fieldSeen[accountpackage.FieldRatePlanID] = struct{}{}
+			}
+		case "productCode":
+			if _, ok := fieldSeen[accountpackage.FieldProductCode]; !ok {
+				selectedFields = append(selectedFields, accountpackage.FieldProductCode)
+				fieldSeen[accountpackage.FieldProductCode] = struct{}{}
 			}
 		case "nextBillDate":
 			if _, ok := fieldSeen[accountpackage.FieldNextBillDate]; !ok {
@@ -989,6 +1013,16 @@ func (_q *BillRunQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[billrun.FieldBillUsage]; !ok {
 				selectedFields = append(selectedFields, billrun.FieldBillUsage)
 				fieldSeen[billrun.FieldBillUsage] = struct{}{}
+			}
+		case "invoiceTopUp":
+			if _, ok := fieldSeen[billrun.FieldInvoiceTopUp]; !ok {
+				selectedFields = append(selectedFields, billrun.FieldInvoiceTopUp)
+				fieldSeen[billrun.FieldInvoiceTopUp] = struct{}{}
+			}
+		case "runContractCommitment":
+			if _, ok := fieldSeen[billrun.FieldRunContractCommitment]; !ok {
+				selectedFields = append(selectedFields, billrun.FieldRunContractCommitment)
+				fieldSeen[billrun.FieldRunContractCommitment] = struct{}{}
 			}
 		case "accountsTotal":
 			if _, ok := fieldSeen[billrun.FieldAccountsTotal]; !ok {
@@ -1491,6 +1525,11 @@ func (_q *ChargeQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, charge.FieldBilledQuantity)
 				fieldSeen[charge.FieldBilledQuantity] = struct{}{}
 			}
+		case "priceSource":
+			if _, ok := fieldSeen[charge.FieldPriceSource]; !ok {
+				selectedFields = append(selectedFields, charge.FieldPriceSource)
+				fieldSeen[charge.FieldPriceSource] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1511,6 +1550,140 @@ type chargePaginateArgs struct {
 
 func newChargePaginateArgs(rv map[string]any) *chargePaginateArgs {
 	args := &chargePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ContractQuery) CollectFields(ctx context.Context, satisfies ...string) (*ContractQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ContractQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(contract.Columns))
+		selectedFields = []string{contract.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "account":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AccountClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, accountImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccount = query
+			if _, ok := fieldSeen[contract.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, contract.FieldAccountID)
+				fieldSeen[contract.FieldAccountID] = struct{}{}
+			}
+
+		case "accountPackage":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AccountPackageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, accountpackageImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccountPackage = query
+			if _, ok := fieldSeen[contract.FieldAccountPackageID]; !ok {
+				selectedFields = append(selectedFields, contract.FieldAccountPackageID)
+				fieldSeen[contract.FieldAccountPackageID] = struct{}{}
+			}
+		case "accountID":
+			if _, ok := fieldSeen[contract.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, contract.FieldAccountID)
+				fieldSeen[contract.FieldAccountID] = struct{}{}
+			}
+		case "accountPackageID":
+			if _, ok := fieldSeen[contract.FieldAccountPackageID]; !ok {
+				selectedFields = append(selectedFields, contract.FieldAccountPackageID)
+				fieldSeen[contract.FieldAccountPackageID] = struct{}{}
+			}
+		case "startDate":
+			if _, ok := fieldSeen[contract.FieldStartDate]; !ok {
+				selectedFields = append(selectedFields, contract.FieldStartDate)
+				fieldSeen[contract.FieldStartDate] = struct{}{}
+			}
+		case "termMonths":
+			if _, ok := fieldSeen[contract.FieldTermMonths]; !ok {
+				selectedFields = append(selectedFields, contract.FieldTermMonths)
+				fieldSeen[contract.FieldTermMonths] = struct{}{}
+			}
+		case "renewal":
+			if _, ok := fieldSeen[contract.FieldRenewal]; !ok {
+				selectedFields = append(selectedFields, contract.FieldRenewal)
+				fieldSeen[contract.FieldRenewal] = struct{}{}
+			}
+		case "minimumInvoiceAmount":
+			if _, ok := fieldSeen[contract.FieldMinimumInvoiceAmount]; !ok {
+				selectedFields = append(selectedFields, contract.FieldMinimumInvoiceAmount)
+				fieldSeen[contract.FieldMinimumInvoiceAmount] = struct{}{}
+			}
+		case "earlyTerminationFee":
+			if _, ok := fieldSeen[contract.FieldEarlyTerminationFee]; !ok {
+				selectedFields = append(selectedFields, contract.FieldEarlyTerminationFee)
+				fieldSeen[contract.FieldEarlyTerminationFee] = struct{}{}
+			}
+		case "endDate":
+			if _, ok := fieldSeen[contract.FieldEndDate]; !ok {
+				selectedFields = append(selectedFields, contract.FieldEndDate)
+				fieldSeen[contract.FieldEndDate] = struct{}{}
+			}
+		case "ended":
+			if _, ok := fieldSeen[contract.FieldEnded]; !ok {
+				selectedFields = append(selectedFields, contract.FieldEnded)
+				fieldSeen[contract.FieldEnded] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type contractPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ContractPaginateOption
+}
+
+func newContractPaginateArgs(rv map[string]any) *contractPaginateArgs {
+	args := &contractPaginateArgs{}
 	if rv == nil {
 		return args
 	}
@@ -1585,6 +1758,105 @@ type currencyPaginateArgs struct {
 
 func newCurrencyPaginateArgs(rv map[string]any) *currencyPaginateArgs {
 	args := &currencyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DiscountQuery) CollectFields(ctx context.Context, satisfies ...string) (*DiscountQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DiscountQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(discount.Columns))
+		selectedFields = []string{discount.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "accountService":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&AccountServiceClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, accountserviceImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccountService = query
+			if _, ok := fieldSeen[discount.FieldAccountServiceID]; !ok {
+				selectedFields = append(selectedFields, discount.FieldAccountServiceID)
+				fieldSeen[discount.FieldAccountServiceID] = struct{}{}
+			}
+		case "accountServiceID":
+			if _, ok := fieldSeen[discount.FieldAccountServiceID]; !ok {
+				selectedFields = append(selectedFields, discount.FieldAccountServiceID)
+				fieldSeen[discount.FieldAccountServiceID] = struct{}{}
+			}
+		case "percent":
+			if _, ok := fieldSeen[discount.FieldPercent]; !ok {
+				selectedFields = append(selectedFields, discount.FieldPercent)
+				fieldSeen[discount.FieldPercent] = struct{}{}
+			}
+		case "amount":
+			if _, ok := fieldSeen[discount.FieldAmount]; !ok {
+				selectedFields = append(selectedFields, discount.FieldAmount)
+				fieldSeen[discount.FieldAmount] = struct{}{}
+			}
+		case "startDate":
+			if _, ok := fieldSeen[discount.FieldStartDate]; !ok {
+				selectedFields = append(selectedFields, discount.FieldStartDate)
+				fieldSeen[discount.FieldStartDate] = struct{}{}
+			}
+		case "endDate":
+			if _, ok := fieldSeen[discount.FieldEndDate]; !ok {
+				selectedFields = append(selectedFields, discount.FieldEndDate)
+				fieldSeen[discount.FieldEndDate] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type discountPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DiscountPaginateOption
+}
+
+func newDiscountPaginateArgs(rv map[string]any) *discountPaginateArgs {
+	args := &discountPaginateArgs{}
 	if rv == nil {
 		return args
 	}
@@ -2143,6 +2415,154 @@ type partnerPaginateArgs struct {
 
 func newPartnerPaginateArgs(rv map[string]any) *partnerPaginateArgs {
 	args := &partnerPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PriceBookQuery) CollectFields(ctx context.Context, satisfies ...string) (*PriceBookQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PriceBookQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(pricebook.Columns))
+		selectedFields = []string{pricebook.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "name":
+			if _, ok := fieldSeen[pricebook.FieldName]; !ok {
+				selectedFields = append(selectedFields, pricebook.FieldName)
+				fieldSeen[pricebook.FieldName] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type pricebookPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PriceBookPaginateOption
+}
+
+func newPriceBookPaginateArgs(rv map[string]any) *pricebookPaginateArgs {
+	args := &pricebookPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PricePlanQuery) CollectFields(ctx context.Context, satisfies ...string) (*PricePlanQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PricePlanQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(priceplan.Columns))
+		selectedFields = []string{priceplan.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "package":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CatalogPackageClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, catalogpackageImplementors)...); err != nil {
+				return err
+			}
+			_q.withPackage = query
+			if _, ok := fieldSeen[priceplan.FieldPackageID]; !ok {
+				selectedFields = append(selectedFields, priceplan.FieldPackageID)
+				fieldSeen[priceplan.FieldPackageID] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[priceplan.FieldCode]; !ok {
+				selectedFields = append(selectedFields, priceplan.FieldCode)
+				fieldSeen[priceplan.FieldCode] = struct{}{}
+			}
+		case "packageID":
+			if _, ok := fieldSeen[priceplan.FieldPackageID]; !ok {
+				selectedFields = append(selectedFields, priceplan.FieldPackageID)
+				fieldSeen[priceplan.FieldPackageID] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type priceplanPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PricePlanPaginateOption
+}
+
+func newPricePlanPaginateArgs(rv map[string]any) *priceplanPaginateArgs {
+	args := &priceplanPaginateArgs{}
 	if rv == nil {
 		return args
 	}

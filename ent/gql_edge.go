@@ -76,6 +76,14 @@ func (_m *Account) RatePlan(ctx context.Context) (*RatePlan, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Account) PriceBook(ctx context.Context) (*PriceBook, error) {
+	result, err := _m.Edges.PriceBookOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPriceBook().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *AccountPackage) Account(ctx context.Context) (*Account, error) {
 	result, err := _m.Edges.AccountOrErr()
 	if IsNotLoaded(err) {
@@ -252,6 +260,30 @@ func (_m *Charge) Invoice(ctx context.Context) (*Invoice, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Contract) Account(ctx context.Context) (*Account, error) {
+	result, err := _m.Edges.AccountOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccount().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Contract) AccountPackage(ctx context.Context) (*AccountPackage, error) {
+	result, err := _m.Edges.AccountPackageOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccountPackage().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Discount) AccountService(ctx context.Context) (*AccountService, error) {
+	result, err := _m.Edges.AccountServiceOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccountService().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Invoice) Account(ctx context.Context) (*Account, error) {
 	result, err := _m.Edges.AccountOrErr()
 	if IsNotLoaded(err) {
@@ -336,6 +368,14 @@ func (_m *Partner) Accounts(
 		return conn, nil
 	}
 	return _m.QueryAccounts().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *PricePlan) Package(ctx context.Context) (*CatalogPackage, error) {
+	result, err := _m.Edges.PackageOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPackage().Only(ctx)
+	}
+	return result, err
 }
 
 func (_m *RatePlan) Currency(ctx context.Context) (*Currency, error) {

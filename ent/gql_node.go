@@ -18,12 +18,16 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/internal"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -84,10 +88,20 @@ var chargeImplementors = []string{"Charge", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Charge) IsNode() {}
 
+var contractImplementors = []string{"Contract", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Contract) IsNode() {}
+
 var currencyImplementors = []string{"Currency", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Currency) IsNode() {}
+
+var discountImplementors = []string{"Discount", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Discount) IsNode() {}
 
 var invoiceImplementors = []string{"Invoice", "Node"}
 
@@ -108,6 +122,16 @@ var partnerImplementors = []string{"Partner", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Partner) IsNode() {}
+
+var pricebookImplementors = []string{"PriceBook", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PriceBook) IsNode() {}
+
+var priceplanImplementors = []string{"PricePlan", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PricePlan) IsNode() {}
 
 var rateplanImplementors = []string{"RatePlan", "Node"}
 
@@ -302,11 +326,29 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case contract.Table:
+		query := c.Contract.Query().
+			Where(contract.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, contractImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case currency.Table:
 		query := c.Currency.Query().
 			Where(currency.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, currencyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case discount.Table:
+		query := c.Discount.Query().
+			Where(discount.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, discountImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -343,6 +385,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(partner.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, partnerImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case pricebook.Table:
+		query := c.PriceBook.Query().
+			Where(pricebook.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, pricebookImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case priceplan.Table:
+		query := c.PricePlan.Query().
+			Where(priceplan.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, priceplanImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -627,10 +687,42 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case contract.Table:
+		query := c.Contract.Query().
+			Where(contract.IDIn(ids...))
+		query, err := query.CollectFields(ctx, contractImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case currency.Table:
 		query := c.Currency.Query().
 			Where(currency.IDIn(ids...))
 		query, err := query.CollectFields(ctx, currencyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case discount.Table:
+		query := c.Discount.Query().
+			Where(discount.IDIn(ids...))
+		query, err := query.CollectFields(ctx, discountImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -695,6 +787,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Partner.Query().
 			Where(partner.IDIn(ids...))
 		query, err := query.CollectFields(ctx, partnerImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case pricebook.Table:
+		query := c.PriceBook.Query().
+			Where(pricebook.IDIn(ids...))
+		query, err := query.CollectFields(ctx, pricebookImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case priceplan.Table:
+		query := c.PricePlan.Query().
+			Where(priceplan.IDIn(ids...))
+		query, err := query.CollectFields(ctx, priceplanImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -20,11 +20,15 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -2362,6 +2366,255 @@ func (_m *Charge) ToEdge(order *ChargeOrder) *ChargeEdge {
 	}
 }
 
+// ContractEdge is the edge representation of Contract.
+type ContractEdge struct {
+	Node   *Contract `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// ContractConnection is the connection containing edges to Contract.
+type ContractConnection struct {
+	Edges      []*ContractEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *ContractConnection) build(nodes []*Contract, pager *contractPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Contract
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Contract {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Contract {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ContractEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ContractEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ContractPaginateOption enables pagination customization.
+type ContractPaginateOption func(*contractPager) error
+
+// WithContractOrder configures pagination ordering.
+func WithContractOrder(order *ContractOrder) ContractPaginateOption {
+	if order == nil {
+		order = DefaultContractOrder
+	}
+	o := *order
+	return func(pager *contractPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultContractOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithContractFilter configures pagination filter.
+func WithContractFilter(filter func(*ContractQuery) (*ContractQuery, error)) ContractPaginateOption {
+	return func(pager *contractPager) error {
+		if filter == nil {
+			return errors.New("ContractQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type contractPager struct {
+	reverse bool
+	order   *ContractOrder
+	filter  func(*ContractQuery) (*ContractQuery, error)
+}
+
+func newContractPager(opts []ContractPaginateOption, reverse bool) (*contractPager, error) {
+	pager := &contractPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultContractOrder
+	}
+	return pager, nil
+}
+
+func (p *contractPager) applyFilter(query *ContractQuery) (*ContractQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *contractPager) toCursor(_m *Contract) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *contractPager) applyCursors(query *ContractQuery, after, before *Cursor) (*ContractQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultContractOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *contractPager) applyOrder(query *ContractQuery) *ContractQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultContractOrder.Field {
+		query = query.Order(DefaultContractOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *contractPager) orderExpr(query *ContractQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultContractOrder.Field {
+			b.Comma().Ident(DefaultContractOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Contract.
+func (_m *ContractQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ContractPaginateOption,
+) (*ContractConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newContractPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ContractConnection{Edges: []*ContractEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// ContractOrderField defines the ordering field of Contract.
+type ContractOrderField struct {
+	// Value extracts the ordering value from the given Contract.
+	Value    func(*Contract) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) contract.OrderOption
+	toCursor func(*Contract) Cursor
+}
+
+// ContractOrder defines the ordering of Contract.
+type ContractOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *ContractOrderField `json:"field"`
+}
+
+// DefaultContractOrder is the default ordering of Contract.
+var DefaultContractOrder = &ContractOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ContractOrderField{
+		Value: func(_m *Contract) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: contract.FieldID,
+		toTerm: contract.ByID,
+		toCursor: func(_m *Contract) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Contract into ContractEdge.
+func (_m *Contract) ToEdge(order *ContractOrder) *ContractEdge {
+	if order == nil {
+		order = DefaultContractOrder
+	}
+	return &ContractEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // CurrencyEdge is the edge representation of Currency.
 type CurrencyEdge struct {
 	Node   *Currency `json:"node"`
@@ -2606,6 +2859,255 @@ func (_m *Currency) ToEdge(order *CurrencyOrder) *CurrencyEdge {
 		order = DefaultCurrencyOrder
 	}
 	return &CurrencyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DiscountEdge is the edge representation of Discount.
+type DiscountEdge struct {
+	Node   *Discount `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// DiscountConnection is the connection containing edges to Discount.
+type DiscountConnection struct {
+	Edges      []*DiscountEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *DiscountConnection) build(nodes []*Discount, pager *discountPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Discount
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Discount {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Discount {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DiscountEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DiscountEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DiscountPaginateOption enables pagination customization.
+type DiscountPaginateOption func(*discountPager) error
+
+// WithDiscountOrder configures pagination ordering.
+func WithDiscountOrder(order *DiscountOrder) DiscountPaginateOption {
+	if order == nil {
+		order = DefaultDiscountOrder
+	}
+	o := *order
+	return func(pager *discountPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDiscountOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDiscountFilter configures pagination filter.
+func WithDiscountFilter(filter func(*DiscountQuery) (*DiscountQuery, error)) DiscountPaginateOption {
+	return func(pager *discountPager) error {
+		if filter == nil {
+			return errors.New("DiscountQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type discountPager struct {
+	reverse bool
+	order   *DiscountOrder
+	filter  func(*DiscountQuery) (*DiscountQuery, error)
+}
+
+func newDiscountPager(opts []DiscountPaginateOption, reverse bool) (*discountPager, error) {
+	pager := &discountPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDiscountOrder
+	}
+	return pager, nil
+}
+
+func (p *discountPager) applyFilter(query *DiscountQuery) (*DiscountQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *discountPager) toCursor(_m *Discount) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *discountPager) applyCursors(query *DiscountQuery, after, before *Cursor) (*DiscountQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDiscountOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *discountPager) applyOrder(query *DiscountQuery) *DiscountQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDiscountOrder.Field {
+		query = query.Order(DefaultDiscountOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *discountPager) orderExpr(query *DiscountQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDiscountOrder.Field {
+			b.Comma().Ident(DefaultDiscountOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Discount.
+func (_m *DiscountQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DiscountPaginateOption,
+) (*DiscountConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDiscountPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DiscountConnection{Edges: []*DiscountEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// DiscountOrderField defines the ordering field of Discount.
+type DiscountOrderField struct {
+	// Value extracts the ordering value from the given Discount.
+	Value    func(*Discount) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) discount.OrderOption
+	toCursor func(*Discount) Cursor
+}
+
+// DiscountOrder defines the ordering of Discount.
+type DiscountOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *DiscountOrderField `json:"field"`
+}
+
+// DefaultDiscountOrder is the default ordering of Discount.
+var DefaultDiscountOrder = &DiscountOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DiscountOrderField{
+		Value: func(_m *Discount) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: discount.FieldID,
+		toTerm: discount.ByID,
+		toCursor: func(_m *Discount) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Discount into DiscountEdge.
+func (_m *Discount) ToEdge(order *DiscountOrder) *DiscountEdge {
+	if order == nil {
+		order = DefaultDiscountOrder
+	}
+	return &DiscountEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -3602,6 +4104,504 @@ func (_m *Partner) ToEdge(order *PartnerOrder) *PartnerEdge {
 		order = DefaultPartnerOrder
 	}
 	return &PartnerEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PriceBookEdge is the edge representation of PriceBook.
+type PriceBookEdge struct {
+	Node   *PriceBook `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// PriceBookConnection is the connection containing edges to PriceBook.
+type PriceBookConnection struct {
+	Edges      []*PriceBookEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *PriceBookConnection) build(nodes []*PriceBook, pager *pricebookPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PriceBook
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PriceBook {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PriceBook {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PriceBookEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PriceBookEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PriceBookPaginateOption enables pagination customization.
+type PriceBookPaginateOption func(*pricebookPager) error
+
+// WithPriceBookOrder configures pagination ordering.
+func WithPriceBookOrder(order *PriceBookOrder) PriceBookPaginateOption {
+	if order == nil {
+		order = DefaultPriceBookOrder
+	}
+	o := *order
+	return func(pager *pricebookPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPriceBookOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPriceBookFilter configures pagination filter.
+func WithPriceBookFilter(filter func(*PriceBookQuery) (*PriceBookQuery, error)) PriceBookPaginateOption {
+	return func(pager *pricebookPager) error {
+		if filter == nil {
+			return errors.New("PriceBookQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type pricebookPager struct {
+	reverse bool
+	order   *PriceBookOrder
+	filter  func(*PriceBookQuery) (*PriceBookQuery, error)
+}
+
+func newPriceBookPager(opts []PriceBookPaginateOption, reverse bool) (*pricebookPager, error) {
+	pager := &pricebookPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPriceBookOrder
+	}
+	return pager, nil
+}
+
+func (p *pricebookPager) applyFilter(query *PriceBookQuery) (*PriceBookQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *pricebookPager) toCursor(_m *PriceBook) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *pricebookPager) applyCursors(query *PriceBookQuery, after, before *Cursor) (*PriceBookQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPriceBookOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *pricebookPager) applyOrder(query *PriceBookQuery) *PriceBookQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPriceBookOrder.Field {
+		query = query.Order(DefaultPriceBookOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *pricebookPager) orderExpr(query *PriceBookQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPriceBookOrder.Field {
+			b.Comma().Ident(DefaultPriceBookOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PriceBook.
+func (_m *PriceBookQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PriceBookPaginateOption,
+) (*PriceBookConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPriceBookPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PriceBookConnection{Edges: []*PriceBookEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PriceBookOrderField defines the ordering field of PriceBook.
+type PriceBookOrderField struct {
+	// Value extracts the ordering value from the given PriceBook.
+	Value    func(*PriceBook) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) pricebook.OrderOption
+	toCursor func(*PriceBook) Cursor
+}
+
+// PriceBookOrder defines the ordering of PriceBook.
+type PriceBookOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *PriceBookOrderField `json:"field"`
+}
+
+// DefaultPriceBookOrder is the default ordering of PriceBook.
+var DefaultPriceBookOrder = &PriceBookOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PriceBookOrderField{
+		Value: func(_m *PriceBook) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: pricebook.FieldID,
+		toTerm: pricebook.ByID,
+		toCursor: func(_m *PriceBook) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PriceBook into PriceBookEdge.
+func (_m *PriceBook) ToEdge(order *PriceBookOrder) *PriceBookEdge {
+	if order == nil {
+		order = DefaultPriceBookOrder
+	}
+	return &PriceBookEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PricePlanEdge is the edge representation of PricePlan.
+type PricePlanEdge struct {
+	Node   *PricePlan `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// PricePlanConnection is the connection containing edges to PricePlan.
+type PricePlanConnection struct {
+	Edges      []*PricePlanEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *PricePlanConnection) build(nodes []*PricePlan, pager *priceplanPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PricePlan
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PricePlan {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PricePlan {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PricePlanEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PricePlanEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PricePlanPaginateOption enables pagination customization.
+type PricePlanPaginateOption func(*priceplanPager) error
+
+// WithPricePlanOrder configures pagination ordering.
+func WithPricePlanOrder(order *PricePlanOrder) PricePlanPaginateOption {
+	if order == nil {
+		order = DefaultPricePlanOrder
+	}
+	o := *order
+	return func(pager *priceplanPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPricePlanOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPricePlanFilter configures pagination filter.
+func WithPricePlanFilter(filter func(*PricePlanQuery) (*PricePlanQuery, error)) PricePlanPaginateOption {
+	return func(pager *priceplanPager) error {
+		if filter == nil {
+			return errors.New("PricePlanQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type priceplanPager struct {
+	reverse bool
+	order   *PricePlanOrder
+	filter  func(*PricePlanQuery) (*PricePlanQuery, error)
+}
+
+func newPricePlanPager(opts []PricePlanPaginateOption, reverse bool) (*priceplanPager, error) {
+	pager := &priceplanPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPricePlanOrder
+	}
+	return pager, nil
+}
+
+func (p *priceplanPager) applyFilter(query *PricePlanQuery) (*PricePlanQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *priceplanPager) toCursor(_m *PricePlan) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *priceplanPager) applyCursors(query *PricePlanQuery, after, before *Cursor) (*PricePlanQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPricePlanOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *priceplanPager) applyOrder(query *PricePlanQuery) *PricePlanQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPricePlanOrder.Field {
+		query = query.Order(DefaultPricePlanOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *priceplanPager) orderExpr(query *PricePlanQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPricePlanOrder.Field {
+			b.Comma().Ident(DefaultPricePlanOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PricePlan.
+func (_m *PricePlanQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PricePlanPaginateOption,
+) (*PricePlanConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPricePlanPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PricePlanConnection{Edges: []*PricePlanEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PricePlanOrderField defines the ordering field of PricePlan.
+type PricePlanOrderField struct {
+	// Value extracts the ordering value from the given PricePlan.
+	Value    func(*PricePlan) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) priceplan.OrderOption
+	toCursor func(*PricePlan) Cursor
+}
+
+// PricePlanOrder defines the ordering of PricePlan.
+type PricePlanOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *PricePlanOrderField `json:"field"`
+}
+
+// DefaultPricePlanOrder is the default ordering of PricePlan.
+var DefaultPricePlanOrder = &PricePlanOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PricePlanOrderField{
+		Value: func(_m *PricePlan) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: priceplan.FieldID,
+		toTerm: priceplan.ByID,
+		toCursor: func(_m *PricePlan) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PricePlan into PricePlanEdge.
+func (_m *PricePlan) ToEdge(order *PricePlanOrder) *PricePlanEdge {
+	if order == nil {
+		order = DefaultPricePlanOrder
+	}
+	return &PricePlanEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -21,13 +21,18 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/pricebookprice"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -61,12 +66,17 @@ const (
 	TypeBillRunError     = "BillRunError"
 	TypeCatalogPackage   = "CatalogPackage"
 	TypeCharge           = "Charge"
+	TypeContract         = "Contract"
 	TypeCounter          = "Counter"
 	TypeCurrency         = "Currency"
+	TypeDiscount         = "Discount"
 	TypeInvoice          = "Invoice"
 	TypePackageFrequency = "PackageFrequency"
 	TypePackageService   = "PackageService"
 	TypePartner          = "Partner"
+	TypePriceBook        = "PriceBook"
+	TypePriceBookPrice   = "PriceBookPrice"
+	TypePricePlan        = "PricePlan"
 	TypeRatePlan         = "RatePlan"
 	TypeService          = "Service"
 	TypeServicePrice     = "ServicePrice"
@@ -923,6 +933,11 @@ type AccountMutation struct {
 	clearedpartner          bool
 	rate_plan               *int
 	clearedrate_plan        bool
+	price_book              *int
+	clearedprice_book       bool
+	contracts               map[int]struct{}
+	removedcontracts        map[int]struct{}
+	clearedcontracts        bool
 	done                    bool
 	oldValue                func(context.Context) (*Account, error)
 	predicates              []predicate.Account
@@ -1322,6 +1337,55 @@ func (m *AccountMutation) ResetPartnerID() {
 	delete(m.clearedFields, account.FieldPartnerID)
 }
 
+// SetPriceBookID sets the "price_book_id" field.
+func (m *AccountMutation) SetPriceBookID(i int) {
+	m.price_book = &i
+}
+
+// PriceBookID returns the value of the "price_book_id" field in the mutation.
+func (m *AccountMutation) PriceBookID() (r int, exists bool) {
+	v := m.price_book
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriceBookID returns the old "price_book_id" field's value of the Account entity.
+// If the Account object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountMutation) OldPriceBookID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriceBookID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriceBookID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriceBookID: %w", err)
+	}
+	return oldValue.PriceBookID, nil
+}
+
+// ClearPriceBookID clears the value of the "price_book_id" field.
+func (m *AccountMutation) ClearPriceBookID() {
+	m.price_book = nil
+	m.clearedFields[account.FieldPriceBookID] = struct{}{}
+}
+
+// PriceBookIDCleared returns if the "price_book_id" field was cleared in this mutation.
+func (m *AccountMutation) PriceBookIDCleared() bool {
+	_, ok := m.clearedFields[account.FieldPriceBookID]
+	return ok
+}
+
+// ResetPriceBookID resets all changes to the "price_book_id" field.
+func (m *AccountMutation) ResetPriceBookID() {
+	m.price_book = nil
+	delete(m.clearedFields, account.FieldPriceBookID)
+}
+
 // ClearCurrency clears the "currency" edge to the Currency entity.
 func (m *AccountMutation) ClearCurrency() {
 	m.clearedcurrency = true
@@ -1511,6 +1575,87 @@ func (m *AccountMutation) ResetRatePlan() {
 	m.clearedrate_plan = false
 }
 
+// ClearPriceBook clears the "price_book" edge to the PriceBook entity.
+func (m *AccountMutation) ClearPriceBook() {
+	m.clearedprice_book = true
+	m.clearedFields[account.FieldPriceBookID] = struct{}{}
+}
+
+// PriceBookCleared reports if the "price_book" edge to the PriceBook entity was cleared.
+func (m *AccountMutation) PriceBookCleared() bool {
+	return m.PriceBookIDCleared() || m.clearedprice_book
+}
+
+// PriceBookIDs returns the "price_book" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PriceBookID instead. It exists only for internal usage by the builders.
+func (m *AccountMutation) PriceBookIDs() (ids []int) {
+	if id := m.price_book; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPriceBook resets all changes to the "price_book" edge.
+func (m *AccountMutation) ResetPriceBook() {
+	m.price_book = nil
+	m.clearedprice_book = false
+}
+
+// AddContractIDs adds the "contracts" edge to the Contract entity by ids.
+func (m *AccountMutation) AddContractIDs(ids ...int) {
+	if m.contracts == nil {
+		m.contracts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.contracts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearContracts clears the "contracts" edge to the Contract entity.
+func (m *AccountMutation) ClearContracts() {
+	m.clearedcontracts = true
+}
+
+// ContractsCleared reports if the "contracts" edge to the Contract entity was cleared.
+func (m *AccountMutation) ContractsCleared() bool {
+	return m.clearedcontracts
+}
+
+// RemoveContractIDs removes the "contracts" edge to the Contract entity by IDs.
+func (m *AccountMutation) RemoveContractIDs(ids ...int) {
+	if m.removedcontracts == nil {
+		m.removedcontracts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.contracts, ids[i])
+		m.removedcontracts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedContracts returns the removed IDs of the "contracts" edge to the Contract entity.
+func (m *AccountMutation) RemovedContractsIDs() (ids []int) {
+	for id := range m.removedcontracts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ContractsIDs returns the "contracts" edge IDs in the mutation.
+func (m *AccountMutation) ContractsIDs() (ids []int) {
+	for id := range m.contracts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetContracts resets all changes to the "contracts" edge.
+func (m *AccountMutation) ResetContracts() {
+	m.contracts = nil
+	m.clearedcontracts = false
+	m.removedcontracts = nil
+}
+
 // Where appends a list predicates to the AccountMutation builder.
 func (m *AccountMutation) Where(ps ...predicate.Account) {
 	m.predicates = append(m.predicates, ps...)
@@ -1545,7 +1690,7 @@ func (m *AccountMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.name != nil {
 		fields = append(fields, account.FieldName)
 	}
@@ -1563,6 +1708,9 @@ func (m *AccountMutation) Fields() []string {
 	}
 	if m.partner != nil {
 		fields = append(fields, account.FieldPartnerID)
+	}
+	if m.price_book != nil {
+		fields = append(fields, account.FieldPriceBookID)
 	}
 	return fields
 }
@@ -1584,6 +1732,8 @@ func (m *AccountMutation) Field(name string) (ent.Value, bool) {
 		return m.RatePlanID()
 	case account.FieldPartnerID:
 		return m.PartnerID()
+	case account.FieldPriceBookID:
+		return m.PriceBookID()
 	}
 	return nil, false
 }
@@ -1605,6 +1755,8 @@ func (m *AccountMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldRatePlanID(ctx)
 	case account.FieldPartnerID:
 		return m.OldPartnerID(ctx)
+	case account.FieldPriceBookID:
+		return m.OldPriceBookID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Account field %s", name)
 }
@@ -1655,6 +1807,13 @@ func (m *AccountMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPartnerID(v)
+		return nil
+	case account.FieldPriceBookID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriceBookID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Account field %s", name)
@@ -1722,6 +1881,9 @@ func (m *AccountMutation) ClearedFields() []string {
 	if m.FieldCleared(account.FieldPartnerID) {
 		fields = append(fields, account.FieldPartnerID)
 	}
+	if m.FieldCleared(account.FieldPriceBookID) {
+		fields = append(fields, account.FieldPriceBookID)
+	}
 	return fields
 }
 
@@ -1744,6 +1906,9 @@ func (m *AccountMutation) ClearField(name string) error {
 		return nil
 	case account.FieldPartnerID:
 		m.ClearPartnerID()
+		return nil
+	case account.FieldPriceBookID:
+		m.ClearPriceBookID()
 		return nil
 	}
 	return fmt.Errorf("unknown Account nullable field %s", name)
@@ -1771,13 +1936,16 @@ func (m *AccountMutation) ResetField(name string) error {
 	case account.FieldPartnerID:
 		m.ResetPartnerID()
 		return nil
+	case account.FieldPriceBookID:
+		m.ResetPriceBookID()
+		return nil
 	}
 	return fmt.Errorf("unknown Account field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.currency != nil {
 		edges = append(edges, account.EdgeCurrency)
 	}
@@ -1792,6 +1960,12 @@ func (m *AccountMutation) AddedEdges() []string {
 	}
 	if m.rate_plan != nil {
 		edges = append(edges, account.EdgeRatePlan)
+	}
+	if m.price_book != nil {
+		edges = append(edges, account.EdgePriceBook)
+	}
+	if m.contracts != nil {
+		edges = append(edges, account.EdgeContracts)
 	}
 	return edges
 }
@@ -1824,18 +1998,31 @@ func (m *AccountMutation) AddedIDs(name string) []ent.Value {
 		if id := m.rate_plan; id != nil {
 			return []ent.Value{*id}
 		}
+	case account.EdgePriceBook:
+		if id := m.price_book; id != nil {
+			return []ent.Value{*id}
+		}
+	case account.EdgeContracts:
+		ids := make([]ent.Value, 0, len(m.contracts))
+		for id := range m.contracts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.removedaccount_packages != nil {
 		edges = append(edges, account.EdgeAccountPackages)
 	}
 	if m.removedinvoices != nil {
 		edges = append(edges, account.EdgeInvoices)
+	}
+	if m.removedcontracts != nil {
+		edges = append(edges, account.EdgeContracts)
 	}
 	return edges
 }
@@ -1856,13 +2043,19 @@ func (m *AccountMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case account.EdgeContracts:
+		ids := make([]ent.Value, 0, len(m.removedcontracts))
+		for id := range m.removedcontracts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.clearedcurrency {
 		edges = append(edges, account.EdgeCurrency)
 	}
@@ -1877,6 +2070,12 @@ func (m *AccountMutation) ClearedEdges() []string {
 	}
 	if m.clearedrate_plan {
 		edges = append(edges, account.EdgeRatePlan)
+	}
+	if m.clearedprice_book {
+		edges = append(edges, account.EdgePriceBook)
+	}
+	if m.clearedcontracts {
+		edges = append(edges, account.EdgeContracts)
 	}
 	return edges
 }
@@ -1895,6 +2094,10 @@ func (m *AccountMutation) EdgeCleared(name string) bool {
 		return m.clearedpartner
 	case account.EdgeRatePlan:
 		return m.clearedrate_plan
+	case account.EdgePriceBook:
+		return m.clearedprice_book
+	case account.EdgeContracts:
+		return m.clearedcontracts
 	}
 	return false
 }
@@ -1911,6 +2114,9 @@ func (m *AccountMutation) ClearEdge(name string) error {
 		return nil
 	case account.EdgeRatePlan:
 		m.ClearRatePlan()
+		return nil
+	case account.EdgePriceBook:
+		m.ClearPriceBook()
 		return nil
 	}
 	return fmt.Errorf("unknown Account unique edge %s", name)
@@ -1935,6 +2141,12 @@ func (m *AccountMutation) ResetEdge(name string) error {
 	case account.EdgeRatePlan:
 		m.ResetRatePlan()
 		return nil
+	case account.EdgePriceBook:
+		m.ResetPriceBook()
+		return nil
+	case account.EdgeContracts:
+		m.ResetContracts()
+		return nil
 	}
 	return fmt.Errorf("unknown Account edge %s", name)
 }
@@ -1957,6 +2169,8 @@ type AccountPackageMutation struct {
 	addnew_bill_day       *int
 	usage_bill_day        *int
 	addusage_bill_day     *int
+	product_code          *string
+	waive_termination_fee *bool
 	next_bill_date        *calendar.Date
 	billed_through        *calendar.Date
 	last_period_start     *calendar.Date
@@ -1975,6 +2189,9 @@ type AccountPackageMutation struct {
 	clearedfrequency      bool
 	rate_plan             *int
 	clearedrate_plan      bool
+	contracts             map[int]struct{}
+	removedcontracts      map[int]struct{}
+	clearedcontracts      bool
 	status                *int
 	clearedstatus         bool
 	services              map[int]struct{}
@@ -2728,6 +2945,91 @@ func (m *AccountPackageMutation) ResetRatePlanID() {
 	delete(m.clearedFields, accountpackage.FieldRatePlanID)
 }
 
+// SetProductCode sets the "product_code" field.
+func (m *AccountPackageMutation) SetProductCode(s string) {
+	m.product_code = &s
+}
+
+// ProductCode returns the value of the "product_code" field in the mutation.
+func (m *AccountPackageMutation) ProductCode() (r string, exists bool) {
+	v := m.product_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductCode returns the old "product_code" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldProductCode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductCode: %w", err)
+	}
+	return oldValue.ProductCode, nil
+}
+
+// ClearProductCode clears the value of the "product_code" field.
+func (m *AccountPackageMutation) ClearProductCode() {
+	m.product_code = nil
+	m.clearedFields[accountpackage.FieldProductCode] = struct{}{}
+}
+
+// ProductCodeCleared returns if the "product_code" field was cleared in this mutation.
+func (m *AccountPackageMutation) ProductCodeCleared() bool {
+	_, ok := m.clearedFields[accountpackage.FieldProductCode]
+	return ok
+}
+
+// ResetProductCode resets all changes to the "product_code" field.
+func (m *AccountPackageMutation) ResetProductCode() {
+	m.product_code = nil
+	delete(m.clearedFields, accountpackage.FieldProductCode)
+}
+
+// SetWaiveTerminationFee sets the "waive_termination_fee" field.
+func (m *AccountPackageMutation) SetWaiveTerminationFee(b bool) {
+	m.waive_termination_fee = &b
+}
+
+// WaiveTerminationFee returns the value of the "waive_termination_fee" field in the mutation.
+func (m *AccountPackageMutation) WaiveTerminationFee() (r bool, exists bool) {
+	v := m.waive_termination_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWaiveTerminationFee returns the old "waive_termination_fee" field's value of the AccountPackage entity.
+// If the AccountPackage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountPackageMutation) OldWaiveTerminationFee(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWaiveTerminationFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWaiveTerminationFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWaiveTerminationFee: %w", err)
+	}
+	return oldValue.WaiveTerminationFee, nil
+}
+
+// ResetWaiveTerminationFee resets all changes to the "waive_termination_fee" field.
+func (m *AccountPackageMutation) ResetWaiveTerminationFee() {
+	m.waive_termination_fee = nil
+}
+
 // SetNextBillDate sets the "next_bill_date" field.
 func (m *AccountPackageMutation) SetNextBillDate(c calendar.Date) {
 	m.next_bill_date = &c
@@ -3251,6 +3553,60 @@ func (m *AccountPackageMutation) ResetRatePlan() {
 	m.clearedrate_plan = false
 }
 
+// AddContractIDs adds the "contracts" edge to the Contract entity by ids.
+func (m *AccountPackageMutation) AddContractIDs(ids ...int) {
+	if m.contracts == nil {
+		m.contracts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.contracts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearContracts clears the "contracts" edge to the Contract entity.
+func (m *AccountPackageMutation) ClearContracts() {
+	m.clearedcontracts = true
+}
+
+// ContractsCleared reports if the "contracts" edge to the Contract entity was cleared.
+func (m *AccountPackageMutation) ContractsCleared() bool {
+	return m.clearedcontracts
+}
+
+// RemoveContractIDs removes the "contracts" edge to the Contract entity by IDs.
+func (m *AccountPackageMutation) RemoveContractIDs(ids ...int) {
+	if m.removedcontracts == nil {
+		m.removedcontracts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.contracts, ids[i])
+		m.removedcontracts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedContracts returns the removed IDs of the "contracts" edge to the Contract entity.
+func (m *AccountPackageMutation) RemovedContractsIDs() (ids []int) {
+	for id := range m.removedcontracts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ContractsIDs returns the "contracts" edge IDs in the mutation.
+func (m *AccountPackageMutation) ContractsIDs() (ids []int) {
+	for id := range m.contracts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetContracts resets all changes to the "contracts" edge.
+func (m *AccountPackageMutation) ResetContracts() {
+	m.contracts = nil
+	m.clearedcontracts = false
+	m.removedcontracts = nil
+}
+
 // ClearStatus clears the "status" edge to the Status entity.
 func (m *AccountPackageMutation) ClearStatus() {
 	m.clearedstatus = true
@@ -3420,7 +3776,7 @@ func (m *AccountPackageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountPackageMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 24)
 	if m.account != nil {
 		fields = append(fields, accountpackage.FieldAccountID)
 	}
@@ -3459,6 +3815,12 @@ func (m *AccountPackageMutation) Fields() []string {
 	}
 	if m.rate_plan != nil {
 		fields = append(fields, accountpackage.FieldRatePlanID)
+	}
+	if m.product_code != nil {
+		fields = append(fields, accountpackage.FieldProductCode)
+	}
+	if m.waive_termination_fee != nil {
+		fields = append(fields, accountpackage.FieldWaiveTerminationFee)
 	}
 	if m.next_bill_date != nil {
 		fields = append(fields, accountpackage.FieldNextBillDate)
@@ -3521,6 +3883,10 @@ func (m *AccountPackageMutation) Field(name string) (ent.Value, bool) {
 		return m.UsageBillDay()
 	case accountpackage.FieldRatePlanID:
 		return m.RatePlanID()
+	case accountpackage.FieldProductCode:
+		return m.ProductCode()
+	case accountpackage.FieldWaiveTerminationFee:
+		return m.WaiveTerminationFee()
 	case accountpackage.FieldNextBillDate:
 		return m.NextBillDate()
 	case accountpackage.FieldBilledThrough:
@@ -3574,6 +3940,10 @@ func (m *AccountPackageMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldUsageBillDay(ctx)
 	case accountpackage.FieldRatePlanID:
 		return m.OldRatePlanID(ctx)
+	case accountpackage.FieldProductCode:
+		return m.OldProductCode(ctx)
+	case accountpackage.FieldWaiveTerminationFee:
+		return m.OldWaiveTerminationFee(ctx)
 	case accountpackage.FieldNextBillDate:
 		return m.OldNextBillDate(ctx)
 	case accountpackage.FieldBilledThrough:
@@ -3691,6 +4061,20 @@ func (m *AccountPackageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRatePlanID(v)
+		return nil
+	case accountpackage.FieldProductCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductCode(v)
+		return nil
+	case accountpackage.FieldWaiveTerminationFee:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWaiveTerminationFee(v)
 		return nil
 	case accountpackage.FieldNextBillDate:
 		v, ok := value.(calendar.Date)
@@ -3857,6 +4241,9 @@ func (m *AccountPackageMutation) ClearedFields() []string {
 	if m.FieldCleared(accountpackage.FieldRatePlanID) {
 		fields = append(fields, accountpackage.FieldRatePlanID)
 	}
+	if m.FieldCleared(accountpackage.FieldProductCode) {
+		fields = append(fields, accountpackage.FieldProductCode)
+	}
 	if m.FieldCleared(accountpackage.FieldNextBillDate) {
 		fields = append(fields, accountpackage.FieldNextBillDate)
 	}
@@ -3912,6 +4299,9 @@ func (m *AccountPackageMutation) ClearField(name string) error {
 		return nil
 	case accountpackage.FieldRatePlanID:
 		m.ClearRatePlanID()
+		return nil
+	case accountpackage.FieldProductCode:
+		m.ClearProductCode()
 		return nil
 	case accountpackage.FieldNextBillDate:
 		m.ClearNextBillDate()
@@ -3981,6 +4371,12 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 	case accountpackage.FieldRatePlanID:
 		m.ResetRatePlanID()
 		return nil
+	case accountpackage.FieldProductCode:
+		m.ResetProductCode()
+		return nil
+	case accountpackage.FieldWaiveTerminationFee:
+		m.ResetWaiveTerminationFee()
+		return nil
 	case accountpackage.FieldNextBillDate:
 		m.ResetNextBillDate()
 		return nil
@@ -4014,7 +4410,7 @@ func (m *AccountPackageMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountPackageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.account != nil {
 		edges = append(edges, accountpackage.EdgeAccount)
 	}
@@ -4026,6 +4422,9 @@ func (m *AccountPackageMutation) AddedEdges() []string {
 	}
 	if m.rate_plan != nil {
 		edges = append(edges, accountpackage.EdgeRatePlan)
+	}
+	if m.contracts != nil {
+		edges = append(edges, accountpackage.EdgeContracts)
 	}
 	if m.status != nil {
 		edges = append(edges, accountpackage.EdgeStatus)
@@ -4059,6 +4458,12 @@ func (m *AccountPackageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.rate_plan; id != nil {
 			return []ent.Value{*id}
 		}
+	case accountpackage.EdgeContracts:
+		ids := make([]ent.Value, 0, len(m.contracts))
+		for id := range m.contracts {
+			ids = append(ids, id)
+		}
+		return ids
 	case accountpackage.EdgeStatus:
 		if id := m.status; id != nil {
 			return []ent.Value{*id}
@@ -4081,7 +4486,10 @@ func (m *AccountPackageMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountPackageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
+	if m.removedcontracts != nil {
+		edges = append(edges, accountpackage.EdgeContracts)
+	}
 	if m.removedservices != nil {
 		edges = append(edges, accountpackage.EdgeServices)
 	}
@@ -4095,6 +4503,12 @@ func (m *AccountPackageMutation) RemovedEdges() []string {
 // the given name in this mutation.
 func (m *AccountPackageMutation) RemovedIDs(name string) []ent.Value {
 	switch name {
+	case accountpackage.EdgeContracts:
+		ids := make([]ent.Value, 0, len(m.removedcontracts))
+		for id := range m.removedcontracts {
+			ids = append(ids, id)
+		}
+		return ids
 	case accountpackage.EdgeServices:
 		ids := make([]ent.Value, 0, len(m.removedservices))
 		for id := range m.removedservices {
@@ -4113,7 +4527,7 @@ func (m *AccountPackageMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountPackageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.clearedaccount {
 		edges = append(edges, accountpackage.EdgeAccount)
 	}
@@ -4125,6 +4539,9 @@ func (m *AccountPackageMutation) ClearedEdges() []string {
 	}
 	if m.clearedrate_plan {
 		edges = append(edges, accountpackage.EdgeRatePlan)
+	}
+	if m.clearedcontracts {
+		edges = append(edges, accountpackage.EdgeContracts)
 	}
 	if m.clearedstatus {
 		edges = append(edges, accountpackage.EdgeStatus)
@@ -4150,6 +4567,8 @@ func (m *AccountPackageMutation) EdgeCleared(name string) bool {
 		return m.clearedfrequency
 	case accountpackage.EdgeRatePlan:
 		return m.clearedrate_plan
+	case accountpackage.EdgeContracts:
+		return m.clearedcontracts
 	case accountpackage.EdgeStatus:
 		return m.clearedstatus
 	case accountpackage.EdgeServices:
@@ -4199,6 +4618,9 @@ func (m *AccountPackageMutation) ResetEdge(name string) error {
 	case accountpackage.EdgeRatePlan:
 		m.ResetRatePlan()
 		return nil
+	case accountpackage.EdgeContracts:
+		m.ResetContracts()
+		return nil
 	case accountpackage.EdgeStatus:
 		m.ResetStatus()
 		return nil
@@ -4242,6 +4664,9 @@ type AccountServiceMutation struct {
 	status_changes         map[int]struct{}
 	removedstatus_changes  map[int]struct{}
 	clearedstatus_changes  bool
+	discounts              map[int]struct{}
+	removeddiscounts       map[int]struct{}
+	cleareddiscounts       bool
 	done                   bool
 	oldValue               func(context.Context) (*AccountService, error)
 	predicates             []predicate.AccountService
@@ -4998,6 +5423,60 @@ func (m *AccountServiceMutation) ResetStatusChanges() {
 	m.removedstatus_changes = nil
 }
 
+// AddDiscountIDs adds the "discounts" edge to the Discount entity by ids.
+func (m *AccountServiceMutation) AddDiscountIDs(ids ...int) {
+	if m.discounts == nil {
+		m.discounts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.discounts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDiscounts clears the "discounts" edge to the Discount entity.
+func (m *AccountServiceMutation) ClearDiscounts() {
+	m.cleareddiscounts = true
+}
+
+// DiscountsCleared reports if the "discounts" edge to the Discount entity was cleared.
+func (m *AccountServiceMutation) DiscountsCleared() bool {
+	return m.cleareddiscounts
+}
+
+// RemoveDiscountIDs removes the "discounts" edge to the Discount entity by IDs.
+func (m *AccountServiceMutation) RemoveDiscountIDs(ids ...int) {
+	if m.removeddiscounts == nil {
+		m.removeddiscounts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.discounts, ids[i])
+		m.removeddiscounts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDiscounts returns the removed IDs of the "discounts" edge to the Discount entity.
+func (m *AccountServiceMutation) RemovedDiscountsIDs() (ids []int) {
+	for id := range m.removeddiscounts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DiscountsIDs returns the "discounts" edge IDs in the mutation.
+func (m *AccountServiceMutation) DiscountsIDs() (ids []int) {
+	for id := range m.discounts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDiscounts resets all changes to the "discounts" edge.
+func (m *AccountServiceMutation) ResetDiscounts() {
+	m.discounts = nil
+	m.cleareddiscounts = false
+	m.removeddiscounts = nil
+}
+
 // Where appends a list predicates to the AccountServiceMutation builder.
 func (m *AccountServiceMutation) Where(ps ...predicate.AccountService) {
 	m.predicates = append(m.predicates, ps...)
@@ -5303,7 +5782,7 @@ func (m *AccountServiceMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *AccountServiceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.account_package != nil {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -5324,6 +5803,9 @@ func (m *AccountServiceMutation) AddedEdges() []string {
 	}
 	if m.status_changes != nil {
 		edges = append(edges, accountservice.EdgeStatusChanges)
+	}
+	if m.discounts != nil {
+		edges = append(edges, accountservice.EdgeDiscounts)
 	}
 	return edges
 }
@@ -5366,13 +5848,19 @@ func (m *AccountServiceMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case accountservice.EdgeDiscounts:
+		ids := make([]ent.Value, 0, len(m.discounts))
+		for id := range m.discounts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *AccountServiceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.removedprice_overrides != nil {
 		edges = append(edges, accountservice.EdgePriceOverrides)
 	}
@@ -5381,6 +5869,9 @@ func (m *AccountServiceMutation) RemovedEdges() []string {
 	}
 	if m.removedstatus_changes != nil {
 		edges = append(edges, accountservice.EdgeStatusChanges)
+	}
+	if m.removeddiscounts != nil {
+		edges = append(edges, accountservice.EdgeDiscounts)
 	}
 	return edges
 }
@@ -5407,13 +5898,19 @@ func (m *AccountServiceMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case accountservice.EdgeDiscounts:
+		ids := make([]ent.Value, 0, len(m.removeddiscounts))
+		for id := range m.removeddiscounts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *AccountServiceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 8)
 	if m.clearedaccount_package {
 		edges = append(edges, accountservice.EdgeAccountPackage)
 	}
@@ -5434,6 +5931,9 @@ func (m *AccountServiceMutation) ClearedEdges() []string {
 	}
 	if m.clearedstatus_changes {
 		edges = append(edges, accountservice.EdgeStatusChanges)
+	}
+	if m.cleareddiscounts {
+		edges = append(edges, accountservice.EdgeDiscounts)
 	}
 	return edges
 }
@@ -5456,6 +5956,8 @@ func (m *AccountServiceMutation) EdgeCleared(name string) bool {
 		return m.clearedcharges
 	case accountservice.EdgeStatusChanges:
 		return m.clearedstatus_changes
+	case accountservice.EdgeDiscounts:
+		return m.cleareddiscounts
 	}
 	return false
 }
@@ -5504,6 +6006,9 @@ func (m *AccountServiceMutation) ResetEdge(name string) error {
 		return nil
 	case accountservice.EdgeStatusChanges:
 		m.ResetStatusChanges()
+		return nil
+	case accountservice.EdgeDiscounts:
+		m.ResetDiscounts()
 		return nil
 	}
 	return fmt.Errorf("unknown AccountService edge %s", name)
@@ -6544,46 +7049,48 @@ func (m *AuditEntryMutation) ResetEdge(name string) error {
 // BillRunMutation represents an operation that mutates the BillRun nodes in the graph.
 type BillRunMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	status                *billrun.Status
-	period_start          *calendar.Date
-	period_end            *calendar.Date
-	posting_date          *calendar.Date
-	account_ids           *[]int
-	appendaccount_ids     []int
-	bill_charges          *bool
-	close_invoices        *bool
-	bill_usage            *bool
-	accounts_total        *int
-	addaccounts_total     *int
-	accounts_processed    *int
-	addaccounts_processed *int
-	accounts_failed       *int
-	addaccounts_failed    *int
-	invoices_created      *int
-	addinvoices_created   *int
-	charges_created       *int
-	addcharges_created    *int
-	totals                *map[string]money.Decimal
-	cancel_requested      *bool
-	created_at            *time.Time
-	started_at            *time.Time
-	finished_at           *time.Time
-	clearedFields         map[string]struct{}
-	invoices              map[int]struct{}
-	removedinvoices       map[int]struct{}
-	clearedinvoices       bool
-	errors                map[int]struct{}
-	removederrors         map[int]struct{}
-	clearederrors         bool
-	batches               map[int]struct{}
-	removedbatches        map[int]struct{}
-	clearedbatches        bool
-	done                  bool
-	oldValue              func(context.Context) (*BillRun, error)
-	predicates            []predicate.BillRun
+	op                      Op
+	typ                     string
+	id                      *int
+	status                  *billrun.Status
+	period_start            *calendar.Date
+	period_end              *calendar.Date
+	posting_date            *calendar.Date
+	account_ids             *[]int
+	appendaccount_ids       []int
+	bill_charges            *bool
+	close_invoices          *bool
+	bill_usage              *bool
+	invoice_top_up          *bool
+	run_contract_commitment *bool
+	accounts_total          *int
+	addaccounts_total       *int
+	accounts_processed      *int
+	addaccounts_processed   *int
+	accounts_failed         *int
+	addaccounts_failed      *int
+	invoices_created        *int
+	addinvoices_created     *int
+	charges_created         *int
+	addcharges_created      *int
+	totals                  *map[string]money.Decimal
+	cancel_requested        *bool
+	created_at              *time.Time
+	started_at              *time.Time
+	finished_at             *time.Time
+	clearedFields           map[string]struct{}
+	invoices                map[int]struct{}
+	removedinvoices         map[int]struct{}
+	clearedinvoices         bool
+	errors                  map[int]struct{}
+	removederrors           map[int]struct{}
+	clearederrors           bool
+	batches                 map[int]struct{}
+	removedbatches          map[int]struct{}
+	clearedbatches          bool
+	done                    bool
+	oldValue                func(context.Context) (*BillRun, error)
+	predicates              []predicate.BillRun
 }
 
 var _ ent.Mutation = (*BillRunMutation)(nil)
@@ -6999,6 +7506,78 @@ func (m *BillRunMutation) OldBillUsage(ctx context.Context) (v bool, err error) 
 // ResetBillUsage resets all changes to the "bill_usage" field.
 func (m *BillRunMutation) ResetBillUsage() {
 	m.bill_usage = nil
+}
+
+// SetInvoiceTopUp sets the "invoice_top_up" field.
+func (m *BillRunMutation) SetInvoiceTopUp(b bool) {
+	m.invoice_top_up = &b
+}
+
+// InvoiceTopUp returns the value of the "invoice_top_up" field in the mutation.
+func (m *BillRunMutation) InvoiceTopUp() (r bool, exists bool) {
+	v := m.invoice_top_up
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInvoiceTopUp returns the old "invoice_top_up" field's value of the BillRun entity.
+// If the BillRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunMutation) OldInvoiceTopUp(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInvoiceTopUp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInvoiceTopUp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInvoiceTopUp: %w", err)
+	}
+	return oldValue.InvoiceTopUp, nil
+}
+
+// ResetInvoiceTopUp resets all changes to the "invoice_top_up" field.
+func (m *BillRunMutation) ResetInvoiceTopUp() {
+	m.invoice_top_up = nil
+}
+
+// SetRunContractCommitment sets the "run_contract_commitment" field.
+func (m *BillRunMutation) SetRunContractCommitment(b bool) {
+	m.run_contract_commitment = &b
+}
+
+// RunContractCommitment returns the value of the "run_contract_commitment" field in the mutation.
+func (m *BillRunMutation) RunContractCommitment() (r bool, exists bool) {
+	v := m.run_contract_commitment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunContractCommitment returns the old "run_contract_commitment" field's value of the BillRun entity.
+// If the BillRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BillRunMutation) OldRunContractCommitment(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunContractCommitment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunContractCommitment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunContractCommitment: %w", err)
+	}
+	return oldValue.RunContractCommitment, nil
+}
+
+// ResetRunContractCommitment resets all changes to the "run_contract_commitment" field.
+func (m *BillRunMutation) ResetRunContractCommitment() {
+	m.run_contract_commitment = nil
 }
 
 // SetAccountsTotal sets the "accounts_total" field.
@@ -7696,7 +8275,7 @@ func (m *BillRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BillRunMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 20)
 	if m.status != nil {
 		fields = append(fields, billrun.FieldStatus)
 	}
@@ -7720,6 +8299,12 @@ func (m *BillRunMutation) Fields() []string {
 	}
 	if m.bill_usage != nil {
 		fields = append(fields, billrun.FieldBillUsage)
+	}
+	if m.invoice_top_up != nil {
+		fields = append(fields, billrun.FieldInvoiceTopUp)
+	}
+	if m.run_contract_commitment != nil {
+		fields = append(fields, billrun.FieldRunContractCommitment)
 	}
 	if m.accounts_total != nil {
 		fields = append(fields, billrun.FieldAccountsTotal)
@@ -7775,6 +8360,10 @@ func (m *BillRunMutation) Field(name string) (ent.Value, bool) {
 		return m.CloseInvoices()
 	case billrun.FieldBillUsage:
 		return m.BillUsage()
+	case billrun.FieldInvoiceTopUp:
+		return m.InvoiceTopUp()
+	case billrun.FieldRunContractCommitment:
+		return m.RunContractCommitment()
 	case billrun.FieldAccountsTotal:
 		return m.AccountsTotal()
 	case billrun.FieldAccountsProcessed:
@@ -7820,6 +8409,10 @@ func (m *BillRunMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCloseInvoices(ctx)
 	case billrun.FieldBillUsage:
 		return m.OldBillUsage(ctx)
+	case billrun.FieldInvoiceTopUp:
+		return m.OldInvoiceTopUp(ctx)
+	case billrun.FieldRunContractCommitment:
+		return m.OldRunContractCommitment(ctx)
 	case billrun.FieldAccountsTotal:
 		return m.OldAccountsTotal(ctx)
 	case billrun.FieldAccountsProcessed:
@@ -7904,6 +8497,20 @@ func (m *BillRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetBillUsage(v)
+		return nil
+	case billrun.FieldInvoiceTopUp:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInvoiceTopUp(v)
+		return nil
+	case billrun.FieldRunContractCommitment:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunContractCommitment(v)
 		return nil
 	case billrun.FieldAccountsTotal:
 		v, ok := value.(int)
@@ -8137,6 +8744,12 @@ func (m *BillRunMutation) ResetField(name string) error {
 		return nil
 	case billrun.FieldBillUsage:
 		m.ResetBillUsage()
+		return nil
+	case billrun.FieldInvoiceTopUp:
+		m.ResetInvoiceTopUp()
+		return nil
+	case billrun.FieldRunContractCommitment:
+		m.ResetRunContractCommitment()
 		return nil
 	case billrun.FieldAccountsTotal:
 		m.ResetAccountsTotal()
@@ -11769,6 +12382,7 @@ type ChargeMutation struct {
 	billed_quantity        *money.Decimal
 	rate_plan_id           *int
 	addrate_plan_id        *int
+	price_source           *charge.PriceSource
 	guard                  *string
 	clearedFields          map[string]struct{}
 	account_package        *int
@@ -12600,6 +13214,55 @@ func (m *ChargeMutation) ResetRatePlanID() {
 	delete(m.clearedFields, charge.FieldRatePlanID)
 }
 
+// SetPriceSource sets the "price_source" field.
+func (m *ChargeMutation) SetPriceSource(cs charge.PriceSource) {
+	m.price_source = &cs
+}
+
+// PriceSource returns the value of the "price_source" field in the mutation.
+func (m *ChargeMutation) PriceSource() (r charge.PriceSource, exists bool) {
+	v := m.price_source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriceSource returns the old "price_source" field's value of the Charge entity.
+// If the Charge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChargeMutation) OldPriceSource(ctx context.Context) (v *charge.PriceSource, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriceSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriceSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriceSource: %w", err)
+	}
+	return oldValue.PriceSource, nil
+}
+
+// ClearPriceSource clears the value of the "price_source" field.
+func (m *ChargeMutation) ClearPriceSource() {
+	m.price_source = nil
+	m.clearedFields[charge.FieldPriceSource] = struct{}{}
+}
+
+// PriceSourceCleared returns if the "price_source" field was cleared in this mutation.
+func (m *ChargeMutation) PriceSourceCleared() bool {
+	_, ok := m.clearedFields[charge.FieldPriceSource]
+	return ok
+}
+
+// ResetPriceSource resets all changes to the "price_source" field.
+func (m *ChargeMutation) ResetPriceSource() {
+	m.price_source = nil
+	delete(m.clearedFields, charge.FieldPriceSource)
+}
+
 // SetGuard sets the "guard" field.
 func (m *ChargeMutation) SetGuard(s string) {
 	m.guard = &s
@@ -12778,7 +13441,7 @@ func (m *ChargeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChargeMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.kind != nil {
 		fields = append(fields, charge.FieldKind)
 	}
@@ -12824,6 +13487,9 @@ func (m *ChargeMutation) Fields() []string {
 	if m.rate_plan_id != nil {
 		fields = append(fields, charge.FieldRatePlanID)
 	}
+	if m.price_source != nil {
+		fields = append(fields, charge.FieldPriceSource)
+	}
 	if m.guard != nil {
 		fields = append(fields, charge.FieldGuard)
 	}
@@ -12865,6 +13531,8 @@ func (m *ChargeMutation) Field(name string) (ent.Value, bool) {
 		return m.BilledQuantity()
 	case charge.FieldRatePlanID:
 		return m.RatePlanID()
+	case charge.FieldPriceSource:
+		return m.PriceSource()
 	case charge.FieldGuard:
 		return m.Guard()
 	}
@@ -12906,6 +13574,8 @@ func (m *ChargeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldBilledQuantity(ctx)
 	case charge.FieldRatePlanID:
 		return m.OldRatePlanID(ctx)
+	case charge.FieldPriceSource:
+		return m.OldPriceSource(ctx)
 	case charge.FieldGuard:
 		return m.OldGuard(ctx)
 	}
@@ -13022,6 +13692,13 @@ func (m *ChargeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRatePlanID(v)
 		return nil
+	case charge.FieldPriceSource:
+		v, ok := value.(charge.PriceSource)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriceSource(v)
+		return nil
 	case charge.FieldGuard:
 		v, ok := value.(string)
 		if !ok {
@@ -13125,6 +13802,9 @@ func (m *ChargeMutation) ClearedFields() []string {
 	if m.FieldCleared(charge.FieldRatePlanID) {
 		fields = append(fields, charge.FieldRatePlanID)
 	}
+	if m.FieldCleared(charge.FieldPriceSource) {
+		fields = append(fields, charge.FieldPriceSource)
+	}
 	return fields
 }
 
@@ -13165,6 +13845,9 @@ func (m *ChargeMutation) ClearField(name string) error {
 		return nil
 	case charge.FieldRatePlanID:
 		m.ClearRatePlanID()
+		return nil
+	case charge.FieldPriceSource:
+		m.ClearPriceSource()
 		return nil
 	}
 	return fmt.Errorf("unknown Charge nullable field %s", name)
@@ -13218,6 +13901,9 @@ func (m *ChargeMutation) ResetField(name string) error {
 		return nil
 	case charge.FieldRatePlanID:
 		m.ResetRatePlanID()
+		return nil
+	case charge.FieldPriceSource:
+		m.ResetPriceSource()
 		return nil
 	case charge.FieldGuard:
 		m.ResetGuard()
@@ -13352,6 +14038,1155 @@ func (m *ChargeMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Charge edge %s", name)
+}
+
+// ContractMutation represents an operation that mutates the Contract nodes in the graph.
+type ContractMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	start_date             *calendar.Date
+	term_months            *int
+	addterm_months         *int
+	renewal                *contract.Renewal
+	minimum_invoice_amount *money.Decimal
+	early_termination_fee  *money.Decimal
+	terms                  *int
+	addterms               *int
+	end_date               *calendar.Date
+	ended                  *bool
+	top_up_next            *calendar.Date
+	fee_charged            *bool
+	clearedFields          map[string]struct{}
+	account                *int
+	clearedaccount         bool
+	account_package        *int
+	clearedaccount_package bool
+	done                   bool
+	oldValue               func(context.Context) (*Contract, error)
+	predicates             []predicate.Contract
+}
+
+var _ ent.Mutation = (*ContractMutation)(nil)
+
+// contractOption allows management of the mutation configuration using functional options.
+type contractOption func(*ContractMutation)
+
+// newContractMutation creates new mutation for the Contract entity.
+func newContractMutation(c config, op Op, opts ...contractOption) *ContractMutation {
+	m := &ContractMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeContract,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withContractID sets the ID field of the mutation.
+func withContractID(id int) contractOption {
+	return func(m *ContractMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Contract
+		)
+		m.oldValue = func(ctx context.Context) (*Contract, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Contract.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withContract sets the old Contract of the mutation.
+func withContract(node *Contract) contractOption {
+	return func(m *ContractMutation) {
+		m.oldValue = func(context.Context) (*Contract, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ContractMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ContractMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ContractMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ContractMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Contract.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *ContractMutation) SetAccountID(i int) {
+	m.account = &i
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *ContractMutation) AccountID() (r int, exists bool) {
+	v := m.account
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *ContractMutation) ResetAccountID() {
+	m.account = nil
+}
+
+// SetAccountPackageID sets the "account_package_id" field.
+func (m *ContractMutation) SetAccountPackageID(i int) {
+	m.account_package = &i
+}
+
+// AccountPackageID returns the value of the "account_package_id" field in the mutation.
+func (m *ContractMutation) AccountPackageID() (r int, exists bool) {
+	v := m.account_package
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountPackageID returns the old "account_package_id" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldAccountPackageID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountPackageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountPackageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountPackageID: %w", err)
+	}
+	return oldValue.AccountPackageID, nil
+}
+
+// ClearAccountPackageID clears the value of the "account_package_id" field.
+func (m *ContractMutation) ClearAccountPackageID() {
+	m.account_package = nil
+	m.clearedFields[contract.FieldAccountPackageID] = struct{}{}
+}
+
+// AccountPackageIDCleared returns if the "account_package_id" field was cleared in this mutation.
+func (m *ContractMutation) AccountPackageIDCleared() bool {
+	_, ok := m.clearedFields[contract.FieldAccountPackageID]
+	return ok
+}
+
+// ResetAccountPackageID resets all changes to the "account_package_id" field.
+func (m *ContractMutation) ResetAccountPackageID() {
+	m.account_package = nil
+	delete(m.clearedFields, contract.FieldAccountPackageID)
+}
+
+// SetStartDate sets the "start_date" field.
+func (m *ContractMutation) SetStartDate(c calendar.Date) {
+	m.start_date = &c
+}
+
+// StartDate returns the value of the "start_date" field in the mutation.
+func (m *ContractMutation) StartDate() (r calendar.Date, exists bool) {
+	v := m.start_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartDate returns the old "start_date" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldStartDate(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartDate: %w", err)
+	}
+	return oldValue.StartDate, nil
+}
+
+// ResetStartDate resets all changes to the "start_date" field.
+func (m *ContractMutation) ResetStartDate() {
+	m.start_date = nil
+}
+
+// SetTermMonths sets the "term_months" field.
+func (m *ContractMutation) SetTermMonths(i int) {
+	m.term_months = &i
+	m.addterm_months = nil
+}
+
+// TermMonths returns the value of the "term_months" field in the mutation.
+func (m *ContractMutation) TermMonths() (r int, exists bool) {
+	v := m.term_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTermMonths returns the old "term_months" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldTermMonths(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTermMonths is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTermMonths requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTermMonths: %w", err)
+	}
+	return oldValue.TermMonths, nil
+}
+
+// AddTermMonths adds i to the "term_months" field.
+func (m *ContractMutation) AddTermMonths(i int) {
+	if m.addterm_months != nil {
+		*m.addterm_months += i
+	} else {
+		m.addterm_months = &i
+	}
+}
+
+// AddedTermMonths returns the value that was added to the "term_months" field in this mutation.
+func (m *ContractMutation) AddedTermMonths() (r int, exists bool) {
+	v := m.addterm_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTermMonths resets all changes to the "term_months" field.
+func (m *ContractMutation) ResetTermMonths() {
+	m.term_months = nil
+	m.addterm_months = nil
+}
+
+// SetRenewal sets the "renewal" field.
+func (m *ContractMutation) SetRenewal(c contract.Renewal) {
+	m.renewal = &c
+}
+
+// Renewal returns the value of the "renewal" field in the mutation.
+func (m *ContractMutation) Renewal() (r contract.Renewal, exists bool) {
+	v := m.renewal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRenewal returns the old "renewal" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldRenewal(ctx context.Context) (v contract.Renewal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRenewal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRenewal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRenewal: %w", err)
+	}
+	return oldValue.Renewal, nil
+}
+
+// ResetRenewal resets all changes to the "renewal" field.
+func (m *ContractMutation) ResetRenewal() {
+	m.renewal = nil
+}
+
+// SetMinimumInvoiceAmount sets the "minimum_invoice_amount" field.
+func (m *ContractMutation) SetMinimumInvoiceAmount(value money.Decimal) {
+	m.minimum_invoice_amount = &value
+}
+
+// MinimumInvoiceAmount returns the value of the "minimum_invoice_amount" field in the mutation.
+func (m *ContractMutation) MinimumInvoiceAmount() (r money.Decimal, exists bool) {
+	v := m.minimum_invoice_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinimumInvoiceAmount returns the old "minimum_invoice_amount" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldMinimumInvoiceAmount(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinimumInvoiceAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinimumInvoiceAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinimumInvoiceAmount: %w", err)
+	}
+	return oldValue.MinimumInvoiceAmount, nil
+}
+
+// ClearMinimumInvoiceAmount clears the value of the "minimum_invoice_amount" field.
+func (m *ContractMutation) ClearMinimumInvoiceAmount() {
+	m.minimum_invoice_amount = nil
+	m.clearedFields[contract.FieldMinimumInvoiceAmount] = struct{}{}
+}
+
+// MinimumInvoiceAmountCleared returns if the "minimum_invoice_amount" field was cleared in this mutation.
+func (m *ContractMutation) MinimumInvoiceAmountCleared() bool {
+	_, ok := m.clearedFields[contract.FieldMinimumInvoiceAmount]
+	return ok
+}
+
+// ResetMinimumInvoiceAmount resets all changes to the "minimum_invoice_amount" field.
+func (m *ContractMutation) ResetMinimumInvoiceAmount() {
+	m.minimum_invoice_amount = nil
+	delete(m.clearedFields, contract.FieldMinimumInvoiceAmount)
+}
+
+// SetEarlyTerminationFee sets the "early_termination_fee" field.
+func (m *ContractMutation) SetEarlyTerminationFee(value money.Decimal) {
+	m.early_termination_fee = &value
+}
+
+// EarlyTerminationFee returns the value of the "early_termination_fee" field in the mutation.
+func (m *ContractMutation) EarlyTerminationFee() (r money.Decimal, exists bool) {
+	v := m.early_termination_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEarlyTerminationFee returns the old "early_termination_fee" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldEarlyTerminationFee(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEarlyTerminationFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEarlyTerminationFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEarlyTerminationFee: %w", err)
+	}
+	return oldValue.EarlyTerminationFee, nil
+}
+
+// ClearEarlyTerminationFee clears the value of the "early_termination_fee" field.
+func (m *ContractMutation) ClearEarlyTerminationFee() {
+	m.early_termination_fee = nil
+	m.clearedFields[contract.FieldEarlyTerminationFee] = struct{}{}
+}
+
+// EarlyTerminationFeeCleared returns if the "early_termination_fee" field was cleared in this mutation.
+func (m *ContractMutation) EarlyTerminationFeeCleared() bool {
+	_, ok := m.clearedFields[contract.FieldEarlyTerminationFee]
+	return ok
+}
+
+// ResetEarlyTerminationFee resets all changes to the "early_termination_fee" field.
+func (m *ContractMutation) ResetEarlyTerminationFee() {
+	m.early_termination_fee = nil
+	delete(m.clearedFields, contract.FieldEarlyTerminationFee)
+}
+
+// SetTerms sets the "terms" field.
+func (m *ContractMutation) SetTerms(i int) {
+	m.terms = &i
+	m.addterms = nil
+}
+
+// Terms returns the value of the "terms" field in the mutation.
+func (m *ContractMutation) Terms() (r int, exists bool) {
+	v := m.terms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTerms returns the old "terms" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldTerms(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTerms is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTerms requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTerms: %w", err)
+	}
+	return oldValue.Terms, nil
+}
+
+// AddTerms adds i to the "terms" field.
+func (m *ContractMutation) AddTerms(i int) {
+	if m.addterms != nil {
+		*m.addterms += i
+	} else {
+		m.addterms = &i
+	}
+}
+
+// AddedTerms returns the value that was added to the "terms" field in this mutation.
+func (m *ContractMutation) AddedTerms() (r int, exists bool) {
+	v := m.addterms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTerms resets all changes to the "terms" field.
+func (m *ContractMutation) ResetTerms() {
+	m.terms = nil
+	m.addterms = nil
+}
+
+// SetEndDate sets the "end_date" field.
+func (m *ContractMutation) SetEndDate(c calendar.Date) {
+	m.end_date = &c
+}
+
+// EndDate returns the value of the "end_date" field in the mutation.
+func (m *ContractMutation) EndDate() (r calendar.Date, exists bool) {
+	v := m.end_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndDate returns the old "end_date" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldEndDate(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndDate: %w", err)
+	}
+	return oldValue.EndDate, nil
+}
+
+// ResetEndDate resets all changes to the "end_date" field.
+func (m *ContractMutation) ResetEndDate() {
+	m.end_date = nil
+}
+
+// SetEnded sets the "ended" field.
+func (m *ContractMutation) SetEnded(b bool) {
+	m.ended = &b
+}
+
+// Ended returns the value of the "ended" field in the mutation.
+func (m *ContractMutation) Ended() (r bool, exists bool) {
+	v := m.ended
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnded returns the old "ended" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldEnded(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnded: %w", err)
+	}
+	return oldValue.Ended, nil
+}
+
+// ResetEnded resets all changes to the "ended" field.
+func (m *ContractMutation) ResetEnded() {
+	m.ended = nil
+}
+
+// SetTopUpNext sets the "top_up_next" field.
+func (m *ContractMutation) SetTopUpNext(c calendar.Date) {
+	m.top_up_next = &c
+}
+
+// TopUpNext returns the value of the "top_up_next" field in the mutation.
+func (m *ContractMutation) TopUpNext() (r calendar.Date, exists bool) {
+	v := m.top_up_next
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTopUpNext returns the old "top_up_next" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldTopUpNext(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTopUpNext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTopUpNext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTopUpNext: %w", err)
+	}
+	return oldValue.TopUpNext, nil
+}
+
+// ResetTopUpNext resets all changes to the "top_up_next" field.
+func (m *ContractMutation) ResetTopUpNext() {
+	m.top_up_next = nil
+}
+
+// SetFeeCharged sets the "fee_charged" field.
+func (m *ContractMutation) SetFeeCharged(b bool) {
+	m.fee_charged = &b
+}
+
+// FeeCharged returns the value of the "fee_charged" field in the mutation.
+func (m *ContractMutation) FeeCharged() (r bool, exists bool) {
+	v := m.fee_charged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeCharged returns the old "fee_charged" field's value of the Contract entity.
+// If the Contract object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ContractMutation) OldFeeCharged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeCharged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeCharged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeCharged: %w", err)
+	}
+	return oldValue.FeeCharged, nil
+}
+
+// ResetFeeCharged resets all changes to the "fee_charged" field.
+func (m *ContractMutation) ResetFeeCharged() {
+	m.fee_charged = nil
+}
+
+// ClearAccount clears the "account" edge to the Account entity.
+func (m *ContractMutation) ClearAccount() {
+	m.clearedaccount = true
+	m.clearedFields[contract.FieldAccountID] = struct{}{}
+}
+
+// AccountCleared reports if the "account" edge to the Account entity was cleared.
+func (m *ContractMutation) AccountCleared() bool {
+	return m.clearedaccount
+}
+
+// AccountIDs returns the "account" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountID instead. It exists only for internal usage by the builders.
+func (m *ContractMutation) AccountIDs() (ids []int) {
+	if id := m.account; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccount resets all changes to the "account" edge.
+func (m *ContractMutation) ResetAccount() {
+	m.account = nil
+	m.clearedaccount = false
+}
+
+// ClearAccountPackage clears the "account_package" edge to the AccountPackage entity.
+func (m *ContractMutation) ClearAccountPackage() {
+	m.clearedaccount_package = true
+	m.clearedFields[contract.FieldAccountPackageID] = struct{}{}
+}
+
+// AccountPackageCleared reports if the "account_package" edge to the AccountPackage entity was cleared.
+func (m *ContractMutation) AccountPackageCleared() bool {
+	return m.AccountPackageIDCleared() || m.clearedaccount_package
+}
+
+// AccountPackageIDs returns the "account_package" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountPackageID instead. It exists only for internal usage by the builders.
+func (m *ContractMutation) AccountPackageIDs() (ids []int) {
+	if id := m.account_package; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountPackage resets all changes to the "account_package" edge.
+func (m *ContractMutation) ResetAccountPackage() {
+	m.account_package = nil
+	m.clearedaccount_package = false
+}
+
+// Where appends a list predicates to the ContractMutation builder.
+func (m *ContractMutation) Where(ps ...predicate.Contract) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ContractMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ContractMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Contract, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ContractMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ContractMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Contract).
+func (m *ContractMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ContractMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.account != nil {
+		fields = append(fields, contract.FieldAccountID)
+	}
+	if m.account_package != nil {
+		fields = append(fields, contract.FieldAccountPackageID)
+	}
+	if m.start_date != nil {
+		fields = append(fields, contract.FieldStartDate)
+	}
+	if m.term_months != nil {
+		fields = append(fields, contract.FieldTermMonths)
+	}
+	if m.renewal != nil {
+		fields = append(fields, contract.FieldRenewal)
+	}
+	if m.minimum_invoice_amount != nil {
+		fields = append(fields, contract.FieldMinimumInvoiceAmount)
+	}
+	if m.early_termination_fee != nil {
+		fields = append(fields, contract.FieldEarlyTerminationFee)
+	}
+	if m.terms != nil {
+		fields = append(fields, contract.FieldTerms)
+	}
+	if m.end_date != nil {
+		fields = append(fields, contract.FieldEndDate)
+	}
+	if m.ended != nil {
+		fields = append(fields, contract.FieldEnded)
+	}
+	if m.top_up_next != nil {
+		fields = append(fields, contract.FieldTopUpNext)
+	}
+	if m.fee_charged != nil {
+		fields = append(fields, contract.FieldFeeCharged)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ContractMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case contract.FieldAccountID:
+		return m.AccountID()
+	case contract.FieldAccountPackageID:
+		return m.AccountPackageID()
+	case contract.FieldStartDate:
+		return m.StartDate()
+	case contract.FieldTermMonths:
+		return m.TermMonths()
+	case contract.FieldRenewal:
+		return m.Renewal()
+	case contract.FieldMinimumInvoiceAmount:
+		return m.MinimumInvoiceAmount()
+	case contract.FieldEarlyTerminationFee:
+		return m.EarlyTerminationFee()
+	case contract.FieldTerms:
+		return m.Terms()
+	case contract.FieldEndDate:
+		return m.EndDate()
+	case contract.FieldEnded:
+		return m.Ended()
+	case contract.FieldTopUpNext:
+		return m.TopUpNext()
+	case contract.FieldFeeCharged:
+		return m.FeeCharged()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ContractMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case contract.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case contract.FieldAccountPackageID:
+		return m.OldAccountPackageID(ctx)
+	case contract.FieldStartDate:
+		return m.OldStartDate(ctx)
+	case contract.FieldTermMonths:
+		return m.OldTermMonths(ctx)
+	case contract.FieldRenewal:
+		return m.OldRenewal(ctx)
+	case contract.FieldMinimumInvoiceAmount:
+		return m.OldMinimumInvoiceAmount(ctx)
+	case contract.FieldEarlyTerminationFee:
+		return m.OldEarlyTerminationFee(ctx)
+	case contract.FieldTerms:
+		return m.OldTerms(ctx)
+	case contract.FieldEndDate:
+		return m.OldEndDate(ctx)
+	case contract.FieldEnded:
+		return m.OldEnded(ctx)
+	case contract.FieldTopUpNext:
+		return m.OldTopUpNext(ctx)
+	case contract.FieldFeeCharged:
+		return m.OldFeeCharged(ctx)
+	}
+	return nil, fmt.Errorf("unknown Contract field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ContractMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case contract.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case contract.FieldAccountPackageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountPackageID(v)
+		return nil
+	case contract.FieldStartDate:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartDate(v)
+		return nil
+	case contract.FieldTermMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTermMonths(v)
+		return nil
+	case contract.FieldRenewal:
+		v, ok := value.(contract.Renewal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRenewal(v)
+		return nil
+	case contract.FieldMinimumInvoiceAmount:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinimumInvoiceAmount(v)
+		return nil
+	case contract.FieldEarlyTerminationFee:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEarlyTerminationFee(v)
+		return nil
+	case contract.FieldTerms:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTerms(v)
+		return nil
+	case contract.FieldEndDate:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndDate(v)
+		return nil
+	case contract.FieldEnded:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnded(v)
+		return nil
+	case contract.FieldTopUpNext:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTopUpNext(v)
+		return nil
+	case contract.FieldFeeCharged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeCharged(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Contract field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ContractMutation) AddedFields() []string {
+	var fields []string
+	if m.addterm_months != nil {
+		fields = append(fields, contract.FieldTermMonths)
+	}
+	if m.addterms != nil {
+		fields = append(fields, contract.FieldTerms)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ContractMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case contract.FieldTermMonths:
+		return m.AddedTermMonths()
+	case contract.FieldTerms:
+		return m.AddedTerms()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ContractMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case contract.FieldTermMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTermMonths(v)
+		return nil
+	case contract.FieldTerms:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTerms(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Contract numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ContractMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(contract.FieldAccountPackageID) {
+		fields = append(fields, contract.FieldAccountPackageID)
+	}
+	if m.FieldCleared(contract.FieldMinimumInvoiceAmount) {
+		fields = append(fields, contract.FieldMinimumInvoiceAmount)
+	}
+	if m.FieldCleared(contract.FieldEarlyTerminationFee) {
+		fields = append(fields, contract.FieldEarlyTerminationFee)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ContractMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ContractMutation) ClearField(name string) error {
+	switch name {
+	case contract.FieldAccountPackageID:
+		m.ClearAccountPackageID()
+		return nil
+	case contract.FieldMinimumInvoiceAmount:
+		m.ClearMinimumInvoiceAmount()
+		return nil
+	case contract.FieldEarlyTerminationFee:
+		m.ClearEarlyTerminationFee()
+		return nil
+	}
+	return fmt.Errorf("unknown Contract nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ContractMutation) ResetField(name string) error {
+	switch name {
+	case contract.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case contract.FieldAccountPackageID:
+		m.ResetAccountPackageID()
+		return nil
+	case contract.FieldStartDate:
+		m.ResetStartDate()
+		return nil
+	case contract.FieldTermMonths:
+		m.ResetTermMonths()
+		return nil
+	case contract.FieldRenewal:
+		m.ResetRenewal()
+		return nil
+	case contract.FieldMinimumInvoiceAmount:
+		m.ResetMinimumInvoiceAmount()
+		return nil
+	case contract.FieldEarlyTerminationFee:
+		m.ResetEarlyTerminationFee()
+		return nil
+	case contract.FieldTerms:
+		m.ResetTerms()
+		return nil
+	case contract.FieldEndDate:
+		m.ResetEndDate()
+		return nil
+	case contract.FieldEnded:
+		m.ResetEnded()
+		return nil
+	case contract.FieldTopUpNext:
+		m.ResetTopUpNext()
+		return nil
+	case contract.FieldFeeCharged:
+		m.ResetFeeCharged()
+		return nil
+	}
+	return fmt.Errorf("unknown Contract field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ContractMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.account != nil {
+		edges = append(edges, contract.EdgeAccount)
+	}
+	if m.account_package != nil {
+		edges = append(edges, contract.EdgeAccountPackage)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ContractMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case contract.EdgeAccount:
+		if id := m.account; id != nil {
+			return []ent.Value{*id}
+		}
+	case contract.EdgeAccountPackage:
+		if id := m.account_package; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ContractMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ContractMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ContractMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedaccount {
+		edges = append(edges, contract.EdgeAccount)
+	}
+	if m.clearedaccount_package {
+		edges = append(edges, contract.EdgeAccountPackage)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ContractMutation) EdgeCleared(name string) bool {
+	switch name {
+	case contract.EdgeAccount:
+		return m.clearedaccount
+	case contract.EdgeAccountPackage:
+		return m.clearedaccount_package
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ContractMutation) ClearEdge(name string) error {
+	switch name {
+	case contract.EdgeAccount:
+		m.ClearAccount()
+		return nil
+	case contract.EdgeAccountPackage:
+		m.ClearAccountPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown Contract unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ContractMutation) ResetEdge(name string) error {
+	switch name {
+	case contract.EdgeAccount:
+		m.ResetAccount()
+		return nil
+	case contract.EdgeAccountPackage:
+		m.ResetAccountPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown Contract edge %s", name)
 }
 
 // CounterMutation represents an operation that mutates the Counter nodes in the graph.
@@ -14331,6 +16166,665 @@ func (m *CurrencyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Currency edge %s", name)
+}
+
+// DiscountMutation represents an operation that mutates the Discount nodes in the graph.
+type DiscountMutation struct {
+	config
+	op                     Op
+	typ                    string
+	id                     *int
+	percent                *money.Decimal
+	amount                 *money.Decimal
+	start_date             *calendar.Date
+	end_date               *calendar.Date
+	clearedFields          map[string]struct{}
+	account_service        *int
+	clearedaccount_service bool
+	done                   bool
+	oldValue               func(context.Context) (*Discount, error)
+	predicates             []predicate.Discount
+}
+
+var _ ent.Mutation = (*DiscountMutation)(nil)
+
+// discountOption allows management of the mutation configuration using functional options.
+type discountOption func(*DiscountMutation)
+
+// newDiscountMutation creates new mutation for the Discount entity.
+func newDiscountMutation(c config, op Op, opts ...discountOption) *DiscountMutation {
+	m := &DiscountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDiscount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDiscountID sets the ID field of the mutation.
+func withDiscountID(id int) discountOption {
+	return func(m *DiscountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Discount
+		)
+		m.oldValue = func(ctx context.Context) (*Discount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Discount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDiscount sets the old Discount of the mutation.
+func withDiscount(node *Discount) discountOption {
+	return func(m *DiscountMutation) {
+		m.oldValue = func(context.Context) (*Discount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DiscountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DiscountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DiscountMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DiscountMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Discount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountServiceID sets the "account_service_id" field.
+func (m *DiscountMutation) SetAccountServiceID(i int) {
+	m.account_service = &i
+}
+
+// AccountServiceID returns the value of the "account_service_id" field in the mutation.
+func (m *DiscountMutation) AccountServiceID() (r int, exists bool) {
+	v := m.account_service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountServiceID returns the old "account_service_id" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldAccountServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountServiceID: %w", err)
+	}
+	return oldValue.AccountServiceID, nil
+}
+
+// ResetAccountServiceID resets all changes to the "account_service_id" field.
+func (m *DiscountMutation) ResetAccountServiceID() {
+	m.account_service = nil
+}
+
+// SetPercent sets the "percent" field.
+func (m *DiscountMutation) SetPercent(value money.Decimal) {
+	m.percent = &value
+}
+
+// Percent returns the value of the "percent" field in the mutation.
+func (m *DiscountMutation) Percent() (r money.Decimal, exists bool) {
+	v := m.percent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercent returns the old "percent" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldPercent(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercent: %w", err)
+	}
+	return oldValue.Percent, nil
+}
+
+// ClearPercent clears the value of the "percent" field.
+func (m *DiscountMutation) ClearPercent() {
+	m.percent = nil
+	m.clearedFields[discount.FieldPercent] = struct{}{}
+}
+
+// PercentCleared returns if the "percent" field was cleared in this mutation.
+func (m *DiscountMutation) PercentCleared() bool {
+	_, ok := m.clearedFields[discount.FieldPercent]
+	return ok
+}
+
+// ResetPercent resets all changes to the "percent" field.
+func (m *DiscountMutation) ResetPercent() {
+	m.percent = nil
+	delete(m.clearedFields, discount.FieldPercent)
+}
+
+// SetAmount sets the "amount" field.
+func (m *DiscountMutation) SetAmount(value money.Decimal) {
+	m.amount = &value
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *DiscountMutation) Amount() (r money.Decimal, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldAmount(ctx context.Context) (v *money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// ClearAmount clears the value of the "amount" field.
+func (m *DiscountMutation) ClearAmount() {
+	m.amount = nil
+	m.clearedFields[discount.FieldAmount] = struct{}{}
+}
+
+// AmountCleared returns if the "amount" field was cleared in this mutation.
+func (m *DiscountMutation) AmountCleared() bool {
+	_, ok := m.clearedFields[discount.FieldAmount]
+	return ok
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *DiscountMutation) ResetAmount() {
+	m.amount = nil
+	delete(m.clearedFields, discount.FieldAmount)
+}
+
+// SetStartDate sets the "start_date" field.
+func (m *DiscountMutation) SetStartDate(c calendar.Date) {
+	m.start_date = &c
+}
+
+// StartDate returns the value of the "start_date" field in the mutation.
+func (m *DiscountMutation) StartDate() (r calendar.Date, exists bool) {
+	v := m.start_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartDate returns the old "start_date" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldStartDate(ctx context.Context) (v calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartDate: %w", err)
+	}
+	return oldValue.StartDate, nil
+}
+
+// ResetStartDate resets all changes to the "start_date" field.
+func (m *DiscountMutation) ResetStartDate() {
+	m.start_date = nil
+}
+
+// SetEndDate sets the "end_date" field.
+func (m *DiscountMutation) SetEndDate(c calendar.Date) {
+	m.end_date = &c
+}
+
+// EndDate returns the value of the "end_date" field in the mutation.
+func (m *DiscountMutation) EndDate() (r calendar.Date, exists bool) {
+	v := m.end_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndDate returns the old "end_date" field's value of the Discount entity.
+// If the Discount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscountMutation) OldEndDate(ctx context.Context) (v *calendar.Date, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndDate: %w", err)
+	}
+	return oldValue.EndDate, nil
+}
+
+// ClearEndDate clears the value of the "end_date" field.
+func (m *DiscountMutation) ClearEndDate() {
+	m.end_date = nil
+	m.clearedFields[discount.FieldEndDate] = struct{}{}
+}
+
+// EndDateCleared returns if the "end_date" field was cleared in this mutation.
+func (m *DiscountMutation) EndDateCleared() bool {
+	_, ok := m.clearedFields[discount.FieldEndDate]
+	return ok
+}
+
+// ResetEndDate resets all changes to the "end_date" field.
+func (m *DiscountMutation) ResetEndDate() {
+	m.end_date = nil
+	delete(m.clearedFields, discount.FieldEndDate)
+}
+
+// ClearAccountService clears the "account_service" edge to the AccountService entity.
+func (m *DiscountMutation) ClearAccountService() {
+	m.clearedaccount_service = true
+	m.clearedFields[discount.FieldAccountServiceID] = struct{}{}
+}
+
+// AccountServiceCleared reports if the "account_service" edge to the AccountService entity was cleared.
+func (m *DiscountMutation) AccountServiceCleared() bool {
+	return m.clearedaccount_service
+}
+
+// AccountServiceIDs returns the "account_service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AccountServiceID instead. It exists only for internal usage by the builders.
+func (m *DiscountMutation) AccountServiceIDs() (ids []int) {
+	if id := m.account_service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAccountService resets all changes to the "account_service" edge.
+func (m *DiscountMutation) ResetAccountService() {
+	m.account_service = nil
+	m.clearedaccount_service = false
+}
+
+// Where appends a list predicates to the DiscountMutation builder.
+func (m *DiscountMutation) Where(ps ...predicate.Discount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DiscountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DiscountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Discount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DiscountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DiscountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Discount).
+func (m *DiscountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DiscountMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.account_service != nil {
+		fields = append(fields, discount.FieldAccountServiceID)
+	}
+	if m.percent != nil {
+		fields = append(fields, discount.FieldPercent)
+	}
+	if m.amount != nil {
+		fields = append(fields, discount.FieldAmount)
+	}
+	if m.start_date != nil {
+		fields = append(fields, discount.FieldStartDate)
+	}
+	if m.end_date != nil {
+		fields = append(fields, discount.FieldEndDate)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DiscountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case discount.FieldAccountServiceID:
+		return m.AccountServiceID()
+	case discount.FieldPercent:
+		return m.Percent()
+	case discount.FieldAmount:
+		return m.Amount()
+	case discount.FieldStartDate:
+		return m.StartDate()
+	case discount.FieldEndDate:
+		return m.EndDate()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DiscountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case discount.FieldAccountServiceID:
+		return m.OldAccountServiceID(ctx)
+	case discount.FieldPercent:
+		return m.OldPercent(ctx)
+	case discount.FieldAmount:
+		return m.OldAmount(ctx)
+	case discount.FieldStartDate:
+		return m.OldStartDate(ctx)
+	case discount.FieldEndDate:
+		return m.OldEndDate(ctx)
+	}
+	return nil, fmt.Errorf("unknown Discount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case discount.FieldAccountServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountServiceID(v)
+		return nil
+	case discount.FieldPercent:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercent(v)
+		return nil
+	case discount.FieldAmount:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case discount.FieldStartDate:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartDate(v)
+		return nil
+	case discount.FieldEndDate:
+		v, ok := value.(calendar.Date)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndDate(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Discount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DiscountMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DiscountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Discount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DiscountMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(discount.FieldPercent) {
+		fields = append(fields, discount.FieldPercent)
+	}
+	if m.FieldCleared(discount.FieldAmount) {
+		fields = append(fields, discount.FieldAmount)
+	}
+	if m.FieldCleared(discount.FieldEndDate) {
+		fields = append(fields, discount.FieldEndDate)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DiscountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DiscountMutation) ClearField(name string) error {
+	switch name {
+	case discount.FieldPercent:
+		m.ClearPercent()
+		return nil
+	case discount.FieldAmount:
+		m.ClearAmount()
+		return nil
+	case discount.FieldEndDate:
+		m.ClearEndDate()
+		return nil
+	}
+	return fmt.Errorf("unknown Discount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DiscountMutation) ResetField(name string) error {
+	switch name {
+	case discount.FieldAccountServiceID:
+		m.ResetAccountServiceID()
+		return nil
+	case discount.FieldPercent:
+		m.ResetPercent()
+		return nil
+	case discount.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case discount.FieldStartDate:
+		m.ResetStartDate()
+		return nil
+	case discount.FieldEndDate:
+		m.ResetEndDate()
+		return nil
+	}
+	return fmt.Errorf("unknown Discount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DiscountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.account_service != nil {
+		edges = append(edges, discount.EdgeAccountService)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DiscountMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case discount.EdgeAccountService:
+		if id := m.account_service; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DiscountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DiscountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DiscountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedaccount_service {
+		edges = append(edges, discount.EdgeAccountService)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DiscountMutation) EdgeCleared(name string) bool {
+	switch name {
+	case discount.EdgeAccountService:
+		return m.clearedaccount_service
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DiscountMutation) ClearEdge(name string) error {
+	switch name {
+	case discount.EdgeAccountService:
+		m.ClearAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown Discount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DiscountMutation) ResetEdge(name string) error {
+	switch name {
+	case discount.EdgeAccountService:
+		m.ResetAccountService()
+		return nil
+	}
+	return fmt.Errorf("unknown Discount edge %s", name)
 }
 
 // InvoiceMutation represents an operation that mutates the Invoice nodes in the graph.
@@ -17669,6 +20163,1823 @@ func (m *PartnerMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Partner edge %s", name)
 }
 
+// PriceBookMutation represents an operation that mutates the PriceBook nodes in the graph.
+type PriceBookMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	name_key      *string
+	clearedFields map[string]struct{}
+	prices        map[int]struct{}
+	removedprices map[int]struct{}
+	clearedprices bool
+	done          bool
+	oldValue      func(context.Context) (*PriceBook, error)
+	predicates    []predicate.PriceBook
+}
+
+var _ ent.Mutation = (*PriceBookMutation)(nil)
+
+// pricebookOption allows management of the mutation configuration using functional options.
+type pricebookOption func(*PriceBookMutation)
+
+// newPriceBookMutation creates new mutation for the PriceBook entity.
+func newPriceBookMutation(c config, op Op, opts ...pricebookOption) *PriceBookMutation {
+	m := &PriceBookMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePriceBook,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPriceBookID sets the ID field of the mutation.
+func withPriceBookID(id int) pricebookOption {
+	return func(m *PriceBookMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PriceBook
+		)
+		m.oldValue = func(ctx context.Context) (*PriceBook, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PriceBook.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPriceBook sets the old PriceBook of the mutation.
+func withPriceBook(node *PriceBook) pricebookOption {
+	return func(m *PriceBookMutation) {
+		m.oldValue = func(context.Context) (*PriceBook, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PriceBookMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PriceBookMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PriceBookMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PriceBookMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PriceBook.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *PriceBookMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *PriceBookMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the PriceBook entity.
+// If the PriceBook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *PriceBookMutation) ResetName() {
+	m.name = nil
+}
+
+// SetNameKey sets the "name_key" field.
+func (m *PriceBookMutation) SetNameKey(s string) {
+	m.name_key = &s
+}
+
+// NameKey returns the value of the "name_key" field in the mutation.
+func (m *PriceBookMutation) NameKey() (r string, exists bool) {
+	v := m.name_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNameKey returns the old "name_key" field's value of the PriceBook entity.
+// If the PriceBook object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookMutation) OldNameKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNameKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNameKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNameKey: %w", err)
+	}
+	return oldValue.NameKey, nil
+}
+
+// ResetNameKey resets all changes to the "name_key" field.
+func (m *PriceBookMutation) ResetNameKey() {
+	m.name_key = nil
+}
+
+// AddPriceIDs adds the "prices" edge to the PriceBookPrice entity by ids.
+func (m *PriceBookMutation) AddPriceIDs(ids ...int) {
+	if m.prices == nil {
+		m.prices = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.prices[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPrices clears the "prices" edge to the PriceBookPrice entity.
+func (m *PriceBookMutation) ClearPrices() {
+	m.clearedprices = true
+}
+
+// PricesCleared reports if the "prices" edge to the PriceBookPrice entity was cleared.
+func (m *PriceBookMutation) PricesCleared() bool {
+	return m.clearedprices
+}
+
+// RemovePriceIDs removes the "prices" edge to the PriceBookPrice entity by IDs.
+func (m *PriceBookMutation) RemovePriceIDs(ids ...int) {
+	if m.removedprices == nil {
+		m.removedprices = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.prices, ids[i])
+		m.removedprices[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPrices returns the removed IDs of the "prices" edge to the PriceBookPrice entity.
+func (m *PriceBookMutation) RemovedPricesIDs() (ids []int) {
+	for id := range m.removedprices {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PricesIDs returns the "prices" edge IDs in the mutation.
+func (m *PriceBookMutation) PricesIDs() (ids []int) {
+	for id := range m.prices {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPrices resets all changes to the "prices" edge.
+func (m *PriceBookMutation) ResetPrices() {
+	m.prices = nil
+	m.clearedprices = false
+	m.removedprices = nil
+}
+
+// Where appends a list predicates to the PriceBookMutation builder.
+func (m *PriceBookMutation) Where(ps ...predicate.PriceBook) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PriceBookMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PriceBookMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PriceBook, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PriceBookMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PriceBookMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PriceBook).
+func (m *PriceBookMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PriceBookMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.name != nil {
+		fields = append(fields, pricebook.FieldName)
+	}
+	if m.name_key != nil {
+		fields = append(fields, pricebook.FieldNameKey)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PriceBookMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pricebook.FieldName:
+		return m.Name()
+	case pricebook.FieldNameKey:
+		return m.NameKey()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PriceBookMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pricebook.FieldName:
+		return m.OldName(ctx)
+	case pricebook.FieldNameKey:
+		return m.OldNameKey(ctx)
+	}
+	return nil, fmt.Errorf("unknown PriceBook field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PriceBookMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pricebook.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case pricebook.FieldNameKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNameKey(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBook field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PriceBookMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PriceBookMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PriceBookMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PriceBook numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PriceBookMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PriceBookMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PriceBookMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PriceBook nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PriceBookMutation) ResetField(name string) error {
+	switch name {
+	case pricebook.FieldName:
+		m.ResetName()
+		return nil
+	case pricebook.FieldNameKey:
+		m.ResetNameKey()
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBook field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PriceBookMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.prices != nil {
+		edges = append(edges, pricebook.EdgePrices)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PriceBookMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case pricebook.EdgePrices:
+		ids := make([]ent.Value, 0, len(m.prices))
+		for id := range m.prices {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PriceBookMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedprices != nil {
+		edges = append(edges, pricebook.EdgePrices)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PriceBookMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case pricebook.EdgePrices:
+		ids := make([]ent.Value, 0, len(m.removedprices))
+		for id := range m.removedprices {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PriceBookMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedprices {
+		edges = append(edges, pricebook.EdgePrices)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PriceBookMutation) EdgeCleared(name string) bool {
+	switch name {
+	case pricebook.EdgePrices:
+		return m.clearedprices
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PriceBookMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PriceBook unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PriceBookMutation) ResetEdge(name string) error {
+	switch name {
+	case pricebook.EdgePrices:
+		m.ResetPrices()
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBook edge %s", name)
+}
+
+// PriceBookPriceMutation represents an operation that mutates the PriceBookPrice nodes in the graph.
+type PriceBookPriceMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	amount            *money.Decimal
+	clearedFields     map[string]struct{}
+	price_book        *int
+	clearedprice_book bool
+	frequency         *int
+	clearedfrequency  bool
+	service           *int
+	clearedservice    bool
+	currency          *int
+	clearedcurrency   bool
+	status            *int
+	clearedstatus     bool
+	done              bool
+	oldValue          func(context.Context) (*PriceBookPrice, error)
+	predicates        []predicate.PriceBookPrice
+}
+
+var _ ent.Mutation = (*PriceBookPriceMutation)(nil)
+
+// pricebookpriceOption allows management of the mutation configuration using functional options.
+type pricebookpriceOption func(*PriceBookPriceMutation)
+
+// newPriceBookPriceMutation creates new mutation for the PriceBookPrice entity.
+func newPriceBookPriceMutation(c config, op Op, opts ...pricebookpriceOption) *PriceBookPriceMutation {
+	m := &PriceBookPriceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePriceBookPrice,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPriceBookPriceID sets the ID field of the mutation.
+func withPriceBookPriceID(id int) pricebookpriceOption {
+	return func(m *PriceBookPriceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PriceBookPrice
+		)
+		m.oldValue = func(ctx context.Context) (*PriceBookPrice, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PriceBookPrice.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPriceBookPrice sets the old PriceBookPrice of the mutation.
+func withPriceBookPrice(node *PriceBookPrice) pricebookpriceOption {
+	return func(m *PriceBookPriceMutation) {
+		m.oldValue = func(context.Context) (*PriceBookPrice, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PriceBookPriceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PriceBookPriceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PriceBookPriceMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PriceBookPriceMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PriceBookPrice.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPriceBookID sets the "price_book_id" field.
+func (m *PriceBookPriceMutation) SetPriceBookID(i int) {
+	m.price_book = &i
+}
+
+// PriceBookID returns the value of the "price_book_id" field in the mutation.
+func (m *PriceBookPriceMutation) PriceBookID() (r int, exists bool) {
+	v := m.price_book
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriceBookID returns the old "price_book_id" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldPriceBookID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriceBookID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriceBookID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriceBookID: %w", err)
+	}
+	return oldValue.PriceBookID, nil
+}
+
+// ResetPriceBookID resets all changes to the "price_book_id" field.
+func (m *PriceBookPriceMutation) ResetPriceBookID() {
+	m.price_book = nil
+}
+
+// SetFrequencyID sets the "frequency_id" field.
+func (m *PriceBookPriceMutation) SetFrequencyID(i int) {
+	m.frequency = &i
+}
+
+// FrequencyID returns the value of the "frequency_id" field in the mutation.
+func (m *PriceBookPriceMutation) FrequencyID() (r int, exists bool) {
+	v := m.frequency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyID returns the old "frequency_id" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldFrequencyID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyID: %w", err)
+	}
+	return oldValue.FrequencyID, nil
+}
+
+// ResetFrequencyID resets all changes to the "frequency_id" field.
+func (m *PriceBookPriceMutation) ResetFrequencyID() {
+	m.frequency = nil
+}
+
+// SetServiceID sets the "service_id" field.
+func (m *PriceBookPriceMutation) SetServiceID(i int) {
+	m.service = &i
+}
+
+// ServiceID returns the value of the "service_id" field in the mutation.
+func (m *PriceBookPriceMutation) ServiceID() (r int, exists bool) {
+	v := m.service
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldServiceID returns the old "service_id" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldServiceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldServiceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldServiceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldServiceID: %w", err)
+	}
+	return oldValue.ServiceID, nil
+}
+
+// ResetServiceID resets all changes to the "service_id" field.
+func (m *PriceBookPriceMutation) ResetServiceID() {
+	m.service = nil
+}
+
+// SetCurrencyID sets the "currency_id" field.
+func (m *PriceBookPriceMutation) SetCurrencyID(i int) {
+	m.currency = &i
+}
+
+// CurrencyID returns the value of the "currency_id" field in the mutation.
+func (m *PriceBookPriceMutation) CurrencyID() (r int, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrencyID returns the old "currency_id" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldCurrencyID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrencyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrencyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrencyID: %w", err)
+	}
+	return oldValue.CurrencyID, nil
+}
+
+// ResetCurrencyID resets all changes to the "currency_id" field.
+func (m *PriceBookPriceMutation) ResetCurrencyID() {
+	m.currency = nil
+}
+
+// SetStatusID sets the "status_id" field.
+func (m *PriceBookPriceMutation) SetStatusID(i int) {
+	m.status = &i
+}
+
+// StatusID returns the value of the "status_id" field in the mutation.
+func (m *PriceBookPriceMutation) StatusID() (r int, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatusID returns the old "status_id" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldStatusID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatusID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatusID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatusID: %w", err)
+	}
+	return oldValue.StatusID, nil
+}
+
+// ResetStatusID resets all changes to the "status_id" field.
+func (m *PriceBookPriceMutation) ResetStatusID() {
+	m.status = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *PriceBookPriceMutation) SetAmount(value money.Decimal) {
+	m.amount = &value
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *PriceBookPriceMutation) Amount() (r money.Decimal, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the PriceBookPrice entity.
+// If the PriceBookPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PriceBookPriceMutation) OldAmount(ctx context.Context) (v money.Decimal, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *PriceBookPriceMutation) ResetAmount() {
+	m.amount = nil
+}
+
+// ClearPriceBook clears the "price_book" edge to the PriceBook entity.
+func (m *PriceBookPriceMutation) ClearPriceBook() {
+	m.clearedprice_book = true
+	m.clearedFields[pricebookprice.FieldPriceBookID] = struct{}{}
+}
+
+// PriceBookCleared reports if the "price_book" edge to the PriceBook entity was cleared.
+func (m *PriceBookPriceMutation) PriceBookCleared() bool {
+	return m.clearedprice_book
+}
+
+// PriceBookIDs returns the "price_book" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PriceBookID instead. It exists only for internal usage by the builders.
+func (m *PriceBookPriceMutation) PriceBookIDs() (ids []int) {
+	if id := m.price_book; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPriceBook resets all changes to the "price_book" edge.
+func (m *PriceBookPriceMutation) ResetPriceBook() {
+	m.price_book = nil
+	m.clearedprice_book = false
+}
+
+// ClearFrequency clears the "frequency" edge to the PackageFrequency entity.
+func (m *PriceBookPriceMutation) ClearFrequency() {
+	m.clearedfrequency = true
+	m.clearedFields[pricebookprice.FieldFrequencyID] = struct{}{}
+}
+
+// FrequencyCleared reports if the "frequency" edge to the PackageFrequency entity was cleared.
+func (m *PriceBookPriceMutation) FrequencyCleared() bool {
+	return m.clearedfrequency
+}
+
+// FrequencyIDs returns the "frequency" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FrequencyID instead. It exists only for internal usage by the builders.
+func (m *PriceBookPriceMutation) FrequencyIDs() (ids []int) {
+	if id := m.frequency; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFrequency resets all changes to the "frequency" edge.
+func (m *PriceBookPriceMutation) ResetFrequency() {
+	m.frequency = nil
+	m.clearedfrequency = false
+}
+
+// ClearService clears the "service" edge to the Service entity.
+func (m *PriceBookPriceMutation) ClearService() {
+	m.clearedservice = true
+	m.clearedFields[pricebookprice.FieldServiceID] = struct{}{}
+}
+
+// ServiceCleared reports if the "service" edge to the Service entity was cleared.
+func (m *PriceBookPriceMutation) ServiceCleared() bool {
+	return m.clearedservice
+}
+
+// ServiceIDs returns the "service" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ServiceID instead. It exists only for internal usage by the builders.
+func (m *PriceBookPriceMutation) ServiceIDs() (ids []int) {
+	if id := m.service; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetService resets all changes to the "service" edge.
+func (m *PriceBookPriceMutation) ResetService() {
+	m.service = nil
+	m.clearedservice = false
+}
+
+// ClearCurrency clears the "currency" edge to the Currency entity.
+func (m *PriceBookPriceMutation) ClearCurrency() {
+	m.clearedcurrency = true
+	m.clearedFields[pricebookprice.FieldCurrencyID] = struct{}{}
+}
+
+// CurrencyCleared reports if the "currency" edge to the Currency entity was cleared.
+func (m *PriceBookPriceMutation) CurrencyCleared() bool {
+	return m.clearedcurrency
+}
+
+// CurrencyIDs returns the "currency" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CurrencyID instead. It exists only for internal usage by the builders.
+func (m *PriceBookPriceMutation) CurrencyIDs() (ids []int) {
+	if id := m.currency; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCurrency resets all changes to the "currency" edge.
+func (m *PriceBookPriceMutation) ResetCurrency() {
+	m.currency = nil
+	m.clearedcurrency = false
+}
+
+// ClearStatus clears the "status" edge to the Status entity.
+func (m *PriceBookPriceMutation) ClearStatus() {
+	m.clearedstatus = true
+	m.clearedFields[pricebookprice.FieldStatusID] = struct{}{}
+}
+
+// StatusCleared reports if the "status" edge to the Status entity was cleared.
+func (m *PriceBookPriceMutation) StatusCleared() bool {
+	return m.clearedstatus
+}
+
+// StatusIDs returns the "status" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StatusID instead. It exists only for internal usage by the builders.
+func (m *PriceBookPriceMutation) StatusIDs() (ids []int) {
+	if id := m.status; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStatus resets all changes to the "status" edge.
+func (m *PriceBookPriceMutation) ResetStatus() {
+	m.status = nil
+	m.clearedstatus = false
+}
+
+// Where appends a list predicates to the PriceBookPriceMutation builder.
+func (m *PriceBookPriceMutation) Where(ps ...predicate.PriceBookPrice) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PriceBookPriceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PriceBookPriceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PriceBookPrice, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PriceBookPriceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PriceBookPriceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PriceBookPrice).
+func (m *PriceBookPriceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PriceBookPriceMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.price_book != nil {
+		fields = append(fields, pricebookprice.FieldPriceBookID)
+	}
+	if m.frequency != nil {
+		fields = append(fields, pricebookprice.FieldFrequencyID)
+	}
+	if m.service != nil {
+		fields = append(fields, pricebookprice.FieldServiceID)
+	}
+	if m.currency != nil {
+		fields = append(fields, pricebookprice.FieldCurrencyID)
+	}
+	if m.status != nil {
+		fields = append(fields, pricebookprice.FieldStatusID)
+	}
+	if m.amount != nil {
+		fields = append(fields, pricebookprice.FieldAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PriceBookPriceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pricebookprice.FieldPriceBookID:
+		return m.PriceBookID()
+	case pricebookprice.FieldFrequencyID:
+		return m.FrequencyID()
+	case pricebookprice.FieldServiceID:
+		return m.ServiceID()
+	case pricebookprice.FieldCurrencyID:
+		return m.CurrencyID()
+	case pricebookprice.FieldStatusID:
+		return m.StatusID()
+	case pricebookprice.FieldAmount:
+		return m.Amount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PriceBookPriceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pricebookprice.FieldPriceBookID:
+		return m.OldPriceBookID(ctx)
+	case pricebookprice.FieldFrequencyID:
+		return m.OldFrequencyID(ctx)
+	case pricebookprice.FieldServiceID:
+		return m.OldServiceID(ctx)
+	case pricebookprice.FieldCurrencyID:
+		return m.OldCurrencyID(ctx)
+	case pricebookprice.FieldStatusID:
+		return m.OldStatusID(ctx)
+	case pricebookprice.FieldAmount:
+		return m.OldAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown PriceBookPrice field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PriceBookPriceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pricebookprice.FieldPriceBookID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriceBookID(v)
+		return nil
+	case pricebookprice.FieldFrequencyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyID(v)
+		return nil
+	case pricebookprice.FieldServiceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetServiceID(v)
+		return nil
+	case pricebookprice.FieldCurrencyID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrencyID(v)
+		return nil
+	case pricebookprice.FieldStatusID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatusID(v)
+		return nil
+	case pricebookprice.FieldAmount:
+		v, ok := value.(money.Decimal)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBookPrice field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PriceBookPriceMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PriceBookPriceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PriceBookPriceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PriceBookPrice numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PriceBookPriceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PriceBookPriceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PriceBookPriceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PriceBookPrice nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PriceBookPriceMutation) ResetField(name string) error {
+	switch name {
+	case pricebookprice.FieldPriceBookID:
+		m.ResetPriceBookID()
+		return nil
+	case pricebookprice.FieldFrequencyID:
+		m.ResetFrequencyID()
+		return nil
+	case pricebookprice.FieldServiceID:
+		m.ResetServiceID()
+		return nil
+	case pricebookprice.FieldCurrencyID:
+		m.ResetCurrencyID()
+		return nil
+	case pricebookprice.FieldStatusID:
+		m.ResetStatusID()
+		return nil
+	case pricebookprice.FieldAmount:
+		m.ResetAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBookPrice field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PriceBookPriceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.price_book != nil {
+		edges = append(edges, pricebookprice.EdgePriceBook)
+	}
+	if m.frequency != nil {
+		edges = append(edges, pricebookprice.EdgeFrequency)
+	}
+	if m.service != nil {
+		edges = append(edges, pricebookprice.EdgeService)
+	}
+	if m.currency != nil {
+		edges = append(edges, pricebookprice.EdgeCurrency)
+	}
+	if m.status != nil {
+		edges = append(edges, pricebookprice.EdgeStatus)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PriceBookPriceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case pricebookprice.EdgePriceBook:
+		if id := m.price_book; id != nil {
+			return []ent.Value{*id}
+		}
+	case pricebookprice.EdgeFrequency:
+		if id := m.frequency; id != nil {
+			return []ent.Value{*id}
+		}
+	case pricebookprice.EdgeService:
+		if id := m.service; id != nil {
+			return []ent.Value{*id}
+		}
+	case pricebookprice.EdgeCurrency:
+		if id := m.currency; id != nil {
+			return []ent.Value{*id}
+		}
+	case pricebookprice.EdgeStatus:
+		if id := m.status; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PriceBookPriceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 5)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PriceBookPriceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PriceBookPriceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 5)
+	if m.clearedprice_book {
+		edges = append(edges, pricebookprice.EdgePriceBook)
+	}
+	if m.clearedfrequency {
+		edges = append(edges, pricebookprice.EdgeFrequency)
+	}
+	if m.clearedservice {
+		edges = append(edges, pricebookprice.EdgeService)
+	}
+	if m.clearedcurrency {
+		edges = append(edges, pricebookprice.EdgeCurrency)
+	}
+	if m.clearedstatus {
+		edges = append(edges, pricebookprice.EdgeStatus)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PriceBookPriceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case pricebookprice.EdgePriceBook:
+		return m.clearedprice_book
+	case pricebookprice.EdgeFrequency:
+		return m.clearedfrequency
+	case pricebookprice.EdgeService:
+		return m.clearedservice
+	case pricebookprice.EdgeCurrency:
+		return m.clearedcurrency
+	case pricebookprice.EdgeStatus:
+		return m.clearedstatus
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PriceBookPriceMutation) ClearEdge(name string) error {
+	switch name {
+	case pricebookprice.EdgePriceBook:
+		m.ClearPriceBook()
+		return nil
+	case pricebookprice.EdgeFrequency:
+		m.ClearFrequency()
+		return nil
+	case pricebookprice.EdgeService:
+		m.ClearService()
+		return nil
+	case pricebookprice.EdgeCurrency:
+		m.ClearCurrency()
+		return nil
+	case pricebookprice.EdgeStatus:
+		m.ClearStatus()
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBookPrice unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PriceBookPriceMutation) ResetEdge(name string) error {
+	switch name {
+	case pricebookprice.EdgePriceBook:
+		m.ResetPriceBook()
+		return nil
+	case pricebookprice.EdgeFrequency:
+		m.ResetFrequency()
+		return nil
+	case pricebookprice.EdgeService:
+		m.ResetService()
+		return nil
+	case pricebookprice.EdgeCurrency:
+		m.ResetCurrency()
+		return nil
+	case pricebookprice.EdgeStatus:
+		m.ResetStatus()
+		return nil
+	}
+	return fmt.Errorf("unknown PriceBookPrice edge %s", name)
+}
+
+// PricePlanMutation represents an operation that mutates the PricePlan nodes in the graph.
+type PricePlanMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	code            *string
+	entries         *[]rating.PlanEntry
+	appendentries   []rating.PlanEntry
+	clearedFields   map[string]struct{}
+	_package        *int
+	cleared_package bool
+	done            bool
+	oldValue        func(context.Context) (*PricePlan, error)
+	predicates      []predicate.PricePlan
+}
+
+var _ ent.Mutation = (*PricePlanMutation)(nil)
+
+// priceplanOption allows management of the mutation configuration using functional options.
+type priceplanOption func(*PricePlanMutation)
+
+// newPricePlanMutation creates new mutation for the PricePlan entity.
+func newPricePlanMutation(c config, op Op, opts ...priceplanOption) *PricePlanMutation {
+	m := &PricePlanMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePricePlan,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPricePlanID sets the ID field of the mutation.
+func withPricePlanID(id int) priceplanOption {
+	return func(m *PricePlanMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PricePlan
+		)
+		m.oldValue = func(ctx context.Context) (*PricePlan, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PricePlan.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPricePlan sets the old PricePlan of the mutation.
+func withPricePlan(node *PricePlan) priceplanOption {
+	return func(m *PricePlanMutation) {
+		m.oldValue = func(context.Context) (*PricePlan, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PricePlanMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PricePlanMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PricePlanMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PricePlanMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PricePlan.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCode sets the "code" field.
+func (m *PricePlanMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *PricePlanMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the PricePlan entity.
+// If the PricePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PricePlanMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *PricePlanMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetPackageID sets the "package_id" field.
+func (m *PricePlanMutation) SetPackageID(i int) {
+	m._package = &i
+}
+
+// PackageID returns the value of the "package_id" field in the mutation.
+func (m *PricePlanMutation) PackageID() (r int, exists bool) {
+	v := m._package
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackageID returns the old "package_id" field's value of the PricePlan entity.
+// If the PricePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PricePlanMutation) OldPackageID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackageID: %w", err)
+	}
+	return oldValue.PackageID, nil
+}
+
+// ResetPackageID resets all changes to the "package_id" field.
+func (m *PricePlanMutation) ResetPackageID() {
+	m._package = nil
+}
+
+// SetEntries sets the "entries" field.
+func (m *PricePlanMutation) SetEntries(re []rating.PlanEntry) {
+	m.entries = &re
+	m.appendentries = nil
+}
+
+// Entries returns the value of the "entries" field in the mutation.
+func (m *PricePlanMutation) Entries() (r []rating.PlanEntry, exists bool) {
+	v := m.entries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntries returns the old "entries" field's value of the PricePlan entity.
+// If the PricePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PricePlanMutation) OldEntries(ctx context.Context) (v []rating.PlanEntry, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntries is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntries requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntries: %w", err)
+	}
+	return oldValue.Entries, nil
+}
+
+// AppendEntries adds re to the "entries" field.
+func (m *PricePlanMutation) AppendEntries(re []rating.PlanEntry) {
+	m.appendentries = append(m.appendentries, re...)
+}
+
+// AppendedEntries returns the list of values that were appended to the "entries" field in this mutation.
+func (m *PricePlanMutation) AppendedEntries() ([]rating.PlanEntry, bool) {
+	if len(m.appendentries) == 0 {
+		return nil, false
+	}
+	return m.appendentries, true
+}
+
+// ResetEntries resets all changes to the "entries" field.
+func (m *PricePlanMutation) ResetEntries() {
+	m.entries = nil
+	m.appendentries = nil
+}
+
+// ClearPackage clears the "package" edge to the CatalogPackage entity.
+func (m *PricePlanMutation) ClearPackage() {
+	m.cleared_package = true
+	m.clearedFields[priceplan.FieldPackageID] = struct{}{}
+}
+
+// PackageCleared reports if the "package" edge to the CatalogPackage entity was cleared.
+func (m *PricePlanMutation) PackageCleared() bool {
+	return m.cleared_package
+}
+
+// PackageIDs returns the "package" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PackageID instead. It exists only for internal usage by the builders.
+func (m *PricePlanMutation) PackageIDs() (ids []int) {
+	if id := m._package; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPackage resets all changes to the "package" edge.
+func (m *PricePlanMutation) ResetPackage() {
+	m._package = nil
+	m.cleared_package = false
+}
+
+// Where appends a list predicates to the PricePlanMutation builder.
+func (m *PricePlanMutation) Where(ps ...predicate.PricePlan) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PricePlanMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PricePlanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PricePlan, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PricePlanMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PricePlanMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PricePlan).
+func (m *PricePlanMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PricePlanMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.code != nil {
+		fields = append(fields, priceplan.FieldCode)
+	}
+	if m._package != nil {
+		fields = append(fields, priceplan.FieldPackageID)
+	}
+	if m.entries != nil {
+		fields = append(fields, priceplan.FieldEntries)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PricePlanMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case priceplan.FieldCode:
+		return m.Code()
+	case priceplan.FieldPackageID:
+		return m.PackageID()
+	case priceplan.FieldEntries:
+		return m.Entries()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PricePlanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case priceplan.FieldCode:
+		return m.OldCode(ctx)
+	case priceplan.FieldPackageID:
+		return m.OldPackageID(ctx)
+	case priceplan.FieldEntries:
+		return m.OldEntries(ctx)
+	}
+	return nil, fmt.Errorf("unknown PricePlan field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PricePlanMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case priceplan.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case priceplan.FieldPackageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackageID(v)
+		return nil
+	case priceplan.FieldEntries:
+		v, ok := value.([]rating.PlanEntry)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntries(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PricePlan field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PricePlanMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PricePlanMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PricePlanMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PricePlan numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PricePlanMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PricePlanMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PricePlanMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PricePlan nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PricePlanMutation) ResetField(name string) error {
+	switch name {
+	case priceplan.FieldCode:
+		m.ResetCode()
+		return nil
+	case priceplan.FieldPackageID:
+		m.ResetPackageID()
+		return nil
+	case priceplan.FieldEntries:
+		m.ResetEntries()
+		return nil
+	}
+	return fmt.Errorf("unknown PricePlan field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PricePlanMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._package != nil {
+		edges = append(edges, priceplan.EdgePackage)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PricePlanMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case priceplan.EdgePackage:
+		if id := m._package; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PricePlanMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PricePlanMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PricePlanMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_package {
+		edges = append(edges, priceplan.EdgePackage)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PricePlanMutation) EdgeCleared(name string) bool {
+	switch name {
+	case priceplan.EdgePackage:
+		return m.cleared_package
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PricePlanMutation) ClearEdge(name string) error {
+	switch name {
+	case priceplan.EdgePackage:
+		m.ClearPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown PricePlan unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PricePlanMutation) ResetEdge(name string) error {
+	switch name {
+	case priceplan.EdgePackage:
+		m.ResetPackage()
+		return nil
+	}
+	return fmt.Errorf("unknown PricePlan edge %s", name)
+}
+
 // RatePlanMutation represents an operation that mutates the RatePlan nodes in the graph.
 type RatePlanMutation struct {
 	config
@@ -18856,6 +23167,7 @@ type ServicePriceMutation struct {
 	typ                string
 	id                 *int
 	one_time           *money.Decimal
+	counting_rule      **rating.CountingRule
 	clearedFields      map[string]struct{}
 	frequency          *int
 	clearedfrequency   bool
@@ -19180,6 +23492,55 @@ func (m *ServicePriceMutation) ResetRatePlanID() {
 	delete(m.clearedFields, serviceprice.FieldRatePlanID)
 }
 
+// SetCountingRule sets the "counting_rule" field.
+func (m *ServicePriceMutation) SetCountingRule(rr *rating.CountingRule) {
+	m.counting_rule = &rr
+}
+
+// CountingRule returns the value of the "counting_rule" field in the mutation.
+func (m *ServicePriceMutation) CountingRule() (r *rating.CountingRule, exists bool) {
+	v := m.counting_rule
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCountingRule returns the old "counting_rule" field's value of the ServicePrice entity.
+// If the ServicePrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ServicePriceMutation) OldCountingRule(ctx context.Context) (v *rating.CountingRule, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCountingRule is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCountingRule requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCountingRule: %w", err)
+	}
+	return oldValue.CountingRule, nil
+}
+
+// ClearCountingRule clears the value of the "counting_rule" field.
+func (m *ServicePriceMutation) ClearCountingRule() {
+	m.counting_rule = nil
+	m.clearedFields[serviceprice.FieldCountingRule] = struct{}{}
+}
+
+// CountingRuleCleared returns if the "counting_rule" field was cleared in this mutation.
+func (m *ServicePriceMutation) CountingRuleCleared() bool {
+	_, ok := m.clearedFields[serviceprice.FieldCountingRule]
+	return ok
+}
+
+// ResetCountingRule resets all changes to the "counting_rule" field.
+func (m *ServicePriceMutation) ResetCountingRule() {
+	m.counting_rule = nil
+	delete(m.clearedFields, serviceprice.FieldCountingRule)
+}
+
 // ClearFrequency clears the "frequency" edge to the PackageFrequency entity.
 func (m *ServicePriceMutation) ClearFrequency() {
 	m.clearedfrequency = true
@@ -19430,7 +23791,7 @@ func (m *ServicePriceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ServicePriceMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.frequency != nil {
 		fields = append(fields, serviceprice.FieldFrequencyID)
 	}
@@ -19445,6 +23806,9 @@ func (m *ServicePriceMutation) Fields() []string {
 	}
 	if m.rate_plan != nil {
 		fields = append(fields, serviceprice.FieldRatePlanID)
+	}
+	if m.counting_rule != nil {
+		fields = append(fields, serviceprice.FieldCountingRule)
 	}
 	return fields
 }
@@ -19464,6 +23828,8 @@ func (m *ServicePriceMutation) Field(name string) (ent.Value, bool) {
 		return m.OneTime()
 	case serviceprice.FieldRatePlanID:
 		return m.RatePlanID()
+	case serviceprice.FieldCountingRule:
+		return m.CountingRule()
 	}
 	return nil, false
 }
@@ -19483,6 +23849,8 @@ func (m *ServicePriceMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldOneTime(ctx)
 	case serviceprice.FieldRatePlanID:
 		return m.OldRatePlanID(ctx)
+	case serviceprice.FieldCountingRule:
+		return m.OldCountingRule(ctx)
 	}
 	return nil, fmt.Errorf("unknown ServicePrice field %s", name)
 }
@@ -19527,6 +23895,13 @@ func (m *ServicePriceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRatePlanID(v)
 		return nil
+	case serviceprice.FieldCountingRule:
+		v, ok := value.(*rating.CountingRule)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCountingRule(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice field %s", name)
 }
@@ -19566,6 +23941,9 @@ func (m *ServicePriceMutation) ClearedFields() []string {
 	if m.FieldCleared(serviceprice.FieldRatePlanID) {
 		fields = append(fields, serviceprice.FieldRatePlanID)
 	}
+	if m.FieldCleared(serviceprice.FieldCountingRule) {
+		fields = append(fields, serviceprice.FieldCountingRule)
+	}
 	return fields
 }
 
@@ -19585,6 +23963,9 @@ func (m *ServicePriceMutation) ClearField(name string) error {
 		return nil
 	case serviceprice.FieldRatePlanID:
 		m.ClearRatePlanID()
+		return nil
+	case serviceprice.FieldCountingRule:
+		m.ClearCountingRule()
 		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice nullable field %s", name)
@@ -19608,6 +23989,9 @@ func (m *ServicePriceMutation) ResetField(name string) error {
 		return nil
 	case serviceprice.FieldRatePlanID:
 		m.ResetRatePlanID()
+		return nil
+	case serviceprice.FieldCountingRule:
+		m.ResetCountingRule()
 		return nil
 	}
 	return fmt.Errorf("unknown ServicePrice field %s", name)

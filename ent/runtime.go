@@ -13,11 +13,14 @@ import (
 	"github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/billrunbatch"
 	"github.com/billd/billd/ent/catalogpackage"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/schema"
 	"github.com/billd/billd/ent/service"
@@ -169,6 +172,10 @@ func init() {
 			return nil
 		}
 	}()
+	// accountpackageDescWaiveTerminationFee is the schema descriptor for waive_termination_fee field.
+	accountpackageDescWaiveTerminationFee := accountpackageFields[14].Descriptor()
+	// accountpackage.DefaultWaiveTerminationFee holds the default value on creation for the waive_termination_fee field.
+	accountpackage.DefaultWaiveTerminationFee = accountpackageDescWaiveTerminationFee.Default.(bool)
 	accountserviceFields := schema.AccountService{}.Fields()
 	_ = accountserviceFields
 	// accountserviceDescQuantity is the schema descriptor for quantity field.
@@ -203,28 +210,36 @@ func init() {
 	billrunDescBillUsage := billrunFields[7].Descriptor()
 	// billrun.DefaultBillUsage holds the default value on creation for the bill_usage field.
 	billrun.DefaultBillUsage = billrunDescBillUsage.Default.(bool)
+	// billrunDescInvoiceTopUp is the schema descriptor for invoice_top_up field.
+	billrunDescInvoiceTopUp := billrunFields[8].Descriptor()
+	// billrun.DefaultInvoiceTopUp holds the default value on creation for the invoice_top_up field.
+	billrun.DefaultInvoiceTopUp = billrunDescInvoiceTopUp.Default.(bool)
+	// billrunDescRunContractCommitment is the schema descriptor for run_contract_commitment field.
+	billrunDescRunContractCommitment := billrunFields[9].Descriptor()
+	// billrun.DefaultRunContractCommitment holds the default value on creation for the run_contract_commitment field.
+	billrun.DefaultRunContractCommitment = billrunDescRunContractCommitment.Default.(bool)
 	// billrunDescAccountsTotal is the schema descriptor for accounts_total field.
-	billrunDescAccountsTotal := billrunFields[8].Descriptor()
+	billrunDescAccountsTotal := billrunFields[10].Descriptor()
 	// billrun.DefaultAccountsTotal holds the default value on creation for the accounts_total field.
 	billrun.DefaultAccountsTotal = billrunDescAccountsTotal.Default.(int)
 	// billrunDescAccountsProcessed is the schema descriptor for accounts_processed field.
-	billrunDescAccountsProcessed := billrunFields[9].Descriptor()
+	billrunDescAccountsProcessed := billrunFields[11].Descriptor()
 	// billrun.DefaultAccountsProcessed holds the default value on creation for the accounts_processed field.
 	billrun.DefaultAccountsProcessed = billrunDescAccountsProcessed.Default.(int)
 	// billrunDescAccountsFailed is the schema descriptor for accounts_failed field.
-	billrunDescAccountsFailed := billrunFields[10].Descriptor()
+	billrunDescAccountsFailed := billrunFields[12].Descriptor()
 	// billrun.DefaultAccountsFailed holds the default value on creation for the accounts_failed field.
 	billrun.DefaultAccountsFailed = billrunDescAccountsFailed.Default.(int)
 	// billrunDescInvoicesCreated is the schema descriptor for invoices_created field.
-	billrunDescInvoicesCreated := billrunFields[11].Descriptor()
+	billrunDescInvoicesCreated := billrunFields[13].Descriptor()
 	// billrun.DefaultInvoicesCreated holds the default value on creation for the invoices_created field.
 	billrun.DefaultInvoicesCreated = billrunDescInvoicesCreated.Default.(int)
 	// billrunDescChargesCreated is the schema descriptor for charges_created field.
-	billrunDescChargesCreated := billrunFields[12].Descriptor()
+	billrunDescChargesCreated := billrunFields[14].Descriptor()
 	// billrun.DefaultChargesCreated holds the default value on creation for the charges_created field.
 	billrun.DefaultChargesCreated = billrunDescChargesCreated.Default.(int)
 	// billrunDescCancelRequested is the schema descriptor for cancel_requested field.
-	billrunDescCancelRequested := billrunFields[14].Descriptor()
+	billrunDescCancelRequested := billrunFields[16].Descriptor()
 	// billrun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	billrun.DefaultCancelRequested = billrunDescCancelRequested.Default.(bool)
 	billrunbatchFields := schema.BillRunBatch{}.Fields()
@@ -285,6 +300,24 @@ func init() {
 	catalogpackageDescActivationAfterDays := catalogpackageFields[11].Descriptor()
 	// catalogpackage.ActivationAfterDaysValidator is a validator for the "activation_after_days" field. It is called by the builders before save.
 	catalogpackage.ActivationAfterDaysValidator = catalogpackageDescActivationAfterDays.Validators[0].(func(int) error)
+	contractFields := schema.Contract{}.Fields()
+	_ = contractFields
+	// contractDescTermMonths is the schema descriptor for term_months field.
+	contractDescTermMonths := contractFields[3].Descriptor()
+	// contract.TermMonthsValidator is a validator for the "term_months" field. It is called by the builders before save.
+	contract.TermMonthsValidator = contractDescTermMonths.Validators[0].(func(int) error)
+	// contractDescTerms is the schema descriptor for terms field.
+	contractDescTerms := contractFields[7].Descriptor()
+	// contract.DefaultTerms holds the default value on creation for the terms field.
+	contract.DefaultTerms = contractDescTerms.Default.(int)
+	// contractDescEnded is the schema descriptor for ended field.
+	contractDescEnded := contractFields[9].Descriptor()
+	// contract.DefaultEnded holds the default value on creation for the ended field.
+	contract.DefaultEnded = contractDescEnded.Default.(bool)
+	// contractDescFeeCharged is the schema descriptor for fee_charged field.
+	contractDescFeeCharged := contractFields[11].Descriptor()
+	// contract.DefaultFeeCharged holds the default value on creation for the fee_charged field.
+	contract.DefaultFeeCharged = contractDescFeeCharged.Default.(bool)
 	counterFields := schema.Counter{}.Fields()
 	_ = counterFields
 	// counterDescValue is the schema descriptor for value field.
@@ -381,6 +414,46 @@ func init() {
 		return func(name string) error {
 			for _, fn := range fns {
 				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	pricebookFields := schema.PriceBook{}.Fields()
+	_ = pricebookFields
+	// pricebookDescName is the schema descriptor for name field.
+	pricebookDescName := pricebookFields[0].Descriptor()
+	// pricebook.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	pricebook.NameValidator = func() func(string) error {
+		validators := pricebookDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	priceplanFields := schema.PricePlan{}.Fields()
+	_ = priceplanFields
+	// priceplanDescCode is the schema descriptor for code field.
+	priceplanDescCode := priceplanFields[0].Descriptor()
+	// priceplan.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	priceplan.CodeValidator = func() func(string) error {
+		validators := priceplanDescCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code string) error {
+			for _, fn := range fns {
+				if err := fn(code); err != nil {
 					return err
 				}
 			}

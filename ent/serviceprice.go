@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 )
 
 // ServicePrice is the model entity for the ServicePrice schema.
@@ -31,6 +33,8 @@ type ServicePrice struct {
 	OneTime *money.Decimal `json:"one_time,omitempty"`
 	// RatePlanID holds the value of the "rate_plan_id" field.
 	RatePlanID *int `json:"rate_plan_id,omitempty"`
+	// CountingRule holds the value of the "counting_rule" field.
+	CountingRule *rating.CountingRule `json:"counting_rule,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ServicePriceQuery when eager-loading is set.
 	Edges        ServicePriceEdges `json:"edges"`
@@ -130,6 +134,8 @@ func (*ServicePrice) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case serviceprice.FieldOneTime:
 			values[i] = &sql.NullScanner{S: new(money.Decimal)}
+		case serviceprice.FieldCountingRule:
+			values[i] = new([]byte)
 		case serviceprice.FieldID, serviceprice.FieldFrequencyID, serviceprice.FieldServiceID, serviceprice.FieldCurrencyID, serviceprice.FieldRatePlanID:
 			values[i] = new(sql.NullInt64)
 		default:
@@ -184,6 +190,14 @@ func (_m *ServicePrice) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RatePlanID = new(int)
 				*_m.RatePlanID = int(value.Int64)
+			}
+		case serviceprice.FieldCountingRule:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field counting_rule", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.CountingRule); err != nil {
+					return fmt.Errorf("unmarshal field counting_rule: %w", err)
+				}
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -269,6 +283,9 @@ func (_m *ServicePrice) String() string {
 		builder.WriteString("rate_plan_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("counting_rule=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CountingRule))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/billd/billd/ent/statusprice"
 	"github.com/billd/billd/ent/transitionprice"
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 )
 
 // ServicePriceCreate is the builder for creating a ServicePrice entity.
@@ -71,6 +72,12 @@ func (_c *ServicePriceCreate) SetNillableRatePlanID(v *int) *ServicePriceCreate 
 	if v != nil {
 		_c.SetRatePlanID(*v)
 	}
+	return _c
+}
+
+// SetCountingRule sets the "counting_rule" field.
+func (_c *ServicePriceCreate) SetCountingRule(v *rating.CountingRule) *ServicePriceCreate {
+	_c.mutation.SetCountingRule(v)
 	return _c
 }
 
@@ -206,6 +213,10 @@ func (_c *ServicePriceCreate) createSpec() (*ServicePrice, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.OneTime(); ok {
 		_spec.SetField(serviceprice.FieldOneTime, field.TypeOther, value)
 		_node.OneTime = &value
+	}
+	if value, ok := _c.mutation.CountingRule(); ok {
+		_spec.SetField(serviceprice.FieldCountingRule, field.TypeJSON, value)
+		_node.CountingRule = value
 	}
 	if nodes := _c.mutation.FrequencyIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -399,6 +410,9 @@ func (u *ServicePriceUpsertOne) UpdateNewValues() *ServicePriceUpsertOne {
 		}
 		if _, exists := u.create.mutation.RatePlanID(); exists {
 			s.SetIgnore(serviceprice.FieldRatePlanID)
+		}
+		if _, exists := u.create.mutation.CountingRule(); exists {
+			s.SetIgnore(serviceprice.FieldCountingRule)
 		}
 	}))
 	return u
@@ -638,6 +652,9 @@ func (u *ServicePriceUpsertBulk) UpdateNewValues() *ServicePriceUpsertBulk {
 			}
 			if _, exists := b.mutation.RatePlanID(); exists {
 				s.SetIgnore(serviceprice.FieldRatePlanID)
+			}
+			if _, exists := b.mutation.CountingRule(); exists {
+				s.SetIgnore(serviceprice.FieldCountingRule)
 			}
 		}
 	}))

@@ -193,6 +193,9 @@ func (_u *ServicePriceUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.OneTimeCleared() {
 		_spec.ClearField(serviceprice.FieldOneTime, field.TypeOther)
 	}
+	if _u.mutation.CountingRuleCleared() {
+		_spec.ClearField(serviceprice.FieldCountingRule, field.TypeJSON)
+	}
 	if _u.mutation.RecurringCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -496,6 +499,9 @@ func (_u *ServicePriceUpdateOne) sqlSave(ctx context.Context) (_node *ServicePri
 	}
 	if _u.mutation.OneTimeCleared() {
 		_spec.ClearField(serviceprice.FieldOneTime, field.TypeOther)
+	}
+	if _u.mutation.CountingRuleCleared() {
+		_spec.ClearField(serviceprice.FieldCountingRule, field.TypeJSON)
 	}
 	if _u.mutation.RecurringCleared() {
 		edge := &sqlgraph.EdgeSpec{

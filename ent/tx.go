@@ -34,10 +34,14 @@ type Tx struct {
 	CatalogPackage *CatalogPackageClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Contract is the client for interacting with the Contract builders.
+	Contract *ContractClient
 	// Counter is the client for interacting with the Counter builders.
 	Counter *CounterClient
 	// Currency is the client for interacting with the Currency builders.
 	Currency *CurrencyClient
+	// Discount is the client for interacting with the Discount builders.
+	Discount *DiscountClient
 	// Invoice is the client for interacting with the Invoice builders.
 	Invoice *InvoiceClient
 	// PackageFrequency is the client for interacting with the PackageFrequency builders.
@@ -46,6 +50,12 @@ type Tx struct {
 	PackageService *PackageServiceClient
 	// Partner is the client for interacting with the Partner builders.
 	Partner *PartnerClient
+	// PriceBook is the client for interacting with the PriceBook builders.
+	PriceBook *PriceBookClient
+	// PriceBookPrice is the client for interacting with the PriceBookPrice builders.
+	PriceBookPrice *PriceBookPriceClient
+	// PricePlan is the client for interacting with the PricePlan builders.
+	PricePlan *PricePlanClient
 	// RatePlan is the client for interacting with the RatePlan builders.
 	RatePlan *RatePlanClient
 	// Service is the client for interacting with the Service builders.
@@ -205,12 +215,17 @@ func (tx *Tx) init() {
 	tx.BillRunError = NewBillRunErrorClient(tx.config)
 	tx.CatalogPackage = NewCatalogPackageClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)
+	tx.Contract = NewContractClient(tx.config)
 	tx.Counter = NewCounterClient(tx.config)
 	tx.Currency = NewCurrencyClient(tx.config)
+	tx.Discount = NewDiscountClient(tx.config)
 	tx.Invoice = NewInvoiceClient(tx.config)
 	tx.PackageFrequency = NewPackageFrequencyClient(tx.config)
 	tx.PackageService = NewPackageServiceClient(tx.config)
 	tx.Partner = NewPartnerClient(tx.config)
+	tx.PriceBook = NewPriceBookClient(tx.config)
+	tx.PriceBookPrice = NewPriceBookPriceClient(tx.config)
+	tx.PricePlan = NewPricePlanClient(tx.config)
 	tx.RatePlan = NewRatePlanClient(tx.config)
 	tx.Service = NewServiceClient(tx.config)
 	tx.ServicePrice = NewServicePriceClient(tx.config)

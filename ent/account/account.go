@@ -24,6 +24,8 @@ const (
 	FieldRatePlanID = "rate_plan_id"
 	// FieldPartnerID holds the string denoting the partner_id field in the database.
 	FieldPartnerID = "partner_id"
+	// FieldPriceBookID holds the string denoting the price_book_id field in the database.
+	FieldPriceBookID = "price_book_id"
 	// EdgeCurrency holds the string denoting the currency edge name in mutations.
 	EdgeCurrency = "currency"
 	// EdgeAccountPackages holds the string denoting the account_packages edge name in mutations.
@@ -34,6 +36,10 @@ const (
 	EdgePartner = "partner"
 	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
 	EdgeRatePlan = "rate_plan"
+	// EdgePriceBook holds the string denoting the price_book edge name in mutations.
+	EdgePriceBook = "price_book"
+	// EdgeContracts holds the string denoting the contracts edge name in mutations.
+	EdgeContracts = "contracts"
 	// Table holds the table name of the account in the database.
 	Table = "accounts"
 	// CurrencyTable is the table that holds the currency relation/edge.
@@ -71,6 +77,20 @@ const (
 	RatePlanInverseTable = "rate_plans"
 	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
 	RatePlanColumn = "rate_plan_id"
+	// PriceBookTable is the table that holds the price_book relation/edge.
+	PriceBookTable = "accounts"
+	// PriceBookInverseTable is the table name for the PriceBook entity.
+	// It exists in this package in order to avoid circular dependency with the "pricebook" package.
+	PriceBookInverseTable = "price_books"
+	// PriceBookColumn is the table column denoting the price_book relation/edge.
+	PriceBookColumn = "price_book_id"
+	// ContractsTable is the table that holds the contracts relation/edge.
+	ContractsTable = "contracts"
+	// ContractsInverseTable is the table name for the Contract entity.
+	// It exists in this package in order to avoid circular dependency with the "contract" package.
+	ContractsInverseTable = "contracts"
+	// ContractsColumn is the table column denoting the contracts relation/edge.
+	ContractsColumn = "account_id"
 )
 
 // Columns holds all SQL columns for account fields.
@@ -82,6 +102,7 @@ var Columns = []string{
 	FieldUsageBillDay,
 	FieldRatePlanID,
 	FieldPartnerID,
+	FieldPriceBookID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -141,6 +162,11 @@ func ByPartnerID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPartnerID, opts...).ToFunc()
 }
 
+// ByPriceBookID orders the results by the price_book_id field.
+func ByPriceBookID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPriceBookID, opts...).ToFunc()
+}
+
 // ByCurrencyField orders the results by currency field.
 func ByCurrencyField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -189,6 +215,27 @@ func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newRatePlanStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByPriceBookField orders the results by price_book field.
+func ByPriceBookField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPriceBookStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByContractsCount orders the results by contracts count.
+func ByContractsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newContractsStep(), opts...)
+	}
+}
+
+// ByContracts orders the results by contracts terms.
+func ByContracts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newContractsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newCurrencyStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -222,5 +269,19 @@ func newRatePlanStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RatePlanInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+	)
+}
+func newPriceBookStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PriceBookInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, PriceBookTable, PriceBookColumn),
+	)
+}
+func newContractsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ContractsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ContractsTable, ContractsColumn),
 	)
 }

@@ -83,6 +83,11 @@ func PartnerID(v int) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldPartnerID, v))
 }
 
+// PriceBookID applies equality check predicate on the "price_book_id" field. It's identical to PriceBookIDEQ.
+func PriceBookID(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPriceBookID, v))
+}
+
 // NameEQ applies the EQ predicate on the "name" field.
 func NameEQ(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldName, v))
@@ -318,6 +323,36 @@ func PartnerIDNotNil() predicate.Account {
 	return predicate.Account(sql.FieldNotNull(FieldPartnerID))
 }
 
+// PriceBookIDEQ applies the EQ predicate on the "price_book_id" field.
+func PriceBookIDEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPriceBookID, v))
+}
+
+// PriceBookIDNEQ applies the NEQ predicate on the "price_book_id" field.
+func PriceBookIDNEQ(v int) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldPriceBookID, v))
+}
+
+// PriceBookIDIn applies the In predicate on the "price_book_id" field.
+func PriceBookIDIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldPriceBookID, vs...))
+}
+
+// PriceBookIDNotIn applies the NotIn predicate on the "price_book_id" field.
+func PriceBookIDNotIn(vs ...int) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldPriceBookID, vs...))
+}
+
+// PriceBookIDIsNil applies the IsNil predicate on the "price_book_id" field.
+func PriceBookIDIsNil() predicate.Account {
+	return predicate.Account(sql.FieldIsNull(FieldPriceBookID))
+}
+
+// PriceBookIDNotNil applies the NotNil predicate on the "price_book_id" field.
+func PriceBookIDNotNil() predicate.Account {
+	return predicate.Account(sql.FieldNotNull(FieldPriceBookID))
+}
+
 // HasCurrency applies the HasEdge predicate on the "currency" edge.
 func HasCurrency() predicate.Account {
 	return predicate.Account(func(s *sql.Selector) {
@@ -425,6 +460,52 @@ func HasRatePlan() predicate.Account {
 func HasRatePlanWith(preds ...predicate.RatePlan) predicate.Account {
 	return predicate.Account(func(s *sql.Selector) {
 		step := newRatePlanStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasPriceBook applies the HasEdge predicate on the "price_book" edge.
+func HasPriceBook() predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, PriceBookTable, PriceBookColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPriceBookWith applies the HasEdge predicate on the "price_book" edge with a given conditions (other predicates).
+func HasPriceBookWith(preds ...predicate.PriceBook) predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := newPriceBookStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasContracts applies the HasEdge predicate on the "contracts" edge.
+func HasContracts() predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ContractsTable, ContractsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasContractsWith applies the HasEdge predicate on the "contracts" edge with a given conditions (other predicates).
+func HasContractsWith(preds ...predicate.Contract) predicate.Account {
+	return predicate.Account(func(s *sql.Selector) {
+		step := newContractsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -42,6 +42,10 @@ const (
 	FieldUsageBillDay = "usage_bill_day"
 	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
 	FieldRatePlanID = "rate_plan_id"
+	// FieldProductCode holds the string denoting the product_code field in the database.
+	FieldProductCode = "product_code"
+	// FieldWaiveTerminationFee holds the string denoting the waive_termination_fee field in the database.
+	FieldWaiveTerminationFee = "waive_termination_fee"
 	// FieldNextBillDate holds the string denoting the next_bill_date field in the database.
 	FieldNextBillDate = "next_bill_date"
 	// FieldBilledThrough holds the string denoting the billed_through field in the database.
@@ -68,6 +72,8 @@ const (
 	EdgeFrequency = "frequency"
 	// EdgeRatePlan holds the string denoting the rate_plan edge name in mutations.
 	EdgeRatePlan = "rate_plan"
+	// EdgeContracts holds the string denoting the contracts edge name in mutations.
+	EdgeContracts = "contracts"
 	// EdgeStatus holds the string denoting the status edge name in mutations.
 	EdgeStatus = "status"
 	// EdgeServices holds the string denoting the services edge name in mutations.
@@ -104,6 +110,13 @@ const (
 	RatePlanInverseTable = "rate_plans"
 	// RatePlanColumn is the table column denoting the rate_plan relation/edge.
 	RatePlanColumn = "rate_plan_id"
+	// ContractsTable is the table that holds the contracts relation/edge.
+	ContractsTable = "contracts"
+	// ContractsInverseTable is the table name for the Contract entity.
+	// It exists in this package in order to avoid circular dependency with the "contract" package.
+	ContractsInverseTable = "contracts"
+	// ContractsColumn is the table column denoting the contracts relation/edge.
+	ContractsColumn = "account_package_id"
 	// StatusTable is the table that holds the status relation/edge.
 	StatusTable = "account_packages"
 	// StatusInverseTable is the table name for the Status entity.
@@ -143,6 +156,8 @@ var Columns = []string{
 	FieldNewBillDay,
 	FieldUsageBillDay,
 	FieldRatePlanID,
+	FieldProductCode,
+	FieldWaiveTerminationFee,
 	FieldNextBillDate,
 	FieldBilledThrough,
 	FieldLastPeriodStart,
@@ -175,6 +190,8 @@ var (
 	NewBillDayValidator func(int) error
 	// UsageBillDayValidator is a validator for the "usage_bill_day" field. It is called by the builders before save.
 	UsageBillDayValidator func(int) error
+	// DefaultWaiveTerminationFee holds the default value on creation for the "waive_termination_fee" field.
+	DefaultWaiveTerminationFee bool
 )
 
 // CancelBillingOption defines the type for the "cancel_billing_option" enum field.
@@ -274,6 +291,16 @@ func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
 }
 
+// ByProductCode orders the results by the product_code field.
+func ByProductCode(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProductCode, opts...).ToFunc()
+}
+
+// ByWaiveTerminationFee orders the results by the waive_termination_fee field.
+func ByWaiveTerminationFee(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWaiveTerminationFee, opts...).ToFunc()
+}
+
 // ByNextBillDate orders the results by the next_bill_date field.
 func ByNextBillDate(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextBillDate, opts...).ToFunc()
@@ -347,6 +374,20 @@ func ByRatePlanField(field string, opts ...sql.OrderTermOption) OrderOption {
 	}
 }
 
+// ByContractsCount orders the results by contracts count.
+func ByContractsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newContractsStep(), opts...)
+	}
+}
+
+// ByContracts orders the results by contracts terms.
+func ByContracts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newContractsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByStatusField orders the results by status field.
 func ByStatusField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -407,6 +448,13 @@ func newRatePlanStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RatePlanInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, RatePlanTable, RatePlanColumn),
+	)
+}
+func newContractsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ContractsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ContractsTable, ContractsColumn),
 	)
 }
 func newStatusStep() *sqlgraph.Step {

@@ -114,6 +114,16 @@ func RatePlanID(v int) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldRatePlanID, v))
 }
 
+// ProductCode applies equality check predicate on the "product_code" field. It's identical to ProductCodeEQ.
+func ProductCode(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldProductCode, v))
+}
+
+// WaiveTerminationFee applies equality check predicate on the "waive_termination_fee" field. It's identical to WaiveTerminationFeeEQ.
+func WaiveTerminationFee(v bool) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldWaiveTerminationFee, v))
+}
+
 // NextBillDate applies equality check predicate on the "next_bill_date" field. It's identical to NextBillDateEQ.
 func NextBillDate(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldNextBillDate, v))
@@ -629,6 +639,91 @@ func RatePlanIDNotNil() predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldNotNull(FieldRatePlanID))
 }
 
+// ProductCodeEQ applies the EQ predicate on the "product_code" field.
+func ProductCodeEQ(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldProductCode, v))
+}
+
+// ProductCodeNEQ applies the NEQ predicate on the "product_code" field.
+func ProductCodeNEQ(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldProductCode, v))
+}
+
+// ProductCodeIn applies the In predicate on the "product_code" field.
+func ProductCodeIn(vs ...string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIn(FieldProductCode, vs...))
+}
+
+// ProductCodeNotIn applies the NotIn predicate on the "product_code" field.
+func ProductCodeNotIn(vs ...string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotIn(FieldProductCode, vs...))
+}
+
+// ProductCodeGT applies the GT predicate on the "product_code" field.
+func ProductCodeGT(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGT(FieldProductCode, v))
+}
+
+// ProductCodeGTE applies the GTE predicate on the "product_code" field.
+func ProductCodeGTE(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldGTE(FieldProductCode, v))
+}
+
+// ProductCodeLT applies the LT predicate on the "product_code" field.
+func ProductCodeLT(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLT(FieldProductCode, v))
+}
+
+// ProductCodeLTE applies the LTE predicate on the "product_code" field.
+func ProductCodeLTE(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldLTE(FieldProductCode, v))
+}
+
+// ProductCodeContains applies the Contains predicate on the "product_code" field.
+func ProductCodeContains(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldContains(FieldProductCode, v))
+}
+
+// ProductCodeHasPrefix applies the HasPrefix predicate on the "product_code" field.
+func ProductCodeHasPrefix(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldHasPrefix(FieldProductCode, v))
+}
+
+// ProductCodeHasSuffix applies the HasSuffix predicate on the "product_code" field.
+func ProductCodeHasSuffix(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldHasSuffix(FieldProductCode, v))
+}
+
+// ProductCodeIsNil applies the IsNil predicate on the "product_code" field.
+func ProductCodeIsNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldIsNull(FieldProductCode))
+}
+
+// ProductCodeNotNil applies the NotNil predicate on the "product_code" field.
+func ProductCodeNotNil() predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNotNull(FieldProductCode))
+}
+
+// ProductCodeEqualFold applies the EqualFold predicate on the "product_code" field.
+func ProductCodeEqualFold(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEqualFold(FieldProductCode, v))
+}
+
+// ProductCodeContainsFold applies the ContainsFold predicate on the "product_code" field.
+func ProductCodeContainsFold(v string) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldContainsFold(FieldProductCode, v))
+}
+
+// WaiveTerminationFeeEQ applies the EQ predicate on the "waive_termination_fee" field.
+func WaiveTerminationFeeEQ(v bool) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldEQ(FieldWaiveTerminationFee, v))
+}
+
+// WaiveTerminationFeeNEQ applies the NEQ predicate on the "waive_termination_fee" field.
+func WaiveTerminationFeeNEQ(v bool) predicate.AccountPackage {
+	return predicate.AccountPackage(sql.FieldNEQ(FieldWaiveTerminationFee, v))
+}
+
 // NextBillDateEQ applies the EQ predicate on the "next_bill_date" field.
 func NextBillDateEQ(v calendar.Date) predicate.AccountPackage {
 	return predicate.AccountPackage(sql.FieldEQ(FieldNextBillDate, v))
@@ -1083,6 +1178,29 @@ func HasRatePlan() predicate.AccountPackage {
 func HasRatePlanWith(preds ...predicate.RatePlan) predicate.AccountPackage {
 	return predicate.AccountPackage(func(s *sql.Selector) {
 		step := newRatePlanStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasContracts applies the HasEdge predicate on the "contracts" edge.
+func HasContracts() predicate.AccountPackage {
+	return predicate.AccountPackage(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ContractsTable, ContractsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasContractsWith applies the HasEdge predicate on the "contracts" edge with a given conditions (other predicates).
+func HasContractsWith(preds ...predicate.Contract) predicate.AccountPackage {
+	return predicate.AccountPackage(func(s *sql.Selector) {
+		step := newContractsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

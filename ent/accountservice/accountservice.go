@@ -44,6 +44,8 @@ const (
 	EdgeCharges = "charges"
 	// EdgeStatusChanges holds the string denoting the status_changes edge name in mutations.
 	EdgeStatusChanges = "status_changes"
+	// EdgeDiscounts holds the string denoting the discounts edge name in mutations.
+	EdgeDiscounts = "discounts"
 	// Table holds the table name of the accountservice in the database.
 	Table = "account_services"
 	// AccountPackageTable is the table that holds the account_package relation/edge.
@@ -95,6 +97,13 @@ const (
 	StatusChangesInverseTable = "status_changes"
 	// StatusChangesColumn is the table column denoting the status_changes relation/edge.
 	StatusChangesColumn = "account_service_id"
+	// DiscountsTable is the table that holds the discounts relation/edge.
+	DiscountsTable = "discounts"
+	// DiscountsInverseTable is the table name for the Discount entity.
+	// It exists in this package in order to avoid circular dependency with the "discount" package.
+	DiscountsInverseTable = "discounts"
+	// DiscountsColumn is the table column denoting the discounts relation/edge.
+	DiscountsColumn = "account_service_id"
 )
 
 // Columns holds all SQL columns for accountservice fields.
@@ -252,6 +261,20 @@ func ByStatusChanges(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newStatusChangesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByDiscountsCount orders the results by discounts count.
+func ByDiscountsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDiscountsStep(), opts...)
+	}
+}
+
+// ByDiscounts orders the results by discounts terms.
+func ByDiscounts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDiscountsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newAccountPackageStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -299,5 +322,12 @@ func newStatusChangesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(StatusChangesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, StatusChangesTable, StatusChangesColumn),
+	)
+}
+func newDiscountsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DiscountsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, DiscountsTable, DiscountsColumn),
 	)
 }

@@ -565,6 +565,29 @@ func HasStatusChangesWith(preds ...predicate.StatusChange) predicate.AccountServ
 	})
 }
 
+// HasDiscounts applies the HasEdge predicate on the "discounts" edge.
+func HasDiscounts() predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, DiscountsTable, DiscountsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDiscountsWith applies the HasEdge predicate on the "discounts" edge with a given conditions (other predicates).
+func HasDiscountsWith(preds ...predicate.Discount) predicate.AccountService {
+	return predicate.AccountService(func(s *sql.Selector) {
+		step := newDiscountsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.AccountService) predicate.AccountService {
 	return predicate.AccountService(sql.AndPredicates(predicates...))

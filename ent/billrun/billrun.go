@@ -32,6 +32,10 @@ const (
 	FieldCloseInvoices = "close_invoices"
 	// FieldBillUsage holds the string denoting the bill_usage field in the database.
 	FieldBillUsage = "bill_usage"
+	// FieldInvoiceTopUp holds the string denoting the invoice_top_up field in the database.
+	FieldInvoiceTopUp = "invoice_top_up"
+	// FieldRunContractCommitment holds the string denoting the run_contract_commitment field in the database.
+	FieldRunContractCommitment = "run_contract_commitment"
 	// FieldAccountsTotal holds the string denoting the accounts_total field in the database.
 	FieldAccountsTotal = "accounts_total"
 	// FieldAccountsProcessed holds the string denoting the accounts_processed field in the database.
@@ -94,6 +98,8 @@ var Columns = []string{
 	FieldBillCharges,
 	FieldCloseInvoices,
 	FieldBillUsage,
+	FieldInvoiceTopUp,
+	FieldRunContractCommitment,
 	FieldAccountsTotal,
 	FieldAccountsProcessed,
 	FieldAccountsFailed,
@@ -123,6 +129,10 @@ var (
 	DefaultCloseInvoices bool
 	// DefaultBillUsage holds the default value on creation for the "bill_usage" field.
 	DefaultBillUsage bool
+	// DefaultInvoiceTopUp holds the default value on creation for the "invoice_top_up" field.
+	DefaultInvoiceTopUp bool
+	// DefaultRunContractCommitment holds the default value on creation for the "run_contract_commitment" field.
+	DefaultRunContractCommitment bool
 	// DefaultAccountsTotal holds the default value on creation for the "accounts_total" field.
 	DefaultAccountsTotal int
 	// DefaultAccountsProcessed holds the default value on creation for the "accounts_processed" field.
@@ -208,6 +218,16 @@ func ByCloseInvoices(opts ...sql.OrderTermOption) OrderOption {
 // ByBillUsage orders the results by the bill_usage field.
 func ByBillUsage(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBillUsage, opts...).ToFunc()
+}
+
+// ByInvoiceTopUp orders the results by the invoice_top_up field.
+func ByInvoiceTopUp(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldInvoiceTopUp, opts...).ToFunc()
+}
+
+// ByRunContractCommitment orders the results by the run_contract_commitment field.
+func ByRunContractCommitment(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRunContractCommitment, opts...).ToFunc()
 }
 
 // ByAccountsTotal orders the results by the accounts_total field.

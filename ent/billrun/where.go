@@ -86,6 +86,16 @@ func BillUsage(v bool) predicate.BillRun {
 	return predicate.BillRun(sql.FieldEQ(FieldBillUsage, v))
 }
 
+// InvoiceTopUp applies equality check predicate on the "invoice_top_up" field. It's identical to InvoiceTopUpEQ.
+func InvoiceTopUp(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldInvoiceTopUp, v))
+}
+
+// RunContractCommitment applies equality check predicate on the "run_contract_commitment" field. It's identical to RunContractCommitmentEQ.
+func RunContractCommitment(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldRunContractCommitment, v))
+}
+
 // AccountsTotal applies equality check predicate on the "accounts_total" field. It's identical to AccountsTotalEQ.
 func AccountsTotal(v int) predicate.BillRun {
 	return predicate.BillRun(sql.FieldEQ(FieldAccountsTotal, v))
@@ -309,6 +319,26 @@ func BillUsageEQ(v bool) predicate.BillRun {
 // BillUsageNEQ applies the NEQ predicate on the "bill_usage" field.
 func BillUsageNEQ(v bool) predicate.BillRun {
 	return predicate.BillRun(sql.FieldNEQ(FieldBillUsage, v))
+}
+
+// InvoiceTopUpEQ applies the EQ predicate on the "invoice_top_up" field.
+func InvoiceTopUpEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldInvoiceTopUp, v))
+}
+
+// InvoiceTopUpNEQ applies the NEQ predicate on the "invoice_top_up" field.
+func InvoiceTopUpNEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldNEQ(FieldInvoiceTopUp, v))
+}
+
+// RunContractCommitmentEQ applies the EQ predicate on the "run_contract_commitment" field.
+func RunContractCommitmentEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldEQ(FieldRunContractCommitment, v))
+}
+
+// RunContractCommitmentNEQ applies the NEQ predicate on the "run_contract_commitment" field.
+func RunContractCommitmentNEQ(v bool) predicate.BillRun {
+	return predicate.BillRun(sql.FieldNEQ(FieldRunContractCommitment, v))
 }
 
 // AccountsTotalEQ applies the EQ predicate on the "accounts_total" field.

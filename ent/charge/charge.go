@@ -46,6 +46,8 @@ const (
 	FieldBilledQuantity = "billed_quantity"
 	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
 	FieldRatePlanID = "rate_plan_id"
+	// FieldPriceSource holds the string denoting the price_source field in the database.
+	FieldPriceSource = "price_source"
 	// FieldGuard holds the string denoting the guard field in the database.
 	FieldGuard = "guard"
 	// EdgeAccountPackage holds the string denoting the account_package edge name in mutations.
@@ -106,6 +108,7 @@ var Columns = []string{
 	FieldUsedQuantity,
 	FieldBilledQuantity,
 	FieldRatePlanID,
+	FieldPriceSource,
 	FieldGuard,
 }
 
@@ -129,6 +132,9 @@ const (
 	KindTRANSITION Kind = "TRANSITION"
 	KindCREDIT     Kind = "CREDIT"
 	KindUSAGE      Kind = "USAGE"
+	KindDISCOUNT   Kind = "DISCOUNT"
+	KindTOP_UP     Kind = "TOP_UP"
+	KindFEE        Kind = "FEE"
 )
 
 func (k Kind) String() string {
@@ -138,10 +144,36 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindRECURRING, KindONE_TIME, KindTRANSITION, KindCREDIT, KindUSAGE:
+	case KindRECURRING, KindONE_TIME, KindTRANSITION, KindCREDIT, KindUSAGE, KindDISCOUNT, KindTOP_UP, KindFEE:
 		return nil
 	default:
 		return fmt.Errorf("charge: invalid enum value for kind field: %q", k)
+	}
+}
+
+// PriceSource defines the type for the "price_source" enum field.
+type PriceSource string
+
+// PriceSource values.
+const (
+	PriceSourceOVERRIDE      PriceSource = "OVERRIDE"
+	PriceSourcePRICE_PLAN    PriceSource = "PRICE_PLAN"
+	PriceSourceCOUNTING_RULE PriceSource = "COUNTING_RULE"
+	PriceSourcePRICE_BOOK    PriceSource = "PRICE_BOOK"
+	PriceSourceCATALOG       PriceSource = "CATALOG"
+)
+
+func (ps PriceSource) String() string {
+	return string(ps)
+}
+
+// PriceSourceValidator is a validator for the "price_source" field enum values. It is called by the builders before save.
+func PriceSourceValidator(ps PriceSource) error {
+	switch ps {
+	case PriceSourceOVERRIDE, PriceSourcePRICE_PLAN, PriceSourceCOUNTING_RULE, PriceSourcePRICE_BOOK, PriceSourceCATALOG:
+		return nil
+	default:
+		return fmt.Errorf("charge: invalid enum value for price_source field: %q", ps)
 	}
 }
 
@@ -228,6 +260,11 @@ func ByRatePlanID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRatePlanID, opts...).ToFunc()
 }
 
+// ByPriceSource orders the results by the price_source field.
+func ByPriceSource(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPriceSource, opts...).ToFunc()
+}
+
 // ByGuard orders the results by the guard field.
 func ByGuard(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldGuard, opts...).ToFunc()
@@ -303,6 +340,24 @@ func (e *Kind) UnmarshalGQL(val interface{}) error {
 	*e = Kind(str)
 	if err := KindValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Kind", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e PriceSource) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *PriceSource) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = PriceSource(str)
+	if err := PriceSourceValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid PriceSource", str)
 	}
 	return nil
 }

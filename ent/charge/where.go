@@ -745,6 +745,36 @@ func RatePlanIDNotNil() predicate.Charge {
 	return predicate.Charge(sql.FieldNotNull(FieldRatePlanID))
 }
 
+// PriceSourceEQ applies the EQ predicate on the "price_source" field.
+func PriceSourceEQ(v PriceSource) predicate.Charge {
+	return predicate.Charge(sql.FieldEQ(FieldPriceSource, v))
+}
+
+// PriceSourceNEQ applies the NEQ predicate on the "price_source" field.
+func PriceSourceNEQ(v PriceSource) predicate.Charge {
+	return predicate.Charge(sql.FieldNEQ(FieldPriceSource, v))
+}
+
+// PriceSourceIn applies the In predicate on the "price_source" field.
+func PriceSourceIn(vs ...PriceSource) predicate.Charge {
+	return predicate.Charge(sql.FieldIn(FieldPriceSource, vs...))
+}
+
+// PriceSourceNotIn applies the NotIn predicate on the "price_source" field.
+func PriceSourceNotIn(vs ...PriceSource) predicate.Charge {
+	return predicate.Charge(sql.FieldNotIn(FieldPriceSource, vs...))
+}
+
+// PriceSourceIsNil applies the IsNil predicate on the "price_source" field.
+func PriceSourceIsNil() predicate.Charge {
+	return predicate.Charge(sql.FieldIsNull(FieldPriceSource))
+}
+
+// PriceSourceNotNil applies the NotNil predicate on the "price_source" field.
+func PriceSourceNotNil() predicate.Charge {
+	return predicate.Charge(sql.FieldNotNull(FieldPriceSource))
+}
+
 // GuardEQ applies the EQ predicate on the "guard" field.
 func GuardEQ(v string) predicate.Charge {
 	return predicate.Charge(sql.FieldEQ(FieldGuard, v))

@@ -18,13 +18,18 @@ import (
 	"github.com/billd/billd/ent/billrunerror"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/counter"
 	"github.com/billd/billd/ent/currency"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/partner"
 	"github.com/billd/billd/ent/predicate"
+	"github.com/billd/billd/ent/pricebook"
+	"github.com/billd/billd/ent/pricebookprice"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -362,6 +367,33 @@ func (f TraverseCharge) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChargeQuery", q)
 }
 
+// The ContractFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ContractFunc func(context.Context, *ent.ContractQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ContractFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ContractQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ContractQuery", q)
+}
+
+// The TraverseContract type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseContract func(context.Context, *ent.ContractQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseContract) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseContract) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ContractQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ContractQuery", q)
+}
+
 // The CounterFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CounterFunc func(context.Context, *ent.CounterQuery) (ent.Value, error)
 
@@ -414,6 +446,33 @@ func (f TraverseCurrency) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CurrencyQuery", q)
+}
+
+// The DiscountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DiscountFunc func(context.Context, *ent.DiscountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DiscountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DiscountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DiscountQuery", q)
+}
+
+// The TraverseDiscount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDiscount func(context.Context, *ent.DiscountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDiscount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDiscount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DiscountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DiscountQuery", q)
 }
 
 // The InvoiceFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -522,6 +581,87 @@ func (f TraversePartner) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.PartnerQuery", q)
+}
+
+// The PriceBookFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PriceBookFunc func(context.Context, *ent.PriceBookQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PriceBookFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PriceBookQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PriceBookQuery", q)
+}
+
+// The TraversePriceBook type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePriceBook func(context.Context, *ent.PriceBookQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePriceBook) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePriceBook) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PriceBookQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PriceBookQuery", q)
+}
+
+// The PriceBookPriceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PriceBookPriceFunc func(context.Context, *ent.PriceBookPriceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PriceBookPriceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PriceBookPriceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PriceBookPriceQuery", q)
+}
+
+// The TraversePriceBookPrice type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePriceBookPrice func(context.Context, *ent.PriceBookPriceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePriceBookPrice) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePriceBookPrice) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PriceBookPriceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PriceBookPriceQuery", q)
+}
+
+// The PricePlanFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PricePlanFunc func(context.Context, *ent.PricePlanQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PricePlanFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PricePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PricePlanQuery", q)
+}
+
+// The TraversePricePlan type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePricePlan func(context.Context, *ent.PricePlanQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePricePlan) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePricePlan) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PricePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PricePlanQuery", q)
 }
 
 // The RatePlanFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -790,10 +930,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CatalogPackageQuery, predicate.CatalogPackage, catalogpackage.OrderOption]{typ: ent.TypeCatalogPackage, tq: q}, nil
 	case *ent.ChargeQuery:
 		return &query[*ent.ChargeQuery, predicate.Charge, charge.OrderOption]{typ: ent.TypeCharge, tq: q}, nil
+	case *ent.ContractQuery:
+		return &query[*ent.ContractQuery, predicate.Contract, contract.OrderOption]{typ: ent.TypeContract, tq: q}, nil
 	case *ent.CounterQuery:
 		return &query[*ent.CounterQuery, predicate.Counter, counter.OrderOption]{typ: ent.TypeCounter, tq: q}, nil
 	case *ent.CurrencyQuery:
 		return &query[*ent.CurrencyQuery, predicate.Currency, currency.OrderOption]{typ: ent.TypeCurrency, tq: q}, nil
+	case *ent.DiscountQuery:
+		return &query[*ent.DiscountQuery, predicate.Discount, discount.OrderOption]{typ: ent.TypeDiscount, tq: q}, nil
 	case *ent.InvoiceQuery:
 		return &query[*ent.InvoiceQuery, predicate.Invoice, invoice.OrderOption]{typ: ent.TypeInvoice, tq: q}, nil
 	case *ent.PackageFrequencyQuery:
@@ -802,6 +946,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PackageServiceQuery, predicate.PackageService, packageservice.OrderOption]{typ: ent.TypePackageService, tq: q}, nil
 	case *ent.PartnerQuery:
 		return &query[*ent.PartnerQuery, predicate.Partner, partner.OrderOption]{typ: ent.TypePartner, tq: q}, nil
+	case *ent.PriceBookQuery:
+		return &query[*ent.PriceBookQuery, predicate.PriceBook, pricebook.OrderOption]{typ: ent.TypePriceBook, tq: q}, nil
+	case *ent.PriceBookPriceQuery:
+		return &query[*ent.PriceBookPriceQuery, predicate.PriceBookPrice, pricebookprice.OrderOption]{typ: ent.TypePriceBookPrice, tq: q}, nil
+	case *ent.PricePlanQuery:
+		return &query[*ent.PricePlanQuery, predicate.PricePlan, priceplan.OrderOption]{typ: ent.TypePricePlan, tq: q}, nil
 	case *ent.RatePlanQuery:
 		return &query[*ent.RatePlanQuery, predicate.RatePlan, rateplan.OrderOption]{typ: ent.TypeRatePlan, tq: q}, nil
 	case *ent.ServiceQuery:

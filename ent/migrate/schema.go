@@ -43,6 +43,7 @@ var (
 		{Name: "usage_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "currency_id", Type: field.TypeInt},
 		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
+		{Name: "price_book_id", Type: field.TypeInt, Nullable: true},
 		{Name: "partner_id", Type: field.TypeInt, Nullable: true},
 	}
 	// AccountsTable holds the schema information for the "accounts" table.
@@ -64,8 +65,14 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "accounts_partners_accounts",
+				Symbol:     "accounts_price_books_price_book",
 				Columns:    []*schema.Column{AccountsColumns[6]},
+				RefColumns: []*schema.Column{PriceBooksColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "accounts_partners_accounts",
+				Columns:    []*schema.Column{AccountsColumns[7]},
 				RefColumns: []*schema.Column{PartnersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -74,7 +81,7 @@ var (
 			{
 				Name:    "account_partner_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountsColumns[6], AccountsColumns[0]},
+				Columns: []*schema.Column{AccountsColumns[7], AccountsColumns[0]},
 			},
 		},
 	}
@@ -89,6 +96,8 @@ var (
 		{Name: "own_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "new_bill_day", Type: field.TypeInt, Nullable: true},
 		{Name: "usage_bill_day", Type: field.TypeInt, Nullable: true},
+		{Name: "product_code", Type: field.TypeString, Nullable: true},
+		{Name: "waive_termination_fee", Type: field.TypeBool, Default: false},
 		{Name: "next_bill_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "billed_through", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
 		{Name: "last_period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
@@ -112,31 +121,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "account_packages_accounts_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[18]},
+				Columns:    []*schema.Column{AccountPackagesColumns[20]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_package_frequencies_frequency",
-				Columns:    []*schema.Column{AccountPackagesColumns[19]},
+				Columns:    []*schema.Column{AccountPackagesColumns[21]},
 				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_rate_plans_rate_plan",
-				Columns:    []*schema.Column{AccountPackagesColumns[20]},
+				Columns:    []*schema.Column{AccountPackagesColumns[22]},
 				RefColumns: []*schema.Column{RatePlansColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "account_packages_statuses_status",
-				Columns:    []*schema.Column{AccountPackagesColumns[21]},
+				Columns:    []*schema.Column{AccountPackagesColumns[23]},
 				RefColumns: []*schema.Column{StatusesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "account_packages_packages_account_packages",
-				Columns:    []*schema.Column{AccountPackagesColumns[22]},
+				Columns:    []*schema.Column{AccountPackagesColumns[24]},
 				RefColumns: []*schema.Column{PackagesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -145,17 +154,17 @@ var (
 			{
 				Name:    "accountpackage_account_id_next_bill_date",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[18], AccountPackagesColumns[9]},
+				Columns: []*schema.Column{AccountPackagesColumns[20], AccountPackagesColumns[11]},
 			},
 			{
 				Name:    "accountpackage_account_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[18], AccountPackagesColumns[0]},
+				Columns: []*schema.Column{AccountPackagesColumns[20], AccountPackagesColumns[0]},
 			},
 			{
 				Name:    "accountpackage_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{AccountPackagesColumns[22]},
+				Columns: []*schema.Column{AccountPackagesColumns[24]},
 			},
 		},
 	}
@@ -255,6 +264,8 @@ var (
 		{Name: "bill_charges", Type: field.TypeBool, Default: true},
 		{Name: "close_invoices", Type: field.TypeBool, Default: false},
 		{Name: "bill_usage", Type: field.TypeBool, Default: true},
+		{Name: "invoice_top_up", Type: field.TypeBool, Default: false},
+		{Name: "run_contract_commitment", Type: field.TypeBool, Default: false},
 		{Name: "accounts_total", Type: field.TypeInt, Default: 0},
 		{Name: "accounts_processed", Type: field.TypeInt, Default: 0},
 		{Name: "accounts_failed", Type: field.TypeInt, Default: 0},
@@ -384,7 +395,7 @@ var (
 	// ChargesColumns holds the columns for the "charges" table.
 	ChargesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE", "DISCOUNT", "TOP_UP", "FEE"}},
 		{Name: "description", Type: field.TypeString},
 		{Name: "account_id", Type: field.TypeInt},
 		{Name: "period_start", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
@@ -395,6 +406,7 @@ var (
 		{Name: "used_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "billed_quantity", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
 		{Name: "rate_plan_id", Type: field.TypeInt, Nullable: true},
+		{Name: "price_source", Type: field.TypeEnum, Nullable: true, Enums: []string{"OVERRIDE", "PRICE_PLAN", "COUNTING_RULE", "PRICE_BOOK", "CATALOG"}},
 		{Name: "guard", Type: field.TypeString, Unique: true},
 		{Name: "account_package_id", Type: field.TypeInt, Nullable: true},
 		{Name: "account_service_id", Type: field.TypeInt, Nullable: true},
@@ -409,25 +421,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "charges_account_packages_charges",
-				Columns:    []*schema.Column{ChargesColumns[13]},
+				Columns:    []*schema.Column{ChargesColumns[14]},
 				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_account_services_charges",
-				Columns:    []*schema.Column{ChargesColumns[14]},
+				Columns:    []*schema.Column{ChargesColumns[15]},
 				RefColumns: []*schema.Column{AccountServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_services_service",
-				Columns:    []*schema.Column{ChargesColumns[15]},
+				Columns:    []*schema.Column{ChargesColumns[16]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "charges_invoices_lines",
-				Columns:    []*schema.Column{ChargesColumns[16]},
+				Columns:    []*schema.Column{ChargesColumns[17]},
 				RefColumns: []*schema.Column{InvoicesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -436,17 +448,70 @@ var (
 			{
 				Name:    "charge_account_package_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[13]},
+				Columns: []*schema.Column{ChargesColumns[14]},
 			},
 			{
 				Name:    "charge_invoice_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[16]},
+				Columns: []*schema.Column{ChargesColumns[17]},
 			},
 			{
 				Name:    "charge_account_service_id_kind_period_start",
 				Unique:  false,
-				Columns: []*schema.Column{ChargesColumns[14], ChargesColumns[1], ChargesColumns[4]},
+				Columns: []*schema.Column{ChargesColumns[15], ChargesColumns[1], ChargesColumns[4]},
+			},
+		},
+	}
+	// ContractsColumns holds the columns for the "contracts" table.
+	ContractsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "start_date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "term_months", Type: field.TypeInt},
+		{Name: "renewal", Type: field.TypeEnum, Enums: []string{"AUTO_RENEW", "EXPIRE", "CANCEL"}},
+		{Name: "minimum_invoice_amount", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "early_termination_fee", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "terms", Type: field.TypeInt, Default: 1},
+		{Name: "end_date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "ended", Type: field.TypeBool, Default: false},
+		{Name: "top_up_next", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "fee_charged", Type: field.TypeBool, Default: false},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "account_package_id", Type: field.TypeInt, Nullable: true},
+	}
+	// ContractsTable holds the schema information for the "contracts" table.
+	ContractsTable = &schema.Table{
+		Name:       "contracts",
+		Columns:    ContractsColumns,
+		PrimaryKey: []*schema.Column{ContractsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "contracts_accounts_contracts",
+				Columns:    []*schema.Column{ContractsColumns[11]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "contracts_account_packages_contracts",
+				Columns:    []*schema.Column{ContractsColumns[12]},
+				RefColumns: []*schema.Column{AccountPackagesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "contract_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{ContractsColumns[11]},
+			},
+			{
+				Name:    "contract_account_package_id",
+				Unique:  false,
+				Columns: []*schema.Column{ContractsColumns[12]},
+			},
+			{
+				Name:    "contract_ended_end_date",
+				Unique:  false,
+				Columns: []*schema.Column{ContractsColumns[8], ContractsColumns[7]},
 			},
 		},
 	}
@@ -474,6 +539,29 @@ var (
 		Name:       "currencies",
 		Columns:    CurrenciesColumns,
 		PrimaryKey: []*schema.Column{CurrenciesColumns[0]},
+	}
+	// DiscountsColumns holds the columns for the "discounts" table.
+	DiscountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "percent", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "amount", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "start_date", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "end_date", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "date", "sqlite3": "text"}},
+		{Name: "account_service_id", Type: field.TypeInt},
+	}
+	// DiscountsTable holds the schema information for the "discounts" table.
+	DiscountsTable = &schema.Table{
+		Name:       "discounts",
+		Columns:    DiscountsColumns,
+		PrimaryKey: []*schema.Column{DiscountsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "discounts_account_services_discounts",
+				Columns:    []*schema.Column{DiscountsColumns[5]},
+				RefColumns: []*schema.Column{AccountServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
 	}
 	// InvoicesColumns holds the columns for the "invoices" table.
 	InvoicesColumns = []*schema.Column{
@@ -613,6 +701,99 @@ var (
 		Columns:    PartnersColumns,
 		PrimaryKey: []*schema.Column{PartnersColumns[0]},
 	}
+	// PriceBooksColumns holds the columns for the "price_books" table.
+	PriceBooksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "name_key", Type: field.TypeString, Unique: true},
+	}
+	// PriceBooksTable holds the schema information for the "price_books" table.
+	PriceBooksTable = &schema.Table{
+		Name:       "price_books",
+		Columns:    PriceBooksColumns,
+		PrimaryKey: []*schema.Column{PriceBooksColumns[0]},
+	}
+	// PriceBookPricesColumns holds the columns for the "price_book_prices" table.
+	PriceBookPricesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "amount", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "price_book_id", Type: field.TypeInt},
+		{Name: "frequency_id", Type: field.TypeInt},
+		{Name: "service_id", Type: field.TypeInt},
+		{Name: "currency_id", Type: field.TypeInt},
+		{Name: "status_id", Type: field.TypeInt},
+	}
+	// PriceBookPricesTable holds the schema information for the "price_book_prices" table.
+	PriceBookPricesTable = &schema.Table{
+		Name:       "price_book_prices",
+		Columns:    PriceBookPricesColumns,
+		PrimaryKey: []*schema.Column{PriceBookPricesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "price_book_prices_price_books_prices",
+				Columns:    []*schema.Column{PriceBookPricesColumns[2]},
+				RefColumns: []*schema.Column{PriceBooksColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "price_book_prices_package_frequencies_frequency",
+				Columns:    []*schema.Column{PriceBookPricesColumns[3]},
+				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "price_book_prices_services_service",
+				Columns:    []*schema.Column{PriceBookPricesColumns[4]},
+				RefColumns: []*schema.Column{ServicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "price_book_prices_currencies_currency",
+				Columns:    []*schema.Column{PriceBookPricesColumns[5]},
+				RefColumns: []*schema.Column{CurrenciesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "price_book_prices_statuses_status",
+				Columns:    []*schema.Column{PriceBookPricesColumns[6]},
+				RefColumns: []*schema.Column{StatusesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pricebookprice_price_book_id_frequency_id_service_id_currency_id_status_id",
+				Unique:  true,
+				Columns: []*schema.Column{PriceBookPricesColumns[2], PriceBookPricesColumns[3], PriceBookPricesColumns[4], PriceBookPricesColumns[5], PriceBookPricesColumns[6]},
+			},
+			{
+				Name:    "pricebookprice_frequency_id",
+				Unique:  false,
+				Columns: []*schema.Column{PriceBookPricesColumns[3]},
+			},
+		},
+	}
+	// PricePlansColumns holds the columns for the "price_plans" table.
+	PricePlansColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "code", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "entries", Type: field.TypeJSON},
+		{Name: "package_id", Type: field.TypeInt},
+	}
+	// PricePlansTable holds the schema information for the "price_plans" table.
+	PricePlansTable = &schema.Table{
+		Name:       "price_plans",
+		Columns:    PricePlansColumns,
+		PrimaryKey: []*schema.Column{PricePlansColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "price_plans_packages_package",
+				Columns:    []*schema.Column{PricePlansColumns[3]},
+				RefColumns: []*schema.Column{PackagesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
 	// RatePlansColumns holds the columns for the "rate_plans" table.
 	RatePlansColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -654,6 +835,7 @@ var (
 	ServicePricesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "one_time", Type: field.TypeOther, Nullable: true, SchemaType: map[string]string{"postgres": "numeric", "sqlite3": "text"}},
+		{Name: "counting_rule", Type: field.TypeJSON, Nullable: true},
 		{Name: "frequency_id", Type: field.TypeInt},
 		{Name: "service_id", Type: field.TypeInt},
 		{Name: "currency_id", Type: field.TypeInt},
@@ -667,25 +849,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "service_prices_package_frequencies_prices",
-				Columns:    []*schema.Column{ServicePricesColumns[2]},
+				Columns:    []*schema.Column{ServicePricesColumns[3]},
 				RefColumns: []*schema.Column{PackageFrequenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "service_prices_services_service",
-				Columns:    []*schema.Column{ServicePricesColumns[3]},
+				Columns:    []*schema.Column{ServicePricesColumns[4]},
 				RefColumns: []*schema.Column{ServicesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "service_prices_currencies_currency",
-				Columns:    []*schema.Column{ServicePricesColumns[4]},
+				Columns:    []*schema.Column{ServicePricesColumns[5]},
 				RefColumns: []*schema.Column{CurrenciesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "service_prices_rate_plans_rate_plan",
-				Columns:    []*schema.Column{ServicePricesColumns[5]},
+				Columns:    []*schema.Column{ServicePricesColumns[6]},
 				RefColumns: []*schema.Column{RatePlansColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -694,7 +876,7 @@ var (
 			{
 				Name:    "serviceprice_frequency_id_service_id_currency_id",
 				Unique:  true,
-				Columns: []*schema.Column{ServicePricesColumns[2], ServicePricesColumns[3], ServicePricesColumns[4]},
+				Columns: []*schema.Column{ServicePricesColumns[3], ServicePricesColumns[4], ServicePricesColumns[5]},
 			},
 		},
 	}
@@ -963,12 +1145,17 @@ var (
 		BillRunErrorsTable,
 		PackagesTable,
 		ChargesTable,
+		ContractsTable,
 		CountersTable,
 		CurrenciesTable,
+		DiscountsTable,
 		InvoicesTable,
 		PackageFrequenciesTable,
 		PackageServicesTable,
 		PartnersTable,
+		PriceBooksTable,
+		PriceBookPricesTable,
+		PricePlansTable,
 		RatePlansTable,
 		ServicesTable,
 		ServicePricesTable,
@@ -990,7 +1177,8 @@ func init() {
 	}
 	AccountsTable.ForeignKeys[0].RefTable = CurrenciesTable
 	AccountsTable.ForeignKeys[1].RefTable = RatePlansTable
-	AccountsTable.ForeignKeys[2].RefTable = PartnersTable
+	AccountsTable.ForeignKeys[2].RefTable = PriceBooksTable
+	AccountsTable.ForeignKeys[3].RefTable = PartnersTable
 	AccountsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
@@ -1038,11 +1226,20 @@ func init() {
 	ChargesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(25769803776),
 	}
+	ContractsTable.ForeignKeys[0].RefTable = AccountsTable
+	ContractsTable.ForeignKeys[1].RefTable = AccountPackagesTable
+	ContractsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
+	}
 	CountersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
 	CurrenciesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
+	}
+	DiscountsTable.ForeignKeys[0].RefTable = AccountServicesTable
+	DiscountsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(111669149696),
 	}
 	InvoicesTable.ForeignKeys[0].RefTable = AccountsTable
 	InvoicesTable.ForeignKeys[1].RefTable = BillRunsTable
@@ -1062,6 +1259,21 @@ func init() {
 	}
 	PartnersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
+	PriceBooksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	PriceBookPricesTable.ForeignKeys[0].RefTable = PriceBooksTable
+	PriceBookPricesTable.ForeignKeys[1].RefTable = PackageFrequenciesTable
+	PriceBookPricesTable.ForeignKeys[2].RefTable = ServicesTable
+	PriceBookPricesTable.ForeignKeys[3].RefTable = CurrenciesTable
+	PriceBookPricesTable.ForeignKeys[4].RefTable = StatusesTable
+	PriceBookPricesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
+	}
+	PricePlansTable.ForeignKeys[0].RefTable = PackagesTable
+	PricePlansTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(124554051584),
 	}
 	RatePlansTable.ForeignKeys[0].RefTable = CurrenciesTable
 	RatePlansTable.Annotation = &entsql.Annotation{

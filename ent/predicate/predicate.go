@@ -36,11 +36,17 @@ type CatalogPackage func(*sql.Selector)
 // Charge is the predicate function for charge builders.
 type Charge func(*sql.Selector)
 
+// Contract is the predicate function for contract builders.
+type Contract func(*sql.Selector)
+
 // Counter is the predicate function for counter builders.
 type Counter func(*sql.Selector)
 
 // Currency is the predicate function for currency builders.
 type Currency func(*sql.Selector)
+
+// Discount is the predicate function for discount builders.
+type Discount func(*sql.Selector)
 
 // Invoice is the predicate function for invoice builders.
 type Invoice func(*sql.Selector)
@@ -53,6 +59,15 @@ type PackageService func(*sql.Selector)
 
 // Partner is the predicate function for partner builders.
 type Partner func(*sql.Selector)
+
+// PriceBook is the predicate function for pricebook builders.
+type PriceBook func(*sql.Selector)
+
+// PriceBookPrice is the predicate function for pricebookprice builders.
+type PriceBookPrice func(*sql.Selector)
+
+// PricePlan is the predicate function for priceplan builders.
+type PricePlan func(*sql.Selector)
 
 // RatePlan is the predicate function for rateplan builders.
 type RatePlan func(*sql.Selector)

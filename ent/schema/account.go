@@ -24,6 +24,8 @@ func (Account) Fields() []ent.Field {
 		field.Int("usage_bill_day").Min(1).Max(31).Optional().Nillable(),
 		field.Int("rate_plan_id").Optional().Nillable(),
 		field.Int("partner_id").Optional().Nillable().Annotations(entgql.Skip()),
+		// price_book_id prices the account's packages from a price book (docs/billing.md 7.1).
+		field.Int("price_book_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -35,6 +37,8 @@ func (Account) Edges() []ent.Edge {
 		edge.To("invoices", Invoice.Type).Annotations(entgql.RelayConnection()),
 		edge.From("partner", Partner.Type).Ref("accounts").Field("partner_id").Unique(),
 		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
+		edge.To("price_book", PriceBook.Type).Field("price_book_id").Unique(),
+		edge.To("contracts", Contract.Type).Annotations(entgql.Skip()),
 	}
 }
 

@@ -32,6 +32,10 @@ func (AccountPackage) Fields() []ent.Field {
 		field.Int("new_bill_day").Min(1).Max(31).Optional().Nillable(),
 		field.Int("usage_bill_day").Min(1).Max(31).Optional().Nillable(),
 		field.Int("rate_plan_id").Optional().Nillable(),
+		// product_code names the price plan that prices the account-package (docs/billing.md 7.1).
+		field.String("product_code").Optional().Nillable(),
+		// waive_termination_fee: its cancellation waived the contract's early termination fee.
+		field.Bool("waive_termination_fee").Default(false).Annotations(entgql.Skip()),
 		field.Other("next_bill_date", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		field.Other("billed_through", calendar.Date{}).SchemaType(dateColumn).Optional().Nillable(),
 		// last_period_start is where the latest billed period began: a cancellation may
@@ -60,6 +64,7 @@ func (AccountPackage) Edges() []ent.Edge {
 		edge.From("package", CatalogPackage.Type).Ref("account_packages").Field("package_id").Unique().Required().Immutable(),
 		edge.To("frequency", PackageFrequency.Type).Field("frequency_id").Unique().Required().Immutable(),
 		edge.To("rate_plan", RatePlan.Type).Field("rate_plan_id").Unique(),
+		edge.To("contracts", Contract.Type).Annotations(entgql.Skip()),
 		edge.To("status", Status.Type).Field("status_id").Unique().Required(),
 		edge.To("services", AccountService.Type).
 			// A bounded row list resolved by graph (graph/list.go), not eager-loaded.

@@ -42,6 +42,7 @@ func (AccountService) Edges() []ent.Edge {
 		edge.To("price_overrides", StatusPrice.Type),
 		edge.To("charges", Charge.Type).Annotations(entgql.Skip()),
 		edge.To("status_changes", StatusChange.Type).Annotations(entgql.Skip()),
+		edge.To("discounts", Discount.Type).Annotations(entgql.Skip()),
 	}
 }
 

@@ -26,6 +26,10 @@ func (BillRun) Fields() []ent.Field {
 		field.Bool("bill_charges").Default(true).Immutable().Annotations(entgql.Skip()),
 		field.Bool("close_invoices").Default(false).Immutable().Annotations(entgql.Skip()),
 		field.Bool("bill_usage").Default(true).Immutable(),
+		// invoice_top_up tops up contract months to their minimum; run_contract_commitment
+		// charges early termination fees (docs/billing.md 7.3).
+		field.Bool("invoice_top_up").Default(false).Immutable(),
+		field.Bool("run_contract_commitment").Default(false).Immutable(),
 		field.Int("accounts_total").Default(0),
 		field.Int("accounts_processed").Default(0),
 		field.Int("accounts_failed").Default(0),

@@ -18,7 +18,7 @@ type Charge struct{ ent.Schema }
 // Fields of the Charge.
 func (Charge) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE").Immutable(),
+		field.Enum("kind").Values("RECURRING", "ONE_TIME", "TRANSITION", "CREDIT", "USAGE", "DISCOUNT", "TOP_UP", "FEE").Immutable(),
 		field.String("description"),
 		field.Int("account_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("account_package_id").Optional().Nillable(),
@@ -37,6 +37,9 @@ func (Charge) Fields() []ent.Field {
 		// rate_plan_id is the plan that rated a USAGE line's period when it was first
 		// billed: late usage rates the period again with it.
 		field.Int("rate_plan_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		// price_source says where a RECURRING line's price came from (docs/billing.md 7.1).
+		field.Enum("price_source").Values("OVERRIDE", "PRICE_PLAN", "COUNTING_RULE", "PRICE_BOOK", "CATALOG").
+			Optional().Nillable().Immutable(),
 		// guard names what was charged (account-service, kind, period or event). Its
 		// unique index is what makes charging exactly-once, whatever the code does.
 		field.String("guard").Unique().Immutable().Annotations(entgql.Skip()),

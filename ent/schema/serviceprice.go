@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/billd/billd/internal/money"
+	"github.com/billd/billd/internal/rating"
 )
 
 // ServicePrice holds the prices of one service of a frequency in one currency.
@@ -23,6 +24,8 @@ func (ServicePrice) Fields() []ent.Field {
 		field.Other("one_time", money.Decimal{}).SchemaType(decimalColumn).Optional().Nillable(),
 		// rate_plan_id prices a USAGE service's usage in this frequency and currency.
 		field.Int("rate_plan_id").Optional().Nillable().Immutable(),
+		// counting_rule replaces the recurring price of one status from tiers by count.
+		field.JSON("counting_rule", &rating.CountingRule{}).Optional().Immutable().Annotations(entgql.Skip()),
 	}
 }
 

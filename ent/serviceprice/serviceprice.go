@@ -22,6 +22,8 @@ const (
 	FieldOneTime = "one_time"
 	// FieldRatePlanID holds the string denoting the rate_plan_id field in the database.
 	FieldRatePlanID = "rate_plan_id"
+	// FieldCountingRule holds the string denoting the counting_rule field in the database.
+	FieldCountingRule = "counting_rule"
 	// EdgeFrequency holds the string denoting the frequency edge name in mutations.
 	EdgeFrequency = "frequency"
 	// EdgeService holds the string denoting the service edge name in mutations.
@@ -88,6 +90,7 @@ var Columns = []string{
 	FieldCurrencyID,
 	FieldOneTime,
 	FieldRatePlanID,
+	FieldCountingRule,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

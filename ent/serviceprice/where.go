@@ -219,6 +219,16 @@ func RatePlanIDNotNil() predicate.ServicePrice {
 	return predicate.ServicePrice(sql.FieldNotNull(FieldRatePlanID))
 }
 
+// CountingRuleIsNil applies the IsNil predicate on the "counting_rule" field.
+func CountingRuleIsNil() predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldIsNull(FieldCountingRule))
+}
+
+// CountingRuleNotNil applies the NotNil predicate on the "counting_rule" field.
+func CountingRuleNotNil() predicate.ServicePrice {
+	return predicate.ServicePrice(sql.FieldNotNull(FieldCountingRule))
+}
+
 // HasFrequency applies the HasEdge predicate on the "frequency" edge.
 func HasFrequency() predicate.ServicePrice {
 	return predicate.ServicePrice(func(s *sql.Selector) {
