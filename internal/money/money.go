@@ -113,6 +113,9 @@ func (x Decimal) Equal(y Decimal) bool { return x.d.Equal(y.d) }
 // IsZero reports whether x is 0.
 func (x Decimal) IsZero() bool { return x.d.IsZero() }
 
+// IsPositive reports whether x > 0.
+func (x Decimal) IsPositive() bool { return x.d.IsPositive() }
+
 // IsNegative reports whether x < 0.
 func (x Decimal) IsNegative() bool { return x.d.IsNegative() }
 

@@ -74,9 +74,25 @@ type Service struct {
 	OneTime       *money.Decimal
 	OneTimeBilled bool
 	Transitions   map[StatusPair]money.Decimal
-	// Charged holds what was charged (RECURRING, net of credits) per period start,
-	// for the periods a cancellation may credit; keyed by the period start.
+	// Charged holds what was charged (RECURRING and its DISCOUNT lines) per period
+	// start, for the periods a cancellation may credit; keyed by the period start.
 	Charged map[calendar.Date]ChargedPeriod
+	// Pricing, when set, decides the recurring price instead of Recurring
+	// (docs/billing.md 7.1): override, price plan, counting rule, price book,
+	// catalog. Recurring alone is catalog pricing.
+	Pricing *Pricing
+	// Discounts reduce the recurring lines of the days they cover (7.2).
+	Discounts []DiscountTerm
+}
+
+// price is the recurring price of the service in its status for a period that starts
+// on day, and where it came from.
+func (s *Service) price(day calendar.Date) (Price, bool) {
+	if s.Pricing != nil {
+		return PriceOf(s.Pricing, s.Status, day)
+	}
+	a, ok := s.Recurring[s.Status]
+	return Price{a, FromCatalog}, ok
 }
 
 // ChargedPeriod is what one service was charged for one period.
@@ -147,6 +163,8 @@ type Line struct {
 	Used, Billed *money.Decimal
 	// PlanID is the rate plan that rated a USAGE line's period (0: none).
 	PlanID int
+	// Source is where a RECURRING line's price came from.
+	Source PriceSource
 	// Guard names what the line charges; the database keeps it unique, so the same
 	// thing can never be charged twice whatever races happen around this function.
 	Guard string
@@ -353,27 +371,27 @@ func (e *engine) charge(per Period) {
 // recurringLine charges s for [per.Start, end): in full when full is set, else
 // prorated against the full period.
 func (e *engine) recurringLine(s *Service, per Period, end calendar.Date, full bool) {
-	price, ok := s.Recurring[s.Status]
+	price, ok := s.price(per.Start)
 	if !ok {
 		return
 	}
 	qty := e.p.Bulk * s.Quantity
-	total := price.MulInt(int64(qty))
-	var amount money.Decimal
-	if full {
-		amount = money.Round(total, e.prec)
-	} else {
-		amount = money.Prorate(total, int64(calendar.Days(per.Start, end)), int64(per.FullDays()), e.prec)
+	total := price.Amount.MulInt(int64(qty))
+	f := fraction{1, 1}
+	if !full {
+		f = fraction{int64(calendar.Days(per.Start, end)), int64(per.FullDays())}
 	}
+	amount := money.Prorate(total, f.num, f.den, e.prec)
 	if amount.IsZero() {
 		return
 	}
 	e.res.Lines = append(e.res.Lines, Line{
 		Kind: Recurring, AccountServiceID: s.ID, ServiceID: s.ServiceID,
 		Description: s.Name, PeriodStart: per.Start, PeriodEnd: end.AddDays(-1),
-		Quantity: qty, UnitAmount: price, Amount: amount,
+		Quantity: qty, UnitAmount: price.Amount, Amount: amount, Source: price.Source,
 		Guard: Guard(Recurring, s.ID, per.Start.String()),
 	})
+	e.res.Lines = append(e.res.Lines, discountLines(s, per.Start, end, total, qty, f, amount, e.prec)...)
 }
 
 // usedIn reports whether the recurring prices of [from, to) are due: always, but for
@@ -492,8 +510,14 @@ func (e *engine) finalBilled(per Period) {
 			}
 			keep := money.Zero
 			if e.p.CancelOption == Prorated && c.After(per.Start) {
+				// The days in service cost their rounded price less the discount of
+				// those days, computed on their exact cost (docs/billing.md 7.2).
 				total := charged.UnitAmount.MulInt(int64(charged.Quantity))
-				keep = money.Prorate(total, int64(calendar.Days(per.Start, c)), int64(per.FullDays()), e.prec)
+				f := fraction{int64(calendar.Days(per.Start, c)), int64(per.FullDays())}
+				keep = money.Prorate(total, f.num, f.den, e.prec)
+				for _, d := range discountLines(s, per.Start, c, total, charged.Quantity, f, keep, e.prec) {
+					keep = keep.Add(d.Amount)
+				}
 			}
 			credit := keep.Sub(charged.Amount)
 			if !credit.IsNegative() {
