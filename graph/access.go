@@ -354,6 +354,8 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	c.Query.Partners = conn
 	c.Query.Services = conn
 	c.Query.RatePlans = conn
+	c.Query.PriceBooks = conn
+	c.Query.PricePlans = conn
 	c.Invoice.LinesConnection = conn
 	c.AccountPackage.ChargesConnection = conn
 	c.AccountPackage.ServicesConnection = conn
@@ -363,6 +365,9 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	c.AccountPackage.Charges = rows
 	c.AccountPackage.Services = rows
 	c.BillRun.Errors = rows
+	c.AccountService.Discounts = rows
+	c.Account.Contracts = rows
+	c.PackageFrequency.PriceBookPrices = rows
 
 	c.Query.Currencies = catalog(func(s catalogSizes) int { return s.Currencies })
 	c.Query.Statuses = catalog(func(s catalogSizes) int { return s.Statuses })
@@ -377,6 +382,8 @@ func complexity(cfg *Config, listRows int, bounds *catalogBounds) {
 	c.AccountService.PriceOverrides = catalog(func(s catalogSizes) int { return s.Statuses })
 	c.AuditEntry.Ids = func(child int) int { return 1 + access.MaxAuditIDs }
 	c.RatePlan.Tiers = func(child int) int { return 1 + catalogMaxTiers*child }
+	c.PricePlan.Entries = func(child int) int { return 1 + catalogMaxPlanEntries*child }
+	c.CountingRule.Tiers = func(child int) int { return 1 + catalogMaxCountingTiers*child }
 	c.Mutation.RecordUsage = func(child int, records []*usage.RecordInput) int { return 1 + max(len(records), 1) }
 
 	c.Query.Nodes = func(child int, ids []int) int { return 1 + max(len(ids), 1)*child }

@@ -138,3 +138,10 @@ func (b *catalogBounds) staleAfterCatalogChanges(ctx context.Context, next graph
 
 // catalogMaxTiers bounds RatePlan.tiers: the catalog refuses longer plans.
 const catalogMaxTiers = catalogpkg.MaxTiers
+
+// catalogMaxPlanEntries and catalogMaxCountingTiers bound a price plan's entries and a
+// counting rule's tiers.
+const (
+	catalogMaxPlanEntries   = catalogpkg.MaxPlanEntries
+	catalogMaxCountingTiers = catalogpkg.MaxCountingTiers
+)

@@ -19,6 +19,7 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	billrun1 "github.com/billd/billd/ent/billrun"
 	"github.com/billd/billd/ent/charge"
+	contract1 "github.com/billd/billd/ent/contract"
 	"github.com/billd/billd/ent/invoice"
 	"github.com/billd/billd/ent/packagefrequency"
 	"github.com/billd/billd/ent/rateplan"
@@ -30,6 +31,7 @@ import (
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/contract"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/rating"
@@ -54,10 +56,15 @@ type ResolverRoot interface {
 	ApiKey() ApiKeyResolver
 	AuditEntry() AuditEntryResolver
 	BillRun() BillRunResolver
+	Contract() ContractResolver
+	CountingRule() CountingRuleResolver
 	Invoice() InvoiceResolver
 	Mutation() MutationResolver
 	Package() PackageResolver
 	PackageActivation() PackageActivationResolver
+	PackageFrequency() PackageFrequencyResolver
+	PriceBookPrice() PriceBookPriceResolver
+	PricePlanEntry() PricePlanEntryResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	UsagePeriodSummary() UsagePeriodSummaryResolver
@@ -71,11 +78,13 @@ type ComplexityRoot struct {
 		AccountPackages func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Balance         func(childComplexity int) int
 		BillDay         func(childComplexity int) int
+		Contracts       func(childComplexity int) int
 		Currency        func(childComplexity int) int
 		ID              func(childComplexity int) int
 		Invoices        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Name            func(childComplexity int) int
 		Partner         func(childComplexity int) int
+		PriceBook       func(childComplexity int) int
 		RatePlan        func(childComplexity int) int
 		UsageBillDay    func(childComplexity int) int
 	}
@@ -102,6 +111,7 @@ type ComplexityRoot struct {
 		ChargeFullPeriod    func(childComplexity int) int
 		Charges             func(childComplexity int) int
 		ChargesConnection   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		Contract            func(childComplexity int) int
 		EffectiveDate       func(childComplexity int) int
 		EndDate             func(childComplexity int) int
 		Frequency           func(childComplexity int) int
@@ -110,6 +120,7 @@ type ComplexityRoot struct {
 		NextBillDate        func(childComplexity int) int
 		Package             func(childComplexity int) int
 		Postpaid            func(childComplexity int) int
+		ProductCode         func(childComplexity int) int
 		RatePlan            func(childComplexity int) int
 		Services            func(childComplexity int) int
 		ServicesConnection  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
@@ -130,6 +141,7 @@ type ComplexityRoot struct {
 
 	AccountService struct {
 		AccountPackage  func(childComplexity int) int
+		Discounts       func(childComplexity int) int
 		EffectiveDate   func(childComplexity int) int
 		EndDate         func(childComplexity int) int
 		ID              func(childComplexity int) int
@@ -265,6 +277,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		PeriodEnd      func(childComplexity int) int
 		PeriodStart    func(childComplexity int) int
+		PriceSource    func(childComplexity int) int
 		Quantity       func(childComplexity int) int
 		Service        func(childComplexity int) int
 		UnitAmount     func(childComplexity int) int
@@ -282,6 +295,30 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Contract struct {
+		Account              func(childComplexity int) int
+		AccountPackage       func(childComplexity int) int
+		EarlyTerminationFee  func(childComplexity int) int
+		EndDate              func(childComplexity int) int
+		Ended                func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		MinimumInvoiceAmount func(childComplexity int) int
+		Renewal              func(childComplexity int) int
+		StartDate            func(childComplexity int) int
+		TermMonths           func(childComplexity int) int
+	}
+
+	CountingRule struct {
+		Basis  func(childComplexity int) int
+		Status func(childComplexity int) int
+		Tiers  func(childComplexity int) int
+	}
+
+	CountingTier struct {
+		Amount func(childComplexity int) int
+		From   func(childComplexity int) int
+	}
+
 	CreatedApiKey struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
@@ -291,6 +328,15 @@ type ComplexityRoot struct {
 		Code      func(childComplexity int) int
 		Name      func(childComplexity int) int
 		Precision func(childComplexity int) int
+	}
+
+	Discount struct {
+		AccountService func(childComplexity int) int
+		Amount         func(childComplexity int) int
+		EndDate        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Percent        func(childComplexity int) int
+		StartDate      func(childComplexity int) int
 	}
 
 	Invoice struct {
@@ -325,6 +371,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddAccountService    func(childComplexity int, accountPackageID int, input provisioning.AccountServiceInput) int
+		AddDiscount          func(childComplexity int, accountServiceID int, input provisioning.DiscountInput) int
 		AddPackageFrequency  func(childComplexity int, packageID int, input catalog.PackageFrequencyInput) int
 		AddPackageService    func(childComplexity int, packageID int, input catalog.PackageServiceInput) int
 		CancelAccountPackage func(childComplexity int, id int, input provisioning.CancelAccountPackageInput) int
@@ -332,9 +379,12 @@ type ComplexityRoot struct {
 		CloseInvoice         func(childComplexity int, id int) int
 		CreateAPIKey         func(childComplexity int, input access.CreateKeyInput) int
 		CreateAccount        func(childComplexity int, input account.CreateAccountInput) int
+		CreateContract       func(childComplexity int, input contract.Input) int
 		CreateCurrency       func(childComplexity int, input catalog.CreateCurrencyInput) int
 		CreatePackage        func(childComplexity int, input catalog.CreatePackageInput) int
 		CreatePartner        func(childComplexity int, input account.CreatePartnerInput) int
+		CreatePriceBook      func(childComplexity int, name string) int
+		CreatePricePlan      func(childComplexity int, input catalog.CreatePricePlanInput) int
 		CreateRatePlan       func(childComplexity int, input catalog.CreateRatePlanInput) int
 		CreateService        func(childComplexity int, input catalog.CreateServiceInput) int
 		CreateStatus         func(childComplexity int, input catalog.CreateStatusInput) int
@@ -343,7 +393,9 @@ type ComplexityRoot struct {
 		ProvisionPackage     func(childComplexity int, input provisioning.ProvisionPackageInput) int
 		RecordUsage          func(childComplexity int, records []*usage.RecordInput) int
 		RemoveAccountService func(childComplexity int, id int) int
+		RemoveDiscount       func(childComplexity int, id int) int
 		RevokeAPIKey         func(childComplexity int, id int) int
+		SetPriceBookPrices   func(childComplexity int, input catalog.PriceBookPriceInput) int
 		StartBillRun         func(childComplexity int, input billrun.StartInput) int
 		UpdateAccount        func(childComplexity int, id int, input account.UpdateAccountInput) int
 		UpdateAccountPackage func(childComplexity int, id int, input provisioning.UpdateAccountPackageInput) int
@@ -390,13 +442,14 @@ type ComplexityRoot struct {
 	}
 
 	PackageFrequency struct {
-		ID            func(childComplexity int) int
-		Interval      func(childComplexity int) int
-		IntervalCount func(childComplexity int) int
-		Name          func(childComplexity int) int
-		Package       func(childComplexity int) int
-		Prices        func(childComplexity int) int
-		RatePlan      func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Interval        func(childComplexity int) int
+		IntervalCount   func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Package         func(childComplexity int) int
+		PriceBookPrices func(childComplexity int) int
+		Prices          func(childComplexity int) int
+		RatePlan        func(childComplexity int) int
 	}
 
 	PackageService struct {
@@ -434,6 +487,55 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PriceBook struct {
+		ID   func(childComplexity int) int
+		Name func(childComplexity int) int
+	}
+
+	PriceBookConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PriceBookEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PriceBookPrice struct {
+		Amount    func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		PriceBook func(childComplexity int) int
+		Service   func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	PricePlan struct {
+		Code    func(childComplexity int) int
+		Entries func(childComplexity int) int
+		ID      func(childComplexity int) int
+		Package func(childComplexity int) int
+	}
+
+	PricePlanConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PricePlanEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PricePlanEntry struct {
+		Amount     func(childComplexity int) int
+		PercentOff func(childComplexity int) int
+		Service    func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys    func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Accounts   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
@@ -446,6 +548,8 @@ type ComplexityRoot struct {
 		Nodes      func(childComplexity int, ids []int) int
 		Packages   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Partners   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		PriceBooks func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
+		PricePlans func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		RatePlans  func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Services   func(childComplexity int, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) int
 		Status     func(childComplexity int, code string) int
@@ -504,12 +608,13 @@ type ComplexityRoot struct {
 	}
 
 	ServicePrice struct {
-		Currency    func(childComplexity int) int
-		OneTime     func(childComplexity int) int
-		RatePlan    func(childComplexity int) int
-		Recurring   func(childComplexity int) int
-		Service     func(childComplexity int) int
-		Transitions func(childComplexity int) int
+		CountingRule func(childComplexity int) int
+		Currency     func(childComplexity int) int
+		OneTime      func(childComplexity int) int
+		RatePlan     func(childComplexity int) int
+		Recurring    func(childComplexity int) int
+		Service      func(childComplexity int) int
+		Transitions  func(childComplexity int) int
 	}
 
 	Status struct {
@@ -564,6 +669,8 @@ type ComplexityRoot struct {
 
 type AccountResolver interface {
 	Balance(ctx context.Context, obj *ent.Account) (*money.Decimal, error)
+
+	Contracts(ctx context.Context, obj *ent.Account) ([]*ent.Contract, error)
 }
 type AccountPackageResolver interface {
 	BillDay(ctx context.Context, obj *ent.AccountPackage) (int, error)
@@ -572,9 +679,13 @@ type AccountPackageResolver interface {
 	Charges(ctx context.Context, obj *ent.AccountPackage) ([]*ent.Charge, error)
 	ChargesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.ChargeConnection, error)
 	ServicesConnection(ctx context.Context, obj *ent.AccountPackage, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AccountServiceConnection, error)
+
+	Contract(ctx context.Context, obj *ent.AccountPackage) (*ent.Contract, error)
 }
 type AccountServiceResolver interface {
 	Usage(ctx context.Context, obj *ent.AccountService, on *calendar.Date) (*usage.Summary, error)
+
+	Discounts(ctx context.Context, obj *ent.AccountService) ([]*ent.Discount, error)
 }
 type ApiKeyResolver interface {
 	Role(ctx context.Context, obj *ent.APIKey) (access.Role, error)
@@ -592,6 +703,13 @@ type BillRunResolver interface {
 	Errors(ctx context.Context, obj *ent.BillRun) ([]*ent.BillRunError, error)
 
 	ErrorsConnection(ctx context.Context, obj *ent.BillRun, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.BillRunErrorConnection, error)
+}
+type ContractResolver interface {
+	Account(ctx context.Context, obj *ent.Contract) (*ent.Account, error)
+	AccountPackage(ctx context.Context, obj *ent.Contract) (*ent.AccountPackage, error)
+}
+type CountingRuleResolver interface {
+	Status(ctx context.Context, obj *rating.CountingRule) (*ent.Status, error)
 }
 type InvoiceResolver interface {
 	Lines(ctx context.Context, obj *ent.Invoice) ([]*ent.Charge, error)
@@ -625,6 +743,12 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, id int) (*ent.APIKey, error)
 	CreateRatePlan(ctx context.Context, input catalog.CreateRatePlanInput) (*ent.RatePlan, error)
 	RecordUsage(ctx context.Context, records []*usage.RecordInput) (*usage.Result, error)
+	AddDiscount(ctx context.Context, accountServiceID int, input provisioning.DiscountInput) (*ent.Discount, error)
+	RemoveDiscount(ctx context.Context, id int) (int, error)
+	CreatePriceBook(ctx context.Context, name string) (*ent.PriceBook, error)
+	SetPriceBookPrices(ctx context.Context, input catalog.PriceBookPriceInput) (*ent.PackageFrequency, error)
+	CreatePricePlan(ctx context.Context, input catalog.CreatePricePlanInput) (*ent.PricePlan, error)
+	CreateContract(ctx context.Context, input contract.Input) (*ent.Contract, error)
 }
 type PackageResolver interface {
 	Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error)
@@ -635,6 +759,20 @@ type PackageResolver interface {
 }
 type PackageActivationResolver interface {
 	Service(ctx context.Context, obj *ent.CatalogPackage) (*ent.Service, error)
+}
+type PackageFrequencyResolver interface {
+	PriceBookPrices(ctx context.Context, obj *ent.PackageFrequency) ([]*ent.PriceBookPrice, error)
+}
+type PriceBookPriceResolver interface {
+	PriceBook(ctx context.Context, obj *ent.PriceBookPrice) (*ent.PriceBook, error)
+	Service(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Service, error)
+	Currency(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Currency, error)
+	Status(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Status, error)
+}
+type PricePlanEntryResolver interface {
+	Service(ctx context.Context, obj *rating.PlanEntry) (*ent.Service, error)
+
+	Status(ctx context.Context, obj *rating.PlanEntry) (*ent.Status, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -653,6 +791,8 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.AuditEntryConnection, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	RatePlans(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.RatePlanConnection, error)
+	PriceBooks(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PriceBookConnection, error)
+	PricePlans(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PricePlanConnection, error)
 }
 type SubscriptionResolver interface {
 	BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error)
@@ -703,6 +843,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Account.BillDay(childComplexity), true
+	case "Account.contracts":
+		if e.ComplexityRoot.Account.Contracts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.Contracts(childComplexity), true
 	case "Account.currency":
 		if e.ComplexityRoot.Account.Currency == nil {
 			break
@@ -738,6 +884,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Account.Partner(childComplexity), true
+	case "Account.priceBook":
+		if e.ComplexityRoot.Account.PriceBook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.PriceBook(childComplexity), true
 	case "Account.ratePlan":
 		if e.ComplexityRoot.Account.RatePlan == nil {
 			break
@@ -848,6 +1000,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "AccountPackage.contract":
+		if e.ComplexityRoot.AccountPackage.Contract == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountPackage.Contract(childComplexity), true
 	case "AccountPackage.effectiveDate":
 		if e.ComplexityRoot.AccountPackage.EffectiveDate == nil {
 			break
@@ -896,6 +1054,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountPackage.Postpaid(childComplexity), true
+	case "AccountPackage.productCode":
+		if e.ComplexityRoot.AccountPackage.ProductCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountPackage.ProductCode(childComplexity), true
 	case "AccountPackage.ratePlan":
 		if e.ComplexityRoot.AccountPackage.RatePlan == nil {
 			break
@@ -970,6 +1134,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AccountService.AccountPackage(childComplexity), true
+	case "AccountService.discounts":
+		if e.ComplexityRoot.AccountService.Discounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountService.Discounts(childComplexity), true
 	case "AccountService.effectiveDate":
 		if e.ComplexityRoot.AccountService.EffectiveDate == nil {
 			break
@@ -1518,6 +1688,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.PeriodStart(childComplexity), true
+	case "Charge.priceSource":
+		if e.ComplexityRoot.Charge.PriceSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.PriceSource(childComplexity), true
 	case "Charge.quantity":
 		if e.ComplexityRoot.Charge.Quantity == nil {
 			break
@@ -1575,6 +1751,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChargeEdge.Node(childComplexity), true
 
+	case "Contract.account":
+		if e.ComplexityRoot.Contract.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.Account(childComplexity), true
+	case "Contract.accountPackage":
+		if e.ComplexityRoot.Contract.AccountPackage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.AccountPackage(childComplexity), true
+	case "Contract.earlyTerminationFee":
+		if e.ComplexityRoot.Contract.EarlyTerminationFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.EarlyTerminationFee(childComplexity), true
+	case "Contract.endDate":
+		if e.ComplexityRoot.Contract.EndDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.EndDate(childComplexity), true
+	case "Contract.ended":
+		if e.ComplexityRoot.Contract.Ended == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.Ended(childComplexity), true
+	case "Contract.id":
+		if e.ComplexityRoot.Contract.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.ID(childComplexity), true
+	case "Contract.minimumInvoiceAmount":
+		if e.ComplexityRoot.Contract.MinimumInvoiceAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.MinimumInvoiceAmount(childComplexity), true
+	case "Contract.renewal":
+		if e.ComplexityRoot.Contract.Renewal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.Renewal(childComplexity), true
+	case "Contract.startDate":
+		if e.ComplexityRoot.Contract.StartDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.StartDate(childComplexity), true
+	case "Contract.termMonths":
+		if e.ComplexityRoot.Contract.TermMonths == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contract.TermMonths(childComplexity), true
+
+	case "CountingRule.basis":
+		if e.ComplexityRoot.CountingRule.Basis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CountingRule.Basis(childComplexity), true
+	case "CountingRule.status":
+		if e.ComplexityRoot.CountingRule.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CountingRule.Status(childComplexity), true
+	case "CountingRule.tiers":
+		if e.ComplexityRoot.CountingRule.Tiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CountingRule.Tiers(childComplexity), true
+
+	case "CountingTier.amount":
+		if e.ComplexityRoot.CountingTier.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CountingTier.Amount(childComplexity), true
+	case "CountingTier.from":
+		if e.ComplexityRoot.CountingTier.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CountingTier.From(childComplexity), true
+
 	case "CreatedApiKey.apiKey":
 		if e.ComplexityRoot.CreatedApiKey.APIKey == nil {
 			break
@@ -1606,6 +1875,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Currency.Precision(childComplexity), true
+
+	case "Discount.accountService":
+		if e.ComplexityRoot.Discount.AccountService == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.AccountService(childComplexity), true
+	case "Discount.amount":
+		if e.ComplexityRoot.Discount.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Amount(childComplexity), true
+	case "Discount.endDate":
+		if e.ComplexityRoot.Discount.EndDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.EndDate(childComplexity), true
+	case "Discount.id":
+		if e.ComplexityRoot.Discount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.ID(childComplexity), true
+	case "Discount.percent":
+		if e.ComplexityRoot.Discount.Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.Percent(childComplexity), true
+	case "Discount.startDate":
+		if e.ComplexityRoot.Discount.StartDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discount.StartDate(childComplexity), true
 
 	case "Invoice.account":
 		if e.ComplexityRoot.Invoice.Account == nil {
@@ -1735,6 +2041,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddAccountService(childComplexity, args["accountPackageId"].(int), args["input"].(provisioning.AccountServiceInput)), true
+	case "Mutation.addDiscount":
+		if e.ComplexityRoot.Mutation.AddDiscount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addDiscount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddDiscount(childComplexity, args["accountServiceId"].(int), args["input"].(provisioning.DiscountInput)), true
 	case "Mutation.addPackageFrequency":
 		if e.ComplexityRoot.Mutation.AddPackageFrequency == nil {
 			break
@@ -1812,6 +2129,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAccount(childComplexity, args["input"].(account.CreateAccountInput)), true
+	case "Mutation.createContract":
+		if e.ComplexityRoot.Mutation.CreateContract == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createContract_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateContract(childComplexity, args["input"].(contract.Input)), true
 	case "Mutation.createCurrency":
 		if e.ComplexityRoot.Mutation.CreateCurrency == nil {
 			break
@@ -1845,6 +2173,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreatePartner(childComplexity, args["input"].(account.CreatePartnerInput)), true
+	case "Mutation.createPriceBook":
+		if e.ComplexityRoot.Mutation.CreatePriceBook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPriceBook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePriceBook(childComplexity, args["name"].(string)), true
+	case "Mutation.createPricePlan":
+		if e.ComplexityRoot.Mutation.CreatePricePlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPricePlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePricePlan(childComplexity, args["input"].(catalog.CreatePricePlanInput)), true
 	case "Mutation.createRatePlan":
 		if e.ComplexityRoot.Mutation.CreateRatePlan == nil {
 			break
@@ -1933,6 +2283,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveAccountService(childComplexity, args["id"].(int)), true
+	case "Mutation.removeDiscount":
+		if e.ComplexityRoot.Mutation.RemoveDiscount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeDiscount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveDiscount(childComplexity, args["id"].(int)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1944,6 +2305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(int)), true
+	case "Mutation.setPriceBookPrices":
+		if e.ComplexityRoot.Mutation.SetPriceBookPrices == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPriceBookPrices_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPriceBookPrices(childComplexity, args["input"].(catalog.PriceBookPriceInput)), true
 	case "Mutation.startBillRun":
 		if e.ComplexityRoot.Mutation.StartBillRun == nil {
 			break
@@ -2200,6 +2572,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackageFrequency.Package(childComplexity), true
+	case "PackageFrequency.priceBookPrices":
+		if e.ComplexityRoot.PackageFrequency.PriceBookPrices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackageFrequency.PriceBookPrices(childComplexity), true
 	case "PackageFrequency.prices":
 		if e.ComplexityRoot.PackageFrequency.Prices == nil {
 			break
@@ -2343,6 +2721,164 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PartnerEdge.Node(childComplexity), true
 
+	case "PriceBook.id":
+		if e.ComplexityRoot.PriceBook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBook.ID(childComplexity), true
+	case "PriceBook.name":
+		if e.ComplexityRoot.PriceBook.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBook.Name(childComplexity), true
+
+	case "PriceBookConnection.edges":
+		if e.ComplexityRoot.PriceBookConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookConnection.Edges(childComplexity), true
+	case "PriceBookConnection.pageInfo":
+		if e.ComplexityRoot.PriceBookConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookConnection.PageInfo(childComplexity), true
+	case "PriceBookConnection.totalCount":
+		if e.ComplexityRoot.PriceBookConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookConnection.TotalCount(childComplexity), true
+
+	case "PriceBookEdge.cursor":
+		if e.ComplexityRoot.PriceBookEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookEdge.Cursor(childComplexity), true
+	case "PriceBookEdge.node":
+		if e.ComplexityRoot.PriceBookEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookEdge.Node(childComplexity), true
+
+	case "PriceBookPrice.amount":
+		if e.ComplexityRoot.PriceBookPrice.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookPrice.Amount(childComplexity), true
+	case "PriceBookPrice.currency":
+		if e.ComplexityRoot.PriceBookPrice.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookPrice.Currency(childComplexity), true
+	case "PriceBookPrice.priceBook":
+		if e.ComplexityRoot.PriceBookPrice.PriceBook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookPrice.PriceBook(childComplexity), true
+	case "PriceBookPrice.service":
+		if e.ComplexityRoot.PriceBookPrice.Service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookPrice.Service(childComplexity), true
+	case "PriceBookPrice.status":
+		if e.ComplexityRoot.PriceBookPrice.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceBookPrice.Status(childComplexity), true
+
+	case "PricePlan.code":
+		if e.ComplexityRoot.PricePlan.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlan.Code(childComplexity), true
+	case "PricePlan.entries":
+		if e.ComplexityRoot.PricePlan.Entries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlan.Entries(childComplexity), true
+	case "PricePlan.id":
+		if e.ComplexityRoot.PricePlan.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlan.ID(childComplexity), true
+	case "PricePlan.package":
+		if e.ComplexityRoot.PricePlan.Package == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlan.Package(childComplexity), true
+
+	case "PricePlanConnection.edges":
+		if e.ComplexityRoot.PricePlanConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanConnection.Edges(childComplexity), true
+	case "PricePlanConnection.pageInfo":
+		if e.ComplexityRoot.PricePlanConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanConnection.PageInfo(childComplexity), true
+	case "PricePlanConnection.totalCount":
+		if e.ComplexityRoot.PricePlanConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanConnection.TotalCount(childComplexity), true
+
+	case "PricePlanEdge.cursor":
+		if e.ComplexityRoot.PricePlanEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEdge.Cursor(childComplexity), true
+	case "PricePlanEdge.node":
+		if e.ComplexityRoot.PricePlanEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEdge.Node(childComplexity), true
+
+	case "PricePlanEntry.amount":
+		if e.ComplexityRoot.PricePlanEntry.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEntry.Amount(childComplexity), true
+	case "PricePlanEntry.percentOff":
+		if e.ComplexityRoot.PricePlanEntry.PercentOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEntry.PercentOff(childComplexity), true
+	case "PricePlanEntry.service":
+		if e.ComplexityRoot.PricePlanEntry.Service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEntry.Service(childComplexity), true
+	case "PricePlanEntry.status":
+		if e.ComplexityRoot.PricePlanEntry.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricePlanEntry.Status(childComplexity), true
+
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
@@ -2460,6 +2996,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Partners(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Query.priceBooks":
+		if e.ComplexityRoot.Query.PriceBooks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_priceBooks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PriceBooks(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
+	case "Query.pricePlans":
+		if e.ComplexityRoot.Query.PricePlans == nil {
+			break
+		}
+
+		args, err := ec.field_Query_pricePlans_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PricePlans(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int]), args["last"].(*int), args["before"].(*entgql.Cursor[int])), true
 	case "Query.ratePlans":
 		if e.ComplexityRoot.Query.RatePlans == nil {
 			break
@@ -2670,6 +3228,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ServiceEdge.Node(childComplexity), true
 
+	case "ServicePrice.countingRule":
+		if e.ComplexityRoot.ServicePrice.CountingRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ServicePrice.CountingRule(childComplexity), true
 	case "ServicePrice.currency":
 		if e.ComplexityRoot.ServicePrice.Currency == nil {
 			break
@@ -2875,16 +3439,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputActivationInput,
 		ec.unmarshalInputBillRunInput,
 		ec.unmarshalInputCancelAccountPackageInput,
+		ec.unmarshalInputContractInput,
+		ec.unmarshalInputCountingRuleInput,
+		ec.unmarshalInputCountingTierInput,
 		ec.unmarshalInputCreateAccountInput,
 		ec.unmarshalInputCreateApiKeyInput,
 		ec.unmarshalInputCreateCurrencyInput,
 		ec.unmarshalInputCreatePackageInput,
 		ec.unmarshalInputCreatePartnerInput,
+		ec.unmarshalInputCreatePricePlanInput,
 		ec.unmarshalInputCreateRatePlanInput,
 		ec.unmarshalInputCreateServiceInput,
 		ec.unmarshalInputCreateStatusInput,
+		ec.unmarshalInputDiscountInput,
 		ec.unmarshalInputPackageFrequencyInput,
 		ec.unmarshalInputPackageServiceInput,
+		ec.unmarshalInputPriceBookPriceInput,
+		ec.unmarshalInputPricePlanEntryInput,
 		ec.unmarshalInputProvisionPackageInput,
 		ec.unmarshalInputRateTierInput,
 		ec.unmarshalInputServicePriceInput,
@@ -3610,6 +4181,109 @@ extend type BillRunError { code: String }
 extend type AccountPackage { activatedOn: Date }
 # billUsage (default true) bills the usage periods ending in the range and late usage.
 extend input BillRunInput { billUsage: Boolean }
+
+# ------------------------------------------------ v2 additions: prices, discounts, contracts (7)
+
+extend enum ChargeKind { DISCOUNT TOP_UP FEE }
+enum RenewalPolicy { AUTO_RENEW EXPIRE CANCEL }
+enum CountingBasis { PACKAGES SERVICES }
+# Where a RECURRING line's price came from, in the order they win (docs/billing.md 7.1).
+enum PriceSource { OVERRIDE PRICE_PLAN COUNTING_RULE PRICE_BOOK CATALOG }
+
+# priceSource is set on RECURRING lines, null on others.
+extend type Charge { priceSource: PriceSource }
+
+type CountingTier { from: Int! amount: Decimal! }
+# status: the status whose price the rule replaces (ACTIVE unless given).
+type CountingRule { basis: CountingBasis! status: Status! tiers: [CountingTier!]! }
+extend type ServicePrice { countingRule: CountingRule }
+
+type PriceBook implements Node { id: ID! name: String! }
+# A price book's recurring price of one service of a frequency, in one currency and status.
+type PriceBookPrice { priceBook: PriceBook! service: Service! currency: Currency! status: Status! amount: Decimal! }
+# priceBookPrices: every price book's prices on this frequency.
+extend type PackageFrequency { priceBookPrices: [PriceBookPrice!]! }
+
+# An entry prices one service in one status (ACTIVE unless given): a replacement
+# amount, or a percentage off the price that would apply without the plan.
+type PricePlanEntry { service: Service! amount: Decimal percentOff: Decimal }
+extend type PricePlanEntry { status: Status! }
+type PricePlan implements Node { id: ID! code: String! package: Package! entries: [PricePlanEntry!]! }
+
+type Discount implements Node {
+  id: ID!
+  accountService: AccountService!
+  percent: Decimal
+  amount: Decimal
+  startDate: Date!
+  endDate: Date
+}
+extend type AccountService { discounts: [Discount!]! }
+
+# endDate: the current term's end, the first day out of contract (moved on by each
+# AUTO_RENEW); ended: the term reached its end without a renewal.
+type Contract implements Node {
+  id: ID!
+  account: Account!
+  accountPackage: AccountPackage
+  startDate: Date!
+  termMonths: Int!
+  endDate: Date!
+  renewal: RenewalPolicy!
+  minimumInvoiceAmount: Decimal
+  earlyTerminationFee: Decimal
+}
+extend type Contract { ended: Boolean! }
+# contracts: the account's contracts and those of its account-packages, newest first.
+extend type Account { priceBook: PriceBook contracts: [Contract!]! }
+# contract: the account-package's contract in force (else its latest).
+extend type AccountPackage { productCode: String contract: Contract }
+
+input CountingTierInput { from: Int! amount: Decimal! }
+input CountingRuleInput { basis: CountingBasis! status: String tiers: [CountingTierInput!]! }
+extend input ServicePriceInput { countingRule: CountingRuleInput }
+input DiscountInput { percent: Decimal amount: Decimal startDate: Date! endDate: Date }
+input PricePlanEntryInput { serviceId: ID! amount: Decimal percentOff: Decimal }
+extend input PricePlanEntryInput { status: String }
+input CreatePricePlanInput { code: String! packageId: ID! entries: [PricePlanEntryInput!]! }
+input PriceBookPriceInput { priceBookId: ID! frequencyId: ID! prices: [ServicePriceInput!]! }
+input ContractInput {
+  accountId: ID
+  accountPackageId: ID
+  startDate: Date!
+  termMonths: Int!
+  renewal: RenewalPolicy!
+  minimumInvoiceAmount: Decimal
+  earlyTerminationFee: Decimal
+}
+# priceBookId on an account; clearPriceBook takes it off. productCode "" clears it.
+extend input CreateAccountInput { priceBookId: ID }
+extend input UpdateAccountInput { priceBookId: ID clearPriceBook: Boolean }
+extend input ProvisionPackageInput { productCode: String }
+extend input UpdateAccountPackageInput { productCode: String }
+extend input CancelAccountPackageInput { waiveEarlyTerminationFee: Boolean }
+# invoiceTopUp tops contract months up to their minimum; runContractCommitment charges
+# early termination fees (both default false).
+extend input BillRunInput { invoiceTopUp: Boolean runContractCommitment: Boolean }
+
+type PriceBookConnection { edges: [PriceBookEdge] pageInfo: PageInfo! totalCount: Int! }
+type PriceBookEdge { node: PriceBook cursor: Cursor! }
+type PricePlanConnection { edges: [PricePlanEdge] pageInfo: PageInfo! totalCount: Int! }
+type PricePlanEdge { node: PricePlan cursor: Cursor! }
+
+extend type Query {
+  priceBooks(first: Int, after: Cursor, last: Int, before: Cursor): PriceBookConnection!
+  pricePlans(first: Int, after: Cursor, last: Int, before: Cursor): PricePlanConnection!
+}
+
+extend type Mutation {
+  addDiscount(accountServiceId: ID!, input: DiscountInput!): Discount!
+  removeDiscount(id: ID!): ID!
+  createPriceBook(name: String!): PriceBook!
+  setPriceBookPrices(input: PriceBookPriceInput!): PackageFrequency!
+  createPricePlan(input: CreatePricePlanInput!): PricePlan!
+  createContract(input: ContractInput!): Contract!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3640,6 +4314,10 @@ func (ec *executionContext) childFields_Account(ctx context.Context, field graph
 		return ec.fieldContext_Account_usageBillDay(ctx, field)
 	case "ratePlan":
 		return ec.fieldContext_Account_ratePlan(ctx, field)
+	case "priceBook":
+		return ec.fieldContext_Account_priceBook(ctx, field)
+	case "contracts":
+		return ec.fieldContext_Account_contracts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Account", field.Name)
 }
@@ -3714,6 +4392,10 @@ func (ec *executionContext) childFields_AccountPackage(ctx context.Context, fiel
 		return ec.fieldContext_AccountPackage_ratePlan(ctx, field)
 	case "activatedOn":
 		return ec.fieldContext_AccountPackage_activatedOn(ctx, field)
+	case "productCode":
+		return ec.fieldContext_AccountPackage_productCode(ctx, field)
+	case "contract":
+		return ec.fieldContext_AccountPackage_contract(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountPackage", field.Name)
 }
@@ -3764,6 +4446,8 @@ func (ec *executionContext) childFields_AccountService(ctx context.Context, fiel
 		return ec.fieldContext_AccountService_usage(ctx, field)
 	case "ratePlan":
 		return ec.fieldContext_AccountService_ratePlan(ctx, field)
+	case "discounts":
+		return ec.fieldContext_AccountService_discounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AccountService", field.Name)
 }
@@ -4022,6 +4706,8 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_usedQuantity(ctx, field)
 	case "billedQuantity":
 		return ec.fieldContext_Charge_billedQuantity(ctx, field)
+	case "priceSource":
+		return ec.fieldContext_Charge_priceSource(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
 }
@@ -4048,6 +4734,54 @@ func (ec *executionContext) childFields_ChargeEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type ChargeEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Contract(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Contract_id(ctx, field)
+	case "account":
+		return ec.fieldContext_Contract_account(ctx, field)
+	case "accountPackage":
+		return ec.fieldContext_Contract_accountPackage(ctx, field)
+	case "startDate":
+		return ec.fieldContext_Contract_startDate(ctx, field)
+	case "termMonths":
+		return ec.fieldContext_Contract_termMonths(ctx, field)
+	case "endDate":
+		return ec.fieldContext_Contract_endDate(ctx, field)
+	case "renewal":
+		return ec.fieldContext_Contract_renewal(ctx, field)
+	case "minimumInvoiceAmount":
+		return ec.fieldContext_Contract_minimumInvoiceAmount(ctx, field)
+	case "earlyTerminationFee":
+		return ec.fieldContext_Contract_earlyTerminationFee(ctx, field)
+	case "ended":
+		return ec.fieldContext_Contract_ended(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Contract", field.Name)
+}
+
+func (ec *executionContext) childFields_CountingRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "basis":
+		return ec.fieldContext_CountingRule_basis(ctx, field)
+	case "status":
+		return ec.fieldContext_CountingRule_status(ctx, field)
+	case "tiers":
+		return ec.fieldContext_CountingRule_tiers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CountingRule", field.Name)
+}
+
+func (ec *executionContext) childFields_CountingTier(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_CountingTier_from(ctx, field)
+	case "amount":
+		return ec.fieldContext_CountingTier_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CountingTier", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -4068,6 +4802,24 @@ func (ec *executionContext) childFields_Currency(ctx context.Context, field grap
 		return ec.fieldContext_Currency_precision(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Currency", field.Name)
+}
+
+func (ec *executionContext) childFields_Discount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Discount_id(ctx, field)
+	case "accountService":
+		return ec.fieldContext_Discount_accountService(ctx, field)
+	case "percent":
+		return ec.fieldContext_Discount_percent(ctx, field)
+	case "amount":
+		return ec.fieldContext_Discount_amount(ctx, field)
+	case "startDate":
+		return ec.fieldContext_Discount_startDate(ctx, field)
+	case "endDate":
+		return ec.fieldContext_Discount_endDate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discount", field.Name)
 }
 
 func (ec *executionContext) childFields_Invoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4218,6 +4970,8 @@ func (ec *executionContext) childFields_PackageFrequency(ctx context.Context, fi
 		return ec.fieldContext_PackageFrequency_prices(ctx, field)
 	case "ratePlan":
 		return ec.fieldContext_PackageFrequency_ratePlan(ctx, field)
+	case "priceBookPrices":
+		return ec.fieldContext_PackageFrequency_priceBookPrices(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PackageFrequency", field.Name)
 }
@@ -4290,6 +5044,104 @@ func (ec *executionContext) childFields_PartnerEdge(ctx context.Context, field g
 		return ec.fieldContext_PartnerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PartnerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceBook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PriceBook_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PriceBook_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceBook", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceBookConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PriceBookConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PriceBookConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PriceBookConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceBookConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceBookEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PriceBookEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PriceBookEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceBookEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceBookPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "priceBook":
+		return ec.fieldContext_PriceBookPrice_priceBook(ctx, field)
+	case "service":
+		return ec.fieldContext_PriceBookPrice_service(ctx, field)
+	case "currency":
+		return ec.fieldContext_PriceBookPrice_currency(ctx, field)
+	case "status":
+		return ec.fieldContext_PriceBookPrice_status(ctx, field)
+	case "amount":
+		return ec.fieldContext_PriceBookPrice_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceBookPrice", field.Name)
+}
+
+func (ec *executionContext) childFields_PricePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PricePlan_id(ctx, field)
+	case "code":
+		return ec.fieldContext_PricePlan_code(ctx, field)
+	case "package":
+		return ec.fieldContext_PricePlan_package(ctx, field)
+	case "entries":
+		return ec.fieldContext_PricePlan_entries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricePlan", field.Name)
+}
+
+func (ec *executionContext) childFields_PricePlanConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PricePlanConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PricePlanConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PricePlanConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricePlanConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PricePlanEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PricePlanEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PricePlanEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricePlanEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PricePlanEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "service":
+		return ec.fieldContext_PricePlanEntry_service(ctx, field)
+	case "amount":
+		return ec.fieldContext_PricePlanEntry_amount(ctx, field)
+	case "percentOff":
+		return ec.fieldContext_PricePlanEntry_percentOff(ctx, field)
+	case "status":
+		return ec.fieldContext_PricePlanEntry_status(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricePlanEntry", field.Name)
 }
 
 func (ec *executionContext) childFields_RatePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4406,6 +5258,8 @@ func (ec *executionContext) childFields_ServicePrice(ctx context.Context, field 
 		return ec.fieldContext_ServicePrice_transitions(ctx, field)
 	case "ratePlan":
 		return ec.fieldContext_ServicePrice_ratePlan(ctx, field)
+	case "countingRule":
+		return ec.fieldContext_ServicePrice_countingRule(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ServicePrice", field.Name)
 }
@@ -4854,6 +5708,28 @@ func (ec *executionContext) field_Mutation_addAccountService_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addDiscount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "accountServiceId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["accountServiceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (provisioning.DiscountInput, error) {
+			return ec.unmarshalNDiscountInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐDiscountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addPackageFrequency_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4976,6 +5852,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createContract_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (contract.Input, error) {
+			return ec.unmarshalNContractInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcontractᚐInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCurrency_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5010,6 +5900,34 @@ func (ec *executionContext) field_Mutation_createPartner_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (account.CreatePartnerInput, error) {
 			return ec.unmarshalNCreatePartnerInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccountᚐCreatePartnerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPriceBook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPricePlan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (catalog.CreatePricePlanInput, error) {
+			return ec.unmarshalNCreatePricePlanInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCreatePricePlanInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5130,6 +6048,20 @@ func (ec *executionContext) field_Mutation_removeAccountService_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeDiscount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5141,6 +6073,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPriceBookPrices_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (catalog.PriceBookPriceInput, error) {
+			return ec.unmarshalNPriceBookPriceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPriceBookPriceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5650,6 +6596,82 @@ func (ec *executionContext) field_Query_partners_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_priceBooks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_pricePlans_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_ratePlans_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6108,6 +7130,70 @@ func (ec *executionContext) fieldContext_Account_ratePlan(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Account_priceBook(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_priceBook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceBook(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+			return ec.marshalOPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Account_priceBook(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Account_contracts(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_contracts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Account().Contracts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Contract) graphql.Marshaler {
+			return ec.marshalNContract2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContractᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Account_contracts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contract(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6889,6 +7975,61 @@ func (ec *executionContext) fieldContext_AccountPackage_activatedOn(_ context.Co
 	return graphql.NewScalarFieldContext("AccountPackage", field, false, false, errors.New("field of type Date does not have child fields"))
 }
 
+func (ec *executionContext) _AccountPackage_productCode(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_productCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_productCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountPackage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AccountPackage_contract(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountPackage_contract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountPackage().Contract(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Contract) graphql.Marshaler {
+			return ec.marshalOContract2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContract(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountPackage_contract(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountPackage",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contract(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AccountPackageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AccountPackageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7345,6 +8486,38 @@ func (ec *executionContext) fieldContext_AccountService_ratePlan(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountService_discounts(ctx context.Context, field graphql.CollectedField, obj *ent.AccountService) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountService_discounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AccountService().Discounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Discount) graphql.Marshaler {
+			return ec.marshalNDiscount2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐDiscountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountService_discounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountService",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discount(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9468,6 +10641,29 @@ func (ec *executionContext) fieldContext_Charge_billedQuantity(_ context.Context
 	return graphql.NewScalarFieldContext("Charge", field, false, false, errors.New("field of type Decimal does not have child fields"))
 }
 
+func (ec *executionContext) _Charge_priceSource(ctx context.Context, field graphql.CollectedField, obj *ent.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_priceSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceSource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *charge.PriceSource) graphql.Marshaler {
+			return ec.marshalOPriceSource2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚋchargeᚐPriceSource(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_priceSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, false, false, errors.New("field of type PriceSource does not have child fields"))
+}
+
 func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChargeConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9610,6 +10806,387 @@ func (ec *executionContext) fieldContext_ChargeEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ChargeEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _Contract_id(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_account(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contract().Account(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contract_accountPackage(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_accountPackage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contract().AccountPackage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountPackage) graphql.Marshaler {
+			return ec.marshalOAccountPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountPackage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_accountPackage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contract",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountPackage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contract_startDate(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_startDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_termMonths(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_termMonths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TermMonths, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_termMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_endDate(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_endDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_renewal(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_renewal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Renewal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v contract1.Renewal) graphql.Marshaler {
+			return ec.marshalNRenewalPolicy2githubᚗcomᚋbilldᚋbilldᚋentᚋcontractᚐRenewal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_renewal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type RenewalPolicy does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_minimumInvoiceAmount(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_minimumInvoiceAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinimumInvoiceAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_minimumInvoiceAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_earlyTerminationFee(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_earlyTerminationFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EarlyTerminationFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_earlyTerminationFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Contract_ended(ctx context.Context, field graphql.CollectedField, obj *ent.Contract) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contract_ended(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ended, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contract_ended(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contract", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CountingRule_basis(ctx context.Context, field graphql.CollectedField, obj *rating.CountingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CountingRule_basis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Basis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rating.CountingBasis) graphql.Marshaler {
+			return ec.marshalNCountingBasis2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingBasis(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CountingRule_basis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CountingRule", field, false, false, errors.New("field of type CountingBasis does not have child fields"))
+}
+
+func (ec *executionContext) _CountingRule_status(ctx context.Context, field graphql.CollectedField, obj *rating.CountingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CountingRule_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CountingRule().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Status) graphql.Marshaler {
+			return ec.marshalNStatus2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CountingRule_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CountingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Status(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CountingRule_tiers(ctx context.Context, field graphql.CollectedField, obj *rating.CountingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CountingRule_tiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []rating.CountingTier) graphql.Marshaler {
+			return ec.marshalNCountingTier2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingTierᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CountingRule_tiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CountingRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CountingTier(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CountingTier_from(ctx context.Context, field graphql.CollectedField, obj *rating.CountingTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CountingTier_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CountingTier_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CountingTier", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CountingTier_amount(ctx context.Context, field graphql.CollectedField, obj *rating.CountingTier) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CountingTier_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CountingTier_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CountingTier", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
 func (ec *executionContext) _CreatedApiKey_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreatedAPIKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9732,6 +11309,153 @@ func (ec *executionContext) _Currency_precision(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Currency_precision(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Currency", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Discount_id(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Discount_accountService(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_accountService(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountService(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccountService) graphql.Marshaler {
+			return ec.marshalNAccountService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐAccountService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_accountService(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discount",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountService(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discount_percent(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Discount_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _Discount_startDate(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_startDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v calendar.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_startDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _Discount_endDate(ctx context.Context, field graphql.CollectedField, obj *ent.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discount_endDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *calendar.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discount_endDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discount", field, false, false, errors.New("field of type Date does not have child fields"))
 }
 
 func (ec *executionContext) _Invoice_id(ctx context.Context, field graphql.CollectedField, obj *ent.Invoice) (ret graphql.Marshaler) {
@@ -11429,6 +13153,270 @@ func (ec *executionContext) fieldContext_Mutation_recordUsage(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addDiscount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addDiscount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddDiscount(ctx, fc.Args["accountServiceId"].(int), fc.Args["input"].(provisioning.DiscountInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Discount) graphql.Marshaler {
+			return ec.marshalNDiscount2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐDiscount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addDiscount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addDiscount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeDiscount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeDiscount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveDiscount(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeDiscount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeDiscount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPriceBook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPriceBook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePriceBook(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+			return ec.marshalNPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPriceBook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBook(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPriceBook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setPriceBookPrices(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPriceBookPrices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPriceBookPrices(ctx, fc.Args["input"].(catalog.PriceBookPriceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PackageFrequency) graphql.Marshaler {
+			return ec.marshalNPackageFrequency2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPackageFrequency(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPriceBookPrices(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackageFrequency(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPriceBookPrices_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPricePlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPricePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePricePlan(ctx, fc.Args["input"].(catalog.CreatePricePlanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PricePlan) graphql.Marshaler {
+			return ec.marshalNPricePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPricePlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricePlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPricePlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createContract(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createContract(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateContract(ctx, fc.Args["input"].(contract.Input))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Contract) graphql.Marshaler {
+			return ec.marshalNContract2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContract(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createContract(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contract(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createContract_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Package_id(ctx context.Context, field graphql.CollectedField, obj *ent.CatalogPackage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12250,6 +14238,38 @@ func (ec *executionContext) fieldContext_PackageFrequency_ratePlan(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _PackageFrequency_priceBookPrices(ctx context.Context, field graphql.CollectedField, obj *ent.PackageFrequency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackageFrequency_priceBookPrices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PackageFrequency().PriceBookPrices(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PriceBookPrice) graphql.Marshaler {
+			return ec.marshalNPriceBookPrice2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookPriceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackageFrequency_priceBookPrices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PackageFrequency",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBookPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PackageService_service(ctx context.Context, field graphql.CollectedField, obj *ent.PackageService) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12765,6 +14785,707 @@ func (ec *executionContext) _PartnerEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PartnerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PartnerEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PriceBook_id(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBook_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBook_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceBook", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PriceBook_name(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBook) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBook_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBook_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceBook", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PriceBookConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PriceBookEdge) graphql.Marshaler {
+			return ec.marshalOPriceBookEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBookEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceBookConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PriceBookEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+			return ec.marshalOPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceBookEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PriceBookPrice_priceBook(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookPrice_priceBook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceBookPrice().PriceBook(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+			return ec.marshalNPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookPrice_priceBook(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookPrice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBook(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookPrice_service(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookPrice_service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceBookPrice().Service(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Service) graphql.Marshaler {
+			return ec.marshalNService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookPrice_service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookPrice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookPrice_currency(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookPrice_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceBookPrice().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Currency) graphql.Marshaler {
+			return ec.marshalNCurrency2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCurrency(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookPrice_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookPrice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Currency(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookPrice_status(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookPrice_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceBookPrice().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Status) graphql.Marshaler {
+			return ec.marshalNStatus2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookPrice_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceBookPrice",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Status(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceBookPrice_amount(ctx context.Context, field graphql.CollectedField, obj *ent.PriceBookPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceBookPrice_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceBookPrice_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceBookPrice", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlan_id(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlan_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlan_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlan", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlan_code(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlan_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlan_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlan", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlan_package(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlan_package(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Package(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CatalogPackage) graphql.Marshaler {
+			return ec.marshalNPackage2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCatalogPackage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlan_package(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Package(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlan_entries(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlan_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []rating.PlanEntry) graphql.Marshaler {
+			return ec.marshalNPricePlanEntry2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐPlanEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlan_entries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricePlanEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlanConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PricePlanEdge) graphql.Marshaler {
+			return ec.marshalOPricePlanEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlanConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricePlanEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlanConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlanConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlanConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlanConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlanConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlanEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlanEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PricePlan) graphql.Marshaler {
+			return ec.marshalOPricePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlanEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlanEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PricePlanEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlanEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlanEntry_service(ctx context.Context, field graphql.CollectedField, obj *rating.PlanEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEntry_service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PricePlanEntry().Service(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Service) graphql.Marshaler {
+			return ec.marshalNService2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEntry_service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlanEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricePlanEntry_amount(ctx context.Context, field graphql.CollectedField, obj *rating.PlanEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEntry_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEntry_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlanEntry", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlanEntry_percentOff(ctx context.Context, field graphql.CollectedField, obj *rating.PlanEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEntry_percentOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Decimal) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEntry_percentOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricePlanEntry", field, false, false, errors.New("field of type Decimal does not have child fields"))
+}
+
+func (ec *executionContext) _PricePlanEntry_status(ctx context.Context, field graphql.CollectedField, obj *rating.PlanEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricePlanEntry_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PricePlanEntry().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Status) graphql.Marshaler {
+			return ec.marshalNStatus2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricePlanEntry_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricePlanEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Status(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -13429,6 +16150,94 @@ func (ec *executionContext) fieldContext_Query_ratePlans(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_ratePlans_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_priceBooks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_priceBooks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PriceBooks(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PriceBookConnection) graphql.Marshaler {
+			return ec.marshalNPriceBookConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_priceBooks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceBookConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_priceBooks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_pricePlans(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_pricePlans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PricePlans(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[int]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PricePlanConnection) graphql.Marshaler {
+			return ec.marshalNPricePlanConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_pricePlans(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricePlanConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pricePlans_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14359,6 +17168,38 @@ func (ec *executionContext) fieldContext_ServicePrice_ratePlan(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RatePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ServicePrice_countingRule(ctx context.Context, field graphql.CollectedField, obj *ent.ServicePrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ServicePrice_countingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CountingRule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rating.CountingRule) graphql.Marshaler {
+			return ec.marshalOCountingRule2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ServicePrice_countingRule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ServicePrice",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CountingRule(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16179,7 +19020,7 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices", "wait", "billUsage"}
+	fieldsInOrder := [...]string{"periodStart", "periodEnd", "postingDate", "accountIds", "billCharges", "closeInvoices", "wait", "billUsage", "invoiceTopUp", "runContractCommitment"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16242,6 +19083,20 @@ func (ec *executionContext) unmarshalInputBillRunInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.BillUsage = data
+		case "invoiceTopUp":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invoiceTopUp"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvoiceTopUp = data
+		case "runContractCommitment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runContractCommitment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunContractCommitment = data
 		}
 	}
 	return it, nil
@@ -16258,7 +19113,7 @@ func (ec *executionContext) unmarshalInputCancelAccountPackageInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cancellationDate", "billingOption"}
+	fieldsInOrder := [...]string{"cancellationDate", "billingOption", "waiveEarlyTerminationFee"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16279,6 +19134,166 @@ func (ec *executionContext) unmarshalInputCancelAccountPackageInput(ctx context.
 				return it, err
 			}
 			it.BillingOption = data
+		case "waiveEarlyTerminationFee":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("waiveEarlyTerminationFee"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WaiveEarlyTerminationFee = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputContractInput(ctx context.Context, obj any) (contract.Input, error) {
+	var it contract.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"accountId", "accountPackageId", "startDate", "termMonths", "renewal", "minimumInvoiceAmount", "earlyTerminationFee"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "accountId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountID = data
+		case "accountPackageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountPackageId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountPackageID = data
+		case "startDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startDate"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartDate = data
+		case "termMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("termMonths"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TermMonths = data
+		case "renewal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("renewal"))
+			data, err := ec.unmarshalNRenewalPolicy2githubᚗcomᚋbilldᚋbilldᚋentᚋcontractᚐRenewal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Renewal = data
+		case "minimumInvoiceAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minimumInvoiceAmount"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinimumInvoiceAmount = data
+		case "earlyTerminationFee":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("earlyTerminationFee"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EarlyTerminationFee = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCountingRuleInput(ctx context.Context, obj any) (catalog.CountingRuleInput, error) {
+	var it catalog.CountingRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"basis", "status", "tiers"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "basis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basis"))
+			data, err := ec.unmarshalNCountingBasis2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingBasis(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Basis = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "tiers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tiers"))
+			data, err := ec.unmarshalNCountingTierInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingTierInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tiers = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCountingTierInput(ctx context.Context, obj any) (catalog.CountingTierInput, error) {
+	var it catalog.CountingTierInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2githubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
 		}
 	}
 	return it, nil
@@ -16295,7 +19310,7 @@ func (ec *executionContext) unmarshalInputCreateAccountInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "currency", "billDay", "partnerId", "usageBillDay", "ratePlanId"}
+	fieldsInOrder := [...]string{"name", "currency", "billDay", "partnerId", "usageBillDay", "ratePlanId", "priceBookId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16344,6 +19359,13 @@ func (ec *executionContext) unmarshalInputCreateAccountInput(ctx context.Context
 				return it, err
 			}
 			it.RatePlanID = data
+		case "priceBookId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceBookId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceBookID = data
 		}
 	}
 	return it, nil
@@ -16595,6 +19617,50 @@ func (ec *executionContext) unmarshalInputCreatePartnerInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreatePricePlanInput(ctx context.Context, obj any) (catalog.CreatePricePlanInput, error) {
+	var it catalog.CreatePricePlanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "packageId", "entries"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "packageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packageId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackageID = data
+		case "entries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("entries"))
+			data, err := ec.unmarshalNPricePlanEntryInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPricePlanEntryInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Entries = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateRatePlanInput(ctx context.Context, obj any) (catalog.CreateRatePlanInput, error) {
 	var it catalog.CreateRatePlanInput
 	if obj == nil {
@@ -16755,6 +19821,57 @@ func (ec *executionContext) unmarshalInputCreateStatusInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputDiscountInput(ctx context.Context, obj any) (provisioning.DiscountInput, error) {
+	var it provisioning.DiscountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"percent", "amount", "startDate", "endDate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "percent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percent"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Percent = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "startDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startDate"))
+			data, err := ec.unmarshalNDate2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartDate = data
+		case "endDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endDate"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcalendarᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndDate = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPackageFrequencyInput(ctx context.Context, obj any) (catalog.PackageFrequencyInput, error) {
 	var it catalog.PackageFrequencyInput
 	if obj == nil {
@@ -16885,6 +20002,101 @@ func (ec *executionContext) unmarshalInputPackageServiceInput(ctx context.Contex
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPriceBookPriceInput(ctx context.Context, obj any) (catalog.PriceBookPriceInput, error) {
+	var it catalog.PriceBookPriceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"priceBookId", "frequencyId", "prices"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "priceBookId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceBookId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceBookID = data
+		case "frequencyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyID = data
+		case "prices":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prices"))
+			data, err := ec.unmarshalNServicePriceInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐServicePriceInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prices = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputPricePlanEntryInput(ctx context.Context, obj any) (catalog.PricePlanEntryInput, error) {
+	var it catalog.PricePlanEntryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"serviceId", "amount", "percentOff", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "serviceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "percentOff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentOff"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋmoneyᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentOff = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Context, obj any) (provisioning.ProvisionPackageInput, error) {
 	var it provisioning.ProvisionPackageInput
 	if obj == nil {
@@ -16896,7 +20108,7 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"accountId", "packageId", "frequencyId", "effectiveDate", "endDate", "status", "quantity", "bulkQuantity", "billDay", "services", "usageBillDay", "ratePlanId"}
+	fieldsInOrder := [...]string{"accountId", "packageId", "frequencyId", "effectiveDate", "endDate", "status", "quantity", "bulkQuantity", "billDay", "services", "usageBillDay", "ratePlanId", "productCode"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16987,6 +20199,13 @@ func (ec *executionContext) unmarshalInputProvisionPackageInput(ctx context.Cont
 				return it, err
 			}
 			it.RatePlanID = data
+		case "productCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductCode = data
 		}
 	}
 	return it, nil
@@ -17047,7 +20266,7 @@ func (ec *executionContext) unmarshalInputServicePriceInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"serviceId", "currency", "recurring", "oneTime", "transitions", "ratePlanId"}
+	fieldsInOrder := [...]string{"serviceId", "currency", "recurring", "oneTime", "transitions", "ratePlanId", "countingRule"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17096,6 +20315,13 @@ func (ec *executionContext) unmarshalInputServicePriceInput(ctx context.Context,
 				return it, err
 			}
 			it.RatePlanID = data
+		case "countingRule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countingRule"))
+			data, err := ec.unmarshalOCountingRuleInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingRuleInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CountingRule = data
 		}
 	}
 	return it, nil
@@ -17193,7 +20419,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "billDay", "partnerId", "clearPartner", "usageBillDay", "ratePlanId", "clearRatePlan"}
+	fieldsInOrder := [...]string{"name", "billDay", "partnerId", "clearPartner", "usageBillDay", "ratePlanId", "clearRatePlan", "priceBookId", "clearPriceBook"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17249,6 +20475,20 @@ func (ec *executionContext) unmarshalInputUpdateAccountInput(ctx context.Context
 				return it, err
 			}
 			it.ClearRatePlan = data
+		case "priceBookId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priceBookId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PriceBookID = data
+		case "clearPriceBook":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearPriceBook"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearPriceBook = data
 		}
 	}
 	return it, nil
@@ -17265,7 +20505,7 @@ func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"status", "bulkQuantity", "newBillDay", "endDate", "effectiveDate", "usageBillDay", "ratePlanId", "clearRatePlan"}
+	fieldsInOrder := [...]string{"status", "bulkQuantity", "newBillDay", "endDate", "effectiveDate", "usageBillDay", "ratePlanId", "clearRatePlan", "productCode"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17328,6 +20568,13 @@ func (ec *executionContext) unmarshalInputUpdateAccountPackageInput(ctx context.
 				return it, err
 			}
 			it.ClearRatePlan = data
+		case "productCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductCode = data
 		}
 	}
 	return it, nil
@@ -17618,6 +20865,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._RatePlan(ctx, sel, obj)
+	case *ent.PricePlan:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PricePlan(ctx, sel, obj)
+	case *ent.PriceBook:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PriceBook(ctx, sel, obj)
 	case *ent.Partner:
 		if obj == nil {
 			return graphql.Null
@@ -17638,6 +20895,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Invoice(ctx, sel, obj)
+	case *ent.Discount:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Discount(ctx, sel, obj)
+	case *ent.Contract:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Contract(ctx, sel, obj)
 	case *ent.Charge:
 		if obj == nil {
 			return graphql.Null
@@ -17919,6 +21186,82 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Account_ratePlan(ctx, field, obj)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "priceBook":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Account_priceBook(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "contracts":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Account_contracts(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -18515,6 +21858,49 @@ func (ec *executionContext) _AccountPackage(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "productCode":
+			out.Values[i] = ec._AccountPackage_productCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contract":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountPackage_contract(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18865,6 +22251,44 @@ func (ec *executionContext) _AccountService(ctx context.Context, sel ast.Selecti
 				}()
 				res = ec._AccountService_ratePlan(ctx, field, obj)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "discounts":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AccountService_discounts(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -20353,6 +23777,11 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "priceSource":
+			out.Values[i] = ec._Charge_priceSource(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20465,6 +23894,279 @@ func (ec *executionContext) _ChargeEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var contractImplementors = []string{"Contract", "Node"}
+
+func (ec *executionContext) _Contract(ctx context.Context, sel ast.SelectionSet, obj *ent.Contract) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contractImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Contract")
+		case "id":
+			out.Values[i] = ec._Contract_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "account":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Contract_account(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "accountPackage":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Contract_accountPackage(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "startDate":
+			out.Values[i] = ec._Contract_startDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "termMonths":
+			out.Values[i] = ec._Contract_termMonths(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endDate":
+			out.Values[i] = ec._Contract_endDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "renewal":
+			out.Values[i] = ec._Contract_renewal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minimumInvoiceAmount":
+			out.Values[i] = ec._Contract_minimumInvoiceAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "earlyTerminationFee":
+			out.Values[i] = ec._Contract_earlyTerminationFee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ended":
+			out.Values[i] = ec._Contract_ended(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var countingRuleImplementors = []string{"CountingRule"}
+
+func (ec *executionContext) _CountingRule(ctx context.Context, sel ast.SelectionSet, obj *rating.CountingRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, countingRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CountingRule")
+		case "basis":
+			out.Values[i] = ec._CountingRule_basis(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CountingRule_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "tiers":
+			out.Values[i] = ec._CountingRule_tiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var countingTierImplementors = []string{"CountingTier"}
+
+func (ec *executionContext) _CountingTier(ctx context.Context, sel ast.SelectionSet, obj *rating.CountingTier) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, countingTierImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CountingTier")
+		case "from":
+			out.Values[i] = ec._CountingTier_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._CountingTier_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
 
 func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.SelectionSet, obj *model.CreatedAPIKey) graphql.Marshaler {
@@ -20534,6 +24236,102 @@ func (ec *executionContext) _Currency(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec._Currency_precision(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var discountImplementors = []string{"Discount", "Node"}
+
+func (ec *executionContext) _Discount(ctx context.Context, sel ast.SelectionSet, obj *ent.Discount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Discount")
+		case "id":
+			out.Values[i] = ec._Discount_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountService":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Discount_accountService(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "percent":
+			out.Values[i] = ec._Discount_percent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._Discount_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startDate":
+			out.Values[i] = ec._Discount_startDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endDate":
+			out.Values[i] = ec._Discount_endDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21148,6 +24946,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "recordUsage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_recordUsage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addDiscount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addDiscount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeDiscount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeDiscount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createPriceBook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPriceBook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setPriceBookPrices":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPriceBookPrices(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createPricePlan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPricePlan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createContract":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createContract(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -21802,6 +25642,44 @@ func (ec *executionContext) _PackageFrequency(ctx context.Context, sel ast.Selec
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "priceBookPrices":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PackageFrequency_priceBookPrices(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22133,6 +26011,626 @@ func (ec *executionContext) _PartnerEdge(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var priceBookImplementors = []string{"PriceBook", "Node"}
+
+func (ec *executionContext) _PriceBook(ctx context.Context, sel ast.SelectionSet, obj *ent.PriceBook) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceBookImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceBook")
+		case "id":
+			out.Values[i] = ec._PriceBook_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._PriceBook_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var priceBookConnectionImplementors = []string{"PriceBookConnection"}
+
+func (ec *executionContext) _PriceBookConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PriceBookConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceBookConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceBookConnection")
+		case "edges":
+			out.Values[i] = ec._PriceBookConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PriceBookConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PriceBookConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var priceBookEdgeImplementors = []string{"PriceBookEdge"}
+
+func (ec *executionContext) _PriceBookEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PriceBookEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceBookEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceBookEdge")
+		case "node":
+			out.Values[i] = ec._PriceBookEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PriceBookEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var priceBookPriceImplementors = []string{"PriceBookPrice"}
+
+func (ec *executionContext) _PriceBookPrice(ctx context.Context, sel ast.SelectionSet, obj *ent.PriceBookPrice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceBookPriceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceBookPrice")
+		case "priceBook":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PriceBookPrice_priceBook(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "service":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PriceBookPrice_service(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "currency":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PriceBookPrice_currency(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PriceBookPrice_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "amount":
+			out.Values[i] = ec._PriceBookPrice_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pricePlanImplementors = []string{"PricePlan", "Node"}
+
+func (ec *executionContext) _PricePlan(ctx context.Context, sel ast.SelectionSet, obj *ent.PricePlan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricePlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricePlan")
+		case "id":
+			out.Values[i] = ec._PricePlan_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._PricePlan_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "package":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PricePlan_package(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "entries":
+			out.Values[i] = ec._PricePlan_entries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pricePlanConnectionImplementors = []string{"PricePlanConnection"}
+
+func (ec *executionContext) _PricePlanConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PricePlanConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricePlanConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricePlanConnection")
+		case "edges":
+			out.Values[i] = ec._PricePlanConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PricePlanConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PricePlanConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pricePlanEdgeImplementors = []string{"PricePlanEdge"}
+
+func (ec *executionContext) _PricePlanEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PricePlanEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricePlanEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricePlanEdge")
+		case "node":
+			out.Values[i] = ec._PricePlanEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PricePlanEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pricePlanEntryImplementors = []string{"PricePlanEntry"}
+
+func (ec *executionContext) _PricePlanEntry(ctx context.Context, sel ast.SelectionSet, obj *rating.PlanEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricePlanEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricePlanEntry")
+		case "service":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PricePlanEntry_service(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "amount":
+			out.Values[i] = ec._PricePlanEntry_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentOff":
+			out.Values[i] = ec._PricePlanEntry_percentOff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._PricePlanEntry_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22514,6 +27012,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_ratePlans(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "priceBooks":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_priceBooks(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "pricePlans":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_pricePlans(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -23195,6 +27737,11 @@ func (ec *executionContext) _ServicePrice(ctx context.Context, sel ast.Selection
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "countingRule":
+			out.Values[i] = ec._ServicePrice_countingRule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24403,6 +28950,86 @@ func (ec *executionContext) marshalNChargeKind2githubᚗcomᚋbilldᚋbilldᚋen
 	return v
 }
 
+func (ec *executionContext) marshalNContract2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContractᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Contract) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContract2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContract(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContract2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContract(ctx context.Context, sel ast.SelectionSet, v *ent.Contract) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Contract(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNContractInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcontractᚐInput(ctx context.Context, v any) (contract.Input, error) {
+	res, err := ec.unmarshalInputContractInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCountingBasis2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingBasis(ctx context.Context, v any) (rating.CountingBasis, error) {
+	var res rating.CountingBasis
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCountingBasis2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingBasis(ctx context.Context, sel ast.SelectionSet, v rating.CountingBasis) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCountingTier2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingTier(ctx context.Context, sel ast.SelectionSet, v rating.CountingTier) graphql.Marshaler {
+	return ec._CountingTier(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCountingTier2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingTierᚄ(ctx context.Context, sel ast.SelectionSet, v []rating.CountingTier) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCountingTier2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingTier(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCountingTierInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingTierInputᚄ(ctx context.Context, v any) ([]*catalog.CountingTierInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*catalog.CountingTierInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCountingTierInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingTierInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCountingTierInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingTierInput(ctx context.Context, v any) (*catalog.CountingTierInput, error) {
+	res, err := ec.unmarshalInputCountingTierInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateAccountInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccountᚐCreateAccountInput(ctx context.Context, v any) (account.CreateAccountInput, error) {
 	res, err := ec.unmarshalInputCreateAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24425,6 +29052,11 @@ func (ec *executionContext) unmarshalNCreatePackageInput2githubᚗcomᚋbilldᚋ
 
 func (ec *executionContext) unmarshalNCreatePartnerInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccountᚐCreatePartnerInput(ctx context.Context, v any) (account.CreatePartnerInput, error) {
 	res, err := ec.unmarshalInputCreatePartnerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreatePricePlanInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCreatePricePlanInput(ctx context.Context, v any) (catalog.CreatePricePlanInput, error) {
+	res, err := ec.unmarshalInputCreatePricePlanInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -24545,6 +29177,37 @@ func (ec *executionContext) marshalNDecimal2ᚖgithubᚗcomᚋbilldᚋbilldᚋin
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNDiscount2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐDiscountᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Discount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscount2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐDiscount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiscount2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐDiscount(ctx context.Context, sel ast.SelectionSet, v *ent.Discount) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Discount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDiscountInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐDiscountInput(ctx context.Context, v any) (provisioning.DiscountInput, error) {
+	res, err := ec.unmarshalInputDiscountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
@@ -24828,6 +29491,116 @@ func (ec *executionContext) marshalNPartnerConnection2ᚖgithubᚗcomᚋbilldᚋ
 	return ec._PartnerConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx context.Context, sel ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PriceBook(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPriceBookConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PriceBookConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PriceBookConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPriceBookPrice2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.PriceBookPrice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPriceBookPrice2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookPrice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPriceBookPrice2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookPrice(ctx context.Context, sel ast.SelectionSet, v *ent.PriceBookPrice) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PriceBookPrice(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPriceBookPriceInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPriceBookPriceInput(ctx context.Context, v any) (catalog.PriceBookPriceInput, error) {
+	res, err := ec.unmarshalInputPriceBookPriceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPricePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlan(ctx context.Context, sel ast.SelectionSet, v *ent.PricePlan) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PricePlan(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPricePlanConnection2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PricePlanConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PricePlanConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPricePlanEntry2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐPlanEntry(ctx context.Context, sel ast.SelectionSet, v rating.PlanEntry) graphql.Marshaler {
+	return ec._PricePlanEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPricePlanEntry2ᚕgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐPlanEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []rating.PlanEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPricePlanEntry2githubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐPlanEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPricePlanEntryInput2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPricePlanEntryInputᚄ(ctx context.Context, v any) ([]*catalog.PricePlanEntryInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*catalog.PricePlanEntryInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPricePlanEntryInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPricePlanEntryInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPricePlanEntryInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐPricePlanEntryInput(ctx context.Context, v any) (*catalog.PricePlanEntryInput, error) {
+	res, err := ec.unmarshalInputPricePlanEntryInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNProvisionPackageInput2githubᚗcomᚋbilldᚋbilldᚋinternalᚋprovisioningᚐProvisionPackageInput(ctx context.Context, v any) (provisioning.ProvisionPackageInput, error) {
 	res, err := ec.unmarshalInputProvisionPackageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24910,6 +29683,16 @@ func (ec *executionContext) marshalNRecordUsageResult2ᚖgithubᚗcomᚋbilldᚋ
 		return graphql.Null
 	}
 	return ec._RecordUsageResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRenewalPolicy2githubᚗcomᚋbilldᚋbilldᚋentᚋcontractᚐRenewal(ctx context.Context, v any) (contract1.Renewal, error) {
+	var res contract1.Renewal
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRenewalPolicy2githubᚗcomᚋbilldᚋbilldᚋentᚋcontractᚐRenewal(ctx context.Context, sel ast.SelectionSet, v contract1.Renewal) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋbilldᚋbilldᚋinternalᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
@@ -25642,6 +30425,28 @@ func (ec *executionContext) marshalOChargeEdge2ᚖgithubᚗcomᚋbilldᚋbilld�
 	return ec._ChargeEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOContract2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐContract(ctx context.Context, sel ast.SelectionSet, v *ent.Contract) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Contract(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCountingRule2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋratingᚐCountingRule(ctx context.Context, sel ast.SelectionSet, v *rating.CountingRule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CountingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCountingRuleInput2ᚖgithubᚗcomᚋbilldᚋbilldᚋinternalᚋcatalogᚐCountingRuleInput(ctx context.Context, v any) (*catalog.CountingRuleInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCountingRuleInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOCurrency2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐCurrency(ctx context.Context, sel ast.SelectionSet, v *ent.Currency) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25863,6 +30668,76 @@ func (ec *executionContext) marshalOPartnerEdge2ᚖgithubᚗcomᚋbilldᚋbilld�
 		return graphql.Null
 	}
 	return ec._PartnerEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPriceBook2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBook(ctx context.Context, sel ast.SelectionSet, v *ent.PriceBook) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PriceBook(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPriceBookEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PriceBookEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPriceBookEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPriceBookEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPriceBookEdge(ctx context.Context, sel ast.SelectionSet, v *ent.PriceBookEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PriceBookEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPricePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlan(ctx context.Context, sel ast.SelectionSet, v *ent.PricePlan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PricePlan(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPricePlanEdge2ᚕᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PricePlanEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPricePlanEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPricePlanEdge2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐPricePlanEdge(ctx context.Context, sel ast.SelectionSet, v *ent.PricePlanEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PricePlanEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPriceSource2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚋchargeᚐPriceSource(ctx context.Context, v any) (*charge.PriceSource, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(charge.PriceSource)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPriceSource2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚋchargeᚐPriceSource(ctx context.Context, sel ast.SelectionSet, v *charge.PriceSource) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalORatePlan2ᚖgithubᚗcomᚋbilldᚋbilldᚋentᚐRatePlan(ctx context.Context, sel ast.SelectionSet, v *ent.RatePlan) graphql.Marshaler {

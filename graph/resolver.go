@@ -11,6 +11,7 @@ import (
 	"github.com/billd/billd/internal/account"
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/contract"
 	"github.com/billd/billd/internal/invoicing"
 	"github.com/billd/billd/internal/provisioning"
 	"github.com/billd/billd/internal/usage"
@@ -29,6 +30,8 @@ type Resolver struct {
 	Invoices *invoicing.Service
 	// Usage records usage.
 	Usage *usage.Service
+	// Contracts creates contracts.
+	Contracts *contract.Service
 	// Keys creates, revokes and authenticates API keys.
 	Keys *access.Keys
 	Log  *slog.Logger

@@ -22,6 +22,7 @@ import (
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/catalog"
+	"github.com/billd/billd/internal/contract"
 	"github.com/billd/billd/internal/fault"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/provisioning"
@@ -36,6 +37,11 @@ func (r *accountResolver) Balance(ctx context.Context, obj *ent.Account) (*money
 		return nil, err
 	}
 	return &b, nil
+}
+
+// Contracts is the resolver for the contracts field.
+func (r *accountResolver) Contracts(ctx context.Context, obj *ent.Account) ([]*ent.Contract, error) {
+	return accountContracts.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // BillDay is the resolver for the billDay field.
@@ -75,6 +81,11 @@ func (r *accountPackageResolver) ServicesConnection(ctx context.Context, obj *en
 	return r.Client.AccountService.Query().Where(accountservice.AccountPackageID(obj.ID)).Paginate(ctx, after, first, before, last)
 }
 
+// Contract is the resolver for the contract field.
+func (r *accountPackageResolver) Contract(ctx context.Context, obj *ent.AccountPackage) (*ent.Contract, error) {
+	return r.packageContract(ctx, obj)
+}
+
 // Usage is the resolver for the usage field.
 func (r *accountServiceResolver) Usage(ctx context.Context, obj *ent.AccountService, on *calendar.Date) (*usage.Summary, error) {
 	sum, err := r.Resolver.Usage.Summarize(ctx, obj.ID, on)
@@ -82,6 +93,11 @@ func (r *accountServiceResolver) Usage(ctx context.Context, obj *ent.AccountServ
 		return nil, err
 	}
 	return &sum, nil
+}
+
+// Discounts is the resolver for the discounts field.
+func (r *accountServiceResolver) Discounts(ctx context.Context, obj *ent.AccountService) ([]*ent.Discount, error) {
+	return serviceDiscounts.resolve(ctx, r.Resolver, obj, obj.ID)
 }
 
 // Role is the resolver for the role field.
@@ -145,6 +161,24 @@ func (r *billRunResolver) ErrorsConnection(ctx context.Context, obj *ent.BillRun
 		return nil, err
 	}
 	return r.Client.BillRunError.Query().Where(billrunerror.BillRunID(obj.ID)).Paginate(ctx, after, first, before, last)
+}
+
+// Account is the resolver for the account field.
+func (r *contractResolver) Account(ctx context.Context, obj *ent.Contract) (*ent.Account, error) {
+	return obj.Account(ctx)
+}
+
+// AccountPackage is the resolver for the accountPackage field.
+func (r *contractResolver) AccountPackage(ctx context.Context, obj *ent.Contract) (*ent.AccountPackage, error) {
+	if obj.AccountPackageID == nil {
+		return nil, nil
+	}
+	return obj.AccountPackage(ctx)
+}
+
+// Status is the resolver for the status field.
+func (r *countingRuleResolver) Status(ctx context.Context, obj *rating.CountingRule) (*ent.Status, error) {
+	return r.statusByCode(ctx, obj.Status)
 }
 
 // Lines is the resolver for the lines field.
@@ -308,6 +342,36 @@ func (r *mutationResolver) RecordUsage(ctx context.Context, records []*usage.Rec
 	return &res, nil
 }
 
+// AddDiscount is the resolver for the addDiscount field.
+func (r *mutationResolver) AddDiscount(ctx context.Context, accountServiceID int, input provisioning.DiscountInput) (*ent.Discount, error) {
+	return r.Provisioning.AddDiscount(ctx, accountServiceID, input)
+}
+
+// RemoveDiscount is the resolver for the removeDiscount field.
+func (r *mutationResolver) RemoveDiscount(ctx context.Context, id int) (int, error) {
+	return r.Provisioning.RemoveDiscount(ctx, id)
+}
+
+// CreatePriceBook is the resolver for the createPriceBook field.
+func (r *mutationResolver) CreatePriceBook(ctx context.Context, name string) (*ent.PriceBook, error) {
+	return r.Catalog.CreatePriceBook(ctx, name)
+}
+
+// SetPriceBookPrices is the resolver for the setPriceBookPrices field.
+func (r *mutationResolver) SetPriceBookPrices(ctx context.Context, input catalog.PriceBookPriceInput) (*ent.PackageFrequency, error) {
+	return r.Catalog.SetPriceBookPrices(ctx, input)
+}
+
+// CreatePricePlan is the resolver for the createPricePlan field.
+func (r *mutationResolver) CreatePricePlan(ctx context.Context, input catalog.CreatePricePlanInput) (*ent.PricePlan, error) {
+	return r.Catalog.CreatePricePlan(ctx, input)
+}
+
+// CreateContract is the resolver for the createContract field.
+func (r *mutationResolver) CreateContract(ctx context.Context, input contract.Input) (*ent.Contract, error) {
+	return r.Contracts.Create(ctx, input)
+}
+
 // Services is the resolver for the services field.
 func (r *packageResolver) Services(ctx context.Context, obj *ent.CatalogPackage) ([]*ent.PackageService, error) {
 	svcs, err := obj.Services(ctx) // eager-loaded when the query collected it
@@ -338,6 +402,41 @@ func (r *packageActivationResolver) Service(ctx context.Context, obj *ent.Catalo
 		return nil, nil
 	}
 	return r.activationService(ctx, obj)
+}
+
+// PriceBookPrices is the resolver for the priceBookPrices field.
+func (r *packageFrequencyResolver) PriceBookPrices(ctx context.Context, obj *ent.PackageFrequency) ([]*ent.PriceBookPrice, error) {
+	return frequencyBookPrices.resolve(ctx, r.Resolver, obj, obj.ID)
+}
+
+// PriceBook is the resolver for the priceBook field.
+func (r *priceBookPriceResolver) PriceBook(ctx context.Context, obj *ent.PriceBookPrice) (*ent.PriceBook, error) {
+	return r.Client.PriceBook.Get(ctx, obj.PriceBookID)
+}
+
+// Service is the resolver for the service field.
+func (r *priceBookPriceResolver) Service(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Service, error) {
+	return r.Client.Service.Get(ctx, obj.ServiceID)
+}
+
+// Currency is the resolver for the currency field.
+func (r *priceBookPriceResolver) Currency(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Currency, error) {
+	return r.Client.Currency.Get(ctx, obj.CurrencyID)
+}
+
+// Status is the resolver for the status field.
+func (r *priceBookPriceResolver) Status(ctx context.Context, obj *ent.PriceBookPrice) (*ent.Status, error) {
+	return r.Client.Status.Get(ctx, obj.StatusID)
+}
+
+// Service is the resolver for the service field.
+func (r *pricePlanEntryResolver) Service(ctx context.Context, obj *rating.PlanEntry) (*ent.Service, error) {
+	return r.Client.Service.Get(ctx, obj.ServiceID)
+}
+
+// Status is the resolver for the status field.
+func (r *pricePlanEntryResolver) Status(ctx context.Context, obj *rating.PlanEntry) (*ent.Status, error) {
+	return r.statusByCode(ctx, obj.Status)
 }
 
 // Node is the resolver for the node field.
@@ -482,6 +581,16 @@ func (r *queryResolver) RatePlans(ctx context.Context, first *int, after *entgql
 	return r.Client.RatePlan.Query().Paginate(ctx, after, first, before, last)
 }
 
+// PriceBooks is the resolver for the priceBooks field.
+func (r *queryResolver) PriceBooks(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PriceBookConnection, error) {
+	return r.Client.PriceBook.Query().Paginate(ctx, after, first, before, last)
+}
+
+// PricePlans is the resolver for the pricePlans field.
+func (r *queryResolver) PricePlans(ctx context.Context, first *int, after *entgql.Cursor[int], last *int, before *entgql.Cursor[int]) (*ent.PricePlanConnection, error) {
+	return r.Client.PricePlan.Query().Paginate(ctx, after, first, before, last)
+}
+
 // BillRunProgress is the resolver for the billRunProgress field.
 func (r *subscriptionResolver) BillRunProgress(ctx context.Context, id int) (<-chan *model.BillRunEvent, error) {
 	updates, err := r.BillRuns.Watch(ctx, id)
@@ -568,6 +677,12 @@ func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{
 // BillRun returns BillRunResolver implementation.
 func (r *Resolver) BillRun() BillRunResolver { return &billRunResolver{r} }
 
+// Contract returns ContractResolver implementation.
+func (r *Resolver) Contract() ContractResolver { return &contractResolver{r} }
+
+// CountingRule returns CountingRuleResolver implementation.
+func (r *Resolver) CountingRule() CountingRuleResolver { return &countingRuleResolver{r} }
+
 // Invoice returns InvoiceResolver implementation.
 func (r *Resolver) Invoice() InvoiceResolver { return &invoiceResolver{r} }
 
@@ -581,6 +696,15 @@ func (r *Resolver) Package() PackageResolver { return &packageResolver{r} }
 func (r *Resolver) PackageActivation() PackageActivationResolver {
 	return &packageActivationResolver{r}
 }
+
+// PackageFrequency returns PackageFrequencyResolver implementation.
+func (r *Resolver) PackageFrequency() PackageFrequencyResolver { return &packageFrequencyResolver{r} }
+
+// PriceBookPrice returns PriceBookPriceResolver implementation.
+func (r *Resolver) PriceBookPrice() PriceBookPriceResolver { return &priceBookPriceResolver{r} }
+
+// PricePlanEntry returns PricePlanEntryResolver implementation.
+func (r *Resolver) PricePlanEntry() PricePlanEntryResolver { return &pricePlanEntryResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
@@ -600,10 +724,15 @@ type (
 	apiKeyResolver             struct{ *Resolver }
 	auditEntryResolver         struct{ *Resolver }
 	billRunResolver            struct{ *Resolver }
+	contractResolver           struct{ *Resolver }
+	countingRuleResolver       struct{ *Resolver }
 	invoiceResolver            struct{ *Resolver }
 	mutationResolver           struct{ *Resolver }
 	packageResolver            struct{ *Resolver }
 	packageActivationResolver  struct{ *Resolver }
+	packageFrequencyResolver   struct{ *Resolver }
+	priceBookPriceResolver     struct{ *Resolver }
+	pricePlanEntryResolver     struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
 	subscriptionResolver       struct{ *Resolver }
 	usagePeriodSummaryResolver struct{ *Resolver }

@@ -38,6 +38,8 @@ type CreateAccountInput struct {
 	// narrower level has a plan.
 	UsageBillDay *int
 	RatePlanID   *int
+	// PriceBookID prices its packages from a price book (docs/billing.md 7.1).
+	PriceBookID *int
 }
 
 // Validate checks the input without touching the database.
@@ -66,6 +68,10 @@ type UpdateAccountInput struct {
 	// removes the account's plan. Both take effect for usage periods billed later.
 	RatePlanID    *int
 	ClearRatePlan *bool
+	// PriceBookID puts the account on a price book; ClearPriceBook takes it off.
+	// Both price the periods billed later.
+	PriceBookID    *int
+	ClearPriceBook *bool
 }
 
 // Validate checks the input without touching the database.
@@ -75,6 +81,9 @@ func (in *UpdateAccountInput) Validate() error {
 	}
 	if in.RatePlanID != nil && in.ClearRatePlan != nil && *in.ClearRatePlan {
 		return fault.Invalidf("input.clearRatePlan", "cannot be set with ratePlanId")
+	}
+	if in.PriceBookID != nil && in.ClearPriceBook != nil && *in.ClearPriceBook {
+		return fault.Invalidf("input.clearPriceBook", "cannot be set with priceBookId")
 	}
 	if in.UsageBillDay != nil {
 		if err := checkBillDay("input.usageBillDay", *in.UsageBillDay); err != nil {
@@ -142,9 +151,14 @@ func (s *Service) Create(ctx context.Context, in CreateAccountInput) (*ent.Accou
 			return nil, err
 		}
 	}
+	if in.PriceBookID != nil {
+		if err := catalog.CheckPriceBook(ctx, c, *in.PriceBookID, "input.priceBookId"); err != nil {
+			return nil, err
+		}
+	}
 	return c.Account.Create().SetName(in.Name).SetCurrencyID(cur.ID).SetBillDay(in.BillDay).
 		SetNillablePartnerID(in.PartnerID).SetNillableUsageBillDay(in.UsageBillDay).
-		SetNillableRatePlanID(in.RatePlanID).Save(ctx)
+		SetNillableRatePlanID(in.RatePlanID).SetNillablePriceBookID(in.PriceBookID).Save(ctx)
 }
 
 func partnerExists(ctx context.Context, c *ent.Client, id int) error {
@@ -228,6 +242,15 @@ func usageLevels(ctx context.Context, c *ent.Client, acc *ent.Account, in Update
 		upd.SetRatePlanID(*in.RatePlanID)
 	case in.ClearRatePlan != nil && *in.ClearRatePlan:
 		upd.ClearRatePlanID()
+	}
+	switch {
+	case in.PriceBookID != nil:
+		if err := catalog.CheckPriceBook(ctx, c, *in.PriceBookID, "input.priceBookId"); err != nil {
+			return err
+		}
+		upd.SetPriceBookID(*in.PriceBookID)
+	case in.ClearPriceBook != nil && *in.ClearPriceBook:
+		upd.ClearPriceBookID()
 	}
 	if in.UsageBillDay == nil || (acc.UsageBillDay != nil && *acc.UsageBillDay == *in.UsageBillDay) {
 		return nil

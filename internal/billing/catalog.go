@@ -6,6 +6,8 @@ import (
 
 	"github.com/billd/billd/ent"
 	"github.com/billd/billd/ent/packageservice"
+	"github.com/billd/billd/ent/pricebookprice"
+	"github.com/billd/billd/ent/priceplan"
 	"github.com/billd/billd/ent/rateplan"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -19,6 +21,7 @@ type prices struct {
 	oneTime     *money.Decimal
 	transitions map[rating.StatusPair]money.Decimal
 	ratePlanID  *int // a USAGE service's plan on the frequency
+	rule        *rating.CountingRule
 }
 
 // Catalog keeps the catalog billing needs in memory: statuses, services, packages and
@@ -33,8 +36,10 @@ type Catalog struct {
 	curs     map[int]*ent.Currency
 	prices   map[[2]int]map[int]*prices // (frequency, currency) → service → prices
 	plans    map[int]*rating.Plan
-	pkgSvcs  map[int]map[int]*ent.PackageService // package → service → its entry
-	usageIDs []int                               // the USAGE services, in id order
+	pkgSvcs  map[int]map[int]*ent.PackageService         // package → service → its entry
+	usageIDs []int                                       // the USAGE services, in id order
+	books    map[[3]int]map[int]map[string]money.Decimal // (book, frequency, currency) → service → status → price
+	codes    map[string][]rating.PlanEntry               // price plans by code
 }
 
 // LoadCatalog reads the catalog's statuses, services, packages and frequencies.
@@ -45,6 +50,7 @@ func LoadCatalog(ctx context.Context, c *ent.Client) (*Catalog, error) {
 		curs:   map[int]*ent.Currency{},
 		prices: map[[2]int]map[int]*prices{},
 		plans:  map[int]*rating.Plan{}, pkgSvcs: map[int]map[int]*ent.PackageService{},
+		books: map[[3]int]map[int]map[string]money.Decimal{}, codes: map[string][]rating.PlanEntry{},
 	}
 	sts, err := c.Status.Query().All(ctx)
 	if err != nil {
@@ -98,7 +104,7 @@ func (cc *Catalog) pricesFor(ctx context.Context, c *ent.Client, freqID, currenc
 	out := map[int]*prices{}
 	for _, sp := range sps {
 		pr := &prices{recurring: map[string]money.Decimal{}, oneTime: sp.OneTime, transitions: map[rating.StatusPair]money.Decimal{},
-			ratePlanID: sp.RatePlanID}
+			ratePlanID: sp.RatePlanID, rule: sp.CountingRule}
 		for _, r := range sp.Edges.Recurring {
 			st, err := cc.status(ctx, c, r.StatusID)
 			if err != nil {
@@ -197,3 +203,56 @@ func (cc *Catalog) packageServices(ctx context.Context, c *ent.Client, pkgID int
 // UsageServices returns the ids of the catalog's USAGE services (those of the catalog
 // as it was loaded).
 func (cc *Catalog) UsageServices() []int { return cc.usageIDs }
+
+// bookPrices returns a price book's prices on a frequency in a currency, by service
+// and status code.
+func (cc *Catalog) bookPrices(ctx context.Context, c *ent.Client, book, freq, cur int) (map[int]map[string]money.Decimal, error) {
+	key := [3]int{book, freq, cur}
+	cc.mu.Lock()
+	m, ok := cc.books[key]
+	cc.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	rows, err := c.PriceBookPrice.Query().Where(pricebookprice.PriceBookID(book), pricebookprice.FrequencyID(freq),
+		pricebookprice.CurrencyID(cur)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m = map[int]map[string]money.Decimal{}
+	for _, r := range rows {
+		st, err := cc.status(ctx, c, r.StatusID)
+		if err != nil {
+			return nil, err
+		}
+		if m[r.ServiceID] == nil {
+			m[r.ServiceID] = map[string]money.Decimal{}
+		}
+		m[r.ServiceID][st.Code] = r.Amount
+	}
+	cc.mu.Lock()
+	cc.books[key] = m
+	cc.mu.Unlock()
+	return m, nil
+}
+
+// planEntries returns the entries of the price plan with a product code for a
+// package (none for an unknown code or a plan of another package).
+func (cc *Catalog) planEntries(ctx context.Context, c *ent.Client, code string, pkgID int) ([]rating.PlanEntry, error) {
+	cc.mu.Lock()
+	es, ok := cc.codes[code]
+	cc.mu.Unlock()
+	if !ok {
+		plan, err := c.PricePlan.Query().Where(priceplan.Code(code)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		if plan != nil && plan.PackageID == pkgID {
+			es = plan.Entries
+		}
+		cc.mu.Lock()
+		cc.codes[code] = es
+		cc.mu.Unlock()
+	}
+	return es, nil
+}

@@ -7,16 +7,20 @@ import (
 	"github.com/billd/billd/ent/accountpackage"
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/predicate"
 	"github.com/billd/billd/ent/statuschange"
 	"github.com/billd/billd/internal/calendar"
+	"github.com/billd/billd/internal/rating"
 )
 
 // state is what billing a set of accounts needs from the database.
 type state struct {
-	packages map[int][]*ent.AccountPackage // by account, in id order
-	changes  map[int][]*ent.StatusChange   // pending, by account-service
-	charged  map[int][]*ent.Charge         // recurring charges of final periods, by account-service
+	packages  map[int][]*ent.AccountPackage    // by account, in id order
+	changes   map[int][]*ent.StatusChange      // pending, by account-service
+	charged   map[int][]*ent.Charge            // recurring and discount charges of final periods, by account-service
+	discounts map[int][]rating.DiscountTerm    // by account-service
+	counted   map[[2]int][]*ent.AccountPackage // every account-package of (account, package) with a counting rule
 }
 
 // load reads, for a set of accounts, the account-packages a run ending on end may
@@ -30,7 +34,7 @@ func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Acc
 		ids[i] = a.ID
 	}
 	st := &state{packages: map[int][]*ent.AccountPackage{}, changes: map[int][]*ent.StatusChange{},
-		charged: map[int][]*ent.Charge{}}
+		charged: map[int][]*ent.Charge{}, discounts: map[int][]rating.DiscountTerm{}, counted: map[[2]int][]*ent.AccountPackage{}}
 	pending, err := c.StatusChange.Query().Where(statuschange.AccountIDIn(ids...), statuschange.Charged(false)).All(ctx)
 	if err != nil {
 		return nil, err
@@ -64,9 +68,12 @@ func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Acc
 	if err != nil {
 		return nil, err
 	}
-	var creditSvcs []int
+	var creditSvcs, allSvcs []int
 	var creditStarts []calendar.Date
 	for _, ap := range aps {
+		for _, sv := range ap.Edges.Services {
+			allSvcs = append(allSvcs, sv.ID)
+		}
 		st.packages[ap.AccountID] = append(st.packages[ap.AccountID], ap)
 		if ap.CancellationDate != nil && !ap.Postpaid && ap.LastPeriodStart != nil {
 			for _, sv := range ap.Edges.Services {
@@ -76,8 +83,15 @@ func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Acc
 		}
 	}
 	if len(creditSvcs) > 0 {
-		ch, err := c.Charge.Query().Where(charge.AccountServiceIDIn(creditSvcs...),
-			charge.KindEQ(charge.KindRECURRING), charge.PeriodStartIn(creditStarts...)).All(ctx)
+		first := creditStarts[0]
+		for _, d := range creditStarts {
+			if d.Before(first) {
+				first = d
+			}
+		}
+		ch, err := c.Charge.Query().Where(charge.AccountServiceIDIn(creditSvcs...), charge.Or(
+			charge.And(charge.KindEQ(charge.KindRECURRING), charge.PeriodStartIn(creditStarts...)),
+			charge.And(charge.KindEQ(charge.KindDISCOUNT), charge.PeriodStartGTE(first)))).All(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -85,5 +99,31 @@ func load(ctx context.Context, c *ent.Client, end calendar.Date, accs []*ent.Acc
 			st.charged[*x.AccountServiceID] = append(st.charged[*x.AccountServiceID], x)
 		}
 	}
+	if len(allSvcs) > 0 {
+		ds, err := c.Discount.Query().Where(discount.AccountServiceIDIn(allSvcs...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			st.discounts[d.AccountServiceID] = append(st.discounts[d.AccountServiceID],
+				rating.DiscountTerm{ID: d.ID, Percent: d.Percent, Amount: d.Amount, Start: d.StartDate, End: d.EndDate})
+		}
+	}
 	return st, nil
+}
+
+// countedOf returns every account-package of an account's package, with its status
+// and services, for a counting rule to count (loaded once per batch).
+func (st *state) countedOf(ctx context.Context, c *ent.Client, accountID, packageID int) ([]*ent.AccountPackage, error) {
+	key := [2]int{accountID, packageID}
+	if aps, ok := st.counted[key]; ok {
+		return aps, nil
+	}
+	aps, err := c.AccountPackage.Query().Where(accountpackage.AccountID(accountID), accountpackage.PackageID(packageID)).
+		WithStatus().WithServices(func(q *ent.AccountServiceQuery) { q.WithStatus() }).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.counted[key] = aps
+	return aps, nil
 }

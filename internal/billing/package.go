@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/billd/billd/ent"
+	"github.com/billd/billd/ent/charge"
 	"github.com/billd/billd/internal/calendar"
 	"github.com/billd/billd/internal/money"
 	"github.com/billd/billd/internal/rating"
@@ -54,12 +55,38 @@ func ratingPackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acc
 		rs := rating.Service{ID: sv.ID, ServiceID: sv.ServiceID, Name: svc.Name, Status: sst.Code,
 			Quantity: sv.Quantity, Effective: sv.EffectiveDate, OneTimeBilled: sv.OneTimeBilled,
 			Recurring: map[string]money.Decimal{}, Transitions: map[rating.StatusPair]money.Decimal{}}
+		pr := &rating.Pricing{Catalog: map[string]money.Decimal{}, Override: map[string]money.Decimal{}}
 		if p := catalogPrices[sv.ServiceID]; p != nil {
 			for k, v := range p.recurring {
 				rs.Recurring[k] = v
 			}
+			pr.Catalog = p.recurring
 			rs.OneTime = p.oneTime
 			rs.Transitions = p.transitions
+			if p.rule != nil {
+				pr.Rule = p.rule
+				if pr.Counted, err = counted(ctx, c, cc, st, acc.ID, ap.PackageID, sv.ServiceID, p.rule.Basis); err != nil {
+					return rating.Package{}, err
+				}
+			}
+		}
+		if acc.PriceBookID != nil {
+			book, err := cc.bookPrices(ctx, c, *acc.PriceBookID, ap.FrequencyID, acc.CurrencyID)
+			if err != nil {
+				return rating.Package{}, err
+			}
+			pr.Book = book[sv.ServiceID]
+		}
+		if ap.ProductCode != nil {
+			entries, err := cc.planEntries(ctx, c, *ap.ProductCode, ap.PackageID)
+			if err != nil {
+				return rating.Package{}, err
+			}
+			for _, e := range entries {
+				if e.ServiceID == sv.ServiceID {
+					pr.Plan = append(pr.Plan, e)
+				}
+			}
 		}
 		for _, o := range sv.Edges.PriceOverrides {
 			ost, err := cc.status(ctx, c, o.StatusID)
@@ -67,7 +94,10 @@ func ratingPackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acc
 				return rating.Package{}, err
 			}
 			rs.Recurring[ost.Code] = o.Amount
+			pr.Override[ost.Code] = o.Amount
 		}
+		rs.Pricing = pr
+		rs.Discounts = st.discounts[sv.ID]
 		for _, ch := range changes[sv.ID] {
 			from, err := cc.status(ctx, c, ch.FromStatusID)
 			if err != nil {
@@ -88,7 +118,7 @@ func ratingPackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acc
 		for i := range rp.Services {
 			rs := &rp.Services[i]
 			for _, ch := range charged[rs.ID] {
-				if !ch.PeriodStart.Equal(*rp.LastPeriodStart) {
+				if ch.Kind != charge.KindRECURRING || !ch.PeriodStart.Equal(*rp.LastPeriodStart) {
 					continue
 				}
 				if rs.Charged == nil {
@@ -96,7 +126,50 @@ func ratingPackage(ctx context.Context, c *ent.Client, cc *Catalog, acc *ent.Acc
 				}
 				rs.Charged[*ch.PeriodStart] = rating.ChargedPeriod{Amount: ch.Amount, UnitAmount: ch.UnitAmount, Quantity: ch.Quantity}
 			}
+			// The discount lines of that period count as charged for it (docs/billing.md 7.2).
+			for _, ch := range charged[rs.ID] {
+				cp, ok := rs.Charged[*rp.LastPeriodStart]
+				if ch.Kind != charge.KindDISCOUNT || !ok || ch.PeriodStart.Before(*rp.LastPeriodStart) ||
+					(rp.NextBillDate != nil && !ch.PeriodStart.Before(*rp.NextBillDate)) {
+					continue
+				}
+				cp.Amount = cp.Amount.Add(ch.Amount)
+				rs.Charged[*rp.LastPeriodStart] = cp
+			}
 		}
 	}
 	return rp, nil
+}
+
+// counted is what a counting rule on a service of a package counts over an account
+// (docs/billing.md 7.1): its account-packages of the package (PACKAGES), or the
+// instances of the service on them (SERVICES, times their bulk quantity), those in a
+// billable status now, each from its effective date.
+func counted(ctx context.Context, c *ent.Client, cc *Catalog, st *state, accountID, packageID, serviceID int,
+	basis rating.CountingBasis) ([]rating.Counted, error) {
+	aps, err := st.countedOf(ctx, c, accountID, packageID)
+	if err != nil {
+		return nil, err
+	}
+	var out []rating.Counted
+	for _, ap := range aps {
+		if !ap.Edges.Status.Billable {
+			continue
+		}
+		if basis == rating.CountPackages {
+			out = append(out, rating.Counted{Effective: ap.EffectiveDate, N: 1})
+			continue
+		}
+		for _, sv := range ap.Edges.Services {
+			if sv.ServiceID != serviceID || !sv.Edges.Status.Billable {
+				continue
+			}
+			eff := sv.EffectiveDate
+			if ap.EffectiveDate.After(eff) {
+				eff = ap.EffectiveDate
+			}
+			out = append(out, rating.Counted{Effective: eff, N: sv.Quantity * ap.BulkQuantity})
+		}
+	}
+	return out, nil
 }

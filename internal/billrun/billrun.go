@@ -35,6 +35,10 @@ type StartInput struct {
 	CloseInvoices *bool
 	// BillUsage bills usage periods and late usage (default true).
 	BillUsage *bool
+	// InvoiceTopUp tops contract months up to their minimum; RunContractCommitment
+	// charges early termination fees (docs/billing.md 7.3). Both default false.
+	InvoiceTopUp          *bool
+	RunContractCommitment *bool
 	// Wait makes Start return only when the run has finished (or ctx ended, or
 	// Config.MaxWait passed: the run is then returned as it stands).
 	Wait *bool
@@ -184,6 +188,12 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*ent.BillRun, error
 		}
 		if in.CloseInvoices != nil {
 			create.SetCloseInvoices(*in.CloseInvoices)
+		}
+		if in.InvoiceTopUp != nil {
+			create.SetInvoiceTopUp(*in.InvoiceTopUp)
+		}
+		if in.RunContractCommitment != nil {
+			create.SetRunContractCommitment(*in.RunContractCommitment)
 		}
 		if in.BillUsage != nil {
 			create.SetBillUsage(*in.BillUsage)

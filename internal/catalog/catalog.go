@@ -474,6 +474,12 @@ func createFrequency(ctx context.Context, c *ent.Client, r *refs, pkgID int, pkg
 		prec := int32(cur.Precision)
 		spc := c.ServicePrice.Create().SetFrequencyID(freq.ID).SetServiceID(p.ServiceID).SetCurrencyID(cur.ID).
 			SetNillableRatePlanID(p.RatePlanID)
+		if p.CountingRule != nil {
+			if err := checkCountingRule(pp+".countingRule", sv, p.CountingRule, r); err != nil {
+				return nil, err
+			}
+			spc.SetCountingRule(p.CountingRule.rule(prec))
+		}
 		if p.OneTime != nil {
 			spc.SetOneTime(money.AtLeastScale(*p.OneTime, prec))
 		}

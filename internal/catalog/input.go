@@ -208,6 +208,8 @@ type ServicePriceInput struct {
 	// RatePlanID prices a USAGE service's usage; it is the only price such a
 	// service's entry may carry.
 	RatePlanID *int
+	// CountingRule replaces the recurring price of one status from tiers by count.
+	CountingRule *CountingRuleInput
 }
 
 // PackageFrequencyInput is a billing cadence with its prices.
@@ -248,6 +250,11 @@ func (in *PackageFrequencyInput) validateShape(path string) error {
 		for j, r := range p.Recurring {
 			if r.Amount.IsNegative() {
 				return fault.Invalidf(fault.Path(pp+".recurring", j, "amount"), "price %s is negative", r.Amount)
+			}
+		}
+		if p.CountingRule != nil {
+			if err := p.CountingRule.validate(pp + ".countingRule"); err != nil {
+				return err
 			}
 		}
 		if p.OneTime != nil && p.OneTime.IsNegative() {

@@ -75,6 +75,9 @@ type ProvisionPackageInput struct {
 	// usage where its services and their prices have no plan.
 	UsageBillDay *int
 	RatePlanID   *int
+	// ProductCode names the price plan that prices the account-packages
+	// (docs/billing.md 7.1).
+	ProductCode *string
 }
 
 // Validate checks the input without touching the database.
@@ -117,6 +120,9 @@ type UpdateAccountPackageInput struct {
 	// effect for usage periods billed later.
 	RatePlanID    *int
 	ClearRatePlan *bool
+	// ProductCode names the price plan that prices the periods billed later; ""
+	// clears it.
+	ProductCode *string
 }
 
 // Validate checks the input without touching the database.
@@ -139,13 +145,15 @@ func (in *UpdateAccountPackageInput) Validate() error {
 // onlyStatus reports whether the input changes nothing but the status.
 func (in *UpdateAccountPackageInput) onlyStatus() bool {
 	return in.BulkQuantity == nil && in.NewBillDay == nil && in.EndDate == nil && in.EffectiveDate == nil &&
-		in.UsageBillDay == nil && in.RatePlanID == nil && in.ClearRatePlan == nil
+		in.UsageBillDay == nil && in.RatePlanID == nil && in.ClearRatePlan == nil && in.ProductCode == nil
 }
 
 // CancelAccountPackageInput schedules a cancellation.
 type CancelAccountPackageInput struct {
 	CancellationDate calendar.Date
 	BillingOption    accountpackage.CancelBillingOption
+	// WaiveEarlyTerminationFee cancels without the contract's early termination fee.
+	WaiveEarlyTerminationFee *bool
 }
 
 // Validate checks the input without touching the database.

@@ -16,6 +16,8 @@ import (
 	"github.com/billd/billd/ent/accountservice"
 	"github.com/billd/billd/ent/catalogpackage"
 	"github.com/billd/billd/ent/charge"
+	"github.com/billd/billd/ent/contract"
+	"github.com/billd/billd/ent/discount"
 	"github.com/billd/billd/ent/packageservice"
 	"github.com/billd/billd/ent/service"
 	"github.com/billd/billd/ent/serviceprice"
@@ -172,6 +174,13 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 		if err := checkPlans(ctx, c, acc, in.RatePlanID, plan); err != nil {
 			return err
 		}
+		if in.ProductCode != nil && *in.ProductCode != "" {
+			if err := catalog.CheckProductCode(ctx, c, *in.ProductCode, pkg.ID, "input.productCode"); err != nil {
+				return err
+			}
+		} else {
+			in.ProductCode = nil
+		}
 		billDay := acc.BillDay
 		if in.BillDay != nil {
 			billDay = *in.BillDay
@@ -182,6 +191,7 @@ func (s *Service) Provision(ctx context.Context, in ProvisionPackageInput) ([]*e
 			acc: acc, pkg: pkg, freq: freq, status: st, bulk: bulk, quantity: quantity,
 			effective: in.EffectiveDate, endDate: in.EndDate, ownBillDay: in.BillDay,
 			nextBillDate: nbd, plan: plan, usageBillDay: in.UsageBillDay, ratePlanID: in.RatePlanID,
+			productCode: in.ProductCode,
 		})
 		if err != nil {
 			return err
@@ -342,6 +352,7 @@ type copySpec struct {
 	plan         []plannedService
 	usageBillDay *int
 	ratePlanID   *int
+	productCode  *string
 }
 
 // bulkChunk bounds the rows of one multi-row insert (SQLite allows 32766 parameters).
@@ -368,6 +379,7 @@ func (s *Service) createCopies(ctx context.Context, c *ent.Client, spec copySpec
 				SetNillableCancellationDate(cancelOn).SetNillableCancelBillingOption(option).
 				SetNillableOwnBillDay(spec.ownBillDay).SetNextBillDate(spec.nextBillDate).
 				SetNillableUsageBillDay(spec.usageBillDay).SetNillableRatePlanID(spec.ratePlanID).
+				SetNillableProductCode(spec.productCode).
 				SetChargeFullPeriod(spec.pkg.ChargeFullPeriod || spec.pkg.OneTimeBilling).
 				SetPostpaid(spec.pkg.Postpaid)
 		}
@@ -517,6 +529,16 @@ func (s *Service) Update(ctx context.Context, id int, in UpdateAccountPackageInp
 		}
 		if err := usageLevels(ctx, c, billed, in, upd); err != nil {
 			return err
+		}
+		switch {
+		case in.ProductCode == nil:
+		case *in.ProductCode == "":
+			upd.ClearProductCode()
+		default:
+			if err := catalog.CheckProductCode(ctx, c, *in.ProductCode, ap.PackageID, "input.productCode"); err != nil {
+				return err
+			}
+			upd.SetProductCode(*in.ProductCode)
 		}
 		if err := upd.Exec(ctx); err != nil {
 			return err
@@ -702,18 +724,29 @@ func (s *Service) Cancel(ctx context.Context, id int, in CancelAccountPackageInp
 		if err := checkCancelDate(ap, in.CancellationDate, "input.cancellationDate"); err != nil {
 			return err
 		}
-		end := in.CancellationDate.AddDays(-1)
-		if err := clampServices(ctx, c, id, end); err != nil {
-			return err
-		}
-		out, err = c.AccountPackage.UpdateOneID(id).SetCancellationDate(in.CancellationDate).
-			SetCancelBillingOption(in.BillingOption).SetEndDate(end).Save(ctx)
+		waive := in.WaiveEarlyTerminationFee != nil && *in.WaiveEarlyTerminationFee
+		out, err = ScheduleCancel(ctx, c, id, in.CancellationDate, in.BillingOption, waive)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out.Unwrap(), nil
+}
+
+// ScheduleCancel writes the cancellation of an account-package on date (the first
+// day out of service) with a billing option, in the transaction ctx carries, for the
+// next bill run reaching the date to carry out: the package and its services end the
+// day before. waive cancels without the contract's early termination fee. The caller
+// has checked the date and locked the account-package.
+func ScheduleCancel(ctx context.Context, c *ent.Client, id int, date calendar.Date, option accountpackage.CancelBillingOption,
+	waive bool) (*ent.AccountPackage, error) {
+	end := date.AddDays(-1)
+	if err := clampServices(ctx, c, id, end); err != nil {
+		return nil, err
+	}
+	return c.AccountPackage.UpdateOneID(id).SetCancellationDate(date).
+		SetCancelBillingOption(option).SetEndDate(end).SetWaiveTerminationFee(waive).Save(ctx)
 }
 
 // clampServices ends the account-services of an account-package whose own end date is
@@ -752,6 +785,9 @@ func (s *Service) Delete(ctx context.Context, id int) (int, error) {
 		if err := deleteServices(ctx, c, svcIDs); err != nil {
 			return err
 		}
+		if _, err := c.Contract.Delete().Where(contract.AccountPackageID(id)).Exec(ctx); err != nil {
+			return err
+		}
 		return c.AccountPackage.DeleteOneID(id).Exec(ctx)
 	})
 	if err != nil {
@@ -768,6 +804,9 @@ func deleteServices(ctx context.Context, c *ent.Client, ids []int) error {
 		return err
 	}
 	if _, err := c.StatusPrice.Delete().Where(statusprice.AccountServiceIDIn(ids...)).Exec(ctx); err != nil {
+		return err
+	}
+	if _, err := c.Discount.Delete().Where(discount.AccountServiceIDIn(ids...)).Exec(ctx); err != nil {
 		return err
 	}
 	_, err := c.AccountService.Delete().Where(accountservice.IDIn(ids...)).Exec(ctx)

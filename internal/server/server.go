@@ -22,6 +22,7 @@ import (
 	"github.com/billd/billd/internal/billrun"
 	"github.com/billd/billd/internal/catalog"
 	"github.com/billd/billd/internal/clock"
+	"github.com/billd/billd/internal/contract"
 	"github.com/billd/billd/internal/invoicing"
 	"github.com/billd/billd/internal/job"
 	"github.com/billd/billd/internal/progress"
@@ -107,8 +108,10 @@ type Server struct {
 	Billing  *billing.Service
 	Invoices *invoicing.Service
 	Usage    *usage.Service
-	Log      *slog.Logger
-	Clock    clock.Clock
+	// Contracts creates contracts and carries out their term ends.
+	Contracts *contract.Service
+	Log       *slog.Logger
+	Clock     clock.Clock
 	// Keys manages API keys; Audit writes the audit log.
 	Keys  *access.Keys
 	Audit *access.Audit
@@ -251,6 +254,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:          cfg,
 		Invoices:     invoicing.New(db.Client),
 		Usage:        usage.New(db, clk),
+		Contracts:    contract.New(db, clk),
 		Log:          log,
 		Clock:        clk,
 		timeouts:     timeouts,
@@ -272,13 +276,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.BillRuns.RegisterWorkers(jobs)
 	s.Billing.RegisterWorkers(jobs)
+	s.Contracts.RegisterWorkers(jobs)
 	if err := jobs.Start(bg); err != nil {
 		stop()
 		_ = db.Close()
 		return nil, err
 	}
 	res := &graph.Resolver{Client: db.Client, Catalog: s.Catalog, Accounts: s.Accounts,
-		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Usage: s.Usage, Keys: s.Keys, Log: log}
+		Provisioning: s.Provisioning, BillRuns: s.BillRuns, Invoices: s.Invoices, Usage: s.Usage, Contracts: s.Contracts,
+		Keys: s.Keys, Log: log}
 	acc := &graph.Access{Keys: s.Keys, Limiter: access.NewLimiter(cfg.Limits, clk), Audit: s.Audit,
 		CORSOrigins: cfg.CORSOrigins, Revalidate: cfg.Revalidate, ClientIPHeader: cfg.ClientIPHeader,
 		BodyTimeout: timeouts.Body, WriteTimeout: timeouts.Write, WSWriteTimeout: timeouts.WSWrite}
