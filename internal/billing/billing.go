@@ -265,6 +265,10 @@ func chargeRow(l line, accountID, invoiceID int) store.ChargeRow {
 	row := store.ChargeRow{Kind: string(l.Kind), Description: l.Description, AccountID: accountID, InvoiceID: invoiceID,
 		AccountPackageID: &ap, AccountServiceID: &svc, ServiceID: &service, PeriodStart: &start, PeriodEnd: &end,
 		Quantity: l.Quantity, UnitAmount: l.UnitAmount, Amount: l.Amount, Used: l.Used, Billed: l.Billed, Guard: l.Guard}
+	if l.Source != "" {
+		src := string(l.Source)
+		row.PriceSource = &src
+	}
 	if l.PlanID != 0 {
 		plan := l.PlanID
 		row.RatePlanID = &plan

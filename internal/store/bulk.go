@@ -66,7 +66,9 @@ type ChargeRow struct {
 	// it (nil for other kinds).
 	Used, Billed *money.Decimal
 	RatePlanID   *int
-	Guard        string
+	// PriceSource says where a RECURRING line's price came from (nil on others).
+	PriceSource *string
+	Guard       string
 }
 
 // UsagePosition is an account-package's new usage position (docs/billing.md 6.3).
@@ -123,14 +125,14 @@ func (db *DB) Bulk(ctx context.Context) (Bulk, error) {
 // table's own sequence (its global id range).
 var chargeColumns = []string{"kind", "description", "account_id", "account_package_id", "account_service_id",
 	"service_id", "invoice_id", "period_start", "period_end", "quantity", "unit_amount", "amount",
-	"used_quantity", "billed_quantity", "rate_plan_id", "guard"}
+	"used_quantity", "billed_quantity", "rate_plan_id", "price_source", "guard"}
 
 const (
 	sqliteInvoiceInsert = "INSERT INTO invoices (number, account_id, currency_id, bill_run_id, status, " +
 		"issue_date, posting_date, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 	sqliteChargeInsert = "INSERT INTO charges (kind, description, account_id, account_package_id, " +
 		"account_service_id, service_id, invoice_id, period_start, period_end, quantity, unit_amount, amount, " +
-		"used_quantity, billed_quantity, rate_plan_id, guard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		"used_quantity, billed_quantity, rate_plan_id, price_source, guard) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	sqliteMoveUpdate = "UPDATE account_packages SET next_bill_date = ?, " +
 		"billed_through = COALESCE(?, billed_through), last_period_start = COALESCE(?, last_period_start), " +
 		"status_id = COALESCE(?, status_id), own_bill_day = COALESCE(?, own_bill_day), " +
@@ -172,7 +174,8 @@ func (w *sqliteBulk) InsertCharges(ctx context.Context, rows []ChargeRow) error 
 	for _, r := range rows {
 		if _, err := w.charge.ExecContext(ctx, r.Kind, r.Description, r.AccountID, r.AccountPackageID,
 			r.AccountServiceID, r.ServiceID, r.InvoiceID, dateText(r.PeriodStart), dateText(r.PeriodEnd),
-			r.Quantity, r.UnitAmount.String(), r.Amount.String(), decimalText(r.Used), decimalText(r.Billed), r.RatePlanID, r.Guard); err != nil {
+			r.Quantity, r.UnitAmount.String(), r.Amount.String(), decimalText(r.Used), decimalText(r.Billed), r.RatePlanID,
+			r.PriceSource, r.Guard); err != nil {
 			return err
 		}
 	}
@@ -223,7 +226,7 @@ func (w *pgBulk) InsertCharges(ctx context.Context, rows []ChargeRow) error {
 	for i, r := range rows {
 		data[i] = []any{r.Kind, r.Description, r.AccountID, r.AccountPackageID, r.AccountServiceID, r.ServiceID,
 			r.InvoiceID, dateTime(r.PeriodStart), dateTime(r.PeriodEnd), r.Quantity, numeric(r.UnitAmount),
-			numeric(r.Amount), numericOrNull(r.Used), numericOrNull(r.Billed), r.RatePlanID, r.Guard}
+			numeric(r.Amount), numericOrNull(r.Used), numericOrNull(r.Billed), r.RatePlanID, r.PriceSource, r.Guard}
 	}
 	return CopyFrom(ctx, w.conn, "charges", chargeColumns, data)
 }
