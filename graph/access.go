@@ -44,6 +44,8 @@ var Operations = map[string]access.Permission{
 	"Query.viewer":     access.Read,
 	"Query.billRuns":   access.Read,
 	"Query.ratePlans":  access.Read,
+	"Query.priceBooks": access.Read,
+	"Query.pricePlans": access.Read,
 	"Query.apiKeys":    access.Administer,
 	"Query.auditLog":   access.Administer,
 
@@ -57,6 +59,9 @@ var Operations = map[string]access.Permission{
 	"Mutation.addPackageFrequency": access.Operate,
 	"Mutation.addPackageService":   access.Operate,
 	"Mutation.createRatePlan":      access.Operate,
+	"Mutation.createPriceBook":     access.Operate,
+	"Mutation.setPriceBookPrices":  access.Operate,
+	"Mutation.createPricePlan":     access.Operate,
 	"Mutation.createPartner":       access.Operate,
 	"Mutation.updatePartner":       access.Operate,
 	"Mutation.startBillRun":        access.Operate,
@@ -73,6 +78,9 @@ var Operations = map[string]access.Permission{
 	"Mutation.removeAccountService": access.WriteAccounts,
 	"Mutation.closeInvoice":         access.WriteAccounts,
 	"Mutation.recordUsage":          access.WriteAccounts,
+	"Mutation.addDiscount":          access.WriteAccounts,
+	"Mutation.removeDiscount":       access.WriteAccounts,
+	"Mutation.createContract":       access.WriteAccounts,
 
 	"Mutation.createApiKey": access.Administer,
 	"Mutation.revokeApiKey": access.Administer,

@@ -382,6 +382,8 @@ func roleCases() []roleCase {
 		{op: "Query.services", query: `{ services { totalCount } }`, vars: noVars, want: wantRead},
 		{op: "Query.packages", query: `{ packages { totalCount } }`, vars: noVars, want: wantRead},
 		{op: "Query.ratePlans", query: `{ ratePlans { totalCount } }`, vars: noVars, want: wantRead},
+		{op: "Query.priceBooks", query: `{ priceBooks { totalCount } }`, vars: noVars, want: wantRead},
+		{op: "Query.pricePlans", query: `{ pricePlans { totalCount } }`, vars: noVars, want: wantRead},
 		{op: "Query.accounts", query: `{ accounts { edges { node { id partner { id } } } } }`, vars: noVars, want: wantRead,
 			check: func(t *testing.T, s *roleSetup, c roleCaller, data json.RawMessage) {
 				var out struct {
@@ -506,6 +508,23 @@ func roleCases() []roleCase {
 				return map[string]any{"in": map[string]any{"name": s.unique("Plan"), "currency": "USD", "model": "GRADUATED",
 					"tiers": []any{map[string]any{"unitPrice": "0.10"}}}}
 			}, want: wantOperate},
+		{op: "Mutation.createPriceBook", query: `mutation($n: String!) { createPriceBook(name: $n) { id } }`,
+			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				return map[string]any{"n": s.unique("Book")}
+			}, want: wantOperate},
+		{op: "Mutation.setPriceBookPrices", query: `mutation($in: PriceBookPriceInput!) { setPriceBookPrices(input: $in) { id } }`,
+			vars: func(t *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				var out struct{ CreatePriceBook struct{ ID string } }
+				s.admin(t, `mutation($n: String!) { createPriceBook(name: $n) { id } }`, map[string]any{"n": s.unique("Book")}, &out)
+				return map[string]any{"in": map[string]any{"priceBookId": out.CreatePriceBook.ID, "frequencyId": s.Monthly,
+					"prices": []any{map[string]any{"serviceId": s.Service, "currency": "USD",
+						"recurring": []any{map[string]any{"status": "ACTIVE", "amount": "9.00"}}}}}}
+			}, want: wantOperate},
+		{op: "Mutation.createPricePlan", query: `mutation($in: CreatePricePlanInput!) { createPricePlan(input: $in) { id } }`,
+			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				return map[string]any{"in": map[string]any{"code": s.unique("CODE"), "packageId": s.Package,
+					"entries": []any{map[string]any{"serviceId": s.Service, "percentOff": "10"}}}}
+			}, want: wantOperate},
 		{op: "Mutation.updateService", query: `mutation($id: ID!) { updateService(id: $id, input: {description: "updated"}) { id } }`,
 			vars: idVar(func(s *roleSetup) string { return s.Service }), want: wantOperate},
 		{op: "Mutation.createPackage", query: `mutation($in: CreatePackageInput!) { createPackage(input: $in) { id } }`,
@@ -595,6 +614,22 @@ func roleCases() []roleCase {
 			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any {
 				return map[string]any{"recs": []any{map[string]any{"key": s.unique("usage"), "accountServiceId": s.UsageASA,
 					"quantity": "5", "date": "2024-01-10"}}}
+			}, want: wantWriteA},
+		{op: "Mutation.addDiscount", query: `mutation($as: ID!) { addDiscount(accountServiceId: $as, input: {percent: "10", startDate: "2030-01-01"}) { id } }`,
+			vars: func(_ *testing.T, s *roleSetup, _ roleCaller) map[string]any { return map[string]any{"as": s.ASA} },
+			want: wantWriteA},
+		{op: "Mutation.removeDiscount", query: `mutation($id: ID!) { removeDiscount(id: $id) }`,
+			vars: func(t *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				var out struct{ AddDiscount struct{ ID string } }
+				s.admin(t, `mutation($as: ID!) { addDiscount(accountServiceId: $as, input: {percent: "10", startDate: "2030-01-01"}) { id } }`,
+					map[string]any{"as": s.ASA}, &out)
+				return map[string]any{"id": out.AddDiscount.ID}
+			}, want: wantWriteA},
+		// A fresh account of partner A per call: an account has one contract in force.
+		{op: "Mutation.createContract", query: `mutation($acc: ID!) { createContract(input: {accountId: $acc, startDate: "2024-01-01",
+			termMonths: 12, renewal: EXPIRE, minimumInvoiceAmount: "10.00"}) { id } }`,
+			vars: func(t *testing.T, s *roleSetup, _ roleCaller) map[string]any {
+				return map[string]any{"acc": s.createAccount(t, s.PartnerA)}
 			}, want: wantWriteA},
 		// A fresh OPEN invoice of partner A per call: its own account, billed for January.
 		{op: "Mutation.closeInvoice", query: `mutation($id: ID!) { closeInvoice(id: $id) { id status } }`,
